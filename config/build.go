@@ -1,0 +1,80 @@
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/viza-app/viza/calendar"
+	"github.com/viza-app/viza/flows"
+)
+
+// Directory builds the core's view of people and document types. Call it
+// on a config that Parse accepted.
+func (c *Config) Directory() (*flows.Directory, error) {
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("time zone %q: %w", c.Timezone, err)
+	}
+	var people []*flows.Person
+	for _, p := range c.People {
+		fp := &flows.Person{ID: flows.PersonID(p.ID), Name: p.Name, Title: p.Title, Manager: flows.PersonID(p.Manager),
+			Deputy: flows.PersonID(p.Deputy), Roles: p.Roles, Language: p.Language, Identities: map[string]string{}}
+		if p.Phone != "" {
+			if fp.Phone, err = c.NormalizePhone(p.Phone); err != nil {
+				return nil, err
+			}
+		}
+		for ch, id := range map[string]string{"telegram": p.Telegram, "slack": p.Slack, "bitrix24": p.Bitrix24} {
+			if id != "" {
+				fp.Identities[ch] = id
+			}
+		}
+		for _, a := range p.Away {
+			from, _ := time.ParseInLocation(time.DateOnly, a.From, loc)
+			to, _ := time.ParseInLocation(time.DateOnly, a.To, loc)
+			dep := a.Deputy
+			if dep == "" {
+				dep = p.Deputy
+			}
+			// "to" is the last day away, inclusive.
+			fp.Away = append(fp.Away, flows.Absence{Person: fp.ID, Deputy: flows.PersonID(dep), From: from, To: to.AddDate(0, 0, 1)})
+		}
+		people = append(people, fp)
+	}
+	var types []*flows.DocType
+	for _, t := range c.DocumentTypes {
+		ft := &flows.DocType{ID: t.ID, Name: t.Name, NumberPattern: t.Number, Rework: t.Rework, AdHoc: t.Route.AdHoc}
+		for _, s := range t.Route.Stages {
+			mode, err := flows.ParseMode(s.Mode)
+			if err != nil {
+				return nil, err
+			}
+			dl, err := flows.ParseWorkDuration(s.Deadline)
+			if err != nil {
+				return nil, err
+			}
+			st := flows.StageTemplate{Name: s.Stage, Approvers: s.Approvers, Mode: mode, Kind: s.Kind, Deadline: dl}
+			if st.Kind == "" {
+				st.Kind = flows.KindApprove
+			}
+			if s.When != "" {
+				if st.When, err = flows.CompileCondition(s.When); err != nil {
+					return nil, err
+				}
+			}
+			ft.Route = append(ft.Route, st)
+		}
+		types = append(types, ft)
+	}
+	return flows.NewDirectory(c.Company, c.Language, loc, c.Viewers, people, types), nil
+}
+
+// WorkCalendar builds the working-time calendar.
+func (c *Config) WorkCalendar() (*calendar.Calendar, error) {
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("time zone %q: %w", c.Timezone, err)
+	}
+	cl := c.Calendar
+	return calendar.New(loc, cl.Country, cl.Workdays, cl.Hours, cl.Holidays, cl.WorkdaysExtra)
+}

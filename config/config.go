@@ -1,0 +1,290 @@
+// Package config reads viza.yaml — the administrator's description of
+// people, document types, routes and calendar — and secrets from the
+// environment. It validates everything in one pass and builds the core's
+// Directory.
+package config
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is viza.yaml.
+type Config struct {
+	Company       string          `yaml:"company"`
+	Timezone      string          `yaml:"timezone"`
+	Language      string          `yaml:"language"`
+	DataDir       string          `yaml:"data_dir"`
+	Viewers       []string        `yaml:"viewers"`
+	Calendar      Calendar        `yaml:"calendar"`
+	People        []Person        `yaml:"people"`
+	DocumentTypes []DocumentType  `yaml:"document_types"`
+	Telegram      *Telegram       `yaml:"telegram"`
+	SMS           *SMS            `yaml:"sms"`
+	HTTP          *HTTP           `yaml:"http"`
+	Log           *Log            `yaml:"log"`
+	Lines         map[string]int  `yaml:"-"`
+	Reminders     []ReminderStep  `yaml:"reminders"`
+}
+
+// Calendar is working time.
+type Calendar struct {
+	Country       string         `yaml:"country"`
+	Workdays      []string       `yaml:"workdays"`
+	Hours         string         `yaml:"hours"`
+	Holidays      []string       `yaml:"holidays"`
+	WorkdaysExtra []string       `yaml:"workdays_extra"`
+	Lines         map[string]int `yaml:"-"`
+}
+
+// Person is one entry of people.
+type Person struct {
+	ID       string         `yaml:"id"`
+	Name     string         `yaml:"name"`
+	Title    string         `yaml:"title"`
+	Phone    string         `yaml:"phone"`
+	Manager  string         `yaml:"manager"`
+	Deputy   string         `yaml:"deputy"`
+	Roles    []string       `yaml:"roles"`
+	Language string         `yaml:"language"`
+	Telegram string         `yaml:"telegram"`
+	Slack    string         `yaml:"slack"`
+	Bitrix24 string         `yaml:"bitrix24"`
+	Away     []Away         `yaml:"away"`
+	Line     int            `yaml:"-"`
+	Lines    map[string]int `yaml:"-"`
+}
+
+// Away is a planned absence.
+type Away struct {
+	From   string         `yaml:"from"`
+	To     string         `yaml:"to"`
+	Deputy string         `yaml:"deputy"`
+	Line   int            `yaml:"-"`
+	Lines  map[string]int `yaml:"-"`
+}
+
+// DocumentType is one entry of document_types.
+type DocumentType struct {
+	ID        string         `yaml:"id"`
+	Name      Localized      `yaml:"name"`
+	Number    string         `yaml:"number"`
+	Rework    string         `yaml:"rework"`
+	Route     Route          `yaml:"route"`
+	Reminders []ReminderStep `yaml:"reminders"`
+	Line      int            `yaml:"-"`
+	Lines     map[string]int `yaml:"-"`
+}
+
+// Stage is one stage of a route.
+type Stage struct {
+	Stage     Localized      `yaml:"stage"`
+	Approvers []string       `yaml:"approvers"`
+	Mode      string         `yaml:"mode"`
+	Kind      string         `yaml:"kind"`
+	When      string         `yaml:"when"`
+	Deadline  string         `yaml:"deadline"`
+	Line      int            `yaml:"-"`
+	Lines     map[string]int `yaml:"-"`
+}
+
+// ReminderStep is one step of the reminder ladder.
+type ReminderStep struct {
+	At    string         `yaml:"at"`
+	Every string         `yaml:"every"`
+	Send  string         `yaml:"send"`
+	Line  int            `yaml:"-"`
+	Lines map[string]int `yaml:"-"`
+}
+
+// Telegram configures the Telegram channel.
+type Telegram struct {
+	TokenEnv         string `yaml:"token_env"`
+	APIURL           string `yaml:"api_url"`
+	Mode             string `yaml:"mode"`
+	WebhookURL       string `yaml:"webhook_url"`
+	WebhookSecretEnv string `yaml:"webhook_secret_env"`
+	Line             int    `yaml:"-"`
+}
+
+// SMS configures the SMS gateway.
+type SMS struct {
+	Provider  string `yaml:"provider"`
+	Sender    string `yaml:"sender"`
+	APIKeyEnv string `yaml:"api_key_env"`
+	APIURL    string `yaml:"api_url"`
+	Line      int    `yaml:"-"`
+}
+
+// HTTP configures the web server.
+type HTTP struct {
+	Listen    string `yaml:"listen"`
+	PublicURL string `yaml:"public_url"`
+	Line      int    `yaml:"-"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"` // text | json; default by terminal
+}
+
+// Localized is a name given either as one string or per language.
+type Localized map[string]string
+
+func (l *Localized) decodeNode(n *yaml.Node, path string, ps *Problems) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*l = Localized{"": n.Value}
+	case yaml.MappingNode:
+		m := map[string]string{}
+		decodeStrict(n, reflect.ValueOf(&m).Elem(), path, ps)
+		*l = m
+	default:
+		ps.add(n.Line, path, "expected a name or {ru: …, en: …}")
+	}
+}
+
+// In returns the name in lang, falling back to any.
+func (l Localized) In(lang string) string {
+	if v, ok := l[lang]; ok {
+		return v
+	}
+	if v, ok := l[""]; ok {
+		return v
+	}
+	for _, k := range []string{"en", "ru"} {
+		if v, ok := l[k]; ok {
+			return v
+		}
+	}
+	for _, v := range l {
+		return v
+	}
+	return ""
+}
+
+// Route is either a list of stages or "initiator_choice".
+type Route struct {
+	Stages []Stage
+	AdHoc  bool
+	Line   int
+}
+
+func (r *Route) decodeNode(n *yaml.Node, path string, ps *Problems) {
+	r.Line = n.Line
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Value == "initiator_choice":
+		r.AdHoc = true
+	case n.Kind == yaml.SequenceNode:
+		decodeStrict(n, reflect.ValueOf(&r.Stages).Elem(), path, ps)
+	default:
+		ps.add(n.Line, path, "route must be a list of stages or initiator_choice")
+	}
+}
+
+// Parse decodes and validates viza.yaml content. name is used in messages.
+func Parse(name string, data []byte) (*Config, error) {
+	ps := &Problems{File: name}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		ps.add(yamlErrLine(err), "", "%s", cleanYAMLError(err))
+		return nil, ps
+	}
+	cfg := &Config{}
+	if root.Kind == 0 {
+		ps.add(1, "", "the file is empty")
+		return nil, ps
+	}
+	decodeStrict(&root, reflect.ValueOf(cfg).Elem(), "", ps)
+	cfg.applyDefaults()
+	cfg.validate(ps)
+	if len(ps.List) > 0 {
+		return cfg, ps
+	}
+	return cfg, nil
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+func yamlErrLine(err error) int {
+	var line int
+	if _, scanErr := fmt.Sscanf(strings.TrimPrefix(err.Error(), "yaml: "), "line %d:", &line); scanErr == nil {
+		return line
+	}
+	return 1
+}
+
+func (c *Config) applyDefaults() {
+	if c.Timezone == "" {
+		c.Timezone = "UTC"
+	}
+	if c.Language == "" {
+		c.Language = "en"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	if len(c.Calendar.Workdays) == 0 {
+		c.Calendar.Workdays = []string{"mon", "tue", "wed", "thu", "fri"}
+	}
+	if c.Calendar.Hours == "" {
+		c.Calendar.Hours = "09:00-18:00"
+	}
+	for i := range c.DocumentTypes {
+		t := &c.DocumentTypes[i]
+		if t.Rework == "" {
+			t.Rework = "not_yet_approved"
+		}
+		if t.Number == "" {
+			t.Number = "{type}-{yyyy}-{seq:4}"
+		}
+	}
+	if c.Telegram != nil {
+		if c.Telegram.APIURL == "" {
+			c.Telegram.APIURL = "https://api.telegram.org"
+		}
+		if c.Telegram.Mode == "" {
+			c.Telegram.Mode = "polling"
+		}
+		if c.Telegram.TokenEnv == "" {
+			c.Telegram.TokenEnv = "VIZA_TELEGRAM_TOKEN"
+		}
+	}
+	if c.HTTP == nil {
+		c.HTTP = &HTTP{}
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = "127.0.0.1:8080"
+	}
+}
+
+// Secret reads an environment variable, or the file named by NAME_FILE
+// (for Docker and systemd credentials). Empty when neither is set.
+func Secret(name string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	if v := os.Getenv(name); v != "" {
+		return v, nil
+	}
+	if f := os.Getenv(name + "_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("read %s_FILE: %w", name, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return "", nil
+}

@@ -1,0 +1,260 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nyaruka/phonenumbers"
+	"github.com/viza-app/viza/calendar"
+	"github.com/viza-app/viza/flows"
+)
+
+// Languages the locales ship.
+var Languages = []string{"ru", "en"}
+
+var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+
+func line(lines map[string]int, key string, fallback int) int {
+	if l, ok := lines[key]; ok {
+		return l
+	}
+	return fallback
+}
+
+func (c *Config) validate(ps *Problems) {
+	top := func(key string) int { return line(c.Lines, key, 1) }
+	if strings.TrimSpace(c.Company) == "" {
+		ps.add(1, "company", "is required")
+	}
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		ps.add(top("timezone"), "timezone", "unknown time zone %q", c.Timezone)
+	}
+	if !slices.Contains(Languages, c.Language) {
+		ps.add(top("language"), "language", "%q is not one of %v", c.Language, Languages)
+	}
+	c.validateCalendar(ps)
+
+	people := map[string]*Person{}
+	roles := map[string]bool{}
+	for i := range c.People {
+		p := &c.People[i]
+		path := fmt.Sprintf("people[%d]", i)
+		switch {
+		case p.ID == "":
+			ps.add(p.Line, path+".id", "is required")
+		case !idRE.MatchString(p.ID):
+			ps.add(line(p.Lines, "id", p.Line), path+".id", "%q: use lower-case letters, digits, _ . -", p.ID)
+		case people[p.ID] != nil:
+			ps.add(line(p.Lines, "id", p.Line), path+".id", "duplicate person id %q (first at line %d)", p.ID, people[p.ID].Line)
+		default:
+			people[p.ID] = p
+		}
+		if strings.TrimSpace(p.Name) == "" {
+			ps.add(p.Line, path+".name", "is required")
+		}
+		for _, r := range p.Roles {
+			roles[r] = true
+		}
+		if p.Phone != "" {
+			if _, err := c.NormalizePhone(p.Phone); err != nil {
+				ps.add(line(p.Lines, "phone", p.Line), path+".phone", "%v", err)
+			}
+		}
+		if p.Language != "" && !slices.Contains(Languages, p.Language) {
+			ps.add(line(p.Lines, "language", p.Line), path+".language", "%q is not one of %v", p.Language, Languages)
+		}
+	}
+	identities := map[string]string{}
+	for i := range c.People {
+		p := &c.People[i]
+		path := fmt.Sprintf("people[%d]", i)
+		if p.Manager != "" && people[p.Manager] == nil {
+			ps.add(line(p.Lines, "manager", p.Line), path+".manager", "no person %q", p.Manager)
+		}
+		if p.Manager != "" && p.Manager == p.ID {
+			ps.add(line(p.Lines, "manager", p.Line), path+".manager", "a person cannot be their own manager")
+		}
+		if p.Deputy != "" && people[p.Deputy] == nil {
+			ps.add(line(p.Lines, "deputy", p.Line), path+".deputy", "no person %q", p.Deputy)
+		}
+		if p.Deputy != "" && p.Deputy == p.ID {
+			ps.add(line(p.Lines, "deputy", p.Line), path+".deputy", "a person cannot be their own deputy")
+		}
+		for ch, id := range map[string]string{"telegram": p.Telegram, "slack": p.Slack, "bitrix24": p.Bitrix24} {
+			if id == "" {
+				continue
+			}
+			k := ch + ":" + id
+			if other, ok := identities[k]; ok {
+				ps.add(line(p.Lines, ch, p.Line), path+"."+ch, "%s id %s is already %q's", ch, id, other)
+			}
+			identities[k] = p.ID
+		}
+		for j, a := range p.Away {
+			apath := fmt.Sprintf("%s.away[%d]", path, j)
+			from, errF := time.Parse(time.DateOnly, a.From)
+			to, errT := time.Parse(time.DateOnly, a.To)
+			if errF != nil || errT != nil {
+				ps.add(a.Line, apath, "from and to must be dates yyyy-mm-dd")
+			} else if to.Before(from) {
+				ps.add(a.Line, apath, "ends before it starts")
+			}
+			dep := a.Deputy
+			if dep == "" {
+				dep = p.Deputy
+			}
+			if dep == "" {
+				ps.add(a.Line, apath+".deputy", "no deputy given here nor in the person's deputy")
+			} else if people[dep] == nil {
+				ps.add(line(a.Lines, "deputy", a.Line), apath+".deputy", "no person %q", dep)
+			}
+		}
+	}
+	checkSelectors := func(sels []string, l int, path string, allowInitiator bool) {
+		for _, s := range sels {
+			kind, val, _ := strings.Cut(s, ":")
+			switch {
+			case kind == "person" && people[val] == nil:
+				ps.add(l, path, "no person %q", val)
+			case kind == "role" && !roles[val]:
+				ps.add(l, path, "nobody has role %q", val)
+			case kind == "manager" && allowInitiator && val == "initiator":
+			case kind != "person" && kind != "role":
+				want := "person:<id> or role:<role>"
+				if allowInitiator {
+					want += " or manager:initiator"
+				}
+				ps.add(l, path, "%q: want %s", s, want)
+			}
+		}
+	}
+	checkSelectors(c.Viewers, top("viewers"), "viewers", false)
+
+	c.validateReminders(c.Reminders, top("reminders"), "reminders", ps)
+	types := map[string]int{}
+	for i := range c.DocumentTypes {
+		t := &c.DocumentTypes[i]
+		path := fmt.Sprintf("document_types[%d]", i)
+		switch {
+		case t.ID == "":
+			ps.add(t.Line, path+".id", "is required")
+		case !idRE.MatchString(t.ID):
+			ps.add(line(t.Lines, "id", t.Line), path+".id", "%q: use lower-case letters, digits, _ . -", t.ID)
+		case types[t.ID] != 0:
+			ps.add(line(t.Lines, "id", t.Line), path+".id", "duplicate type id %q (first at line %d)", t.ID, types[t.ID])
+		default:
+			types[t.ID] = t.Line
+		}
+		if len(t.Name) == 0 {
+			ps.add(t.Line, path+".name", "is required")
+		}
+		if err := flows.ValidateNumberPattern(t.Number); err != nil {
+			ps.add(line(t.Lines, "number", t.Line), path+".number", "%v", err)
+		}
+		if !slices.Contains([]string{flows.ReworkEveryone, flows.ReworkNotYetApproved, flows.ReworkAsk}, t.Rework) {
+			ps.add(line(t.Lines, "rework", t.Line), path+".rework", "%q: want everyone, not_yet_approved or ask", t.Rework)
+		}
+		c.validateReminders(t.Reminders, line(t.Lines, "reminders", t.Line), path+".reminders", ps)
+		if t.Route.AdHoc {
+			continue
+		}
+		if len(t.Route.Stages) == 0 {
+			ps.add(line(t.Lines, "route", t.Line), path+".route", "a route needs at least one stage (or initiator_choice)")
+		}
+		for j := range t.Route.Stages {
+			s := &t.Route.Stages[j]
+			spath := fmt.Sprintf("%s.route[%d]", path, j)
+			if len(s.Stage) == 0 {
+				ps.add(s.Line, spath+".stage", "a stage needs a name")
+			}
+			if len(s.Approvers) == 0 {
+				ps.add(s.Line, spath+".approvers", "a stage needs at least one approver")
+			}
+			checkSelectors(s.Approvers, line(s.Lines, "approvers", s.Line), spath+".approvers", true)
+			if _, err := flows.ParseMode(s.Mode); err != nil {
+				ps.add(line(s.Lines, "mode", s.Line), spath+".mode", "%v", err)
+			}
+			if s.Kind != "" && !slices.Contains([]string{flows.KindApprove, flows.KindAcknowledge, flows.KindSign}, s.Kind) {
+				ps.add(line(s.Lines, "kind", s.Line), spath+".kind", "%q: want approve, acknowledge or sign", s.Kind)
+			}
+			if s.When != "" {
+				if _, err := flows.CompileCondition(s.When); err != nil {
+					ps.add(line(s.Lines, "when", s.Line), spath+".when", "%v", err)
+				}
+			}
+			if _, err := flows.ParseWorkDuration(s.Deadline); err != nil {
+				ps.add(line(s.Lines, "deadline", s.Line), spath+".deadline", "%v", err)
+			}
+		}
+	}
+}
+
+func (c *Config) validateCalendar(ps *Problems) {
+	cl := &c.Calendar
+	l := func(k string) int { return line(cl.Lines, k, line(c.Lines, "calendar", 1)) }
+	if !calendar.SupportedCountry(cl.Country) {
+		ps.add(l("country"), "calendar.country", "no public holidays known for %q", cl.Country)
+	}
+	for _, w := range cl.Workdays {
+		if _, err := calendar.ParseWeekday(w); err != nil {
+			ps.add(l("workdays"), "calendar.workdays", "%v", err)
+		}
+	}
+	if _, _, err := calendar.ParseHours(cl.Hours); err != nil {
+		ps.add(l("hours"), "calendar.hours", "%v", err)
+	}
+	for _, d := range cl.Holidays {
+		if _, err := time.Parse(time.DateOnly, d); err != nil {
+			ps.add(l("holidays"), "calendar.holidays", "%q: want yyyy-mm-dd", d)
+		}
+	}
+	for _, d := range cl.WorkdaysExtra {
+		if _, err := time.Parse(time.DateOnly, d); err != nil {
+			ps.add(l("workdays_extra"), "calendar.workdays_extra", "%q: want yyyy-mm-dd", d)
+		}
+	}
+}
+
+func (c *Config) validateReminders(steps []ReminderStep, l int, path string, ps *Problems) {
+	for i, s := range steps {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if (s.At == "") == (s.Every == "") {
+			ps.add(s.Line, p, "give exactly one of at or every")
+		}
+		if s.At != "" {
+			rest, ok := strings.CutPrefix(s.At, "deadline")
+			rest = strings.TrimPrefix(rest, "+")
+			if !ok {
+				ps.add(line(s.Lines, "at", s.Line), p+".at", "%q: want deadline or deadline+<duration>", s.At)
+			} else if _, err := flows.ParseWorkDuration(rest); err != nil {
+				ps.add(line(s.Lines, "at", s.Line), p+".at", "%v", err)
+			}
+		}
+		if s.Every != "" {
+			if d, err := flows.ParseWorkDuration(s.Every); err != nil || d.IsZero() {
+				ps.add(line(s.Lines, "every", s.Line), p+".every", "bad duration %q", s.Every)
+			}
+		}
+		if !slices.Contains([]string{"chat", "sms", "escalate"}, s.Send) {
+			ps.add(line(s.Lines, "send", s.Line), p+".send", "%q: want chat, sms or escalate", s.Send)
+		}
+	}
+	_ = l
+}
+
+// NormalizePhone returns the phone in E.164, reading local formats in the
+// calendar's country (RU by default).
+func (c *Config) NormalizePhone(raw string) (string, error) {
+	region := strings.ToUpper(c.Calendar.Country)
+	if region == "" {
+		region = "RU"
+	}
+	num, err := phonenumbers.Parse(raw, region)
+	if err != nil || !phonenumbers.IsValidNumber(num) {
+		return "", fmt.Errorf("phone %q is not a valid number", raw)
+	}
+	return phonenumbers.Format(num, phonenumbers.E164), nil
+}

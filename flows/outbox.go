@@ -1,0 +1,193 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Channel delivers notifications to people on one platform.
+type Channel interface {
+	Name() string
+	// Reaches reports whether the person can be reached on this channel.
+	Reaches(p *Person) bool
+	// Deliver sends one notification. It returns a platform reference (a
+	// message id) on success; a *Error of KindTransient to be retried later,
+	// or any other error to give up on this delivery.
+	Deliver(ctx context.Context, n Notification, p *Person) (ref string, err error)
+}
+
+// Delivery is one notification on its way through one channel.
+type Delivery struct {
+	ID           int64
+	Channel      string
+	Attempts     int
+	Notification Notification
+}
+
+// Outbox is the storage side of delivery.
+type Outbox interface {
+	// FanOut creates one pending delivery per channel that route returns
+	// for each notification not yet fanned out, and marks it fanned out.
+	FanOut(ctx context.Context, route func(Notification) []string, now time.Time) (int, error)
+	Due(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
+	Delivered(ctx context.Context, id int64, ref string, now time.Time) error
+	Retry(ctx context.Context, id int64, next time.Time, reason string, now time.Time) error
+	Failed(ctx context.Context, id int64, reason string, now time.Time) error
+	// NextDue returns the earliest pending delivery time, or false.
+	NextDue(ctx context.Context) (time.Time, bool, error)
+}
+
+// Dispatcher moves notifications from the outbox to channels. It keeps no
+// state of its own: after a restart it goes on with what storage says is
+// pending, and never resends what a channel confirmed.
+type Dispatcher struct {
+	Outbox      Outbox
+	Channels    []Channel
+	Directory   func() *Directory
+	Clock       Clock
+	Log         *slog.Logger
+	MaxAttempts int           // default 12
+	Idle        time.Duration // longest sleep without a wake-up; default 5 s
+
+	wake chan struct{}
+}
+
+// Wake asks the dispatcher to look at the outbox now (after a commit).
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Dispatcher) init() {
+	if d.wake == nil {
+		d.wake = make(chan struct{}, 1)
+	}
+	if d.MaxAttempts == 0 {
+		d.MaxAttempts = 12
+	}
+	if d.Idle == 0 {
+		d.Idle = 5 * time.Second
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+}
+
+// NewDispatcher prepares a dispatcher; Run starts it.
+func NewDispatcher(out Outbox, dir func() *Directory, clock Clock, log *slog.Logger, channels ...Channel) *Dispatcher {
+	d := &Dispatcher{Outbox: out, Channels: channels, Directory: dir, Clock: clock, Log: log}
+	d.init()
+	return d
+}
+
+// Run delivers until ctx ends.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.init()
+	for {
+		if _, err := d.Step(ctx); err != nil && ctx.Err() == nil {
+			d.Log.Error("outbox step", "err", err)
+		}
+		wait := d.Idle
+		if next, ok, err := d.Outbox.NextDue(ctx); err == nil && ok {
+			if until := next.Sub(d.Clock.Now()); until < wait {
+				wait = max(until, 10*time.Millisecond)
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-d.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func (d *Dispatcher) route(n Notification) []string {
+	p, ok := d.Directory().Person(n.To)
+	if !ok {
+		return nil
+	}
+	var names []string
+	for _, c := range d.Channels {
+		if c.Reaches(p) {
+			names = append(names, c.Name())
+		}
+	}
+	if len(names) == 0 {
+		d.Log.Warn("no channel reaches person", "person", n.To, "doc", n.Number, "kind", n.Kind)
+	}
+	return names
+}
+
+// Step fans out new notifications and attempts every due delivery once.
+// It returns how many deliveries it attempted.
+func (d *Dispatcher) Step(ctx context.Context) (int, error) {
+	d.init()
+	now := d.Clock.Now()
+	if _, err := d.Outbox.FanOut(ctx, d.route, now); err != nil {
+		return 0, err
+	}
+	due, err := d.Outbox.Due(ctx, now, 100)
+	if err != nil {
+		return 0, err
+	}
+	for _, dl := range due {
+		if err := d.deliver(ctx, dl); err != nil {
+			return 0, err
+		}
+	}
+	return len(due), nil
+}
+
+func (d *Dispatcher) channel(name string) Channel {
+	for _, c := range d.Channels {
+		if c.Name() == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
+	n := dl.Notification
+	log := d.Log.With("channel", dl.Channel, "person", n.To, "doc", n.Number, "kind", n.Kind, "delivery", dl.ID)
+	c := d.channel(dl.Channel)
+	p, ok := d.Directory().Person(n.To)
+	if c == nil || !ok {
+		log.Warn("delivery has no channel or person any more")
+		return d.Outbox.Failed(ctx, dl.ID, "channel or person gone", d.Clock.Now())
+	}
+	ref, err := c.Deliver(ctx, n, p)
+	now := d.Clock.Now()
+	if err == nil {
+		return d.Outbox.Delivered(ctx, dl.ID, ref, now)
+	}
+	if ctx.Err() != nil {
+		return nil // shutting down: it stays pending and goes after restart
+	}
+	var e *Error
+	transient := errors.As(err, &e) && e.Kind == KindTransient
+	if transient && dl.Attempts+1 < d.MaxAttempts {
+		wait := backoff(dl.Attempts)
+		if e.RetryAfter > wait {
+			wait = e.RetryAfter
+		}
+		log.Info("delivery will be retried", "err", err, "attempt", dl.Attempts+1, "wait", wait)
+		return d.Outbox.Retry(ctx, dl.ID, now.Add(wait), err.Error(), now)
+	}
+	log.Error("delivery failed", "err", err, "attempt", dl.Attempts+1)
+	return d.Outbox.Failed(ctx, dl.ID, err.Error(), now)
+}
+
+// backoff doubles from 2 s up to 10 min.
+func backoff(attempts int) time.Duration {
+	w := 2 * time.Second << min(attempts, 9)
+	return min(w, 10*time.Minute)
+}

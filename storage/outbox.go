@@ -1,0 +1,158 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/viza-app/viza/flows"
+)
+
+// Delivery states.
+const (
+	deliveryPending = "pending"
+	deliverySent    = "sent"
+	deliveryFailed  = "failed"
+)
+
+var _ flows.Outbox = (*DB)(nil)
+
+// writeTx runs fn in the writer's queue, so outbox bookkeeping never races
+// the engine's writes for the single write connection.
+func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	_, err := db.Write(ctx, "", func(t flows.Tx) (flows.Outcome, error) {
+		return flows.Outcome{}, fn(t.(*txn).tx)
+	})
+	return err
+}
+
+// FanOut implements flows.Outbox.
+func (db *DB) FanOut(ctx context.Context, route func(flows.Notification) []string, now time.Time) (int, error) {
+	type pending struct {
+		id int64
+		n  flows.Notification
+	}
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, payload FROM notifications WHERE fanned_out = 0 ORDER BY id LIMIT 500`)
+	if err != nil {
+		return 0, fmt.Errorf("read new notifications: %w", err)
+	}
+	var list []pending
+	for rows.Next() {
+		var p pending
+		var raw string
+		if err := rows.Scan(&p.id, &raw); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("scan notification: %w", err)
+		}
+		if err := json.Unmarshal([]byte(raw), &p.n); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("decode notification %d: %w", p.id, err)
+		}
+		list = append(list, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(list) == 0 {
+		return 0, err
+	}
+	err = db.writeTx(ctx, func(tx *sql.Tx) error {
+		for _, p := range list {
+			for _, ch := range route(p.n) {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries(notification_id, channel, state, next_at, updated_at)
+					VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING`, p.id, ch, deliveryPending, now.UnixNano(), now.UnixNano()); err != nil {
+					return fmt.Errorf("create delivery: %w", err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET fanned_out = 1 WHERE id = ?`, p.id); err != nil {
+				return fmt.Errorf("mark fanned out: %w", err)
+			}
+		}
+		return nil
+	})
+	return len(list), err
+}
+
+// Due implements flows.Outbox.
+func (db *DB) Due(ctx context.Context, now time.Time, limit int) ([]flows.Delivery, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT d.id, d.channel, d.attempts, n.id, n.payload FROM deliveries d
+		JOIN notifications n ON n.id = d.notification_id
+		WHERE d.state = 'pending' AND d.next_at <= ? ORDER BY d.next_at, d.id LIMIT ?`, now.UnixNano(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read due deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []flows.Delivery
+	for rows.Next() {
+		var d flows.Delivery
+		var nid int64
+		var raw string
+		if err := rows.Scan(&d.ID, &d.Channel, &d.Attempts, &nid, &raw); err != nil {
+			return nil, fmt.Errorf("scan delivery: %w", err)
+		}
+		if err := json.Unmarshal([]byte(raw), &d.Notification); err != nil {
+			return nil, fmt.Errorf("decode notification %d: %w", nid, err)
+		}
+		d.Notification.ID = nid
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func (db *DB) setDelivery(ctx context.Context, id int64, state string, next time.Time, ref, reason string, now time.Time) error {
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET state=?, attempts=attempts+1, next_at=?, ref=?, last_error=?, updated_at=?
+			WHERE id=? AND state='pending'`, state, next.UnixNano(), ref, reason, now.UnixNano(), id)
+		if err != nil {
+			return fmt.Errorf("update delivery %d: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// Delivered implements flows.Outbox.
+func (db *DB) Delivered(ctx context.Context, id int64, ref string, now time.Time) error {
+	return db.setDelivery(ctx, id, deliverySent, now, ref, "", now)
+}
+
+// Retry implements flows.Outbox.
+func (db *DB) Retry(ctx context.Context, id int64, next time.Time, reason string, now time.Time) error {
+	return db.setDelivery(ctx, id, deliveryPending, next, "", reason, now)
+}
+
+// Failed implements flows.Outbox.
+func (db *DB) Failed(ctx context.Context, id int64, reason string, now time.Time) error {
+	return db.setDelivery(ctx, id, deliveryFailed, now, "", reason, now)
+}
+
+// NextDue implements flows.Outbox.
+func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var n sql.NullInt64
+	if err := db.reader.QueryRowContext(ctx, `SELECT MIN(next_at) FROM deliveries WHERE state = 'pending'`).Scan(&n); err != nil {
+		return time.Time{}, false, fmt.Errorf("next due delivery: %w", err)
+	}
+	return fromNanos(n), n.Valid, nil
+}
+
+// OutboxStats is the backlog for metrics and readiness.
+type OutboxStats struct {
+	Pending      int
+	Failed       int
+	Sent         int
+	OldestQueued time.Time
+}
+
+// OutboxStats counts deliveries by state.
+func (db *DB) OutboxStats(ctx context.Context) (OutboxStats, error) {
+	var s OutboxStats
+	var oldest sql.NullInt64
+	err := db.reader.QueryRowContext(ctx, `SELECT
+		COALESCE(SUM(state='pending'),0), COALESCE(SUM(state='failed'),0), COALESCE(SUM(state='sent'),0),
+		(SELECT MIN(n.created_at) FROM deliveries d JOIN notifications n ON n.id=d.notification_id WHERE d.state='pending')
+		FROM deliveries`).Scan(&s.Pending, &s.Failed, &s.Sent, &oldest)
+	if err != nil {
+		return s, fmt.Errorf("outbox stats: %w", err)
+	}
+	s.OldestQueued = fromNanos(oldest)
+	return s, nil
+}

@@ -1,0 +1,174 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/viza-app/viza/flows"
+)
+
+// maxBatch bounds how many commands share one commit.
+const maxBatch = 128
+
+type writeReq struct {
+	ctx  context.Context
+	key  string
+	fn   func(flows.Tx) (flows.Outcome, error)
+	done chan writeRes
+}
+
+type writeRes struct {
+	out flows.Outcome
+	err error
+}
+
+var errClosed = errors.New("storage: database closed")
+
+// Write implements flows.Store. Commands queue for the single writer, which
+// runs every command waiting at that moment in one transaction — each under
+// its own savepoint, so one failing command does not undo the others — and
+// commits once: under load one fsync covers many decisions (group commit).
+func (db *DB) Write(ctx context.Context, key string, fn func(flows.Tx) (flows.Outcome, error)) (flows.Outcome, error) {
+	req := &writeReq{ctx: ctx, key: key, fn: fn, done: make(chan writeRes, 1)}
+	select {
+	case db.reqs <- req:
+	case <-ctx.Done():
+		return flows.Outcome{}, ctx.Err()
+	case <-db.stop:
+		return flows.Outcome{}, errClosed
+	}
+	// Once queued, wait for the verdict even if ctx ends: the command may
+	// already be committed and the caller must not be told otherwise.
+	res := <-req.done
+	return res.out, res.err
+}
+
+func (db *DB) writeLoop() {
+	defer close(db.stopped)
+	for {
+		var first *writeReq
+		select {
+		case first = <-db.reqs:
+		case <-db.stop:
+			db.drainClosed()
+			return
+		}
+		batch := []*writeReq{first}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-db.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		db.runBatch(batch)
+	}
+}
+
+func (db *DB) drainClosed() {
+	for {
+		select {
+		case r := <-db.reqs:
+			r.done <- writeRes{err: errClosed}
+		default:
+			return
+		}
+	}
+}
+
+func (db *DB) runBatch(batch []*writeReq) {
+	results := make([]writeRes, len(batch))
+	fail := func(err error) {
+		for i, r := range batch {
+			if results[i].err == nil {
+				results[i] = writeRes{err: err}
+			}
+			r.done <- results[i]
+		}
+	}
+	ctx := context.Background()
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		fail(fmt.Errorf("begin write: %w", err))
+		return
+	}
+	changed := false
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = writeRes{err: err}
+			continue
+		}
+		results[i] = db.runOne(ctx, tx, r)
+		if results[i].err == nil && !results[i].out.Repeated {
+			changed = true
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		tx.Rollback()
+		for i := range results {
+			results[i] = writeRes{err: fmt.Errorf("commit: %w", err)}
+		}
+		fail(nil)
+		return
+	}
+	for i, r := range batch {
+		r.done <- results[i]
+	}
+	if changed && db.onCommit != nil {
+		db.onCommit()
+	}
+}
+
+func (db *DB) runOne(ctx context.Context, tx *sql.Tx, r *writeReq) writeRes {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT cmd`); err != nil {
+		return writeRes{err: fmt.Errorf("savepoint: %w", err)}
+	}
+	out, err := db.applyOne(ctx, tx, r)
+	if err != nil {
+		if _, rbErr := tx.ExecContext(ctx, `ROLLBACK TO cmd`); rbErr != nil {
+			err = errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rbErr))
+		}
+	}
+	if _, relErr := tx.ExecContext(ctx, `RELEASE cmd`); relErr != nil && err == nil {
+		err = fmt.Errorf("release savepoint: %w", relErr)
+	}
+	return writeRes{out: out, err: err}
+}
+
+func (db *DB) applyOne(ctx context.Context, tx *sql.Tx, r *writeReq) (flows.Outcome, error) {
+	if r.key != "" {
+		var raw string
+		err := tx.QueryRowContext(ctx, `SELECT outcome FROM inbound WHERE key = ?`, r.key).Scan(&raw)
+		switch {
+		case err == nil:
+			var out flows.Outcome
+			if err := json.Unmarshal([]byte(raw), &out); err != nil {
+				return flows.Outcome{}, fmt.Errorf("decode stored outcome of %q: %w", r.key, err)
+			}
+			out.Repeated = true
+			return out, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return flows.Outcome{}, fmt.Errorf("look up key %q: %w", r.key, err)
+		}
+	}
+	out, err := r.fn(&txn{ctx: ctx, tx: tx})
+	if err != nil {
+		return flows.Outcome{}, err
+	}
+	if r.key != "" {
+		raw, err := json.Marshal(out)
+		if err != nil {
+			return flows.Outcome{}, fmt.Errorf("encode outcome: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO inbound(key, outcome, at) VALUES (?, ?, ?)`, r.key, string(raw), time.Now().UnixNano()); err != nil {
+			return flows.Outcome{}, fmt.Errorf("store key %q: %w", r.key, err)
+		}
+	}
+	return out, nil
+}
