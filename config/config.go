@@ -15,20 +15,20 @@ import (
 
 // Config is viza.yaml.
 type Config struct {
-	Company       string          `yaml:"company"`
-	Timezone      string          `yaml:"timezone"`
-	Language      string          `yaml:"language"`
-	DataDir       string          `yaml:"data_dir"`
-	Viewers       []string        `yaml:"viewers"`
-	Calendar      Calendar        `yaml:"calendar"`
-	People        []Person        `yaml:"people"`
-	DocumentTypes []DocumentType  `yaml:"document_types"`
-	Telegram      *Telegram       `yaml:"telegram"`
-	SMS           *SMS            `yaml:"sms"`
-	HTTP          *HTTP           `yaml:"http"`
-	Log           *Log            `yaml:"log"`
-	Lines         map[string]int  `yaml:"-"`
-	Reminders     []ReminderStep  `yaml:"reminders"`
+	Company       string         `yaml:"company"`
+	Timezone      string         `yaml:"timezone"`
+	Language      string         `yaml:"language"`
+	DataDir       string         `yaml:"data_dir"`
+	Viewers       []string       `yaml:"viewers"`
+	Calendar      Calendar       `yaml:"calendar"`
+	People        []Person       `yaml:"people"`
+	DocumentTypes []DocumentType `yaml:"document_types"`
+	Telegram      *Telegram      `yaml:"telegram"`
+	SMS           *SMS           `yaml:"sms"`
+	HTTP          *HTTP          `yaml:"http"`
+	Log           *Log           `yaml:"log"`
+	Lines         map[string]int `yaml:"-"`
+	Reminders     []ReminderStep `yaml:"reminders"`
 }
 
 // Calendar is working time.

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 
 	"github.com/viza-app/viza/flows"
@@ -71,6 +72,31 @@ func (db *DB) DocumentEvents(ctx context.Context, docID int64) ([]flows.AuditEve
 		}
 		e.At, e.Actor, e.For = fromNanos(at), flows.PersonID(actor), flows.PersonID(forWhom)
 		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Notifications returns a document's queued notifications in order (for
+// history views and tests).
+func (db *DB) Notifications(ctx context.Context, docID int64) ([]flows.Notification, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, payload FROM notifications WHERE doc_id = ? ORDER BY id`, docID)
+	if err != nil {
+		return nil, fmt.Errorf("read notifications of %d: %w", docID, err)
+	}
+	defer rows.Close()
+	var out []flows.Notification
+	for rows.Next() {
+		var n flows.Notification
+		var raw string
+		if err := rows.Scan(&n.ID, &raw); err != nil {
+			return nil, fmt.Errorf("scan notification: %w", err)
+		}
+		id := n.ID
+		if err := json.Unmarshal([]byte(raw), &n); err != nil {
+			return nil, fmt.Errorf("decode notification %d: %w", id, err)
+		}
+		n.ID = id
+		out = append(out, n)
 	}
 	return out, rows.Err()
 }
