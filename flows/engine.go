@@ -309,12 +309,10 @@ func (e *Engine) buildRoute(dir *Directory, dt *DocType, c StartCmd) ([]Stage, e
 }
 
 // mayActFor reports whether actor may decide a task held by t: the assignee,
-// the absent person it stands for, or the assignee's deputy.
+// the absent person it stands for, or the assignee's deputy while the
+// assignee is away.
 func (o *op) mayActFor(actor PersonID, t *Task) (bool, error) {
 	if actor == t.Assignee || actor == t.OnBehalfOf {
-		return true, nil
-	}
-	if p, ok := o.dir.Person(t.Assignee); ok && p.Deputy == actor {
 		return true, nil
 	}
 	a, ok, err := o.absence(t.Assignee)
@@ -631,6 +629,10 @@ func (e *Engine) SetAway(ctx context.Context, c AwayCmd) error {
 	}
 	if _, ok := dir.Person(c.Person); !ok {
 		return Errorf(KindInvalid, "unknown_person", "%q", c.Person)
+	}
+	if c.Deputy == "" {
+		p, _ := dir.Person(c.Person)
+		c.Deputy = p.Deputy
 	}
 	if _, ok := dir.Person(c.Deputy); !ok || c.Deputy == c.Person {
 		return Errorf(KindInvalid, "bad_deputy", "%q for %q", c.Deputy, c.Person)

@@ -102,9 +102,12 @@ func TestEngineScenarios(t *testing.T) {
 				t.Fatalf("decision = %+v, want sidorov for petrov", last)
 			}
 		}},
-		{"static deputy may act on the person's task", func(t *testing.T, h *harness) {
+		{"the configured deputy acts only while the person is away", func(t *testing.T, h *harness) {
 			d := h.start("ivanova", "ask", -1).DocID
 			tk := h.task(d, "petrov")
+			wantKind(t, h.decideTask(tk, "sidorov", flows.ActionApprove, ""), flows.KindForbidden, "not_your_task")
+			h.must(h.eng.SetAway(h.ctx, flows.AwayCmd{Key: h.key(), Actor: "petrov", Person: "petrov",
+				From: h.clock.Now(), To: h.clock.Now().Add(24 * time.Hour)}))
 			h.must(h.decideTask(tk, "sidorov", flows.ActionApprove, ""))
 			dc := h.doc(d).Decisions[0]
 			if dc.Actor != "sidorov" || dc.For != "petrov" {

@@ -1,0 +1,208 @@
+package flows_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/flows/flowstest"
+	"github.com/viza-app/viza/storage"
+)
+
+// TestCrashChild is the engine process of TestCrashSafety; it does nothing
+// unless started by it. It reads "task key actor" lines, decides, and
+// prints "ack key" only after the decision is committed.
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv("VIZA_CRASH_DIR")
+	if dir == "" {
+		t.Skip("only runs as the child of TestCrashSafety")
+	}
+	ctx := context.Background()
+	db, err := storage.Open(ctx, filepath.Join(dir, "viza.db"))
+	if err != nil {
+		fmt.Println("fatal", err)
+		os.Exit(3)
+	}
+	d, _ := testDirectory(t)
+	eng := flows.NewEngine(db, storage.Files{Dir: filepath.Join(dir, "files")}, &flowstest.Clock{}, nil, d)
+	out := bufio.NewWriter(os.Stdout)
+	var mu sync.Mutex
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	in := bufio.NewScanner(os.Stdin)
+	fmt.Println("ready")
+	for in.Scan() {
+		f := strings.Fields(in.Text())
+		task, _ := strconv.ParseInt(f[0], 10, 64)
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			_, err := eng.Decide(ctx, flows.DecideCmd{Key: f[1], Actor: flows.PersonID(f[2]), TaskID: task, Action: flows.ActionApprove})
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				fmt.Fprintln(out, "ack", f[1])
+			} else {
+				fmt.Fprintln(out, "err", f[1], flows.ErrorCode(err))
+			}
+			out.Flush()
+		}()
+	}
+	wg.Wait()
+	db.Close()
+}
+
+type crashCmd struct {
+	task  int64
+	key   string
+	actor string
+}
+
+func TestCrashSafety(t *testing.T) {
+	if os.Getenv("VIZA_CRASH_DIR") != "" {
+		t.Skip("child")
+	}
+	rounds := 3
+	if s := os.Getenv("VIZA_CRASH_ROUNDS"); s != "" {
+		rounds, _ = strconv.Atoi(s)
+	}
+	dir := t.TempDir()
+	ctx := context.Background()
+	db, err := storage.Open(ctx, filepath.Join(dir, "viza.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, ctx: ctx, db: db, clock: &flowstest.Clock{}}
+	h.dir, _ = testDirectory(t)
+	h.eng = flows.NewEngine(db, storage.Files{Dir: filepath.Join(dir, "files")}, h.clock, nil, h.dir)
+	var cmds []crashCmd
+	for i := 0; len(cmds) < rounds*150+300; i++ {
+		out, err := h.eng.Start(ctx, flows.StartCmd{Key: h.key(), Actor: "ivanova", TypeID: "memo", Title: "t", File: file(h.key()),
+			Approvers: []flows.PersonID{"belova", "chernov", "zaitsev"}, Parallel: true})
+		h.must(err)
+		for _, tk := range h.doc(out.DocID).OpenTasks() {
+			if len(cmds) >= rounds*150+300 {
+				break
+			}
+			cmds = append(cmds, crashCmd{task: tk.ID, key: fmt.Sprintf("crash:%d", tk.ID), actor: string(tk.Assignee)})
+		}
+	}
+	h.must(db.Close())
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	acked := map[string]crashCmd{}
+	pending := cmds
+	interrupted := 0
+	for round := 0; round < rounds && len(pending) > 0; round++ {
+		got := runCrashChild(t, dir, pending, time.Duration(5+rng.IntN(40))*time.Millisecond)
+		if len(got) < len(pending) {
+			interrupted++
+		}
+		var rest []crashCmd
+		for _, c := range pending {
+			if v, ok := got[c.key]; ok && v == "ack" {
+				acked[c.key] = c
+			} else if !ok {
+				rest = append(rest, c)
+			}
+		}
+		pending = rest
+	}
+	if len(acked) == 0 || interrupted == 0 {
+		t.Fatalf("%d acknowledged, %d rounds killed mid-stream: the test proved nothing", len(acked), interrupted)
+	}
+	db, err = storage.Open(ctx, filepath.Join(dir, "viza.db"))
+	if err != nil {
+		t.Fatalf("reopen after kills: %v", err)
+	}
+	defer db.Close()
+	for key, c := range acked {
+		d, err := db.Document(ctx, docOfTask(t, db, c.task))
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, dc := range d.Decisions {
+			found = found || (dc.TaskID == c.task && dc.Kind == flows.ActionApprove)
+		}
+		if !found {
+			t.Fatalf("acknowledged decision %s on task %d is lost", key, c.task)
+		}
+	}
+	rep, err := db.VerifyChain(ctx)
+	if err != nil || rep.BrokenAt != 0 {
+		t.Fatalf("audit chain after kills: %+v %v", rep, err)
+	}
+	if res, err := db.IntegrityCheck(ctx); err != nil || res != "ok" {
+		t.Fatalf("integrity_check = %q, %v", res, err)
+	}
+	t.Logf("%d rounds (%d killed mid-stream), %d decisions acknowledged and found, chain of %d events intact", rounds, interrupted, len(acked), rep.Events)
+}
+
+func docOfTask(t *testing.T, db *storage.DB, task int64) int64 {
+	t.Helper()
+	var docID int64
+	_, err := db.Write(context.Background(), "", func(tx flows.Tx) (flows.Outcome, error) {
+		d, err := tx.DocumentOfTask(task)
+		if err != nil {
+			return flows.Outcome{}, err
+		}
+		docID = d.ID
+		return flows.Outcome{}, nil
+	})
+	if err != nil {
+		t.Fatalf("document of task %d: %v", task, err)
+	}
+	return docID
+}
+
+// runCrashChild streams cmds to a child engine, SIGKILLs it after killAfter
+// and returns what it answered before dying.
+func runCrashChild(t *testing.T, dir string, cmds []crashCmd, killAfter time.Duration) map[string]string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "VIZA_CRASH_DIR="+dir)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	answers := map[string]string{}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && sc.Text() != "ready" {
+	}
+	go func() {
+		for _, c := range cmds {
+			if _, err := fmt.Fprintf(stdin, "%d %s %s\n", c.task, c.key, c.actor); err != nil {
+				return
+			}
+		}
+	}()
+	time.AfterFunc(killAfter, func() { cmd.Process.Signal(syscall.SIGKILL) })
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 2 && (f[0] == "ack" || f[0] == "err") {
+			answers[f[1]] = f[0]
+		}
+	}
+	cmd.Wait()
+	return answers
+}
