@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -32,8 +33,14 @@ type Problems struct {
 func (ps *Problems) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d problem(s):", ps.File, len(ps.List))
-	for _, p := range ps.List {
-		b.WriteString("\n  " + ps.File + ":" + p.String())
+	list := slices.Clone(ps.List)
+	slices.SortStableFunc(list, func(a, b Problem) int { return a.Line - b.Line })
+	for _, p := range list {
+		fmt.Fprintf(&b, "\n  %s:%d: ", ps.File, p.Line)
+		if p.Path != "" {
+			b.WriteString(p.Path + ": ")
+		}
+		b.WriteString(p.Msg)
 	}
 	return b.String()
 }

@@ -1,0 +1,155 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestExampleLoads(t *testing.T) {
+	c, err := Load("testdata/example.yaml")
+	if err != nil {
+		t.Fatalf("the issue's example must load: %v", err)
+	}
+	d, err := c.Directory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := d.Person("sidorov")
+	if p.Phone != "+79001112255" {
+		t.Errorf("phone = %q, want E.164", p.Phone)
+	}
+	iv, _ := d.Person("ivanova")
+	if iv.Identities["telegram"] != "111111111" || iv.Identities["bitrix24"] != "17" {
+		t.Errorf("identities = %v", iv.Identities)
+	}
+	ct, ok := d.Type("contract")
+	if !ok || len(ct.Route) != 4 || ct.Route[0].Mode.Kind != "any" || ct.Route[0].Deadline.Minutes != 480 ||
+		ct.Route[1].When == nil || ct.Route[3].Kind != "sign" || ct.Name["en"] != "Contract" {
+		t.Errorf("contract = %+v", ct)
+	}
+	memo, _ := d.Type("memo")
+	if !memo.AdHoc {
+		t.Error("memo must be ad-hoc")
+	}
+	if !d.IsViewer("kuznetsova") || d.IsViewer("sidorov") {
+		t.Error("viewers: role:management")
+	}
+}
+
+// TestMistakes: each kind of mistake yields its message at its line, and
+// all problems of a file are reported together.
+func TestMistakes(t *testing.T) {
+	base, err := os.ReadFile("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		old, new string
+		line     int
+		want     string
+	}{
+		{"unknown key", "    title: Юрист\n", "    title: Юрист\n    titel: x\n", 35, `unknown key "titel"`},
+		{"dangling manager", "    manager: petrov\n    roles: [sales]", "    manager: petrova\n    roles: [sales]", 19, `manager: no person "petrova"`},
+		{"dangling deputy", "deputy: sidorov ", "deputy: sidorova", 30, `deputy: no person "sidorova"`},
+		{"dangling person selector", "approvers: [person:director]\n  - id: memo", "approvers: [person:boss]\n  - id: memo", 68, `no person "boss"`},
+		{"dangling role", "approvers: [role:cfo]", "approvers: [role:accountant]", 61, `nobody has role "accountant"`},
+		{"duplicate person", "  - id: director\n", "  - id: kuznetsova\n", 44, `duplicate person id "kuznetsova"`},
+		{"duplicate type", "  - id: memo\n", "  - id: contract\n", 69, `duplicate type id "contract"`},
+		{"bad duration", "deadline: 8h", "deadline: 8 hours", 59, `bad duration "8 hours"`},
+		{"bad phone", `"+79001112244"`, `"12345"`, 27, `phone "12345" is not a valid number`},
+		{"bad when", "when: amount >= 1000000", "when: amount >=", 63, "compile when"},
+		{"when on unknown field", "when: amount >= 1000000", "when: sum > 5", 63, "compile when"},
+		{"route without approver", "        approvers: [role:cfo]\n", "", 60, "a stage needs at least one approver"},
+		{"bad mode", "mode: any ", "mode: most", 58, "mode must be all, any or quorum:N"},
+		{"bad kind", "kind: sign ", "kind: seal ", 67, `"seal": want approve, acknowledge or sign`},
+		{"bad rework", "rework: not_yet_approved ", "rework: nobody ", 54, `"nobody": want everyone`},
+		{"bad timezone", "timezone: Europe/Moscow", "timezone: Mars/Olympus", 2, "unknown time zone"},
+		{"bad hours", `hours: "09:00-18:00"`, `hours: "18:00-09:00"`, 10, "the end must be after the start"},
+		{"bad holiday", `"2027-01-07"`, `"7 Jan"`, 11, `"7 Jan": want yyyy-mm-dd`},
+		{"bad number pattern", `number: "Д-{yyyy}-{seq:4}"`, `number: "Д-{yyyy}"`, 53, "needs {seq}"},
+		{"same telegram id twice", "    telegram: 555555555", "    telegram: 444444444", 48, "telegram id 444444444 is already"},
+		{"bad route shape", "route: initiator_choice", "route: whatever", 71, "route must be a list of stages or initiator_choice"},
+		{"wrong type of value", "roles: [management]\n    telegram: 555555555", "roles: management\n    telegram: 555555555", 47, "expected a list"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := string(base)
+			if !strings.Contains(src, tc.old) {
+				t.Fatalf("fixture does not contain %q", tc.old)
+			}
+			src = strings.Replace(src, tc.old, tc.new, 1)
+			_, err := Parse("viza.yaml", []byte(src))
+			ps, ok := err.(*Problems)
+			if !ok {
+				t.Fatalf("err = %v, want *Problems", err)
+			}
+			for _, p := range ps.List {
+				if strings.Contains(p.String(), tc.want) {
+					if p.Line != tc.line {
+						t.Fatalf("%q reported at line %d, want %d", tc.want, p.Line, tc.line)
+					}
+					return
+				}
+			}
+			t.Fatalf("no problem %q in:\n%v", tc.want, err)
+		})
+	}
+}
+
+func TestEveryProblemReported(t *testing.T) {
+	src := `company: X
+language: fr
+people:
+  - {id: a, name: A, manager: nobody, colour: red}
+  - {id: a, name: B, deputy: ghost}
+document_types:
+  - id: t
+    name: T
+    route:
+      - stage: S
+        approvers: [role:none]
+        mode: sometimes
+`
+	_, err := Parse("viza.yaml", []byte(src))
+	ps, ok := err.(*Problems)
+	if !ok {
+		t.Fatalf("err = %v", err)
+	}
+	if len(ps.List) < 6 {
+		t.Fatalf("%d problems, want every one of at least 6:\n%v", len(ps.List), err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"viza.yaml:2:", "viza.yaml:4:", "viza.yaml:5:", "viza.yaml:11:", "viza.yaml:12:", `unknown key "colour"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("missing %q in:\n%s", want, msg)
+		}
+	}
+}
+
+func TestSecretFromFile(t *testing.T) {
+	f := t.TempDir() + "/tok"
+	if err := os.WriteFile(f, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VIZA_TEST_TOKEN_FILE", f)
+	got, err := Secret("VIZA_TEST_TOKEN")
+	if err != nil || got != "s3cret" {
+		t.Fatalf("Secret = %q, %v", got, err)
+	}
+	t.Setenv("VIZA_TEST_TOKEN", "env")
+	if got, _ := Secret("VIZA_TEST_TOKEN"); got != "env" {
+		t.Fatalf("env must win over the file, got %q", got)
+	}
+}
+
+func TestMalformedYAML(t *testing.T) {
+	_, err := Parse("viza.yaml", []byte("company: [unclosed\n"))
+	if err == nil || !strings.Contains(err.Error(), "viza.yaml:") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := Parse("viza.yaml", nil); err == nil {
+		t.Fatal("an empty file must be refused")
+	}
+}

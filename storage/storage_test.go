@@ -1,0 +1,103 @@
+package storage_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/storage"
+	"github.com/viza-app/viza/storage/storagetest"
+)
+
+func TestMigrateTwice(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "viza.db")
+	for i := range 2 {
+		db, err := storage.Open(ctx, path)
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		if err := db.Ping(ctx); err != nil {
+			t.Fatalf("ping %d: %v", i, err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestWriteFailureRollsBackOnlyThatCommand(t *testing.T) {
+	db, _ := storagetest.Open(t)
+	ctx := context.Background()
+	_, err := db.Write(ctx, "k1", func(tx flows.Tx) (flows.Outcome, error) {
+		if _, err := tx.NextSequence("x"); err != nil {
+			return flows.Outcome{}, err
+		}
+		return flows.Outcome{}, flows.Errorf(flows.KindInvalid, "nope", "refused")
+	})
+	if flows.ErrorCode(err) != "nope" {
+		t.Fatalf("err = %v", err)
+	}
+	var got int64
+	_, err = db.Write(ctx, "k1", func(tx flows.Tx) (flows.Outcome, error) {
+		v, err := tx.NextSequence("x")
+		got = v
+		return flows.Outcome{Round: int(v)}, err
+	})
+	if err != nil || got != 1 {
+		t.Fatalf("the failed command must leave no trace and no key: got %d, %v", got, err)
+	}
+}
+
+func TestAuditChainDetectsTampering(t *testing.T) {
+	db, _ := storagetest.Open(t)
+	ctx := context.Background()
+	for i := range 3 {
+		_, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+			return flows.Outcome{}, tx.Record([]flows.AuditEvent{{DocID: 1, Kind: "k", Detail: strings.Repeat("x", i)}}, nil)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := db.VerifyChain(ctx)
+	if err != nil || rep.BrokenAt != 0 || rep.Events != 3 {
+		t.Fatalf("intact chain: %+v %v", rep, err)
+	}
+	if err := storage.TamperForTest(db, 2); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = db.VerifyChain(ctx)
+	if err != nil || rep.BrokenAt != 2 {
+		t.Fatalf("tampered chain: %+v %v", rep, err)
+	}
+}
+
+func TestBackupWhileRunning(t *testing.T) {
+	db, _ := storagetest.Open(t)
+	ctx := context.Background()
+	_, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+		return flows.Outcome{}, tx.Record([]flows.AuditEvent{{DocID: 1, Kind: "k"}}, nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "copy.db")
+	if err := db.Backup(ctx, out); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := storage.Open(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	rep, err := cp.VerifyChain(ctx)
+	if err != nil || rep.Events != 1 || rep.BrokenAt != 0 {
+		t.Fatalf("backup chain: %+v %v", rep, err)
+	}
+	if err := db.Backup(ctx, out); err == nil {
+		t.Fatal("backup must not overwrite an existing file")
+	}
+}
