@@ -1,0 +1,80 @@
+// Package locales holds every user-visible string of Viza (ru and en) and
+// loads them into a go-i18n bundle with CLDR plural rules. It is a Go
+// package because go:embed cannot reach files outside the package folder.
+package locales
+
+import (
+	"embed"
+	"fmt"
+	"sync"
+
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/text/language"
+)
+
+//go:embed *.yaml
+var files embed.FS
+
+// Languages are the catalogues shipped, the first being the fallback.
+var Languages = []string{"en", "ru"}
+
+var (
+	once   sync.Once
+	bundle *i18n.Bundle
+	errB   error
+)
+
+// Bundle returns the loaded catalogues.
+func Bundle() (*i18n.Bundle, error) {
+	once.Do(func() {
+		b := i18n.NewBundle(language.English)
+		b.RegisterUnmarshalFunc("yaml", yaml.Unmarshal)
+		for _, l := range Languages {
+			if _, err := b.LoadMessageFileFS(files, l+".yaml"); err != nil {
+				errB = fmt.Errorf("load locale %s: %w", l, err)
+				return
+			}
+		}
+		bundle = b
+	})
+	return bundle, errB
+}
+
+// Raw returns a catalogue's file, for tests of the catalogues as data.
+func Raw(lang string) ([]byte, error) { return files.ReadFile(lang + ".yaml") }
+
+// Localizer translates into one language, falling back to English.
+type Localizer struct {
+	Lang string
+	l    *i18n.Localizer
+}
+
+// For returns a localizer for lang.
+func For(lang string) (*Localizer, error) {
+	b, err := Bundle()
+	if err != nil {
+		return nil, err
+	}
+	return &Localizer{Lang: lang, l: i18n.NewLocalizer(b, lang, "en")}, nil
+}
+
+// T renders message id with data. A missing key renders as the id itself,
+// so a gap shows in the chat instead of breaking a delivery; the catalogue
+// tests keep that from happening.
+func (l *Localizer) T(id string, data any) string {
+	s, err := l.l.Localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: data})
+	if err != nil {
+		return id
+	}
+	return s
+}
+
+// Plural renders a message with plural forms for count.
+func (l *Localizer) Plural(id string, count int) string {
+	s, err := l.l.Localize(&i18n.LocalizeConfig{MessageID: id, PluralCount: count, TemplateData: map[string]any{"Count": count}})
+	if err != nil {
+		return id
+	}
+	return s
+}

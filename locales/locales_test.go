@@ -1,0 +1,94 @@
+package locales
+
+import (
+	"regexp"
+	"slices"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var placeholderRE = regexp.MustCompile(`\{\{[^}]*?\.([A-Za-z]+)[^}]*\}\}`)
+
+func placeholders(v any) []string {
+	var out []string
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			for _, m := range placeholderRE.FindAllStringSubmatch(x, -1) {
+				if !slices.Contains(out, m[1]) {
+					out = append(out, m[1])
+				}
+			}
+		case map[string]any:
+			for _, y := range x {
+				walk(y)
+			}
+		}
+	}
+	walk(v)
+	slices.Sort(out)
+	return out
+}
+
+func catalogue(t *testing.T, lang string) map[string]any {
+	t.Helper()
+	raw, err := Raw(lang)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]any{}
+	if err := yaml.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("%s: %v", lang, err)
+	}
+	return m
+}
+
+// TestCataloguesMatch: every key in every language, no empty values, the
+// same placeholders.
+func TestCataloguesMatch(t *testing.T) {
+	if _, err := Bundle(); err != nil {
+		t.Fatal(err)
+	}
+	cats := map[string]map[string]any{}
+	for _, l := range Languages {
+		cats[l] = catalogue(t, l)
+	}
+	for _, a := range Languages {
+		for _, b := range Languages {
+			for key, va := range cats[a] {
+				vb, ok := cats[b][key]
+				if !ok {
+					t.Errorf("%s has %q, %s does not", a, key, b)
+					continue
+				}
+				if pa, pb := placeholders(va), placeholders(vb); !slices.Equal(pa, pb) {
+					t.Errorf("%q: placeholders %s %v, %s %v", key, a, pa, b, pb)
+				}
+				if s, ok := va.(string); ok && s == "" {
+					t.Errorf("%s: %q is empty", a, key)
+				}
+			}
+		}
+	}
+}
+
+func TestRussianPlurals(t *testing.T) {
+	ru, err := For("ru")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, want := range map[int]string{1: "1 день", 2: "2 дня", 5: "5 дней", 11: "11 дней", 21: "21 день", 22: "22 дня"} {
+		if got := ru.Plural("days", n); got != want {
+			t.Errorf("%d: %q, want %q", n, got, want)
+		}
+	}
+	en, _ := For("en")
+	if got := en.Plural("days", 1); got != "1 day" {
+		t.Errorf("en 1: %q", got)
+	}
+	if got := en.Plural("days", 3); got != "3 days" {
+		t.Errorf("en 3: %q", got)
+	}
+}

@@ -1,0 +1,175 @@
+// Package messages renders what Viza says — notification texts, buttons,
+// error answers — from the locales catalogues. It is pure: (notification,
+// language) in, a channel-neutral Message out; channels only format it.
+package messages
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/locales"
+)
+
+// Button actions. A channel encodes (action, ref) into its own payload; it
+// never encodes who is acting.
+const (
+	ActApprove       = "approve"
+	ActReject        = "reject"
+	ActComment       = "comment"
+	ActNewVersion    = "new_version"
+	ActHistory       = "history"
+	ActRead          = "read"
+	ActDone          = "done"
+	ActUploadVersion = "upload_version"
+	ActWithdraw      = "withdraw"
+)
+
+// Button is one inline action. Ref is a task id or, for document actions
+// (history, upload_version, withdraw), a document id.
+type Button struct {
+	Label  string
+	Action string
+	Ref    int64
+}
+
+// Message is a rendered notification.
+type Message struct {
+	Text    string
+	Buttons [][]Button
+}
+
+// Renderer renders for one directory (names, time zone).
+type Renderer struct {
+	Dir *flows.Directory
+}
+
+// Language returns the language a person reads.
+func (r Renderer) Language(p flows.PersonID) string { return r.Dir.LanguageOf(p) }
+
+func (r Renderer) name(p flows.PersonID) string {
+	if p == "" {
+		return ""
+	}
+	if person, ok := r.Dir.Person(p); ok {
+		return person.Name
+	}
+	return string(p)
+}
+
+// Localized picks lang from a per-language name.
+func Localized(names map[string]string, lang string) string {
+	if v, ok := names[lang]; ok {
+		return v
+	}
+	if v, ok := names[""]; ok {
+		return v
+	}
+	for _, k := range []string{"en", "ru"} {
+		if v, ok := names[k]; ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// FormatTime shows a time in the company's zone.
+func (r Renderer) FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(r.Dir.Location).Format("02.01.2006 15:04 MST")
+}
+
+// Notification renders n for its recipient in lang.
+func (r Renderer) Notification(n flows.Notification, lang string) (Message, error) {
+	l, err := locales.For(lang)
+	if err != nil {
+		return Message{}, err
+	}
+	stageName := Localized(n.StageName, lang)
+	if stageName == "" && n.Stage > 0 {
+		stageName = l.T("stage.unnamed", map[string]any{"N": n.Stage})
+	}
+	data := map[string]any{
+		"Type": Localized(n.TypeName, lang), "Number": n.Number, "Title": n.Title,
+		"Stage": n.Stage, "StageCount": n.StageCount, "StageName": stageName, "Round": n.Round, "Version": n.Version,
+		"Actor": r.name(n.Actor), "For": r.name(n.For), "Comment": n.Comment, "Due": r.FormatTime(n.Due),
+		"Task": "", "Decision": "", "Reason": "",
+	}
+	if n.TaskKind != "" {
+		data["Task"] = l.T("task."+n.TaskKind, nil)
+	}
+	if n.Decision != "" {
+		data["Decision"] = l.T("decision."+n.Decision, nil)
+	}
+	if n.Reason != "" {
+		data["Reason"] = n.Reason
+		if n.Kind == flows.NoteTaskClosed {
+			data["Reason"] = l.T("reason."+n.Reason, nil)
+		}
+	}
+	m := Message{Text: l.T("notify."+n.Kind, data)}
+	button := func(key, act string, ref int64) Button { return Button{Label: l.T("button."+key, nil), Action: act, Ref: ref} }
+	switch n.Kind {
+	case flows.NoteTaskAssigned:
+		switch n.TaskKind {
+		case flows.KindAcknowledge:
+			m.Buttons = [][]Button{{button("read", ActRead, n.TaskID), button("comment", ActComment, n.TaskID)}}
+		case flows.KindSign:
+			m.Buttons = [][]Button{{button("done", ActDone, n.TaskID), button("comment", ActComment, n.TaskID)}}
+		default:
+			m.Buttons = [][]Button{
+				{button("approve", ActApprove, n.TaskID), button("reject", ActReject, n.TaskID)},
+				{button("comment", ActComment, n.TaskID), button("new_version", ActNewVersion, n.TaskID)},
+			}
+		}
+		m.Buttons = append(m.Buttons, []Button{button("history", ActHistory, n.DocID)})
+	case flows.NoteChangesRequested:
+		m.Buttons = [][]Button{{button("upload_version", ActUploadVersion, n.DocID), button("withdraw", ActWithdraw, n.DocID)}}
+	}
+	return m, nil
+}
+
+// Error renders an error for a person: the kind's safe text, never the
+// detail meant for the log.
+func Error(err error, lang string) string {
+	l, lerr := locales.For(lang)
+	if lerr != nil {
+		return "error"
+	}
+	code := flows.ErrorCode(err)
+	if flows.ErrorKind(err) == flows.KindInternal {
+		code = "internal"
+	}
+	s := l.T("error."+code, nil)
+	if s == "error."+code {
+		return l.T("error.internal", nil)
+	}
+	return s
+}
+
+// State names a document state.
+func State(state, lang string) string {
+	l, err := locales.For(lang)
+	if err != nil {
+		return state
+	}
+	return l.T("state."+state, nil)
+}
+
+// Plain renders a message as plain text with buttons listed, for logs and
+// golden files.
+func Plain(m Message) string {
+	s := m.Text
+	for _, row := range m.Buttons {
+		s += "\n"
+		for i, b := range row {
+			if i > 0 {
+				s += " "
+			}
+			s += fmt.Sprintf("[%s → %s:%d]", b.Label, b.Action, b.Ref)
+		}
+	}
+	return s
+}

@@ -1,0 +1,145 @@
+package messages_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/viza-app/viza/config"
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/locales"
+	"github.com/viza-app/viza/messages"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func renderer(t *testing.T) messages.Renderer {
+	t.Helper()
+	cfg, err := config.Load("../config/testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := cfg.Directory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return messages.Renderer{Dir: dir}
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./messages -update)", err)
+	}
+	if got != string(want) {
+		t.Fatalf("%s changed:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func TestNotificationGolden(t *testing.T) {
+	r := renderer(t)
+	at := time.Date(2026, 11, 28, 11, 2, 0, 0, time.UTC)
+	base := flows.Notification{DocID: 7, Number: "Д-2026-0042", Title: "Поставка оборудования", TypeName: map[string]string{"ru": "Договор", "en": "Contract"},
+		TaskID: 31, TaskKind: flows.KindApprove, Round: 2, Stage: 1, StageCount: 4, Version: 3,
+		StageName: map[string]string{"ru": "Юридическая проверка", "en": "Legal review"}, At: at}
+	with := func(f func(*flows.Notification)) flows.Notification { n := base; f(&n); return n }
+	cases := map[string]flows.Notification{
+		"task_assigned": with(func(n *flows.Notification) { n.Kind = flows.NoteTaskAssigned; n.Due = at.Add(8 * time.Hour) }),
+		"task_assigned_deputy": with(func(n *flows.Notification) {
+			n.Kind, n.For = flows.NoteTaskAssigned, "petrov"
+		}),
+		"task_assigned_reassigned": with(func(n *flows.Notification) {
+			n.Kind, n.Actor, n.Reason = flows.NoteTaskAssigned, "sidorov", "в отпуске до понедельника"
+		}),
+		"task_assigned_sign": with(func(n *flows.Notification) { n.Kind, n.TaskKind, n.Stage = flows.NoteTaskAssigned, flows.KindSign, 4 }),
+		"task_assigned_ack": with(func(n *flows.Notification) {
+			n.Kind, n.TaskKind, n.StageName = flows.NoteTaskAssigned, flows.KindAcknowledge, nil
+		}),
+		"task_closed": with(func(n *flows.Notification) { n.Kind, n.Reason = flows.NoteTaskClosed, flows.CloseNotNeeded }),
+		"decision":    with(func(n *flows.Notification) { n.Kind, n.Actor, n.Decision, n.Comment = flows.NoteDecision, "petrov", "approve", "ок, но проверьте п. 5" }),
+		"decision_deputy": with(func(n *flows.Notification) {
+			n.Kind, n.Actor, n.For, n.Decision = flows.NoteDecision, "sidorov", "petrov", "approve"
+		}),
+		"changes_requested": with(func(n *flows.Notification) {
+			n.Kind, n.Actor, n.Decision, n.Comment = flows.NoteChangesRequested, "petrov", "reject", "Неустойка 1% в день — слишком много"
+		}),
+		"round_restarted": with(func(n *flows.Notification) { n.Kind, n.Actor, n.Comment = flows.NoteRoundRestarted, "ivanova", "Исправлен п. 5" }),
+		"approved":        with(func(n *flows.Notification) { n.Kind = flows.NoteApproved }),
+		"done":            with(func(n *flows.Notification) { n.Kind = flows.NoteDone }),
+		"withdrawn":       with(func(n *flows.Notification) { n.Kind, n.Actor = flows.NoteWithdrawn, "ivanova" }),
+		"remark":          with(func(n *flows.Notification) { n.Kind, n.Actor, n.Comment = flows.NoteRemark, "kuznetsova", "Сумма без НДС?" }),
+		"version_uploaded": with(func(n *flows.Notification) { n.Kind = flows.NoteVersionUploaded }),
+	}
+	for name, n := range cases {
+		for _, lang := range locales.Languages {
+			t.Run(name+"."+lang, func(t *testing.T) {
+				m, err := r.Notification(n, lang)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := messages.Plain(m)
+				if strings.Contains(got, "notify.") || strings.Contains(got, "button.") || strings.Contains(got, "<no value>") {
+					t.Fatalf("untranslated text:\n%s", got)
+				}
+				golden(t, name+"."+lang+".txt", got+"\n")
+			})
+		}
+	}
+}
+
+// TestEveryErrorCodeHasText scans the core and storage for error codes and
+// checks that each one has a message in every language.
+func TestEveryErrorCodeHasText(t *testing.T) {
+	re := regexp.MustCompile(`(?:Errorf\(flows\.|Errorf\()Kind\w+, "([a-z_]+)"|Code: "([a-z_]+)"`)
+	codes := map[string]bool{}
+	for _, dir := range []string{"../flows", "../storage"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+				codes[m[1]+m[2]] = true
+			}
+		}
+	}
+	if len(codes) < 20 {
+		t.Fatalf("found only %d codes; the scan is broken", len(codes))
+	}
+	for code := range codes {
+		for _, lang := range locales.Languages {
+			l, _ := locales.For(lang)
+			if got := l.T("error."+code, nil); got == "error."+code {
+				t.Errorf("no %s text for error code %q", lang, code)
+			}
+		}
+	}
+}
+
+func TestErrorNeverLeaksDetail(t *testing.T) {
+	err := flows.Errorf(flows.KindForbidden, "not_your_task", "secret detail about petrov")
+	if got := messages.Error(err, "ru"); strings.Contains(got, "petrov") || got != "Это задача другого человека." {
+		t.Fatalf("got %q", got)
+	}
+	if got := messages.Error(os.ErrClosed, "en"); !strings.Contains(got, "Something went wrong") {
+		t.Fatalf("internal error text = %q", got)
+	}
+}
