@@ -21,16 +21,20 @@ type Engine struct {
 	store Store
 	files FileStore
 	clock Clock
-	cal   Calendar
+	cal   atomic.Pointer[calendarBox]
 	dir   atomic.Pointer[Directory]
 }
+
+// calendarBox lets an interface value live in an atomic.Pointer.
+type calendarBox struct{ Calendar }
 
 // NewEngine wires the core. cal may be nil (no nights or holidays).
 func NewEngine(store Store, files FileStore, clock Clock, cal Calendar, dir *Directory) *Engine {
 	if cal == nil {
 		cal = AlwaysWorking{}
 	}
-	e := &Engine{store: store, files: files, clock: clock, cal: cal}
+	e := &Engine{store: store, files: files, clock: clock}
+	e.cal.Store(&calendarBox{cal})
 	e.dir.Store(dir)
 	return e
 }
@@ -43,7 +47,7 @@ func (e *Engine) Directory() *Directory { return e.dir.Load() }
 func (e *Engine) SetDirectory(d *Directory) { e.dir.Store(d) }
 
 // SetCalendar swaps the working-time calendar.
-func (e *Engine) SetCalendar(c Calendar) { e.cal = c }
+func (e *Engine) SetCalendar(c Calendar) { e.cal.Store(&calendarBox{c}) }
 
 // Upload is a file as it arrives from a channel.
 type Upload struct {
@@ -162,7 +166,7 @@ func (e *Engine) run(ctx context.Context, key string, dir *Directory, load func(
 		if err != nil {
 			return Outcome{}, err
 		}
-		o := &op{d: d, dir: dir, cal: e.cal, now: e.clock.Now(), tx: tx}
+		o := &op{d: d, dir: dir, cal: e.cal.Load().Calendar, now: e.clock.Now(), tx: tx}
 		out, err := change(o)
 		if err != nil {
 			return Outcome{}, err

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/viza-app/viza/bot/logchannel"
+	"github.com/viza-app/viza/config"
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/messages"
+	"github.com/viza-app/viza/storage"
+)
+
+// Main is the wired service. Tests start it with a temp data dir and a :0
+// listener; cmd's serve runs it until a signal.
+type Main struct {
+	Config     *config.Config
+	ConfigPath string
+	Log        *slog.Logger
+	DB         *storage.DB
+	Files      storage.Files
+	Engine     *flows.Engine
+	Dispatcher *flows.Dispatcher
+	Clock      flows.Clock
+	Listener   net.Listener
+
+	server *http.Server
+	mu     sync.Mutex
+}
+
+// OpenStorage opens only the database, for the administration commands.
+func OpenStorage(ctx context.Context, cfg *config.Config) (*Main, error) {
+	db, err := storage.Open(ctx, filepath.Join(cfg.DataDir, "viza.db"))
+	if err != nil {
+		return nil, err
+	}
+	return &Main{Config: cfg, DB: db, Files: storage.Files{Dir: filepath.Join(cfg.DataDir, "files")}}, nil
+}
+
+// NewMain opens storage and wires the engine, the channels and the HTTP
+// listener. Run starts them.
+func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Logger) (*Main, error) {
+	m, err := OpenStorage(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	m.ConfigPath, m.Log, m.Clock = path, log, flows.SystemClock{}
+	dir, err := cfg.Directory()
+	if err != nil {
+		m.DB.Close()
+		return nil, err
+	}
+	cal, err := cfg.WorkCalendar()
+	if err != nil {
+		m.DB.Close()
+		return nil, err
+	}
+	m.Engine = flows.NewEngine(m.DB, m.Files, m.Clock, cal, dir)
+	logCh := &logchannel.Channel{Log: log, Renderer: func() messages.Renderer { return messages.Renderer{Dir: m.Engine.Directory()} }}
+	m.Dispatcher = flows.NewDispatcher(m.DB, m.Engine.Directory, m.Clock, log, logCh)
+	m.DB.OnCommit(m.Dispatcher.Wake)
+	if m.Listener, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
+		m.DB.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTP.Listen, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.DB.Ping(r.Context()); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	m.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return m, nil
+}
+
+// Run serves until ctx ends.
+func (m *Main) Run(ctx context.Context) error {
+	m.Log.Info("viza started", "company", m.Config.Company, "people", len(m.Config.People),
+		"types", len(m.Config.DocumentTypes), "data_dir", m.Config.DataDir, "http", "http://"+m.Listener.Addr().String())
+	errc := make(chan error, 2)
+	go func() {
+		if err := m.server.Serve(m.Listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	go func() { errc <- m.Dispatcher.Run(ctx) }()
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if err != nil {
+			return err
+		}
+	}
+	m.Log.Info("shutting down")
+	shCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return m.server.Shutdown(shCtx)
+}
+
+// Reload re-reads people, document types and the calendar (SIGHUP).
+// Running documents keep their route snapshots; a bad file changes nothing.
+func (m *Main) Reload() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ConfigPath == "" {
+		m.Log.Info("reload: the embedded demo configuration does not change")
+		return
+	}
+	cfg, err := config.Load(m.ConfigPath)
+	if err != nil {
+		m.Log.Error("reload refused; keeping the running configuration", "err", err)
+		return
+	}
+	dir, err := cfg.Directory()
+	if err != nil {
+		m.Log.Error("reload refused", "err", err)
+		return
+	}
+	cal, err := cfg.WorkCalendar()
+	if err != nil {
+		m.Log.Error("reload refused", "err", err)
+		return
+	}
+	m.Engine.SetDirectory(dir)
+	m.Engine.SetCalendar(cal)
+	m.Log.Info("configuration reloaded", "people", len(cfg.People), "types", len(cfg.DocumentTypes))
+}
+
+// Verify walks the audit chain and reports.
+func (m *Main) Verify(ctx context.Context, w io.Writer) int {
+	rep, err := m.DB.VerifyChain(ctx)
+	if err != nil {
+		fmt.Fprintln(w, "verify:", err)
+		return 1
+	}
+	if rep.BrokenAt != 0 {
+		fmt.Fprintf(w, "BROKEN at audit event %d: %s (%d events read)\n", rep.BrokenAt, rep.Reason, rep.Events)
+		return 1
+	}
+	integrity, err := m.DB.IntegrityCheck(ctx)
+	if err != nil {
+		fmt.Fprintln(w, "verify:", err)
+		return 1
+	}
+	fmt.Fprintf(w, "audit chain intact: %d events, last hash %s\ndatabase integrity: %s\n", rep.Events, rep.LastHash, strings.TrimSpace(integrity))
+	if integrity != "ok" {
+		return 1
+	}
+	return 0
+}
+
+// Close releases everything.
+func (m *Main) Close() error {
+	if m.DB == nil {
+		return nil
+	}
+	return m.DB.Close()
+}

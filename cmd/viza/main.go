@@ -1,0 +1,178 @@
+// Command viza is the Viza service and its administration commands:
+//
+//	viza serve [-config viza.yaml] [--demo]   run the service
+//	viza check-config [-config viza.yaml]     validate the configuration only
+//	viza verify [-config viza.yaml]           walk the audit hash chain
+//	viza backup [-config viza.yaml] FILE      consistent copy of the live database
+//	viza version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/viza-app/viza/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage: viza <command> [flags]
+
+commands:
+  serve          run the service (-config FILE, --demo)
+  check-config   validate the configuration and exit
+  verify         check the audit hash chain
+  backup FILE    write a consistent copy of the database while the service runs
+  version        print the version
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", os.Getenv("VIZA_CONFIG"), "path to viza.yaml (default $VIZA_CONFIG or ./viza.yaml)")
+	demo := fs.Bool("demo", false, "run the embedded demo company (no file, no tokens)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log := newLogger(stderr)
+	switch cmd {
+	case "version":
+		fmt.Fprintln(stdout, "viza", buildVersion())
+		return 0
+	case "check-config":
+		cfg, _, err := loadConfig(*cfgPath, *demo)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "configuration OK: %d people, %d document types\n", len(cfg.People), len(cfg.DocumentTypes))
+		return 0
+	case "serve":
+		cfg, path, err := loadConfig(*cfgPath, *demo)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		m, err := NewMain(ctx, cfg, path, log)
+		if err != nil {
+			log.Error("start", "err", err)
+			return 1
+		}
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for range hup {
+				m.Reload()
+			}
+		}()
+		runErr := m.Run(ctx)
+		if err := m.Close(); err != nil {
+			log.Error("shutdown", "err", err)
+			return 1
+		}
+		if runErr != nil {
+			log.Error("run", "err", runErr)
+			return 1
+		}
+		return 0
+	case "verify":
+		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int { return m.Verify(ctx, stdout) })
+	case "backup":
+		if fs.NArg() != 1 {
+			fmt.Fprintln(stderr, "usage: viza backup [-config FILE] OUTPUT.db")
+			return 2
+		}
+		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
+			if err := m.DB.Backup(ctx, fs.Arg(0)); err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			fmt.Fprintln(stdout, "backup written to", fs.Arg(0))
+			return 0
+		})
+	}
+	fmt.Fprint(stderr, usage)
+	return 2
+}
+
+func withDB(ctx context.Context, cfgPath string, demo bool, stderr io.Writer, f func(*Main) int) int {
+	cfg, _, err := loadConfig(cfgPath, demo)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	m, err := OpenStorage(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer m.DB.Close()
+	return f(m)
+}
+
+// loadConfig finds the configuration: -config, $VIZA_CONFIG, ./viza.yaml,
+// or the embedded demo.
+func loadConfig(path string, demo bool) (*config.Config, string, error) {
+	if demo {
+		cfg, err := config.Demo()
+		return cfg, "", err
+	}
+	if path == "" {
+		if _, err := os.Stat("viza.yaml"); err != nil {
+			return nil, "", errors.New("no configuration: pass -config FILE, set VIZA_CONFIG, put viza.yaml here, or use --demo")
+		}
+		path = "viza.yaml"
+	}
+	cfg, err := config.Load(path)
+	return cfg, path, err
+}
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return "dev-" + s.Value
+			}
+		}
+	}
+	return version
+}
+
+// newLogger writes text to a terminal and JSON otherwise (journald, Docker).
+func newLogger(w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if os.Getenv("VIZA_LOG_LEVEL") == "debug" {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return slog.New(slog.NewTextHandler(w, opts))
+		}
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
