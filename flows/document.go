@@ -37,86 +37,86 @@ const (
 // Document is the aggregate the engine works on: everything about one
 // document, loaded and saved as a whole inside one transaction.
 type Document struct {
-	ID           int64
-	Number       string
-	TypeID       string
-	TypeName     map[string]string
-	Title        string
-	Counterparty string
-	AmountMinor  int64 // in hundredths of Currency
-	HasAmount    bool
-	Currency     string
-	Initiator    PersonID
-	State        string
-	Rework       string
-	CreatedAt    time.Time
-	FinishedAt   time.Time
-	Stages       []Stage
-	Versions     []Version
-	Rounds       []Round
-	Tasks        []Task
-	Decisions    []Decision
-	Remarks      []Remark
+	ID           int64             `json:"id,omitzero"`
+	Number       string            `json:"number,omitzero"`
+	TypeID       string            `json:"type_id,omitzero"`
+	TypeName     map[string]string `json:"type_name,omitzero"`
+	Title        string            `json:"title,omitzero"`
+	Counterparty string            `json:"counterparty,omitzero"`
+	AmountMinor  int64             `json:"amount_minor,omitzero"` // in hundredths of Currency
+	HasAmount    bool              `json:"has_amount,omitzero"`
+	Currency     string            `json:"currency,omitzero"`
+	Initiator    PersonID          `json:"initiator,omitzero"`
+	State        string            `json:"state,omitzero"`
+	Rework       string            `json:"rework,omitzero"`
+	CreatedAt    time.Time         `json:"created_at,omitzero"`
+	FinishedAt   time.Time         `json:"finished_at,omitzero"`
+	Stages       []Stage           `json:"stages,omitzero"`
+	Versions     []Version         `json:"versions,omitzero"`
+	Rounds       []Round           `json:"rounds,omitzero"`
+	Tasks        []Task            `json:"tasks,omitzero"`
+	Decisions    []Decision        `json:"decisions,omitzero"`
+	Remarks      []Remark          `json:"remarks,omitzero"`
 }
 
 // Stage is a resolved stage of the route snapshot taken at start.
 type Stage struct {
-	Index      int
-	Name       map[string]string
-	Kind       string
-	Mode       Mode
-	Approvers  []PersonID
-	Deadline   WorkDuration
-	When       string
-	Skipped    bool
-	SkipReason string
+	Index      int               `json:"index,omitzero"`
+	Name       map[string]string `json:"name,omitzero"`
+	Kind       string            `json:"kind,omitzero"`
+	Mode       Mode              `json:"mode,omitzero"`
+	Approvers  []PersonID        `json:"approvers,omitzero"`
+	Deadline   WorkDuration      `json:"deadline,omitzero"`
+	When       string            `json:"when,omitzero"`
+	Skipped    bool              `json:"skipped,omitzero"`
+	SkipReason string            `json:"skip_reason,omitzero"`
 	// Post marks post-approval steps (signature, acknowledgement after the
 	// last approve stage): they run in state "signing".
-	Post bool
+	Post bool `json:"post,omitzero"`
 }
 
 // Version is one uploaded file of the document.
 type Version struct {
-	No         int
-	FileName   string
-	Size       int64
-	MIME       string
-	SHA256     string
-	UploadedBy PersonID
-	At         time.Time
-	Comment    string
-	Scan       bool // a signed scan attached to a sign task; starts no round
+	No         int       `json:"no,omitzero"`
+	FileName   string    `json:"file_name,omitzero"`
+	Size       int64     `json:"size,omitzero"`
+	MIME       string    `json:"mime,omitzero"`
+	SHA256     string    `json:"sha256,omitzero"`
+	UploadedBy PersonID  `json:"uploaded_by,omitzero"`
+	At         time.Time `json:"at,omitzero"`
+	Comment    string    `json:"comment,omitzero"`
+	Scan       bool      `json:"scan,omitzero"` // a signed scan attached to a sign task; starts no round
 }
 
 // Round is one pass of the route over one version.
 type Round struct {
-	No        int
-	Version   int
-	StartedAt time.Time
-	EndedAt   time.Time
-	Stage     int    // index of the stage in progress
-	Outcome   string // "", approved, rejected, superseded, withdrawn
+	No        int       `json:"no,omitzero"`
+	Version   int       `json:"version,omitzero"`
+	StartedAt time.Time `json:"started_at,omitzero"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
+	Stage     int       `json:"stage,omitzero"`   // index of the stage in progress
+	Outcome   string    `json:"outcome,omitzero"` // "", approved, rejected, superseded, withdrawn
 	// Carried lists, per stage index, the people whose approval from the
 	// previous round stays valid under the rework policy.
-	Carried map[int][]PersonID
+	Carried map[int][]PersonID `json:"carried,omitzero"`
 }
 
 // Task is one person's job in one stage of one round.
 type Task struct {
-	ID          int64
-	Round       int
-	Stage       int
-	Kind        string
-	Assignee    PersonID
-	OnBehalfOf  PersonID // set when a deputy got the task for an absent person
-	State       string
-	OpenedAt    time.Time
-	Due         time.Time
-	ClosedAt    time.Time
-	CloseReason string
-	Carried     bool     // approval carried over from the previous round
-	From        PersonID // previous holder when reassigned
-	Reason      string   // reassignment reason
+	ID          int64     `json:"id,omitzero"`
+	Round       int       `json:"round,omitzero"`
+	Stage       int       `json:"stage,omitzero"`
+	Kind        string    `json:"kind,omitzero"`
+	Assignee    PersonID  `json:"assignee,omitzero"`
+	OnBehalfOf  PersonID  `json:"on_behalf_of,omitzero"` // set when a deputy got the task for an absent person
+	State       string    `json:"state,omitzero"`
+	OpenedAt    time.Time `json:"opened_at,omitzero"`
+	Due         time.Time `json:"due,omitzero"`
+	ClosedAt    time.Time `json:"closed_at,omitzero"`
+	CloseReason string    `json:"close_reason,omitzero"`
+	Carried     bool      `json:"carried,omitzero"` // approval carried over from the previous round
+	From        PersonID  `json:"from,omitzero"`    // previous holder when reassigned
+	Reason      string    `json:"reason,omitzero"`  // reassignment reason
 }
 
 // Holders are the people for whom the task is done: the assignee, the absent
@@ -134,30 +134,30 @@ func (t *Task) Holders() []PersonID {
 
 // Decision is a recorded action on a task or on the document.
 type Decision struct {
-	TaskID  int64
-	Round   int
-	Stage   int
-	Kind    string // approve, reject, comment, acknowledge, done, reassign, version, withdraw
-	Actor   PersonID
-	For     PersonID // the task's holder when someone else acted
-	At      time.Time
-	Comment string
-	Version int
+	TaskID  int64     `json:"task_id,omitzero"`
+	Round   int       `json:"round,omitzero"`
+	Stage   int       `json:"stage,omitzero"`
+	Kind    string    `json:"kind,omitzero"` // approve, reject, comment, acknowledge, done, reassign, version, withdraw
+	Actor   PersonID  `json:"actor,omitzero"`
+	For     PersonID  `json:"for,omitzero"` // the task's holder when someone else acted
+	At      time.Time `json:"at,omitzero"`
+	Comment string    `json:"comment,omitzero"`
+	Version int       `json:"version,omitzero"`
 }
 
 // Remark is a comment that may block approval.
 type Remark struct {
-	ID            int
-	Blocking      bool
-	Owner         PersonID // for whom it was raised (the task's holder)
-	Author        PersonID // who typed it
-	Text          string
-	Version       int
-	Round         int
-	At            time.Time
-	ClosedAt      time.Time
-	ClosedByTask  int64
-	ClosedVersion int
+	ID            int       `json:"id,omitzero"`
+	Blocking      bool      `json:"blocking,omitzero"`
+	Owner         PersonID  `json:"owner,omitzero"`  // for whom it was raised (the task's holder)
+	Author        PersonID  `json:"author,omitzero"` // who typed it
+	Text          string    `json:"text,omitzero"`
+	Version       int       `json:"version,omitzero"`
+	Round         int       `json:"round,omitzero"`
+	At            time.Time `json:"at,omitzero"`
+	ClosedAt      time.Time `json:"closed_at,omitzero"`
+	ClosedByTask  int64     `json:"closed_by_task,omitzero"`
+	ClosedVersion int       `json:"closed_version,omitzero"`
 }
 
 // Open reports whether a blocking remark still blocks.
@@ -265,4 +265,18 @@ func (d *Document) hasPostStages() bool {
 		}
 	}
 	return false
+}
+
+// Clone copies the document so that a command can change the copy freely.
+// Maps and the slices inside elements (names, approvers, carried approvals)
+// are shared: the core never changes them after creating them.
+func (d *Document) Clone() *Document {
+	c := *d
+	c.Stages = slices.Clone(d.Stages)
+	c.Versions = slices.Clone(d.Versions)
+	c.Rounds = slices.Clone(d.Rounds)
+	c.Tasks = slices.Clone(d.Tasks)
+	c.Decisions = slices.Clone(d.Decisions)
+	c.Remarks = slices.Clone(d.Remarks)
+	return &c
 }

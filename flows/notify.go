@@ -21,28 +21,28 @@ const (
 // snapshot of what the renderer needs, so that delivery never has to read
 // the document again (it may have moved on by then).
 type Notification struct {
-	ID         int64
-	Kind       string
-	To         PersonID
-	DocID      int64
-	Number     string
-	Title      string
-	TypeName   map[string]string
-	State      string
-	TaskID     int64
-	TaskKind   string
-	Actor      PersonID
-	For        PersonID
-	Decision   string
-	Comment    string
-	Reason     string
-	Round      int
-	Stage      int // 1-based for display
-	StageCount int
-	StageName  map[string]string
-	Version    int
-	Due        time.Time
-	At         time.Time
+	ID         int64             `json:"id,omitzero"`
+	Kind       string            `json:"kind,omitzero"`
+	To         PersonID          `json:"to,omitzero"`
+	DocID      int64             `json:"doc_id,omitzero"`
+	Number     string            `json:"number,omitzero"`
+	Title      string            `json:"title,omitzero"`
+	TypeName   map[string]string `json:"type_name,omitzero"`
+	State      string            `json:"state,omitzero"`
+	TaskID     int64             `json:"task_id,omitzero"`
+	TaskKind   string            `json:"task_kind,omitzero"`
+	Actor      PersonID          `json:"actor,omitzero"`
+	For        PersonID          `json:"for,omitzero"`
+	Decision   string            `json:"decision,omitzero"`
+	Comment    string            `json:"comment,omitzero"`
+	Reason     string            `json:"reason,omitzero"`
+	Round      int               `json:"round,omitzero"`
+	Stage      int               `json:"stage,omitzero"` // 1-based for display
+	StageCount int               `json:"stage_count,omitzero"`
+	StageName  map[string]string `json:"stage_name,omitzero"`
+	Version    int               `json:"version,omitzero"`
+	Due        time.Time         `json:"due,omitzero"`
+	At         time.Time         `json:"at,omitzero"`
 }
 
 // AuditEvent is one entry of the append-only, hash-chained audit log.

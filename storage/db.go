@@ -37,11 +37,16 @@ type DB struct {
 	stop     chan struct{}
 	stopped  chan struct{}
 	onCommit func()
+
+	// Owned by the writer goroutine.
+	stmts map[string]*sql.Stmt
+	head  string // hash of the last committed audit event
+	cache docCache
 }
 
-// dsn puts every pragma in the connection string so that every pooled
+// DSN puts every pragma in the connection string so that every pooled
 // connection gets them, busy_timeout first so the others can wait for locks.
-func dsn(path string, readOnly bool) string {
+func DSN(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -61,7 +66,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("create database folder: %w", err)
 	}
-	w, err := sql.Open("sqlite", dsn(path, false))
+	w, err := sql.Open("sqlite", DSN(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -72,13 +77,28 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", dsn(path, true))
+	r, err := sql.Open("sqlite", DSN(path, true))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open readers on %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	db := &DB{Path: path, writer: w, reader: r, reqs: make(chan *writeReq, 256), stop: make(chan struct{}), stopped: make(chan struct{})}
+	db := &DB{Path: path, writer: w, reader: r, reqs: make(chan *writeReq, 256), stop: make(chan struct{}), stopped: make(chan struct{}),
+		stmts: map[string]*sql.Stmt{}}
+	for _, q := range writerStatements {
+		st, err := w.PrepareContext(ctx, q)
+		if err != nil {
+			w.Close()
+			r.Close()
+			return nil, fmt.Errorf("prepare %q: %w", q, err)
+		}
+		db.stmts[q] = st
+	}
+	if db.head, err = lastHash(ctx, w); err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
 	go db.writeLoop()
 	return db, nil
 }

@@ -15,8 +15,33 @@ import (
 
 // txn implements flows.Tx on one write transaction.
 type txn struct {
-	ctx context.Context
-	tx  *sql.Tx
+	ctx    context.Context
+	tx     *sql.Tx
+	db      *DB
+	batch   *batch
+	loaded  map[int64]string          // task id → state at load
+	pending map[int64]*flows.Document // saved by this command
+}
+
+// stmtQueryer lets loadDocument use the writer's prepared statements.
+type stmtQueryer struct{ t *txn }
+
+func (s stmtQueryer) QueryRowContext(_ context.Context, q string, args ...any) *sql.Row {
+	return s.t.queryRow(q, args...)
+}
+
+func (t *txn) exec(q string, args ...any) (sql.Result, error) {
+	if st, ok := t.db.stmts[q]; ok {
+		return t.tx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
+	}
+	return t.tx.ExecContext(t.ctx, q, args...)
+}
+
+func (t *txn) queryRow(q string, args ...any) *sql.Row {
+	if st, ok := t.db.stmts[q]; ok {
+		return t.tx.StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
+	}
+	return t.tx.QueryRowContext(t.ctx, q, args...)
 }
 
 var _ flows.Tx = (*txn)(nil)
@@ -43,26 +68,67 @@ func loadDocument(ctx context.Context, q queryer, where string, arg any) (*flows
 	return d, nil
 }
 
+// load reads a document for a command and remembers its tasks' states, so
+// that SaveDocument writes only what changed.
+func (t *txn) load(where string, arg any) (*flows.Document, error) {
+	d, err := loadDocument(t.ctx, stmtQueryer{t}, where, arg)
+	if err != nil {
+		return nil, err
+	}
+	t.remember(d)
+	return d, nil
+}
+
+func taskKey(tk flows.Task) string { return tk.State + "|" + string(tk.Assignee) }
+
 func (t *txn) Document(id int64) (*flows.Document, error) {
-	return loadDocument(t.ctx, t.tx, "id = ?", id)
+	if d := t.cached(id); d != nil {
+		return d, nil
+	}
+	return t.load("id = ?", id)
 }
 
 func (t *txn) DocumentByNumber(number string) (*flows.Document, error) {
-	return loadDocument(t.ctx, t.tx, "number = ?", number)
+	return t.load("number = ?", number)
 }
 
 func (t *txn) DocumentOfTask(taskID int64) (*flows.Document, error) {
-	d, err := loadDocument(t.ctx, t.tx, "id = (SELECT doc_id FROM tasks WHERE id = ?)", taskID)
-	if flows.ErrorKind(err) == flows.KindNotFound {
+	var docID int64
+	err := t.queryRow(qDocOfTask, taskID).Scan(&docID)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, flows.Errorf(flows.KindNotFound, "task_not_found", "task %d", taskID)
 	}
-	return d, err
+	if err != nil {
+		return nil, fmt.Errorf("document of task %d: %w", taskID, err)
+	}
+	return t.Document(docID)
+}
+
+// cached returns a private copy of a document the writer saved earlier —
+// in this transaction or in a committed one — sparing the JSON decode that
+// dominates a command's cost.
+func (t *txn) cached(id int64) *flows.Document {
+	d := t.db.cache.get(id, t.pending, t.batch.pending)
+	if d == nil {
+		return nil
+	}
+	c := d.Clone()
+	t.remember(c)
+	return c
+}
+
+func (t *txn) remember(d *flows.Document) {
+	if t.loaded == nil {
+		t.loaded = map[int64]string{}
+	}
+	for _, tk := range d.Tasks {
+		t.loaded[tk.ID] = taskKey(tk)
+	}
 }
 
 func (t *txn) NextSequence(name string) (int64, error) {
 	var v int64
-	err := t.tx.QueryRowContext(t.ctx, `INSERT INTO counters(name, value) VALUES (?, 1)
-		ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value`, name).Scan(&v)
+	err := t.queryRow(qNextSequence, name).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("next %s: %w", name, err)
 	}
@@ -80,9 +146,7 @@ func (t *txn) SaveDocument(d *flows.Document) error {
 	}
 	now := time.Now().UnixNano()
 	if d.ID == 0 {
-		res, err := t.tx.ExecContext(t.ctx, `INSERT INTO documents(number, type, title, counterparty, amount_minor, currency,
-			initiator, state, created_at, updated_at, finished_at, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
-			d.Number, d.TypeID, d.Title, d.Counterparty, amount, d.Currency, string(d.Initiator), d.State,
+		res, err := t.exec(qInsertDocument, d.Number, d.TypeID, d.Title, d.Counterparty, amount, d.Currency, string(d.Initiator), d.State,
 			d.CreatedAt.UnixNano(), now, nanos(d.FinishedAt), string(body))
 		if isConstraint(err) {
 			return flows.Errorf(flows.KindConflict, "duplicate_number", "number %s exists", d.Number)
@@ -94,24 +158,26 @@ func (t *txn) SaveDocument(d *flows.Document) error {
 			return fmt.Errorf("id of document %s: %w", d.Number, err)
 		}
 	} else {
-		_, err := t.tx.ExecContext(t.ctx, `UPDATE documents SET title=?, counterparty=?, amount_minor=?, currency=?, state=?,
-			updated_at=?, finished_at=?, body=? WHERE id=?`, d.Title, d.Counterparty, amount, d.Currency, d.State, now,
+		_, err := t.exec(qUpdateDocument, d.Title, d.Counterparty, amount, d.Currency, d.State, now,
 			nanos(d.FinishedAt), string(body), d.ID)
 		if err != nil {
 			return fmt.Errorf("update document %s: %w", d.Number, err)
 		}
 	}
 	for _, tk := range d.Tasks {
-		_, err := t.tx.ExecContext(t.ctx, `INSERT INTO tasks(id, doc_id, round, stage, kind, assignee, on_behalf_of, state, opened_at, due_at, closed_at)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?)
-			ON CONFLICT(id) DO UPDATE SET state=excluded.state, closed_at=excluded.closed_at, assignee=excluded.assignee
-			WHERE state IS NOT excluded.state OR assignee IS NOT excluded.assignee`,
-			tk.ID, d.ID, tk.Round, tk.Stage, tk.Kind, string(tk.Assignee), string(tk.OnBehalfOf), tk.State,
+		// Only tasks that changed since the load are written: the tasks
+		// table is an index of the aggregate, and most commands touch one
+		// or two tasks of many.
+		if was, ok := t.loaded[tk.ID]; ok && was == taskKey(tk) {
+			continue
+		}
+		_, err := t.exec(qUpsertTask, tk.ID, d.ID, tk.Round, tk.Stage, tk.Kind, string(tk.Assignee), string(tk.OnBehalfOf), tk.State,
 			tk.OpenedAt.UnixNano(), nanos(tk.Due), nanos(tk.ClosedAt))
 		if err != nil {
 			return fmt.Errorf("save task %d: %w", tk.ID, err)
 		}
 	}
+	t.pending[d.ID] = d
 	return nil
 }
 
@@ -152,10 +218,7 @@ func lastHash(ctx context.Context, q queryer) (string, error) {
 }
 
 func (t *txn) Record(events []flows.AuditEvent, notes []flows.Notification) error {
-	prev, err := lastHash(t.ctx, t.tx)
-	if err != nil {
-		return err
-	}
+	prev := t.batch.head
 	for _, e := range events {
 		c := auditContent{DocID: e.DocID, At: e.At.UnixNano(), Actor: string(e.Actor), For: string(e.For), Kind: e.Kind,
 			Version: e.Version, TaskID: e.TaskID, Detail: e.Detail}
@@ -163,19 +226,18 @@ func (t *txn) Record(events []flows.AuditEvent, notes []flows.Notification) erro
 		if err != nil {
 			return err
 		}
-		if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO audit(doc_id, at, actor, on_behalf_of, kind, version, task_id, detail, prev_hash, hash)
-			VALUES (?,?,?,?,?,?,?,?,?,?)`, c.DocID, c.At, c.Actor, c.For, c.Kind, c.Version, c.TaskID, c.Detail, prev, h); err != nil {
+		if _, err := t.exec(qInsertAudit, c.DocID, c.At, c.Actor, c.For, c.Kind, c.Version, c.TaskID, c.Detail, prev, h); err != nil {
 			return fmt.Errorf("append audit %s: %w", e.Kind, err)
 		}
 		prev = h
+		t.batch.head = h
 	}
 	for _, n := range notes {
 		payload, err := json.Marshal(n)
 		if err != nil {
 			return fmt.Errorf("encode notification: %w", err)
 		}
-		if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO notifications(recipient, kind, doc_id, payload, created_at) VALUES (?,?,?,?,?)`,
-			string(n.To), n.Kind, n.DocID, string(payload), n.At.UnixNano()); err != nil {
+		if _, err := t.exec(qInsertNotification, string(n.To), n.Kind, n.DocID, string(payload), n.At.UnixNano()); err != nil {
 			return fmt.Errorf("queue notification %s: %w", n.Kind, err)
 		}
 	}
@@ -185,8 +247,7 @@ func (t *txn) Record(events []flows.AuditEvent, notes []flows.Notification) erro
 func (t *txn) ActiveAbsence(p flows.PersonID, at time.Time) (flows.Absence, bool, error) {
 	var a flows.Absence
 	var from, to int64
-	err := t.tx.QueryRowContext(t.ctx, `SELECT deputy, from_at, to_at FROM absences
-		WHERE person = ? AND from_at <= ? AND to_at > ? ORDER BY id DESC LIMIT 1`, string(p), at.UnixNano(), at.UnixNano()).
+	err := t.queryRow(qActiveAbsence, string(p), at.UnixNano(), at.UnixNano()).
 		Scan(&a.Deputy, &from, &to)
 	if errors.Is(err, sql.ErrNoRows) {
 		return flows.Absence{}, false, nil
@@ -218,3 +279,42 @@ func (db *DB) DocumentByNumber(ctx context.Context, number string) (*flows.Docum
 }
 
 var _ flows.Store = (*DB)(nil)
+
+// OpenTask is a row of the tasks index.
+type OpenTask struct {
+	ID       int64
+	DocID    int64
+	Assignee flows.PersonID
+	Due      time.Time
+}
+
+// OpenTasksOfDocument lists a document's open tasks from the index,
+// without decoding the document.
+func (db *DB) OpenTasksOfDocument(ctx context.Context, docID int64) ([]OpenTask, error) {
+	return db.openTasks(ctx, `SELECT id, doc_id, assignee, due_at FROM tasks WHERE doc_id = ? AND state = 'open' ORDER BY id`, docID)
+}
+
+// OpenTasksOf lists a person's open tasks, oldest first.
+func (db *DB) OpenTasksOf(ctx context.Context, p flows.PersonID) ([]OpenTask, error) {
+	return db.openTasks(ctx, `SELECT id, doc_id, assignee, due_at FROM tasks WHERE assignee = ? AND state = 'open' ORDER BY id`, string(p))
+}
+
+func (db *DB) openTasks(ctx context.Context, q string, arg any) ([]OpenTask, error) {
+	rows, err := db.reader.QueryContext(ctx, q, arg)
+	if err != nil {
+		return nil, fmt.Errorf("open tasks of %v: %w", arg, err)
+	}
+	defer rows.Close()
+	var out []OpenTask
+	for rows.Next() {
+		var t OpenTask
+		var assignee string
+		var due sql.NullInt64
+		if err := rows.Scan(&t.ID, &t.DocID, &assignee, &due); err != nil {
+			return nil, fmt.Errorf("scan task: %w", err)
+		}
+		t.Assignee, t.Due = flows.PersonID(assignee), fromNanos(due)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/viza-app/viza/flows"
@@ -82,14 +83,11 @@ func (db *DB) drainClosed() {
 	}
 }
 
-func (db *DB) runBatch(batch []*writeReq) {
-	results := make([]writeRes, len(batch))
+func (db *DB) runBatch(reqs []*writeReq) {
+	results := make([]writeRes, len(reqs))
 	fail := func(err error) {
-		for i, r := range batch {
-			if results[i].err == nil {
-				results[i] = writeRes{err: err}
-			}
-			r.done <- results[i]
+		for _, r := range reqs {
+			r.done <- writeRes{err: err}
 		}
 	}
 	ctx := context.Background()
@@ -99,25 +97,36 @@ func (db *DB) runBatch(batch []*writeReq) {
 		return
 	}
 	changed := false
-	for i, r := range batch {
+	b := &batch{head: db.head, pending: map[int64]*flows.Document{}}
+	for i, r := range reqs {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = writeRes{err: err}
 			continue
 		}
-		results[i] = db.runOne(ctx, tx, r)
+		// A lone command needs no savepoint: if it fails, the whole
+		// transaction is rolled back instead of committed.
+		if len(reqs) == 1 {
+			results[i] = db.applyOne(ctx, tx, r, b)
+		} else {
+			results[i] = db.runOne(ctx, tx, r, b)
+		}
 		if results[i].err == nil && !results[i].out.Repeated {
 			changed = true
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if len(reqs) == 1 && results[0].err != nil {
 		tx.Rollback()
-		for i := range results {
-			results[i] = writeRes{err: fmt.Errorf("commit: %w", err)}
-		}
-		fail(nil)
+		reqs[0].done <- results[0]
 		return
 	}
-	for i, r := range batch {
+	if err := tx.Commit(); err != nil {
+		tx.Rollback()
+		fail(fmt.Errorf("commit: %w", err))
+		return
+	}
+	db.head = b.head
+	db.cache.commit(b.pending)
+	for i, r := range reqs {
 		r.done <- results[i]
 	}
 	if changed && db.onCommit != nil {
@@ -125,12 +134,17 @@ func (db *DB) runBatch(batch []*writeReq) {
 	}
 }
 
-func (db *DB) runOne(ctx context.Context, tx *sql.Tx, r *writeReq) writeRes {
+// runOne applies one command of a batch under a savepoint, so that its
+// failure undoes only its own changes (and its audit chain head).
+func (db *DB) runOne(ctx context.Context, tx *sql.Tx, r *writeReq, b *batch) writeRes {
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT cmd`); err != nil {
 		return writeRes{err: fmt.Errorf("savepoint: %w", err)}
 	}
-	out, err := db.applyOne(ctx, tx, r)
+	before := b.head
+	res := db.applyOne(ctx, tx, r, b)
+	out, err := res.out, res.err
 	if err != nil {
+		b.head = before
 		if _, rbErr := tx.ExecContext(ctx, `ROLLBACK TO cmd`); rbErr != nil {
 			err = errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rbErr))
 		}
@@ -141,10 +155,28 @@ func (db *DB) runOne(ctx context.Context, tx *sql.Tx, r *writeReq) writeRes {
 	return writeRes{out: out, err: err}
 }
 
-func (db *DB) applyOne(ctx context.Context, tx *sql.Tx, r *writeReq) (flows.Outcome, error) {
+func (db *DB) applyOne(ctx context.Context, tx *sql.Tx, r *writeReq, b *batch) writeRes {
+	t := &txn{ctx: ctx, tx: tx, db: db, batch: b, pending: map[int64]*flows.Document{}}
+	out, err := db.apply(t, r)
+	if err == nil {
+		for id, d := range t.pending {
+			b.pending[id] = d
+		}
+	}
+	return writeRes{out: out, err: err}
+}
+
+func (db *DB) apply(t *txn, r *writeReq) (out flows.Outcome, err error) {
+	// A bug in a command must cost that command, not the service: the
+	// writer goroutine is shared by everyone.
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = flows.Outcome{}, &flows.Error{Kind: flows.KindInternal, Code: "internal", Detail: fmt.Sprintf("panic: %v\n%s", p, debug.Stack())}
+		}
+	}()
 	if r.key != "" {
 		var raw string
-		err := tx.QueryRowContext(ctx, `SELECT outcome FROM inbound WHERE key = ?`, r.key).Scan(&raw)
+		err := t.queryRow(qInboundLookup, r.key).Scan(&raw)
 		switch {
 		case err == nil:
 			var out flows.Outcome
@@ -157,7 +189,7 @@ func (db *DB) applyOne(ctx context.Context, tx *sql.Tx, r *writeReq) (flows.Outc
 			return flows.Outcome{}, fmt.Errorf("look up key %q: %w", r.key, err)
 		}
 	}
-	out, err := r.fn(&txn{ctx: ctx, tx: tx})
+	out, err = r.fn(t)
 	if err != nil {
 		return flows.Outcome{}, err
 	}
@@ -166,7 +198,7 @@ func (db *DB) applyOne(ctx context.Context, tx *sql.Tx, r *writeReq) (flows.Outc
 		if err != nil {
 			return flows.Outcome{}, fmt.Errorf("encode outcome: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO inbound(key, outcome, at) VALUES (?, ?, ?)`, r.key, string(raw), time.Now().UnixNano()); err != nil {
+		if _, err := t.exec(qInboundInsert, r.key, string(raw), time.Now().UnixNano()); err != nil {
 			return flows.Outcome{}, fmt.Errorf("store key %q: %w", r.key, err)
 		}
 	}

@@ -1,0 +1,28 @@
+package storage
+
+// The writer's statements, prepared once on its connection at Open: parsing
+// SQL costs more than running it in modernc.org/sqlite.
+const (
+	qNextSequence = `INSERT INTO counters(name, value) VALUES (?, 1)
+		ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value`
+	qInsertDocument = `INSERT INTO documents(number, type, title, counterparty, amount_minor, currency,
+		initiator, state, created_at, updated_at, finished_at, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`
+	qUpdateDocument = `UPDATE documents SET title=?, counterparty=?, amount_minor=?, currency=?, state=?,
+		updated_at=?, finished_at=?, body=? WHERE id=?`
+	qUpsertTask = `INSERT INTO tasks(id, doc_id, round, stage, kind, assignee, on_behalf_of, state, opened_at, due_at, closed_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT(id) DO UPDATE SET state=excluded.state, closed_at=excluded.closed_at, assignee=excluded.assignee`
+	qInsertAudit = `INSERT INTO audit(doc_id, at, actor, on_behalf_of, kind, version, task_id, detail, prev_hash, hash)
+		VALUES (?,?,?,?,?,?,?,?,?,?)`
+	qInsertNotification = `INSERT INTO notifications(recipient, kind, doc_id, payload, created_at) VALUES (?,?,?,?,?)`
+	qActiveAbsence      = `SELECT deputy, from_at, to_at FROM absences
+		WHERE person = ? AND from_at <= ? AND to_at > ? ORDER BY id DESC LIMIT 1`
+	qInboundLookup = `SELECT outcome FROM inbound WHERE key = ?`
+	qInboundInsert = `INSERT INTO inbound(key, outcome, at) VALUES (?, ?, ?)`
+	qDocByID       = `SELECT id, body FROM documents WHERE id = ?`
+	qDocByNumber   = `SELECT id, body FROM documents WHERE number = ?`
+	qDocOfTask     = `SELECT doc_id FROM tasks WHERE id = ?`
+)
+
+var writerStatements = []string{qNextSequence, qInsertDocument, qUpdateDocument, qUpsertTask, qInsertAudit,
+	qInsertNotification, qActiveAbsence, qInboundLookup, qInboundInsert, qDocByID, qDocByNumber, qDocOfTask}
