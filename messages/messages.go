@@ -110,7 +110,9 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 		}
 	}
 	m := Message{Text: l.T("notify."+n.Kind, data)}
-	button := func(key, act string, ref int64) Button { return Button{Label: l.T("button."+key, nil), Action: act, Ref: ref} }
+	button := func(key, act string, ref int64) Button {
+		return Button{Label: l.T("button."+key, nil), Action: act, Ref: ref}
+	}
 	switch n.Kind {
 	case flows.NoteTaskAssigned:
 		switch n.TaskKind {

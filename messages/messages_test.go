@@ -70,18 +70,24 @@ func TestNotificationGolden(t *testing.T) {
 			n.Kind, n.TaskKind, n.StageName = flows.NoteTaskAssigned, flows.KindAcknowledge, nil
 		}),
 		"task_closed": with(func(n *flows.Notification) { n.Kind, n.Reason = flows.NoteTaskClosed, flows.CloseNotNeeded }),
-		"decision":    with(func(n *flows.Notification) { n.Kind, n.Actor, n.Decision, n.Comment = flows.NoteDecision, "petrov", "approve", "ок, но проверьте п. 5" }),
+		"decision": with(func(n *flows.Notification) {
+			n.Kind, n.Actor, n.Decision, n.Comment = flows.NoteDecision, "petrov", "approve", "ок, но проверьте п. 5"
+		}),
 		"decision_deputy": with(func(n *flows.Notification) {
 			n.Kind, n.Actor, n.For, n.Decision = flows.NoteDecision, "sidorov", "petrov", "approve"
 		}),
 		"changes_requested": with(func(n *flows.Notification) {
 			n.Kind, n.Actor, n.Decision, n.Comment = flows.NoteChangesRequested, "petrov", "reject", "Неустойка 1% в день — слишком много"
 		}),
-		"round_restarted": with(func(n *flows.Notification) { n.Kind, n.Actor, n.Comment = flows.NoteRoundRestarted, "ivanova", "Исправлен п. 5" }),
-		"approved":        with(func(n *flows.Notification) { n.Kind = flows.NoteApproved }),
-		"done":            with(func(n *flows.Notification) { n.Kind = flows.NoteDone }),
-		"withdrawn":       with(func(n *flows.Notification) { n.Kind, n.Actor = flows.NoteWithdrawn, "ivanova" }),
-		"remark":          with(func(n *flows.Notification) { n.Kind, n.Actor, n.Comment = flows.NoteRemark, "kuznetsova", "Сумма без НДС?" }),
+		"round_restarted": with(func(n *flows.Notification) {
+			n.Kind, n.Actor, n.Comment = flows.NoteRoundRestarted, "ivanova", "Исправлен п. 5"
+		}),
+		"approved":  with(func(n *flows.Notification) { n.Kind = flows.NoteApproved }),
+		"done":      with(func(n *flows.Notification) { n.Kind = flows.NoteDone }),
+		"withdrawn": with(func(n *flows.Notification) { n.Kind, n.Actor = flows.NoteWithdrawn, "ivanova" }),
+		"remark": with(func(n *flows.Notification) {
+			n.Kind, n.Actor, n.Comment = flows.NoteRemark, "kuznetsova", "Сумма без НДС?"
+		}),
 		"version_uploaded": with(func(n *flows.Notification) { n.Kind = flows.NoteVersionUploaded }),
 	}
 	for name, n := range cases {

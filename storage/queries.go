@@ -22,7 +22,10 @@ const (
 	qDocByID       = `SELECT id, body FROM documents WHERE id = ?`
 	qDocByNumber   = `SELECT id, body FROM documents WHERE number = ?`
 	qDocOfTask     = `SELECT doc_id FROM tasks WHERE id = ?`
+	qSavepoint     = `SAVEPOINT cmd`
+	qRollbackTo    = `ROLLBACK TO cmd`
+	qRelease       = `RELEASE cmd`
 )
 
 var writerStatements = []string{qNextSequence, qInsertDocument, qUpdateDocument, qUpsertTask, qInsertAudit,
-	qInsertNotification, qActiveAbsence, qInboundLookup, qInboundInsert, qDocByID, qDocByNumber, qDocOfTask}
+	qInsertNotification, qActiveAbsence, qInboundLookup, qInboundInsert, qDocByID, qDocByNumber, qDocOfTask, qSavepoint, qRollbackTo, qRelease}

@@ -15,8 +15,8 @@ import (
 
 // txn implements flows.Tx on one write transaction.
 type txn struct {
-	ctx    context.Context
-	tx     *sql.Tx
+	ctx     context.Context
+	tx      *sql.Tx
 	db      *DB
 	batch   *batch
 	loaded  map[int64]string          // task id → state at load

@@ -137,7 +137,7 @@ func (db *DB) runBatch(reqs []*writeReq) {
 // runOne applies one command of a batch under a savepoint, so that its
 // failure undoes only its own changes (and its audit chain head).
 func (db *DB) runOne(ctx context.Context, tx *sql.Tx, r *writeReq, b *batch) writeRes {
-	if _, err := tx.ExecContext(ctx, `SAVEPOINT cmd`); err != nil {
+	if _, err := db.execTx(ctx, tx, qSavepoint); err != nil {
 		return writeRes{err: fmt.Errorf("savepoint: %w", err)}
 	}
 	before := b.head
@@ -145,11 +145,11 @@ func (db *DB) runOne(ctx context.Context, tx *sql.Tx, r *writeReq, b *batch) wri
 	out, err := res.out, res.err
 	if err != nil {
 		b.head = before
-		if _, rbErr := tx.ExecContext(ctx, `ROLLBACK TO cmd`); rbErr != nil {
+		if _, rbErr := db.execTx(ctx, tx, qRollbackTo); rbErr != nil {
 			err = errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rbErr))
 		}
 	}
-	if _, relErr := tx.ExecContext(ctx, `RELEASE cmd`); relErr != nil && err == nil {
+	if _, relErr := db.execTx(ctx, tx, qRelease); relErr != nil && err == nil {
 		err = fmt.Errorf("release savepoint: %w", relErr)
 	}
 	return writeRes{out: out, err: err}
@@ -203,4 +203,8 @@ func (db *DB) apply(t *txn, r *writeReq) (out flows.Outcome, err error) {
 		}
 	}
 	return out, nil
+}
+
+func (db *DB) execTx(ctx context.Context, tx *sql.Tx, q string) (sql.Result, error) {
+	return tx.StmtContext(ctx, db.stmts[q]).ExecContext(ctx)
 }
