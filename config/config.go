@@ -261,6 +261,9 @@ func (c *Config) applyDefaults() {
 		if c.Telegram.TokenEnv == "" {
 			c.Telegram.TokenEnv = "VIZA_TELEGRAM_TOKEN"
 		}
+		if c.Telegram.WebhookSecretEnv == "" {
+			c.Telegram.WebhookSecretEnv = "VIZA_TELEGRAM_WEBHOOK_SECRET"
+		}
 	}
 	if c.HTTP == nil {
 		c.HTTP = &HTTP{}

@@ -133,6 +133,17 @@ func (c *Config) validate(ps *Problems) {
 	}
 	checkSelectors(c.Viewers, top("viewers"), "viewers", false)
 
+	if tg := c.Telegram; tg != nil {
+		switch tg.Mode {
+		case "polling":
+		case "webhook":
+			if tg.WebhookURL == "" {
+				ps.add(tg.Line, "telegram.webhook_url", "webhook mode needs webhook_url")
+			}
+		default:
+			ps.add(tg.Line, "telegram.mode", "%q: want polling or webhook", tg.Mode)
+		}
+	}
 	c.validateReminders(c.Reminders, top("reminders"), "reminders", ps)
 	types := map[string]int{}
 	for i := range c.DocumentTypes {

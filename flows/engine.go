@@ -668,3 +668,81 @@ func (e *Engine) Document(ctx context.Context, p PersonID, number string) (*Docu
 	}
 	return d, err
 }
+
+// RemarkCmd is a non-blocking remark on the document as a whole (after an
+// approval, or from a participant without a task).
+type RemarkCmd struct {
+	Key   string
+	Actor PersonID
+	DocID int64
+	Text  string
+}
+
+// Remark records a non-blocking remark. The initiator hears of it; when the
+// initiator writes it, the people holding open tasks do.
+func (e *Engine) Remark(ctx context.Context, c RemarkCmd) (Outcome, error) {
+	dir, err := e.actor(c.Actor)
+	if err != nil {
+		return Outcome{}, err
+	}
+	text := strings.TrimSpace(c.Text)
+	if text == "" {
+		return Outcome{}, Errorf(KindInvalid, "text_required", "empty remark")
+	}
+	return e.run(ctx, c.Key, dir, loadDoc(c.DocID), func(o *op) (Outcome, error) {
+		d := o.d
+		if !o.mayContribute(c.Actor) {
+			return Outcome{}, Errorf(KindForbidden, "not_participant", "%s on %s", c.Actor, d.Number)
+		}
+		round := len(d.Rounds)
+		o.addRemark(false, c.Actor, c.Actor, text, round)
+		d.Decisions = append(d.Decisions, Decision{Kind: ActionComment, Actor: c.Actor, At: o.now, Comment: text,
+			Version: d.CurrentVersion(), Round: round})
+		o.audit("remark", c.Actor, "", 0, text)
+		fill := func(n *Notification) { n.Actor, n.Comment = c.Actor, text }
+		if c.Actor != d.Initiator {
+			o.notify(NoteRemark, d.Initiator, fill)
+		} else {
+			for _, t := range d.OpenTasks() {
+				o.notify(NoteRemark, t.Assignee, fill)
+			}
+		}
+		return Outcome{}, nil
+	})
+}
+
+// TaskNotification describes an open task as a task_assigned notification,
+// so a channel can show it again (a "my tasks" list, a reminder) exactly as
+// it was first sent.
+func TaskNotification(d *Document, t *Task) Notification {
+	o := &op{d: d}
+	n := Notification{Kind: NoteTaskAssigned, To: t.Assignee, DocID: d.ID, Number: d.Number, Title: d.Title, TypeName: d.TypeName,
+		State: d.State, Version: d.CurrentVersion(), At: t.OpenedAt}
+	o.taskFill(t)(&n)
+	return n
+}
+
+// PreviewRoute computes the route a StartCmd would get, without starting
+// anything, so the initiator can see it before confirming.
+func (e *Engine) PreviewRoute(c StartCmd) ([]Stage, error) {
+	dir, err := e.actor(c.Actor)
+	if err != nil {
+		return nil, err
+	}
+	dt, ok := dir.Type(c.TypeID)
+	if !ok {
+		return nil, Errorf(KindInvalid, "unknown_type", "document type %q", c.TypeID)
+	}
+	return e.buildRoute(dir, dt, c)
+}
+
+// UsesAmount reports whether a type's route depends on the amount, so that
+// a dialogue asks for it only then.
+func (t *DocType) UsesAmount() bool {
+	for _, s := range t.Route {
+		if s.When != nil && s.When.usesAmount {
+			return true
+		}
+	}
+	return false
+}

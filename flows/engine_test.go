@@ -241,3 +241,25 @@ func TestEngineScenarios(t *testing.T) {
 		})
 	}
 }
+
+func TestRemarkOnDocument(t *testing.T) {
+	h := newHarness(t)
+	d := h.start("ivanova", "contract", 10).DocID
+	_, err := h.eng.Remark(h.ctx, flows.RemarkCmd{Key: h.key(), Actor: "stranger", DocID: d, Text: "x"})
+	wantKind(t, err, flows.KindForbidden, "not_participant")
+	_, err = h.eng.Remark(h.ctx, flows.RemarkCmd{Key: h.key(), Actor: "petrov", DocID: d, Text: "  "})
+	wantKind(t, err, flows.KindInvalid, "text_required")
+	_, err = h.eng.Remark(h.ctx, flows.RemarkCmd{Key: h.key(), Actor: "ivanova", DocID: d, Text: "приложение 2 будет позже"})
+	h.must(err)
+	if got := h.notesTo(d, "petrov"); !slices.Equal(got, []string{flows.NoteTaskAssigned, flows.NoteRemark}) {
+		t.Fatalf("petrov's notes = %v", got)
+	}
+	doc := h.doc(d)
+	if len(doc.Remarks) != 1 || doc.Remarks[0].Blocking || doc.Remarks[0].Author != "ivanova" {
+		t.Fatalf("remarks = %+v", doc.Remarks)
+	}
+	n := flows.TaskNotification(doc, doc.OpenTasks()[0])
+	if n.Kind != flows.NoteTaskAssigned || n.TaskID != doc.OpenTasks()[0].ID || n.StageCount != 4 || n.Number != doc.Number {
+		t.Fatalf("task notification = %+v", n)
+	}
+}

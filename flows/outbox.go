@@ -37,7 +37,14 @@ type Outbox interface {
 	Failed(ctx context.Context, id int64, reason string, now time.Time) error
 	// NextDue returns the earliest pending delivery time, or false.
 	NextDue(ctx context.Context) (time.Time, bool, error)
+	// Reroute adds deliveries of a notification through more channels.
+	Reroute(ctx context.Context, notificationID int64, channels []string, now time.Time) error
 }
+
+// CodeUnreachable is the error code a channel returns when the person can
+// no longer be reached there (a bot blocked by the user): the dispatcher
+// then tries the person's other channels.
+const CodeUnreachable = "recipient_unreachable"
 
 // Dispatcher moves notifications from the outbox to channels. It keeps no
 // state of its own: after a restart it goes on with what storage says is
@@ -183,7 +190,22 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 		return d.Outbox.Retry(ctx, dl.ID, now.Add(wait), err.Error(), now)
 	}
 	log.Error("delivery failed", "err", err, "attempt", dl.Attempts+1)
-	return d.Outbox.Failed(ctx, dl.ID, err.Error(), now)
+	if ferr := d.Outbox.Failed(ctx, dl.ID, err.Error(), now); ferr != nil {
+		return ferr
+	}
+	if ErrorCode(err) == CodeUnreachable {
+		var others []string
+		for _, name := range d.route(n) {
+			if name != dl.Channel {
+				others = append(others, name)
+			}
+		}
+		if len(others) > 0 {
+			log.Info("rerouting to the person's other channels", "channels", others)
+			return d.Outbox.Reroute(ctx, n.ID, others, now)
+		}
+	}
+	return nil
 }
 
 // backoff doubles from 2 s up to 10 min.

@@ -156,3 +156,16 @@ func (db *DB) OutboxStats(ctx context.Context) (OutboxStats, error) {
 	s.OldestQueued = fromNanos(oldest)
 	return s, nil
 }
+
+// Reroute implements flows.Outbox.
+func (db *DB) Reroute(ctx context.Context, notificationID int64, channels []string, now time.Time) error {
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		for _, ch := range channels {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries(notification_id, channel, state, next_at, updated_at)
+				VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING`, notificationID, ch, deliveryPending, now.UnixNano(), now.UnixNano()); err != nil {
+				return fmt.Errorf("reroute notification %d to %s: %w", notificationID, ch, err)
+			}
+		}
+		return nil
+	})
+}

@@ -60,6 +60,10 @@ func loadDocument(ctx context.Context, q queryer, where string, arg any) (*flows
 	if err != nil {
 		return nil, fmt.Errorf("load document %v: %w", arg, err)
 	}
+	return decodeDocument(id, body)
+}
+
+func decodeDocument(id int64, body string) (*flows.Document, error) {
 	d := &flows.Document{}
 	if err := json.Unmarshal([]byte(body), d); err != nil {
 		return nil, fmt.Errorf("decode document %d: %w", id, err)
@@ -317,4 +321,13 @@ func (db *DB) openTasks(ctx context.Context, q string, arg any) ([]OpenTask, err
 		out = append(out, t)
 	}
 	return out, rows.Err()
+}
+
+// DocumentOfTask reads the document a task belongs to.
+func (db *DB) DocumentOfTask(ctx context.Context, taskID int64) (*flows.Document, error) {
+	d, err := loadDocument(ctx, db.reader, "id = (SELECT doc_id FROM tasks WHERE id = ?)", taskID)
+	if flows.ErrorKind(err) == flows.KindNotFound {
+		return nil, flows.Errorf(flows.KindNotFound, "task_not_found", "task %d", taskID)
+	}
+	return d, err
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/viza-app/viza/bot/logchannel"
+	"github.com/viza-app/viza/bot/telegram"
 	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/messages"
@@ -32,6 +33,7 @@ type Main struct {
 	Dispatcher *flows.Dispatcher
 	Clock      flows.Clock
 	Listener   net.Listener
+	Telegram   *telegram.Channel
 
 	server *http.Server
 	mu     sync.Mutex
@@ -65,8 +67,24 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		return nil, err
 	}
 	m.Engine = flows.NewEngine(m.DB, m.Files, m.Clock, cal, dir)
-	logCh := &logchannel.Channel{Log: log, Renderer: func() messages.Renderer { return messages.Renderer{Dir: m.Engine.Directory()} }}
-	m.Dispatcher = flows.NewDispatcher(m.DB, m.Engine.Directory, m.Clock, log, logCh)
+	var channels []flows.Channel
+	if cfg.Telegram != nil {
+		tg, err := m.telegram(ctx, cfg.Telegram)
+		if err != nil {
+			m.DB.Close()
+			return nil, err
+		}
+		if tg != nil {
+			m.Telegram = tg
+			channels = append(channels, tg)
+		}
+	}
+	if len(channels) == 0 {
+		// With no messenger, notifications go to the log so that the outbox
+		// can be seen working (the demo, a first install).
+		channels = append(channels, &logchannel.Channel{Log: log, Renderer: func() messages.Renderer { return messages.Renderer{Dir: m.Engine.Directory()} }})
+	}
+	m.Dispatcher = flows.NewDispatcher(m.DB, m.Engine.Directory, m.Clock, log, channels...)
 	m.DB.OnCommit(m.Dispatcher.Wake)
 	if m.Listener, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		m.DB.Close()
@@ -81,6 +99,9 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		}
 		io.WriteString(w, "ready\n")
 	})
+	if m.Telegram != nil && cfg.Telegram.Mode == "webhook" {
+		mux.Handle("POST /telegram/webhook", m.Telegram.WebhookHandler())
+	}
 	m.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return m, nil
 }
@@ -89,13 +110,16 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 func (m *Main) Run(ctx context.Context) error {
 	m.Log.Info("viza started", "company", m.Config.Company, "people", len(m.Config.People),
 		"types", len(m.Config.DocumentTypes), "data_dir", m.Config.DataDir, "http", "http://"+m.Listener.Addr().String())
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() {
 		if err := m.server.Serve(m.Listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
 		}
 	}()
 	go func() { errc <- m.Dispatcher.Run(ctx) }()
+	if m.Telegram != nil {
+		go func() { errc <- m.Telegram.Run(ctx) }()
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
@@ -167,4 +191,31 @@ func (m *Main) Close() error {
 		return nil
 	}
 	return m.DB.Close()
+}
+
+// telegram starts the Telegram channel when its token is in the
+// environment; without one the channel is off and the service runs on.
+func (m *Main) telegram(ctx context.Context, tc *config.Telegram) (*telegram.Channel, error) {
+	token, err := config.Secret(tc.TokenEnv)
+	if err != nil {
+		return nil, err
+	}
+	if token == "" {
+		m.Log.Info("telegram channel off: no token in the environment", "env", tc.TokenEnv)
+		return nil, nil
+	}
+	secret, err := config.Secret(tc.WebhookSecretEnv)
+	if err != nil {
+		return nil, err
+	}
+	if tc.Mode == "webhook" && secret == "" {
+		return nil, fmt.Errorf("telegram webhook mode needs a secret in %s", tc.WebhookSecretEnv)
+	}
+	ch, err := telegram.New(ctx, telegram.Config{Token: token, APIURL: tc.APIURL, Mode: tc.Mode, WebhookURL: tc.WebhookURL,
+		WebhookSecret: secret}, m.Engine, m.DB, m.Files, m.Clock, m.Log)
+	if err != nil {
+		return nil, err
+	}
+	m.Log.Info("telegram channel on", "mode", tc.Mode)
+	return ch, nil
 }

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/viza-app/viza/bot/telegram/tgfake"
+	"github.com/viza-app/viza/config"
+)
+
+const wait = 10 * time.Second
+
+var (
+	ivanova    = tgfake.User{ID: 111111111, FirstName: "Анна", Language: "ru"}
+	petrov     = tgfake.User{ID: 222222222, FirstName: "Пётр", Language: "en"}
+	sidorov    = tgfake.User{ID: 333333333, FirstName: "Сидор", Language: "ru"}
+	kuznetsova = tgfake.User{ID: 444444444, FirstName: "Ксения", Language: "ru"}
+)
+
+type tgService struct {
+	t      *testing.T
+	fake   *tgfake.Server
+	m      *Main
+	cancel context.CancelFunc
+	done   chan error
+	cfg    *config.Config
+	path   string
+}
+
+// startTelegramService starts Main in dataDir against the fake Bot API.
+func startTelegramService(t *testing.T, fake *tgfake.Server, dataDir, mode string) *tgService {
+	t.Helper()
+	src, err := os.ReadFile("testdata/telegram.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.NewReplacer("DATA_DIR", dataDir, "API_URL", fake.URL, "MODE", mode).Replace(string(src))
+	path := filepath.Join(t.TempDir(), "viza.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VIZA_TEST_TG_TOKEN", fake.Token)
+	t.Setenv("VIZA_TEST_TG_SECRET", "s3cret-token")
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	m, err := NewMain(ctx, cfg, path, log)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	s := &tgService{t: t, fake: fake, m: m, cancel: cancel, done: make(chan error, 1), cfg: cfg, path: path}
+	go func() { s.done <- m.Run(ctx) }()
+	return s
+}
+
+func (s *tgService) stop() {
+	s.cancel()
+	if err := <-s.done; err != nil {
+		s.t.Errorf("run: %v", err)
+	}
+	if err := s.m.Close(); err != nil {
+		s.t.Errorf("close: %v", err)
+	}
+}
+
+func (s *tgService) msg(chat int64, substr string) tgfake.Sent {
+	s.t.Helper()
+	m, err := s.fake.WaitMessage(chat, substr, wait)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return m
+}
+
+// tap presses a button whose callback_data starts with prefix and waits
+// for Telegram to be answered.
+func (s *tgService) tap(u tgfake.User, m tgfake.Sent, prefix string) {
+	s.t.Helper()
+	data := m.Button(prefix)
+	if data == "" {
+		s.t.Fatalf("message %d has no %q button; buttons %v", m.MessageID, prefix, m.Buttons())
+	}
+	_, cb := s.fake.UserTap(u, m.MessageID, data)
+	if !tgfake.Until(wait, func() bool { return s.fake.Answered(cb) }) {
+		s.t.Fatalf("callback %s (%s) never answered", cb, data)
+	}
+}
+
+func TestTelegramEndToEnd(t *testing.T) {
+	fake := tgfake.New("123456:TEST-token")
+	defer fake.Close()
+	s := startTelegramService(t, fake, filepath.Join(t.TempDir(), "data"), "polling")
+	defer s.stop()
+
+	// The initiator sends a draft with a caption; the dialogue asks the type
+	// and the counterparty, then shows the computed route.
+	fake.UserDocument(ivanova, "Договор поставки.pdf", "application/pdf", []byte("%PDF-1.4 v1"), "Поставка бумаги", 0, 0)
+	ask := s.msg(ivanova.ID, "Какой это документ?")
+	s.tap(ivanova, ask, "ty:supply")
+	s.msg(ivanova.ID, "Кто контрагент?")
+	fake.UserText(ivanova, "ООО «Бумага»")
+	summary := s.msg(ivanova.ID, "Запустить согласование?")
+	for _, want := range []string{"Поставка бумаги", "ООО «Бумага»", "1. Юристы: Пётр Петров, Сидор Сидоров (все)", "2. Финансы: Ксения Кузнецова"} {
+		if !strings.Contains(summary.Text, want) {
+			t.Fatalf("summary lacks %q:\n%s", want, summary.Text)
+		}
+	}
+	s.tap(ivanova, summary, "go:")
+	started := s.msg(ivanova.ID, "отправлен на согласование")
+	if !strings.Contains(started.Text, "П-2026-001") && !strings.Contains(started.Text, "П-") {
+		t.Fatalf("started: %q", started.Text)
+	}
+
+	// Both lawyers get the file and a card with buttons (petrov in English).
+	cardP := s.msg(petrov.ID, "Your decision is needed")
+	cardS := s.msg(sidorov.ID, "Нужно ваше решение")
+	if files := filesIn(fake, petrov.ID); len(files) != 1 || files[0] != "Договор поставки.pdf" {
+		t.Fatalf("petrov's files = %v", files)
+	}
+	s.tap(petrov, cardP, "ap:")
+	s.msg(petrov.ID, "Approved by you")
+	s.tap(sidorov, cardS, "ap:")
+	s.msg(sidorov.ID, "Согласовано вами")
+	if edited, _ := fake.Message(cardP.MessageID); len(edited.Buttons()) != 1 || !strings.HasPrefix(edited.Buttons()[0], "rm:") {
+		t.Fatalf("after approving only 'add remark' stays: %v", edited.Buttons())
+	}
+
+	// Finance rejects with a remark, through ForceReply.
+	cardK := s.msg(kuznetsova.ID, "Нужно ваше решение")
+	s.tap(kuznetsova, cardK, "rj:")
+	prompt := s.msg(kuznetsova.ID, "Почему отклоняете")
+	if !strings.Contains(prompt.Markup, `"force_reply":true`) {
+		t.Fatalf("prompt without ForceReply: %s", prompt.Markup)
+	}
+	fake.UserReply(kuznetsova, prompt.MessageID, "Неверные реквизиты <b>банка</b>")
+	s.msg(kuznetsova.ID, "Отклонено вами")
+	back := s.msg(ivanova.ID, "возвращён на доработку")
+	if !strings.Contains(back.Text, "Неверные реквизиты <b>банка</b>") || back.Button("uv:") == "" || back.Button("wd:") == "" {
+		t.Fatalf("changes requested: %q %v", back.Text, back.Buttons())
+	}
+
+	// A new version by replying to that message with a file: round 2; the
+	// lawyers' approvals carry over, finance is asked again.
+	fake.UserDocument(ivanova, "Договор поставки v2.pdf", "application/pdf", []byte("%PDF-1.4 v2"), "Исправлены реквизиты", back.MessageID, 0)
+	s.msg(ivanova.ID, "начат раунд 2")
+	if !tgfake.Until(wait, func() bool { return len(cardsWith(fake, kuznetsova.ID, "раунд 2")) == 1 }) {
+		t.Fatalf("finance did not get round 2: %v", fake.Chat(kuznetsova.ID))
+	}
+	card2 := cardsWith(fake, kuznetsova.ID, "раунд 2")[0]
+	s.tap(kuznetsova, card2, "ap:")
+
+	// The initiator gets the approval and the final version attached.
+	s.msg(ivanova.ID, "согласован")
+	if !tgfake.Until(wait, func() bool { return strings.Contains(strings.Join(filesIn(fake, ivanova.ID), ","), "v2.pdf") }) {
+		t.Fatalf("initiator did not get the final version: %v", filesIn(fake, ivanova.ID))
+	}
+	var final []byte
+	for _, m := range fake.Chat(ivanova.ID) {
+		if m.FileName == "Договор поставки v2.pdf" {
+			final, _ = fake.FileContent(m.FileID)
+		}
+	}
+	if string(final) != "%PDF-1.4 v2" {
+		t.Fatalf("final version content = %q", final)
+	}
+	// Every callback was answered; no inline button was refused by the API.
+	for _, c := range fake.Calls("") {
+		if c.Status != 200 && c.Method != "getUpdates" {
+			t.Errorf("%s answered %d: %v", c.Method, c.Status, c.Params)
+		}
+	}
+}
+
+func filesIn(fake *tgfake.Server, chat int64) []string {
+	var out []string
+	for _, m := range fake.Chat(chat) {
+		if m.FileID != "" {
+			out = append(out, m.FileName)
+		}
+	}
+	return out
+}
+
+func cardsWith(fake *tgfake.Server, chat int64, substr string) []tgfake.Sent {
+	var out []tgfake.Sent
+	for _, m := range fake.Chat(chat) {
+		if strings.Contains(m.Text, substr) && m.Button("ap:") != "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}

@@ -1,0 +1,152 @@
+package messages
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/locales"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// Amount formats hundredths with the reader's grouping and decimal marks.
+func Amount(minor int64, currency, lang string) string {
+	tag := language.English
+	if lang == "ru" {
+		tag = language.Russian
+	}
+	s := message.NewPrinter(tag).Sprintf("%.2f", float64(minor)/100)
+	if currency != "" {
+		s += " " + currency
+	}
+	return s
+}
+
+func (r Renderer) names(ids []flows.PersonID) string {
+	var out []string
+	for _, id := range ids {
+		out = append(out, r.name(id))
+	}
+	return strings.Join(out, ", ")
+}
+
+// StageName is a stage's name in lang, or "Stage N".
+func StageName(l *locales.Localizer, s flows.Stage, lang string) string {
+	if n := Localized(s.Name, lang); n != "" {
+		return n
+	}
+	return l.T("stage.unnamed", map[string]any{"N": s.Index + 1})
+}
+
+func modeText(l *locales.Localizer, s flows.Stage) string {
+	if len(s.Approvers) < 2 {
+		return ""
+	}
+	switch s.Mode.Kind {
+	case "any":
+		return l.T("mode.any", nil)
+	case "quorum":
+		return l.T("mode.quorum", map[string]any{"N": s.Mode.Quorum})
+	}
+	return l.T("mode.all", nil)
+}
+
+// Route lists a route's stages with their people, one per line.
+func (r Renderer) Route(stages []flows.Stage, lang string) string {
+	l := mustLocalizer(lang)
+	var lines []string
+	for _, s := range stages {
+		data := map[string]any{"N": s.Index + 1, "Name": StageName(l, s, lang), "People": r.names(s.Approvers),
+			"Mode": modeText(l, s), "Kind": "", "When": s.When}
+		if s.Kind != flows.KindApprove {
+			data["Kind"] = l.T("task."+s.Kind, nil)
+		}
+		if s.Skipped {
+			lines = append(lines, l.T("route.skipped", data))
+		} else {
+			lines = append(lines, l.T("route.stage", data))
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func mustLocalizer(lang string) *locales.Localizer {
+	l, err := locales.For(lang)
+	if err != nil {
+		// The catalogues are embedded and tested; failing to load them is
+		// a build defect, not a runtime condition.
+		panic(fmt.Sprintf("locales: %v", err))
+	}
+	return l
+}
+
+// stateSince is when the document entered its current state.
+func stateSince(d *flows.Document) time.Time {
+	r := d.CurrentRound()
+	switch {
+	case !d.FinishedAt.IsZero() && (d.IsFinal() || d.State == flows.StateWithdrawn):
+		return d.FinishedAt
+	case r == nil:
+		return d.CreatedAt
+	case d.State == flows.StateChangesRequested:
+		return r.EndedAt
+	}
+	return r.StartedAt
+}
+
+// Card is a document's status: state and since when, the stage, whom it
+// waits on and since when, and what is overdue.
+func (r Renderer) Card(d *flows.Document, lang string, now time.Time) string {
+	l := mustLocalizer(lang)
+	since := stateSince(d)
+	days := int(now.Sub(since).Hours() / 24)
+	lines := []string{
+		l.T("card.header", map[string]any{"Type": Localized(d.TypeName, lang), "Number": d.Number, "Title": d.Title}),
+		l.T("card.state", map[string]any{"State": State(d.State, lang), "Since": r.FormatTime(since), "Days": l.Plural("days", days)}),
+	}
+	if d.Counterparty != "" {
+		lines = append(lines, l.T("card.counterparty", map[string]any{"Counterparty": d.Counterparty}))
+	}
+	if d.HasAmount {
+		lines = append(lines, l.T("card.amount", map[string]any{"Amount": Amount(d.AmountMinor, d.Currency, lang)}))
+	}
+	lines = append(lines, l.T("card.initiator", map[string]any{"Name": r.name(d.Initiator)}))
+	if rd := d.CurrentRound(); rd != nil {
+		lines = append(lines, l.T("card.version", map[string]any{"Version": d.CurrentVersion(), "Round": rd.No}))
+		if rd.Outcome == "" && rd.Stage < len(d.Stages) {
+			s := d.Stages[rd.Stage]
+			lines = append(lines, l.T("card.stage", map[string]any{"Stage": s.Index + 1, "StageCount": len(d.Stages), "StageName": StageName(l, s, lang)}))
+		}
+	}
+	for _, t := range d.OpenTasks() {
+		data := map[string]any{"Name": r.name(t.Assignee), "Since": r.FormatTime(t.OpenedAt), "Due": r.FormatTime(t.Due), "For": r.name(t.OnBehalfOf)}
+		line := l.T("card.waiting", data)
+		if !t.Due.IsZero() && now.After(t.Due) {
+			line += " " + l.T("card.overdue", data)
+		}
+		lines = append(lines, line)
+	}
+	if open := d.OpenBlockingRemarks(); len(open) > 0 {
+		lines = append(lines, l.T("card.blocking", map[string]any{"Count": len(open)}))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// History lists versions and decisions.
+func (r Renderer) History(d *flows.Document, lang string) string {
+	l := mustLocalizer(lang)
+	lines := []string{l.T("history.header", map[string]any{"Number": d.Number, "Title": d.Title}), l.T("history.versions", nil)}
+	for _, v := range d.Versions {
+		lines = append(lines, l.T("history.version", map[string]any{"No": v.No, "File": v.FileName, "Size": l.Plural("bytes", int(v.Size)),
+			"SHA": v.SHA256, "Name": r.name(v.UploadedBy), "At": r.FormatTime(v.At), "Comment": v.Comment}))
+	}
+	lines = append(lines, l.T("history.decisions", nil))
+	for _, dc := range d.Decisions {
+		data := map[string]any{"At": r.FormatTime(dc.At), "Round": dc.Round, "Stage": dc.Stage + 1, "Name": r.name(dc.Actor),
+			"For": r.name(dc.For), "Decision": l.T("decision."+dc.Kind, nil), "Comment": dc.Comment, "Version": dc.Version}
+		lines = append(lines, l.T("history.decision", data))
+	}
+	return strings.Join(lines, "\n")
+}

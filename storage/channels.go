@@ -1,0 +1,151 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/viza-app/viza/flows"
+)
+
+// InboxItem is one stored platform update.
+type InboxItem struct {
+	ID      string
+	Payload []byte
+}
+
+// InboxPut stores updates not seen before, in one commit, and returns the
+// ids that were new. A platform may send an update again; the second copy
+// is dropped here.
+func (db *DB) InboxPut(ctx context.Context, channel string, items []InboxItem) ([]string, error) {
+	var fresh []string
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		fresh = fresh[:0]
+		for _, it := range items {
+			res, err := tx.ExecContext(ctx, `INSERT INTO inbox(channel, id, payload, received_at) VALUES (?,?,?,?) ON CONFLICT DO NOTHING`,
+				channel, it.ID, string(it.Payload), time.Now().UnixNano())
+			if err != nil {
+				return fmt.Errorf("store %s update %s: %w", channel, it.ID, err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				fresh = append(fresh, it.ID)
+			}
+		}
+		return nil
+	})
+	return fresh, err
+}
+
+// InboxPending returns stored updates not yet handled, oldest first.
+func (db *DB) InboxPending(ctx context.Context, channel string, limit int) ([]InboxItem, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, payload FROM inbox WHERE channel = ? AND processed_at IS NULL
+		ORDER BY received_at, id LIMIT ?`, channel, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending %s updates: %w", channel, err)
+	}
+	defer rows.Close()
+	var out []InboxItem
+	for rows.Next() {
+		var it InboxItem
+		var p string
+		if err := rows.Scan(&it.ID, &p); err != nil {
+			return nil, fmt.Errorf("scan update: %w", err)
+		}
+		it.Payload = []byte(p)
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+// InboxDone marks an update handled.
+func (db *DB) InboxDone(ctx context.Context, channel, id string) error {
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE inbox SET processed_at = ? WHERE channel = ? AND id = ?`, time.Now().UnixNano(), channel, id)
+		if err != nil {
+			return fmt.Errorf("mark %s update %s: %w", channel, id, err)
+		}
+		return nil
+	})
+}
+
+// StateGet reads a channel's state value.
+func (db *DB) StateGet(ctx context.Context, channel, key string) (string, bool, error) {
+	var v string
+	err := db.reader.QueryRowContext(ctx, `SELECT value FROM channel_state WHERE channel = ? AND key = ?`, channel, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read %s state %s: %w", channel, key, err)
+	}
+	return v, true, nil
+}
+
+// StatePut writes a channel's state value; an empty value deletes it.
+func (db *DB) StatePut(ctx context.Context, channel, key, value string) error {
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if value == "" {
+			_, err = tx.ExecContext(ctx, `DELETE FROM channel_state WHERE channel = ? AND key = ?`, channel, key)
+		} else {
+			_, err = tx.ExecContext(ctx, `INSERT INTO channel_state(channel, key, value, updated_at) VALUES (?,?,?,?)
+				ON CONFLICT(channel, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+				channel, key, value, time.Now().UnixNano())
+		}
+		if err != nil {
+			return fmt.Errorf("write %s state %s: %w", channel, key, err)
+		}
+		return nil
+	})
+}
+
+// StatePrefix lists a channel's state values whose keys start with prefix.
+func (db *DB) StatePrefix(ctx context.Context, channel, prefix string) (map[string]string, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT key, value FROM channel_state WHERE channel = ? AND key >= ? AND key < ?`,
+		channel, prefix, prefix+"\uffff")
+	if err != nil {
+		return nil, fmt.Errorf("list %s state %s: %w", channel, prefix, err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		if strings.HasPrefix(k, prefix) {
+			out[k] = v
+		}
+	}
+	return out, rows.Err()
+}
+
+// DocumentsOf lists the documents a person started, newest first.
+func (db *DB) DocumentsOf(ctx context.Context, p flows.PersonID, limit int) ([]*flows.Document, error) {
+	return db.documents(ctx, `SELECT id, body FROM documents WHERE initiator = ? ORDER BY id DESC LIMIT ?`, string(p), limit)
+}
+
+func (db *DB) documents(ctx context.Context, q string, args ...any) ([]*flows.Document, error) {
+	rows, err := db.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list documents: %w", err)
+	}
+	defer rows.Close()
+	var out []*flows.Document
+	for rows.Next() {
+		var id int64
+		var body string
+		if err := rows.Scan(&id, &body); err != nil {
+			return nil, fmt.Errorf("scan document: %w", err)
+		}
+		d, err := decodeDocument(id, body)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
