@@ -86,7 +86,9 @@ func (c *Channel) loadDialog(ctx context.Context, chat int64) *dialog {
 	return &d
 }
 
-func (c *Channel) saveDialog(ctx context.Context, chat int64, d *dialog) { c.remember(ctx, dialogKey(chat), d) }
+func (c *Channel) saveDialog(ctx context.Context, chat int64, d *dialog) {
+	c.remember(ctx, dialogKey(chat), d)
+}
 
 func (c *Channel) clearDialog(ctx context.Context, chat int64) {
 	if err := c.store.StatePut(ctx, Name, dialogKey(chat), ""); err != nil {
