@@ -182,8 +182,10 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 	var e *Error
 	transient := errors.As(err, &e) && e.Kind == KindTransient
 	if transient && dl.Attempts+1 < d.MaxAttempts {
+		// A platform's retry-after is exact; our own backoff is for
+		// failures that say nothing about when to come back.
 		wait := backoff(dl.Attempts)
-		if e.RetryAfter > wait {
+		if e.RetryAfter > 0 {
 			wait = e.RetryAfter
 		}
 		log.Info("delivery will be retried", "err", err, "attempt", dl.Attempts+1, "wait", wait)

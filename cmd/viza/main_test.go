@@ -149,3 +149,7 @@ func TestCheckConfig(t *testing.T) {
 		t.Fatal("unknown command must exit 2")
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func loadConfigForBench(path string) (*config.Config, error) { return config.Load(path) }

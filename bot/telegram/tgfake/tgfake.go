@@ -90,10 +90,19 @@ type Server struct {
 }
 
 type failure struct {
-	method string
-	chatID int64
-	code   int
-	desc   string
+	method     string
+	chatID     int64
+	code       int
+	desc       string
+	retryAfter int
+}
+
+// FailNextTooMany makes the next call of method answer 429 with
+// parameters.retry_after.
+func (s *Server) FailNextTooMany(method string, retryAfter int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failNext = append(s.failNext, failure{method, 0, 429, fmt.Sprintf("Too Many Requests: retry after %d", retryAfter), retryAfter})
 }
 
 // New starts a fake Bot API for token.
@@ -121,7 +130,7 @@ func (s *Server) Close() {
 func (s *Server) FailNext(method string, chatID int64, code int, desc string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failNext = append(s.failNext, failure{method, chatID, code, desc})
+	s.failNext = append(s.failNext, failure{method, chatID, code, desc, 0})
 }
 
 // Calls returns the recorded calls of method ("" for all).
@@ -490,7 +499,10 @@ func (s *Server) takeFailureLocked(method string, chatID int64) *apiError {
 	for i, f := range s.failNext {
 		if f.method == method && (f.chatID == 0 || f.chatID == chatID) {
 			s.failNext = append(s.failNext[:i], s.failNext[i+1:]...)
-			return &apiError{code: f.code, desc: f.desc}
+			if f.code == 429 {
+				s.limited++
+			}
+			return &apiError{code: f.code, desc: f.desc, retryAfter: f.retryAfter}
 		}
 	}
 	return nil

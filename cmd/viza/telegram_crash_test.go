@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/viza-app/viza/bot/telegram/tgfake"
+	"github.com/viza-app/viza/config"
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/storage"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds viza once per test run, for tests that must SIGKILL it.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "viza-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "viza")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+type child struct {
+	cmd  *exec.Cmd
+	addr chan string
+}
+
+func startChild(t *testing.T, cfgPath, token string) *child {
+	t.Helper()
+	cmd := exec.Command(binary(t), "serve", "-config", cfgPath)
+	cmd.Env = append(os.Environ(), "VIZA_TEST_TG_TOKEN="+token, "VIZA_TEST_TG_SECRET=s3cret-token")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, addr: make(chan string, 1)}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var line map[string]any
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == "viza started" {
+				c.addr <- strings.TrimPrefix(fmt.Sprint(line["http"]), "http://")
+			}
+		}
+	}()
+	return c
+}
+
+func (c *child) kill() {
+	c.cmd.Process.Signal(syscall.SIGKILL)
+	c.cmd.Wait()
+}
+
+// prepare creates documents with the engine before the service runs, and
+// returns the lawyers' open tasks.
+func prepare(t *testing.T, cfgPath string, docs int) (dataDir string, tasks []storage.OpenTask) {
+	t.Helper()
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := OpenStorage(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.DB.Close()
+	dir, _ := cfg.Directory()
+	eng := flows.NewEngine(m.DB, m.Files, flows.SystemClock{}, nil, dir)
+	for i := range docs {
+		out, err := eng.Start(context.Background(), flows.StartCmd{Key: fmt.Sprint("prep:", i), Actor: "ivanova", TypeID: "supply",
+			Title: fmt.Sprint("Поставка ", i), File: flows.Upload{Name: "d.pdf", Content: strings.NewReader(fmt.Sprint("%PDF ", i))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		open, err := m.DB.OpenTasksOfDocument(context.Background(), out.DocID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tasks = append(tasks, open...)
+	}
+	return cfg.DataDir, tasks
+}
+
+func writeConfig(t *testing.T, fake *tgfake.Server, mode string) string {
+	t.Helper()
+	src, err := os.ReadFile("testdata/telegram.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.NewReplacer("DATA_DIR", filepath.Join(t.TempDir(), "data"), "API_URL", fake.URL, "MODE", mode).Replace(string(src))
+	path := filepath.Join(t.TempDir(), "viza.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+var users = map[flows.PersonID]tgfake.User{"petrov": petrov, "sidorov": sidorov}
+
+// TestTelegramSurvivesSIGKILL taps every lawyer's task while the service
+// is killed with SIGKILL and restarted; afterwards every tap is applied
+// exactly once. In webhook mode the test plays Telegram and redelivers
+// until it gets a 200.
+func TestTelegramSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the binary")
+	}
+	for _, mode := range []string{"polling", "webhook"} {
+		t.Run(mode, func(t *testing.T) {
+			fake := tgfake.New("123456:TEST-token")
+			defer fake.Close()
+			cfgPath := writeConfig(t, fake, mode)
+			dataDir, tasks := prepare(t, cfgPath, 60)
+			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+			var updates []int64
+			for _, tk := range tasks {
+				upd, _ := fake.UserTap(users[tk.Assignee], 0, fmt.Sprint("ap:", tk.ID))
+				updates = append(updates, upd)
+			}
+			var mu sync.Mutex
+			delivered := map[int64]bool{}
+			kills := 0
+			for round := 0; round < 6; round++ {
+				c := startChild(t, cfgPath, fake.Token)
+				var addr string
+				select {
+				case addr = <-c.addr:
+				case <-time.After(wait):
+					c.kill()
+					t.Fatal("service did not start")
+				}
+				if mode == "webhook" {
+					go func() {
+						for _, id := range updates {
+							mu.Lock()
+							done := delivered[id]
+							mu.Unlock()
+							if done {
+								continue
+							}
+							req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/telegram/webhook", strings.NewReader(string(fake.Update(id))))
+							req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "s3cret-token")
+							resp, err := http.DefaultClient.Do(req)
+							if err != nil {
+								return // killed: redeliver next round
+							}
+							io.Copy(io.Discard, resp.Body)
+							resp.Body.Close()
+							if resp.StatusCode == http.StatusOK {
+								mu.Lock()
+								delivered[id] = true
+								mu.Unlock()
+							}
+						}
+					}()
+				}
+				if round < 3 {
+					// Kill after some progress, at a random point of it.
+					before := approvedCount(dataDir, tasks)
+					tgfake.Until(wait, func() bool { return approvedCount(dataDir, tasks) > before+rng.IntN(8) })
+					time.Sleep(time.Duration(rng.IntN(5)) * time.Millisecond)
+					c.kill()
+					kills++
+					t.Logf("killed in round %d with %d of %d taps applied", round, approvedCount(dataDir, tasks), len(tasks))
+					continue
+				}
+				// Last round: let it finish, then stop it gently.
+				done := tgfake.Until(20*time.Second, func() bool { return allApproved(t, dataDir, tasks) })
+				c.cmd.Process.Signal(syscall.SIGTERM)
+				c.cmd.Wait()
+				if !done {
+					t.Fatalf("after %d kills not every tap was applied", kills)
+				}
+				break
+			}
+			db, err := storage.Open(context.Background(), filepath.Join(dataDir, "viza.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			seen := map[int64]int{}
+			for _, tk := range tasks {
+				d, err := db.Document(context.Background(), tk.DocID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, dc := range d.Decisions {
+					if dc.TaskID == tk.ID && dc.Kind == flows.ActionApprove {
+						seen[tk.ID]++
+					}
+				}
+			}
+			for _, tk := range tasks {
+				if seen[tk.ID] != 1 {
+					t.Fatalf("task %d approved %d times", tk.ID, seen[tk.ID])
+				}
+			}
+			if rep, err := db.VerifyChain(context.Background()); err != nil || rep.BrokenAt != 0 {
+				t.Fatalf("audit chain: %+v %v", rep, err)
+			}
+			t.Logf("%s: %d taps applied exactly once across %d SIGKILLs", mode, len(tasks), kills)
+		})
+	}
+}
+
+func allApproved(t *testing.T, dataDir string, tasks []storage.OpenTask) bool {
+	return approvedCount(dataDir, tasks) == len(tasks)
+}
+
+func approvedCount(dataDir string, tasks []storage.OpenTask) int {
+	db, err := storage.Open(context.Background(), filepath.Join(dataDir, "viza.db"))
+	if err != nil {
+		return 0
+	}
+	defer db.Close()
+	n := 0
+	for _, tk := range tasks {
+		d, err := db.Document(context.Background(), tk.DocID)
+		if err != nil {
+			return 0
+		}
+		if task, _ := d.Task(tk.ID); task.State == flows.TaskApproved {
+			n++
+		}
+	}
+	return n
+}
