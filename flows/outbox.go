@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -57,6 +58,7 @@ type Dispatcher struct {
 	Log         *slog.Logger
 	MaxAttempts int           // default 12
 	Idle        time.Duration // longest sleep without a wake-up; default 5 s
+	Workers     int           // people served at once; default 32
 
 	wake chan struct{}
 }
@@ -78,6 +80,9 @@ func (d *Dispatcher) init() {
 	}
 	if d.Idle == 0 {
 		d.Idle = 5 * time.Second
+	}
+	if d.Workers == 0 {
+		d.Workers = 32
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()
@@ -141,14 +146,42 @@ func (d *Dispatcher) Step(ctx context.Context) (int, error) {
 	if _, err := d.Outbox.FanOut(ctx, d.route, now); err != nil {
 		return 0, err
 	}
-	due, err := d.Outbox.Due(ctx, now, 100)
+	due, err := d.Outbox.Due(ctx, now, 200)
 	if err != nil {
 		return 0, err
 	}
+	// One queue per person and channel keeps each person's messages in
+	// order; queues run side by side, so one slow chat (a platform's
+	// per-chat limit) does not hold up everyone else's.
+	var order []string
+	queues := map[string][]Delivery{}
 	for _, dl := range due {
-		if err := d.deliver(ctx, dl); err != nil {
-			return 0, err
+		k := dl.Channel + "\x00" + string(dl.Notification.To)
+		if _, ok := queues[k]; !ok {
+			order = append(order, k)
 		}
+		queues[k] = append(queues[k], dl)
+	}
+	sem := make(chan struct{}, d.Workers)
+	errs := make(chan error, len(order))
+	var wg sync.WaitGroup
+	for _, k := range order {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(q []Delivery) {
+			defer func() { <-sem; wg.Done() }()
+			for _, dl := range q {
+				if err := d.deliver(ctx, dl); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(queues[k])
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return len(due), err
 	}
 	return len(due), nil
 }
@@ -173,8 +206,11 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 	}
 	ref, err := c.Deliver(ctx, n, p)
 	now := d.Clock.Now()
+	// What the channel did must be recorded even when shutdown has begun:
+	// a confirmed send left pending would be sent again after restart.
+	rec := context.WithoutCancel(ctx)
 	if err == nil {
-		return d.Outbox.Delivered(ctx, dl.ID, ref, now)
+		return d.Outbox.Delivered(rec, dl.ID, ref, now)
 	}
 	if ctx.Err() != nil {
 		return nil // shutting down: it stays pending and goes after restart
@@ -189,10 +225,10 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 			wait = e.RetryAfter
 		}
 		log.Info("delivery will be retried", "err", err, "attempt", dl.Attempts+1, "wait", wait)
-		return d.Outbox.Retry(ctx, dl.ID, now.Add(wait), err.Error(), now)
+		return d.Outbox.Retry(rec, dl.ID, now.Add(wait), err.Error(), now)
 	}
 	log.Error("delivery failed", "err", err, "attempt", dl.Attempts+1)
-	if ferr := d.Outbox.Failed(ctx, dl.ID, err.Error(), now); ferr != nil {
+	if ferr := d.Outbox.Failed(rec, dl.ID, err.Error(), now); ferr != nil {
 		return ferr
 	}
 	if ErrorCode(err) == CodeUnreachable {
@@ -204,7 +240,7 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 		}
 		if len(others) > 0 {
 			log.Info("rerouting to the person's other channels", "channels", others)
-			return d.Outbox.Reroute(ctx, n.ID, others, now)
+			return d.Outbox.Reroute(rec, n.ID, others, now)
 		}
 	}
 	return nil

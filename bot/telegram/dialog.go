@@ -182,10 +182,9 @@ func (c *Channel) showSummary(ctx context.Context, p *flows.Person, lang string,
 		c.replyErr(ctx, p.ID, chat, lang, err)
 		return
 	}
-	notGiven := c.t(lang, "tg.not_given", nil)
-	counterparty, amount := d.Counterparty, notGiven
+	counterparty, amount := d.Counterparty, c.t(lang, "tg.amount_not_given", nil)
 	if counterparty == "" {
-		counterparty = notGiven
+		counterparty = c.t(lang, "tg.not_given", nil)
 	}
 	if d.HasAmount {
 		amount = messages.Amount(d.AmountMinor, "RUB", lang)

@@ -71,12 +71,12 @@ type Channel struct {
 	global *rate.Limiter
 	wake   chan struct{}
 
-	mu       sync.Mutex
-	chatLim  map[int64]*rate.Limiter
-	links    map[int64]flows.PersonID // Telegram user id → person, by shared phone
-	chats    map[flows.PersonID]int64
-	inactive map[flows.PersonID]bool
-	langs    map[flows.PersonID]string
+	mu         sync.Mutex
+	nextInChat map[int64]time.Time
+	links      map[int64]flows.PersonID // Telegram user id → person, by shared phone
+	chats      map[flows.PersonID]int64
+	inactive   map[flows.PersonID]bool
+	langs      map[flows.PersonID]string
 }
 
 var _ flows.Channel = (*Channel)(nil)
@@ -95,7 +95,7 @@ func New(ctx context.Context, cfg Config, eng *flows.Engine, store Store, files 
 	}
 	c := &Channel{cfg: cfg, eng: eng, store: store, files: files, clock: clock, log: log.With("channel", Name),
 		httpc: &http.Client{Timeout: cfg.PollTimeout + 15*time.Second}, global: rate.NewLimiter(cfg.Global, 1),
-		wake: make(chan struct{}, 1), chatLim: map[int64]*rate.Limiter{}, links: map[int64]flows.PersonID{},
+		wake: make(chan struct{}, 1), nextInChat: map[int64]time.Time{}, links: map[int64]flows.PersonID{},
 		chats: map[flows.PersonID]int64{}, inactive: map[flows.PersonID]bool{}, langs: map[flows.PersonID]string{}}
 	opts := []bot.Option{bot.WithServerURL(cfg.APIURL), bot.WithDefaultHandler(c.handle), bot.WithNotAsyncHandlers(),
 		bot.WithHTTPClient(cfg.PollTimeout, c.httpc), bot.WithErrorsHandler(func(err error) { c.log.Warn("telegram library", "err", err) })}
@@ -357,17 +357,35 @@ func (c *Channel) setInactive(p flows.PersonID, inactive bool) {
 	}
 }
 
-// wait applies the flood limits before a message to chat.
+// wait applies the flood limits before a message to chat: Global per
+// second overall and one message per PerChat in a chat. The chat's gap is
+// counted from when the message really goes (after the global wait), which
+// is when Telegram counts it too.
 func (c *Channel) wait(ctx context.Context, chat int64) error {
-	c.mu.Lock()
-	lim, ok := c.chatLim[chat]
-	if !ok {
-		lim = rate.NewLimiter(rate.Every(c.cfg.PerChat), 1)
-		c.chatLim[chat] = lim
+	gap := c.cfg.PerChat + c.cfg.PerChat/20 // a little over: Telegram measures after network jitter
+	for {
+		c.mu.Lock()
+		early := c.nextInChat[chat].Sub(time.Now())
+		c.mu.Unlock()
+		if early > 0 {
+			t := time.NewTimer(early)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		if err := c.global.Wait(ctx); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		now := time.Now()
+		if !now.Before(c.nextInChat[chat]) {
+			c.nextInChat[chat] = now.Add(gap)
+			c.mu.Unlock()
+			return nil
+		}
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
-	if err := lim.Wait(ctx); err != nil {
-		return err
-	}
-	return c.global.Wait(ctx)
 }

@@ -176,6 +176,15 @@ func TestTelegramEndToEnd(t *testing.T) {
 	if string(final) != "%PDF-1.4 v2" {
 		t.Fatalf("final version content = %q", final)
 	}
+	// What each person saw, as golden transcripts: Russian for the
+	// initiator and finance, English for petrov.
+	if !tgfake.Until(wait, func() bool { return len(fake.Chat(petrov.ID)) >= 4 }) {
+		t.Fatalf("petrov's chat: %+v", fake.Chat(petrov.ID))
+	}
+	goldenFile(t, "tg_ivanova.ru.txt", transcript(fake, ivanova.ID))
+	goldenFile(t, "tg_kuznetsova.ru.txt", transcript(fake, kuznetsova.ID))
+	goldenFile(t, "tg_petrov.en.txt", transcript(fake, petrov.ID))
+
 	// Every callback was answered; no inline button was refused by the API.
 	for _, c := range fake.Calls("") {
 		if c.Status != 200 && c.Method != "getUpdates" {
