@@ -64,9 +64,11 @@ func TestTelegramBlockedUserIsMarkedInactive(t *testing.T) {
 	}) {
 		t.Fatal("a user who blocked the bot must be marked unreachable")
 	}
-	v, ok, err := s.m.DB.StateGet(context.Background(), "telegram", "inactive:petrov")
-	if err != nil || !ok || v != "1" {
-		t.Fatalf("inactive mark not stored: %q %v %v", v, ok, err)
+	if !tgfake.Until(wait, func() bool {
+		v, ok, err := s.m.DB.StateGet(context.Background(), "telegram", "inactive:petrov")
+		return err == nil && ok && v == "1"
+	}) {
+		t.Fatal("inactive mark not stored")
 	}
 	// Writing to the bot again makes the chat usable again.
 	fake.UserText(petrov, "/help")

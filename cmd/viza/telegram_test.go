@@ -178,8 +178,22 @@ func TestTelegramEndToEnd(t *testing.T) {
 	}
 	// What each person saw, as golden transcripts: Russian for the
 	// initiator and finance, English for petrov.
-	if !tgfake.Until(wait, func() bool { return len(fake.Chat(petrov.ID)) >= 4 }) {
-		t.Fatalf("petrov's chat: %+v", fake.Chat(petrov.ID))
+	settled := func() bool {
+		st, err := s.m.DB.OutboxStats(t.Context())
+		if err != nil || st.Pending > 0 || fake.Pending() > 0 {
+			return false
+		}
+		for _, u := range []tgfake.User{ivanova, petrov, sidorov, kuznetsova} {
+			files := strings.Join(filesIn(fake, u.ID), ",")
+			if u != ivanova && !strings.Contains(files, "v2.pdf") {
+				return false
+			}
+		}
+		edited, _ := fake.Message(card2.MessageID)
+		return strings.Contains(edited.Text, "Согласовано вами")
+	}
+	if !tgfake.Until(wait, settled) {
+		t.Fatal("the chats did not settle")
 	}
 	goldenFile(t, "tg_ivanova.ru.txt", transcript(fake, ivanova.ID))
 	goldenFile(t, "tg_kuznetsova.ru.txt", transcript(fake, kuznetsova.ID))
