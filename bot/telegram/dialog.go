@@ -363,6 +363,11 @@ func (c *Channel) onReply(ctx context.Context, upd *models.Update, p *flows.Pers
 			return true
 		}
 		f := fileRef{ID: msg.Document.FileID, Name: msg.Document.FileName, MIME: msg.Document.MimeType, Size: msg.Document.FileSize}
+		if task := c.signTaskOf(ctx, p.ID, pr.DocID); task != 0 {
+			// A file sent to a document being signed is the signed scan.
+			err = c.signWithScan(ctx, upd, p, lang, task, f, strings.TrimSpace(msg.Caption))
+			break
+		}
 		err = c.uploadVersion(ctx, upd, p, lang, chat, pr.DocID, f, strings.TrimSpace(msg.Caption), "")
 	}
 	if err != nil {
@@ -415,4 +420,30 @@ func (c *Channel) editOutcome(ctx context.Context, p *flows.Person, lang string,
 	if err := c.edit(ctx, p.ID, chat, msg, strings.TrimSpace(original)+"\n\n"+line, markup); err != nil {
 		c.log.Warn("edit task message", "person", p.ID, "err", err)
 	}
+}
+
+// signTaskOf returns the person's open sign task on a document in signing.
+func (c *Channel) signTaskOf(ctx context.Context, p flows.PersonID, docID int64) int64 {
+	d, err := c.store.Document(ctx, docID)
+	if err != nil || d.State != flows.StateSigning {
+		return 0
+	}
+	for _, t := range d.OpenTasks() {
+		if t.Kind == flows.KindSign && (t.Assignee == p || t.OnBehalfOf == p) {
+			return t.ID
+		}
+	}
+	return 0
+}
+
+func (c *Channel) signWithScan(ctx context.Context, upd *models.Update, p *flows.Person, lang string, task int64, f fileRef, comment string) error {
+	up, err := c.upload(ctx, f)
+	if err != nil {
+		return err
+	}
+	if _, err := c.eng.Decide(ctx, flows.DecideCmd{Key: key(upd), Actor: p.ID, TaskID: task, Action: flows.ActionDone, Comment: comment, Scan: &up}); err != nil {
+		return err
+	}
+	c.markDecided(ctx, p, lang, task, flows.ActionDone)
+	return nil
 }

@@ -24,6 +24,7 @@ var (
 )
 
 type tgService struct {
+	cursor map[int64]int64
 	t      *testing.T
 	fake   *tgfake.Server
 	m      *Main
@@ -61,7 +62,7 @@ func startTelegramService(t *testing.T, fake *tgfake.Server, dataDir, mode strin
 		cancel()
 		t.Fatal(err)
 	}
-	s := &tgService{t: t, fake: fake, m: m, cancel: cancel, done: make(chan error, 1), cfg: cfg, path: path}
+	s := &tgService{cursor: map[int64]int64{}, t: t, fake: fake, m: m, cancel: cancel, done: make(chan error, 1), cfg: cfg, path: path}
 	go func() { s.done <- m.Run(ctx) }()
 	return s
 }
@@ -83,6 +84,27 @@ func (s *tgService) msg(chat int64, substr string) tgfake.Sent {
 		s.t.Fatal(err)
 	}
 	return m
+}
+
+// next waits for a message newer than the last one next returned in that
+// chat, so that a question asked twice is not mistaken for its first time.
+func (s *tgService) next(chat int64, substr string) tgfake.Sent {
+	s.t.Helper()
+	var found tgfake.Sent
+	if !tgfake.Until(wait, func() bool {
+		for _, m := range s.fake.Chat(chat) {
+			if m.MessageID > s.cursor[chat] && strings.Contains(m.Text, substr) {
+				found = m
+				return true
+			}
+		}
+		return false
+	}) {
+		_, err := s.fake.WaitMessage(chat, "\x00never", 0)
+		s.t.Fatalf("no new message with %q: %v", substr, err)
+	}
+	s.cursor[chat] = found.MessageID
+	return found
 }
 
 // tap presses a button whose callback_data starts with prefix and waits
