@@ -27,7 +27,7 @@ func Amount(minor int64, currency, lang string) string {
 func (r Renderer) names(ids []flows.PersonID) string {
 	var out []string
 	for _, id := range ids {
-		out = append(out, r.name(id))
+		out = append(out, r.Name(id))
 	}
 	return strings.Join(out, ", ")
 }
@@ -112,7 +112,7 @@ func (r Renderer) Card(d *flows.Document, lang string, now time.Time) string {
 	if d.HasAmount {
 		lines = append(lines, l.T("card.amount", map[string]any{"Amount": Amount(d.AmountMinor, d.Currency, lang)}))
 	}
-	lines = append(lines, l.T("card.initiator", map[string]any{"Name": r.name(d.Initiator)}))
+	lines = append(lines, l.T("card.initiator", map[string]any{"Name": r.Name(d.Initiator)}))
 	if rd := d.CurrentRound(); rd != nil {
 		lines = append(lines, l.T("card.version", map[string]any{"Version": d.CurrentVersion(), "Round": rd.No}))
 		if rd.Outcome == "" && rd.Stage < len(d.Stages) {
@@ -121,7 +121,7 @@ func (r Renderer) Card(d *flows.Document, lang string, now time.Time) string {
 		}
 	}
 	for _, t := range d.OpenTasks() {
-		data := map[string]any{"Name": r.name(t.Assignee), "Since": r.FormatTime(t.OpenedAt), "Due": r.FormatTime(t.Due), "For": r.name(t.OnBehalfOf)}
+		data := map[string]any{"Name": r.Name(t.Assignee), "Since": r.FormatTime(t.OpenedAt), "Due": r.FormatTime(t.Due), "For": r.Name(t.OnBehalfOf)}
 		line := l.T("card.waiting", data)
 		if !t.Due.IsZero() && now.After(t.Due) {
 			line += " " + l.T("card.overdue", data)
@@ -140,12 +140,12 @@ func (r Renderer) History(d *flows.Document, lang string) string {
 	lines := []string{l.T("history.header", map[string]any{"Number": d.Number, "Title": d.Title}), l.T("history.versions", nil)}
 	for _, v := range d.Versions {
 		lines = append(lines, l.T("history.version", map[string]any{"No": v.No, "File": v.FileName, "Size": l.Plural("bytes", int(v.Size)),
-			"SHA": v.SHA256, "Name": r.name(v.UploadedBy), "At": r.FormatTime(v.At), "Comment": v.Comment}))
+			"SHA": v.SHA256, "Name": r.Name(v.UploadedBy), "At": r.FormatTime(v.At), "Comment": v.Comment}))
 	}
 	lines = append(lines, l.T("history.decisions", nil))
 	for _, dc := range d.Decisions {
-		data := map[string]any{"At": r.FormatTime(dc.At), "Round": dc.Round, "Stage": dc.Stage + 1, "Name": r.name(dc.Actor),
-			"For": r.name(dc.For), "Decision": l.T("decision."+dc.Kind, nil), "Comment": dc.Comment, "Version": dc.Version}
+		data := map[string]any{"At": r.FormatTime(dc.At), "Round": dc.Round, "Stage": dc.Stage + 1, "Name": r.Name(dc.Actor),
+			"For": r.Name(dc.For), "Decision": l.T("decision."+dc.Kind, nil), "Comment": dc.Comment, "Version": dc.Version}
 		lines = append(lines, l.T("history.decision", data))
 	}
 	return strings.Join(lines, "\n")

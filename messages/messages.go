@@ -47,7 +47,8 @@ type Renderer struct {
 // Language returns the language a person reads.
 func (r Renderer) Language(p flows.PersonID) string { return r.Dir.LanguageOf(p) }
 
-func (r Renderer) name(p flows.PersonID) string {
+// Name is a person's display name, or the id of someone no longer listed.
+func (r Renderer) Name(p flows.PersonID) string {
 	if p == "" {
 		return ""
 	}
@@ -94,7 +95,7 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 	data := map[string]any{
 		"Type": Localized(n.TypeName, lang), "Number": n.Number, "Title": n.Title,
 		"Stage": n.Stage, "StageCount": n.StageCount, "StageName": stageName, "Round": n.Round, "Version": n.Version,
-		"Actor": r.name(n.Actor), "For": r.name(n.For), "Comment": n.Comment, "Due": r.FormatTime(n.Due),
+		"Actor": r.Name(n.Actor), "For": r.Name(n.For), "Comment": n.Comment, "Due": r.FormatTime(n.Due),
 		"Task": "", "Decision": "", "Reason": "",
 	}
 	if n.TaskKind != "" {

@@ -1,0 +1,348 @@
+// Package sheet renders the approval sheet (лист согласования) as a PDF: the
+// document's particulars, every version with its SHA-256, every decision of
+// every round with who, when (with the time zone) and the comments, the
+// remarks and how they were closed, and on every page the hash of the
+// document's last audit event so that `viza verify --doc` can tell whether
+// the record changed since the sheet was printed.
+package sheet
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"codeberg.org/go-pdf/fpdf"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/goregular"
+
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/locales"
+	"github.com/viza-app/viza/messages"
+)
+
+// Input is everything a sheet shows besides the document.
+type Input struct {
+	Doc      *flows.Document
+	Lang     string
+	Renderer messages.Renderer // names and the company's time zone
+	Now      time.Time         // "generated at"
+	LastHash string            // hash of the document's last audit event
+}
+
+const (
+	fontSize  = 8.5
+	lineH     = 4.2
+	marginMM  = 12.0
+	bottomMM  = 16.0
+	cellPadMM = 1.2
+)
+
+type column struct {
+	title string
+	width float64 // share of the usable width
+}
+
+type pdf struct {
+	*fpdf.Fpdf
+	in     Input
+	l      *locales.Localizer
+	usable float64
+}
+
+// Render writes the sheet to w.
+func Render(w io.Writer, in Input) error {
+	l, err := locales.For(in.Lang)
+	if err != nil {
+		return err
+	}
+	f := fpdf.New("P", "mm", "A4", "")
+	// Each render gets its own copy of the font bytes: fpdf parses and
+	// subsets them per document, and sharing one slice between concurrent
+	// renders is what made the archived gofpdf racy.
+	f.AddUTF8FontFromBytes("go", "", slices.Clone(goregular.TTF))
+	f.AddUTF8FontFromBytes("go", "B", slices.Clone(gobold.TTF))
+	f.SetMargins(marginMM, marginMM, marginMM)
+	f.SetAutoPageBreak(false, bottomMM)
+	f.SetCreationDate(in.Now)
+	f.SetModificationDate(in.Now)
+	f.SetCatalogSort(true)
+	f.AliasNbPages("{nb}")
+	pw, _ := f.GetPageSize()
+	p := &pdf{Fpdf: f, in: in, l: l, usable: pw - 2*marginMM}
+	f.SetFooterFunc(p.footer)
+	f.SetTitle(l.T("sheet.title", nil)+" "+in.Doc.Number, true)
+	f.AddPage()
+	p.header()
+	p.versions()
+	for _, r := range in.Doc.Rounds {
+		p.round(r)
+	}
+	p.remarks()
+	if f.Err() {
+		return fmt.Errorf("render sheet of %s: %w", in.Doc.Number, f.Error())
+	}
+	if err := f.Output(w); err != nil {
+		return fmt.Errorf("write sheet of %s: %w", in.Doc.Number, err)
+	}
+	return nil
+}
+
+func (p *pdf) t(id string, data any) string { return p.l.T(id, data) }
+
+func (p *pdf) footer() {
+	p.SetY(-bottomMM + 4)
+	p.SetFont("go", "", 7)
+	text := p.t("sheet.footer", map[string]any{"At": p.in.Renderer.FormatTime(p.in.Now), "Page": p.PageNo(), "Pages": "{nb}", "Hash": p.in.LastHash})
+	for _, line := range p.wrap(text, p.usable) {
+		p.CellFormat(p.usable, 3.2, line, "", 1, "C", false, 0, "")
+	}
+}
+
+func (p *pdf) header() {
+	d := p.in.Doc
+	r := p.in.Renderer
+	p.SetFont("go", "B", 14)
+	p.CellFormat(p.usable, 8, p.t("sheet.title", nil), "", 1, "C", false, 0, "")
+	p.SetFont("go", "", 10)
+	p.CellFormat(p.usable, 6, r.Dir.Company, "", 1, "C", false, 0, "")
+	p.Ln(2)
+	amount := "—"
+	if d.HasAmount {
+		amount = messages.Amount(d.AmountMinor, d.Currency, p.in.Lang)
+	}
+	finished := "—"
+	if !d.FinishedAt.IsZero() {
+		finished = r.FormatTime(d.FinishedAt)
+	}
+	counterparty := d.Counterparty
+	if counterparty == "" {
+		counterparty = "—"
+	}
+	rows := [][2]string{
+		{p.t("sheet.number", nil), d.Number},
+		{p.t("sheet.type", nil), messages.Localized(d.TypeName, p.in.Lang)},
+		{p.t("sheet.doc_title", nil), d.Title},
+		{p.t("sheet.counterparty", nil), counterparty},
+		{p.t("sheet.amount", nil), amount},
+		{p.t("sheet.initiator", nil), r.Name(d.Initiator)},
+		{p.t("sheet.started", nil), r.FormatTime(d.CreatedAt)},
+		{p.t("sheet.finished", nil), finished},
+		{p.t("sheet.state", nil), messages.State(d.State, p.in.Lang)},
+	}
+	cols := []column{{width: 0.25}, {width: 0.75}}
+	for _, row := range rows {
+		p.row(cols, []string{row[0], row[1]}, nil, true)
+	}
+}
+
+func (p *pdf) heading(text string) {
+	if p.GetY()+14 > p.pageBottom() {
+		p.AddPage()
+	}
+	p.Ln(3)
+	p.SetFont("go", "B", 11)
+	p.CellFormat(p.usable, 7, text, "", 1, "L", false, 0, "")
+}
+
+func (p *pdf) pageBottom() float64 {
+	_, ph := p.GetPageSize()
+	return ph - bottomMM
+}
+
+func (p *pdf) versions() {
+	d := p.in.Doc
+	p.heading(p.t("sheet.versions", nil))
+	cols := []column{{p.t("sheet.col.no", nil), 0.05}, {p.t("sheet.col.file", nil), 0.17}, {p.t("sheet.col.size", nil), 0.08},
+		{p.t("sheet.col.sha", nil), 0.26}, {p.t("sheet.col.uploader", nil), 0.13}, {p.t("sheet.col.when", nil), 0.13}, {p.t("sheet.col.comment", nil), 0.18}}
+	p.tableHeader(cols)
+	for _, v := range d.Versions {
+		no := fmt.Sprint(v.No)
+		if v.Scan {
+			no += " " + p.t("sheet.scan", nil)
+		}
+		p.row(cols, []string{no, v.FileName, p.l.Plural("bytes", int(v.Size)), v.SHA256, p.in.Renderer.Name(v.UploadedBy),
+			p.in.Renderer.FormatTime(v.At), v.Comment}, cols, false)
+	}
+}
+
+type line struct {
+	at                                 time.Time
+	stage, who, outcome, when, comment string
+}
+
+// round lists what happened in one round: decisions, carried approvals,
+// tasks closed without a decision, tasks still open, and skipped stages.
+func (p *pdf) round(r flows.Round) {
+	d := p.in.Doc
+	rn := p.in.Renderer
+	p.heading(p.t("sheet.round", map[string]any{"Round": r.No, "Version": r.Version}))
+	cols := []column{{p.t("sheet.col.stage", nil), 0.2}, {p.t("sheet.col.approver", nil), 0.2}, {p.t("sheet.col.decision", nil), 0.17},
+		{p.t("sheet.col.when", nil), 0.15}, {p.t("sheet.col.comment", nil), 0.28}}
+	p.tableHeader(cols)
+	stageName := func(i int) string { return fmt.Sprintf("%d. %s", i+1, messages.StageName(p.l, d.Stages[i], p.in.Lang)) }
+	who := func(actor, forWhom flows.PersonID) string {
+		s := rn.Name(actor)
+		if forWhom != "" && forWhom != actor {
+			s += " (" + p.t("sheet.for", map[string]any{"Name": rn.Name(forWhom)}) + ")"
+		}
+		return s
+	}
+	var lines []line
+	for _, s := range d.Stages {
+		if s.Skipped {
+			lines = append(lines, line{at: r.StartedAt, stage: stageName(s.Index), who: "—",
+				outcome: p.t("sheet.skipped", nil), comment: p.t("sheet.reason."+s.SkipReason, map[string]any{"When": s.When})})
+		}
+	}
+	decided := map[int64]bool{}
+	for _, dc := range d.Decisions {
+		if dc.Round != r.No || dc.TaskID == 0 {
+			continue
+		}
+		decided[dc.TaskID] = decided[dc.TaskID] || dc.Kind != flows.ActionComment
+		lines = append(lines, line{at: dc.At, stage: stageName(dc.Stage), who: who(dc.Actor, dc.For),
+			outcome: p.t("decision."+dc.Kind, nil), when: rn.FormatTime(dc.At), comment: dc.Comment})
+	}
+	for _, t := range d.Tasks {
+		if t.Round != r.No || decided[t.ID] || t.CloseReason == flows.CloseReassigned {
+			continue
+		}
+		ln := line{at: t.ClosedAt, stage: stageName(t.Stage), who: who(t.Assignee, t.OnBehalfOf), when: rn.FormatTime(t.ClosedAt)}
+		switch {
+		case t.Carried:
+			ln.outcome = p.t("sheet.carried", nil)
+		case t.State == flows.TaskOpen:
+			ln.at, ln.outcome, ln.when = t.OpenedAt.Add(time.Hour*24*365*100), p.t("sheet.open_task", nil), ""
+		default:
+			ln.outcome = p.t("sheet.closed."+t.CloseReason, nil)
+		}
+		lines = append(lines, ln)
+	}
+	slices.SortStableFunc(lines, func(a, b line) int { return a.at.Compare(b.at) })
+	for _, ln := range lines {
+		p.row(cols, []string{ln.stage, ln.who, ln.outcome, ln.when, ln.comment}, cols, false)
+	}
+}
+
+func (p *pdf) remarks() {
+	d := p.in.Doc
+	if len(d.Remarks) == 0 {
+		return
+	}
+	rn := p.in.Renderer
+	p.heading(p.t("sheet.remarks", nil))
+	cols := []column{{p.t("sheet.col.kind", nil), 0.13}, {p.t("sheet.col.author", nil), 0.17}, {p.t("sheet.col.when", nil), 0.14},
+		{p.t("sheet.col.text", nil), 0.33}, {p.t("sheet.col.closed", nil), 0.23}}
+	p.tableHeader(cols)
+	for _, r := range d.Remarks {
+		kind, closed := p.t("sheet.nonblocking", nil), "—"
+		if r.Blocking {
+			kind, closed = p.t("sheet.blocking", nil), p.t("sheet.still_open", nil)
+			if !r.ClosedAt.IsZero() {
+				closed = p.t("sheet.closed_by", map[string]any{"Name": rn.Name(r.Owner), "Version": r.ClosedVersion, "At": rn.FormatTime(r.ClosedAt)})
+			}
+		}
+		author := rn.Name(r.Author)
+		if r.Owner != r.Author {
+			author += " (" + p.t("sheet.for", map[string]any{"Name": rn.Name(r.Owner)}) + ")"
+		}
+		p.row(cols, []string{kind, author, rn.FormatTime(r.At) + " · v" + fmt.Sprint(r.Version), r.Text, closed}, cols, false)
+	}
+}
+
+func (p *pdf) tableHeader(cols []column) {
+	p.SetFillColor(230, 230, 230)
+	titles := make([]string, len(cols))
+	for i, c := range cols {
+		titles[i] = c.title
+	}
+	p.row(cols, titles, nil, true)
+}
+
+// row draws one table row with every cell wrapped to its width. When the
+// row does not fit, it goes on a new page after the repeated header.
+func (p *pdf) row(cols []column, cells []string, header []column, bold bool) {
+	style := ""
+	if bold {
+		style = "B"
+	}
+	p.SetFont("go", style, fontSize)
+	wrapped := make([][]string, len(cols))
+	lines := 1
+	for i, c := range cols {
+		wrapped[i] = p.wrap(cells[i], c.width*p.usable-2*cellPadMM)
+		lines = max(lines, len(wrapped[i]))
+	}
+	h := float64(lines)*lineH + 2*cellPadMM
+	if p.GetY()+h > p.pageBottom() {
+		p.AddPage()
+		if header != nil {
+			p.tableHeader(header)
+			p.SetFont("go", style, fontSize)
+		}
+	}
+	x0, y0 := p.GetX(), p.GetY()
+	x := x0
+	for i, c := range cols {
+		w := c.width * p.usable
+		fill := ""
+		if bold && header == nil && len(cols) > 2 {
+			fill = "F"
+		}
+		p.Rect(x, y0, w, h, "D"+fill)
+		for j, ln := range wrapped[i] {
+			p.SetXY(x+cellPadMM, y0+cellPadMM+float64(j)*lineH)
+			p.CellFormat(w-2*cellPadMM, lineH, ln, "", 0, "L", false, 0, "")
+		}
+		x += w
+	}
+	p.SetXY(x0, y0+h)
+}
+
+// wrap breaks text into lines that fit width, breaking at spaces and, for
+// words longer than a line (a SHA-256, a long file name), inside the word.
+func (p *pdf) wrap(text string, width float64) []string {
+	var out []string
+	for _, para := range strings.Split(text, "\n") {
+		cur := ""
+		for _, word := range strings.Fields(para) {
+			for p.GetStringWidth(word) > width {
+				cut := fitPrefix(p, word, width)
+				if cur != "" {
+					out = append(out, cur)
+					cur = ""
+				}
+				out = append(out, word[:cut])
+				word = word[cut:]
+			}
+			switch {
+			case cur == "":
+				cur = word
+			case p.GetStringWidth(cur+" "+word) <= width:
+				cur += " " + word
+			default:
+				out = append(out, cur)
+				cur = word
+			}
+		}
+		out = append(out, cur)
+	}
+	return out
+}
+
+// fitPrefix is the byte length of the longest prefix of word, cut at a rune
+// boundary, that fits width (at least one rune, so wrapping always ends).
+func fitPrefix(p *pdf, word string, width float64) int {
+	cut := 0
+	for i, r := range word {
+		next := i + utf8.RuneLen(r)
+		if p.GetStringWidth(word[:next]) > width && cut > 0 {
+			break
+		}
+		cut = next
+	}
+	return cut
+}
