@@ -179,3 +179,19 @@ func (c *Calendar) AddWorking(from time.Time, d flows.WorkDuration) time.Time {
 	}
 	return t
 }
+
+// WorkingDaysBetween counts the working days from from's date to to's date,
+// the first counted, the last not (a document started and finished on the
+// same day took 0 days; over one night, 1).
+func (c *Calendar) WorkingDaysBetween(from, to time.Time) int {
+	n := 0
+	day := c.dayStart(from)
+	end := c.dayStart(to)
+	for day.Before(end) {
+		if c.IsWorkday(day) {
+			n++
+		}
+		day = day.AddDate(0, 0, 1)
+	}
+	return n
+}

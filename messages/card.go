@@ -150,3 +150,22 @@ func (r Renderer) History(d *flows.Document, lang string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// ListLine is one document in a table of documents: number, short title,
+// state, whom it waits on, days in that state, an overdue mark.
+func (r Renderer) ListLine(d *flows.Document, lang string, now time.Time) string {
+	l := mustLocalizer(lang)
+	title := []rune(d.Title)
+	if len(title) > 32 {
+		title = append(title[:31], '…')
+	}
+	var waiting []string
+	overdue := false
+	for _, t := range d.OpenTasks() {
+		waiting = append(waiting, r.Name(t.Assignee))
+		overdue = overdue || (!t.Due.IsZero() && now.After(t.Due))
+	}
+	days := int(now.Sub(stateSince(d)).Hours() / 24)
+	return l.T("list.line", map[string]any{"Number": d.Number, "Title": string(title), "State": State(d.State, lang),
+		"Waiting": strings.Join(waiting, ", "), "Days": l.Plural("days", days), "Overdue": overdue})
+}

@@ -149,3 +149,9 @@ func (db *DB) documents(ctx context.Context, q string, args ...any) ([]*flows.Do
 	}
 	return out, rows.Err()
 }
+
+// AllDocuments lists every document, newest first. Callers filter by who
+// may read them.
+func (db *DB) AllDocuments(ctx context.Context) ([]*flows.Document, error) {
+	return db.documents(ctx, `SELECT id, body FROM documents ORDER BY id DESC`)
+}

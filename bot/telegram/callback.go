@@ -102,6 +102,10 @@ func (c *Channel) onCallback(ctx context.Context, upd *models.Update) {
 				c.edit(ctx, p.ID, chat, msgID, strings.TrimSpace(text)+"\n\n"+c.t(lang, "tg.withdrawn", map[string]any{"Number": d.Number}), nil)
 			}
 		}
+	case "ls":
+		c.answer(ctx, cq, "")
+		filter, page := parseListRef(ref)
+		c.showList(ctx, p, lang, chat, filter, page, msgID)
 	case "lg":
 		if ref != "ru" && ref != "en" {
 			c.answer(ctx, cq, "")

@@ -77,7 +77,7 @@ func (c *Channel) onMessage(ctx context.Context, upd *models.Update) {
 		c.onDocument(ctx, upd, p, lang)
 		return
 	}
-	if strings.TrimSpace(msg.Text) != "" && c.onDialogText(ctx, upd, p, lang) {
+	if strings.TrimSpace(msg.Text) != "" && (c.onDialogText(ctx, upd, p, lang) || c.onQuestion(ctx, p, lang, chat, msg.Text)) {
 		return
 	}
 	c.reply(ctx, p.ID, chat, c.t(lang, "tg.send_file_hint", nil), nil)
@@ -194,6 +194,12 @@ func (c *Channel) onCommand(ctx context.Context, upd *models.Update, p *flows.Pe
 			return
 		}
 		c.reply(ctx, p.ID, chat, c.renderer().History(d, lang), nil)
+	case "sheet":
+		c.onSheet(ctx, p, lang, chat, arg)
+	case "list":
+		c.showList(ctx, p, lang, chat, "a", 0, 0)
+	case "export":
+		c.onExport(ctx, p, lang, chat)
 	case "lang":
 		c.reply(ctx, p.ID, chat, c.t(lang, "tg.lang_choose", nil), buttons(
 			[3]string{c.t(lang, "button.lang_ru", nil), "lg", "ru"}, [3]string{c.t(lang, "button.lang_en", nil), "lg", "en"}))

@@ -189,6 +189,16 @@ func (c *Channel) Deliver(ctx context.Context, n flows.Notification, p *flows.Pe
 		if err := c.once(ctx, progress+"file", func() error { return c.sendNotificationVersion(ctx, p.ID, chat, n, lang, true) }); err != nil {
 			return "", err
 		}
+		// The approval sheet comes with the final approval.
+		if err := c.once(ctx, progress+"sheet", func() error {
+			d, err := c.store.Document(ctx, n.DocID)
+			if err != nil {
+				return err
+			}
+			return c.sendSheet(ctx, p.ID, chat, d, lang)
+		}); err != nil {
+			return "", err
+		}
 		return strconv.Itoa(msg.ID), nil
 	case flows.NoteChangesRequested:
 		msg, err := c.sendText(ctx, p.ID, chat, m.Text, keyboard(m.Buttons))

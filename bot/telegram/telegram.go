@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -56,6 +57,14 @@ type Config struct {
 	PollTimeout   time.Duration // long-poll wait; default 50 s
 	PerChat       time.Duration // minimum gap between messages in one chat; default 1 s
 	Global        rate.Limit    // messages per second overall; default 25
+	Reports       Reports       // sheet, list and export; nil turns them off
+}
+
+// Reports renders the approval sheet and the registry.
+type Reports interface {
+	Sheet(ctx context.Context, d *flows.Document, lang string, w io.Writer) error
+	Visible(ctx context.Context, p flows.PersonID) ([]*flows.Document, error)
+	Registry(ctx context.Context, docs []*flows.Document, lang string, csv bool, w io.Writer) error
 }
 
 // Channel implements flows.Channel for Telegram.
@@ -238,7 +247,7 @@ func (c *Channel) Run(ctx context.Context) error {
 }
 
 func (c *Channel) registerCommands(ctx context.Context) error {
-	names := []string{"start", "help", "new", "my", "status", "history", "cancel", "lang"}
+	names := []string{"start", "help", "new", "my", "status", "list", "history", "sheet", "export", "cancel", "lang"}
 	for _, lang := range []string{"", "ru", "en"} {
 		l := lang
 		if l == "" {

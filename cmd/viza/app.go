@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/viza-app/viza/bot/logchannel"
 	"github.com/viza-app/viza/bot/telegram"
+	"github.com/viza-app/viza/calendar"
 	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/messages"
@@ -34,18 +36,71 @@ type Main struct {
 	Clock      flows.Clock
 	Listener   net.Listener
 	Telegram   *telegram.Channel
+	Calendar   *calendar.Calendar
 
 	server *http.Server
 	mu     sync.Mutex
 }
 
-// OpenStorage opens only the database, for the administration commands.
+// OpenStorage opens the database and the engine without channels, for the
+// administration commands.
 func OpenStorage(ctx context.Context, cfg *config.Config) (*Main, error) {
 	db, err := storage.Open(ctx, filepath.Join(cfg.DataDir, "viza.db"))
 	if err != nil {
 		return nil, err
 	}
-	return &Main{Config: cfg, DB: db, Files: storage.Files{Dir: filepath.Join(cfg.DataDir, "files")}}, nil
+	m := &Main{Config: cfg, DB: db, Files: storage.Files{Dir: filepath.Join(cfg.DataDir, "files")}, Clock: flows.SystemClock{}}
+	dir, err := cfg.Directory()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if m.Calendar, err = cfg.WorkCalendar(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	m.Engine = flows.NewEngine(m.DB, m.Files, m.Clock, m.Calendar, dir)
+	return m, nil
+}
+
+func (m *Main) reports() *reports {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return &reports{db: m.DB, eng: m.Engine, cal: m.Calendar, clock: m.Clock}
+}
+
+// writeReport writes a sheet or the registry to a file.
+func (m *Main) writeReport(ctx context.Context, kind, number, lang string, csv bool, path string) error {
+	if lang == "" {
+		lang = m.Engine.Directory().Language
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	r := m.reports()
+	if kind == "sheet" {
+		d, err := m.DB.DocumentByNumber(ctx, number)
+		if err == nil {
+			err = r.Sheet(ctx, d, lang, f)
+		}
+		if err != nil {
+			f.Close()
+			os.Remove(path)
+			return fmt.Errorf("sheet %s: %w", number, err)
+		}
+	} else {
+		docs, err := r.Visible(ctx, "")
+		if err == nil {
+			err = r.Registry(ctx, docs, lang, csv, f)
+		}
+		if err != nil {
+			f.Close()
+			os.Remove(path)
+			return fmt.Errorf("export: %w", err)
+		}
+	}
+	return f.Close()
 }
 
 // NewMain opens storage and wires the engine, the channels and the HTTP
@@ -55,18 +110,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	m.ConfigPath, m.Log, m.Clock = path, log, flows.SystemClock{}
-	dir, err := cfg.Directory()
-	if err != nil {
-		m.DB.Close()
-		return nil, err
-	}
-	cal, err := cfg.WorkCalendar()
-	if err != nil {
-		m.DB.Close()
-		return nil, err
-	}
-	m.Engine = flows.NewEngine(m.DB, m.Files, m.Clock, cal, dir)
+	m.ConfigPath, m.Log = path, log
 	var channels []flows.Channel
 	if cfg.Telegram != nil {
 		tg, err := m.telegram(ctx, cfg.Telegram)
@@ -159,6 +203,7 @@ func (m *Main) Reload() {
 	}
 	m.Engine.SetDirectory(dir)
 	m.Engine.SetCalendar(cal)
+	m.Calendar = cal
 	m.Log.Info("configuration reloaded", "people", len(cfg.People), "types", len(cfg.DocumentTypes))
 }
 
@@ -212,7 +257,7 @@ func (m *Main) telegram(ctx context.Context, tc *config.Telegram) (*telegram.Cha
 		return nil, fmt.Errorf("telegram webhook mode needs a secret in %s", tc.WebhookSecretEnv)
 	}
 	ch, err := telegram.New(ctx, telegram.Config{Token: token, APIURL: tc.APIURL, Mode: tc.Mode, WebhookURL: tc.WebhookURL,
-		WebhookSecret: secret}, m.Engine, m.DB, m.Files, m.Clock, m.Log)
+		WebhookSecret: secret, Reports: reportsFunc(m.reports)}, m.Engine, m.DB, m.Files, m.Clock, m.Log)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,9 @@
 //	viza check-config [-config viza.yaml]     validate the configuration only
 //	viza verify [-config viza.yaml]           walk the audit hash chain
 //	viza backup [-config viza.yaml] FILE      consistent copy of the live database
+//	viza sheet NUMBER -o FILE.pdf             the approval sheet of a document
+//	viza export -o FILE.xlsx [--csv]          the registry of all documents
+//	viza verify --doc NUMBER --hash HASH      does a printed sheet still match the record?
 //	viza version
 package main
 
@@ -17,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/viza-app/viza/config"
@@ -36,6 +40,8 @@ commands:
   check-config   validate the configuration and exit
   verify         check the audit hash chain
   backup FILE    write a consistent copy of the database while the service runs
+  sheet NUMBER   write the approval sheet of a document (-o FILE.pdf, -lang ru|en)
+  export         write the registry of all documents (-o FILE.xlsx, --csv)
   version        print the version
 `
 
@@ -45,10 +51,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, args := args[0], args[1:]
+	var positional string
+	if cmd == "sheet" && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		positional, args = args[0], args[1:]
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", os.Getenv("VIZA_CONFIG"), "path to viza.yaml (default $VIZA_CONFIG or ./viza.yaml)")
 	demo := fs.Bool("demo", false, "run the embedded demo company (no file, no tokens)")
+	out := fs.String("o", "", "output file (sheet, export)")
+	lang := fs.String("lang", "", "language of the sheet or registry (default: the company's)")
+	asCSV := fs.Bool("csv", false, "export as CSV instead of XLSX")
+	docNumber := fs.String("doc", "", "verify: the document number printed on the sheet")
+	docHash := fs.String("hash", "", "verify: the hash printed in the sheet's footer")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -97,7 +112,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case "verify":
-		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int { return m.Verify(ctx, stdout) })
+		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
+			if *docNumber != "" {
+				return m.reports().VerifyDocument(ctx, *docNumber, *docHash, stdout)
+			}
+			return m.Verify(ctx, stdout)
+		})
+	case "sheet", "export":
+		if (cmd == "sheet" && positional == "") || *out == "" {
+			fmt.Fprintln(stderr, "usage: viza sheet NUMBER -o FILE.pdf | viza export -o FILE.xlsx [--csv]")
+			return 2
+		}
+		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
+			if err := m.writeReport(ctx, cmd, positional, *lang, *asCSV, *out); err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			fmt.Fprintln(stdout, "written to", *out)
+			return 0
+		})
 	case "backup":
 		if fs.NArg() != 1 {
 			fmt.Fprintln(stderr, "usage: viza backup [-config FILE] OUTPUT.db")

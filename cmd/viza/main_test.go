@@ -112,6 +112,48 @@ func TestServeEndToEnd(t *testing.T) {
 	if !strings.Contains(stdout.String(), "audit chain intact") || !strings.Contains(stdout.String(), "integrity: ok") {
 		t.Fatalf("verify said %q", stdout.String())
 	}
+	// The sheet, the registry, and a printed sheet checked against the record.
+	outDir := t.TempDir()
+	for _, args := range [][]string{
+		{"sheet", out.Number, "-config", path, "-o", filepath.Join(outDir, "s.pdf")},
+		{"sheet", out.Number, "-config", path, "-lang", "en", "-o", filepath.Join(outDir, "s.en.pdf")},
+		{"export", "-config", path, "-o", filepath.Join(outDir, "r.xlsx")},
+		{"export", "-config", path, "--csv", "-o", filepath.Join(outDir, "r.csv")},
+	} {
+		stderr.Reset()
+		if code := run(context.Background(), args, io.Discard, &stderr); code != 0 {
+			t.Fatalf("%v = %d: %s", args, code, stderr.String())
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(outDir, "s.pdf")); !bytes.HasPrefix(b, []byte("%PDF")) {
+		t.Fatal("sheet is not a PDF")
+	}
+	if b, _ := os.ReadFile(filepath.Join(outDir, "r.csv")); !strings.Contains(string(b), out.Number) {
+		t.Fatalf("csv = %s", b)
+	}
+	if code := run(context.Background(), []string{"sheet", "НЕТ-1", "-config", path, "-o", filepath.Join(outDir, "x.pdf")}, io.Discard, &stderr); code != 1 {
+		t.Fatal("a sheet of a missing document must fail")
+	}
+	m2, err := OpenStorage(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _ := m2.DB.DocumentEvents(context.Background(), out.DocID)
+	m2.DB.Close()
+	for _, tc := range []struct {
+		hash string
+		code int
+		want string
+	}{
+		{events[len(events)-1].Hash, 0, "OK: the record of"},
+		{events[0].Hash, 1, "CHANGED:"},
+		{strings.Repeat("0", 64), 1, "MISMATCH:"},
+	} {
+		stdout.Reset()
+		if code := run(context.Background(), []string{"verify", "-config", path, "--doc", out.Number, "--hash", tc.hash}, &stdout, &stderr); code != tc.code || !strings.Contains(stdout.String(), tc.want) {
+			t.Fatalf("verify --doc = %d %q, want %d %q", code, stdout.String(), tc.code, tc.want)
+		}
+	}
 	backup := filepath.Join(t.TempDir(), "b.db")
 	if code := run(context.Background(), []string{"backup", "-config", path, backup}, io.Discard, &stderr); code != 0 {
 		t.Fatalf("backup = %d: %s", code, stderr.String())

@@ -84,6 +84,66 @@ func TestTelegramCommands(t *testing.T) {
 		fake.UserText(director, "/status "+number) // a viewer sees every document
 		s.msg(director.ID, "Состояние: На согласовании")
 	})
+	t.Run("/sheet sends the approval sheet to participants only", func(t *testing.T) {
+		fake.UserText(ivanova, "/sheet "+number)
+		if !tgfake.Until(wait, func() bool { return strings.Contains(strings.Join(filesIn(fake, ivanova.ID), ","), "sheet_"+number+".pdf") }) {
+			t.Fatalf("no sheet: %v", filesIn(fake, ivanova.ID))
+		}
+		for _, m := range fake.Chat(ivanova.ID) {
+			if m.FileName == "sheet_"+number+".pdf" {
+				if pdf, _ := fake.FileContent(m.FileID); !strings.HasPrefix(string(pdf), "%PDF") {
+					t.Fatalf("sheet is not a PDF: %.20q", pdf)
+				}
+			}
+		}
+		fake.UserText(volkov, "/sheet "+number)
+		if !tgfake.Until(wait, func() bool { return len(fake.Chat(volkov.ID)) == 3 }) {
+			t.Fatalf("volkov: %+v", fake.Chat(volkov.ID))
+		}
+		if last := fake.Chat(volkov.ID)[2]; last.FileID != "" || !strings.Contains(last.Text, "нет к нему доступа") {
+			t.Fatalf("a stranger got %+v", last)
+		}
+	})
+	t.Run("/list shows a table with filters and paging", func(t *testing.T) {
+		fake.UserText(director, "/list")
+		m := s.msg(director.ID, "📋 Документы")
+		if !strings.Contains(m.Text, number+" · Поставка кресел · На согласовании · ждём: Пётр Петров, Сидор Сидоров") {
+			t.Fatalf("list = %q", m.Text)
+		}
+		if m.Button("ls:o:0") == "" || m.Button("ls:t.supply:0") == "" {
+			t.Fatalf("filters = %v", m.Buttons())
+		}
+		s.tap(director, m, "ls:o:0")
+		if !tgfake.Until(wait, func() bool {
+			e, _ := fake.Message(m.MessageID)
+			return strings.Contains(e.Text, "Просроченные") && strings.Contains(e.Text, "Таких документов нет")
+		}) {
+			t.Fatal("the overdue filter did not edit the list")
+		}
+		fake.UserText(volkov, "/list")
+		if vm := s.msg(volkov.ID, "📋 Документы"); strings.Contains(vm.Text, number) {
+			t.Fatalf("a stranger sees others' documents: %q", vm.Text)
+		}
+	})
+	t.Run("/export sends an XLSX of what the person may see", func(t *testing.T) {
+		fake.UserText(director, "/export")
+		if !tgfake.Until(wait, func() bool { return strings.Contains(strings.Join(filesIn(fake, director.ID), ","), ".xlsx") }) {
+			t.Fatalf("no export: %v", filesIn(fake, director.ID))
+		}
+		s.msg(director.ID, "Реестр документов: ")
+	})
+	t.Run("a number or a counterparty typed alone answers with the card", func(t *testing.T) {
+		chat := fake.Chat(ivanova.ID)
+		s.cursor[ivanova.ID] = chat[len(chat)-1].MessageID
+		fake.UserText(ivanova, number)
+		s.next(ivanova.ID, "Состояние: На согласовании")
+		fake.UserText(ivanova, "Бумага")
+		s.next(ivanova.ID, "Пришлите файл") // no counterparty matches: the usual hint
+		fake.UserText(volkov, number)
+		if !tgfake.Until(wait, func() bool { c := fake.Chat(volkov.ID); return strings.Contains(c[len(c)-1].Text, "Пришлите файл") }) {
+			t.Fatal("a stranger typing a number must learn nothing about it")
+		}
+	})
 	t.Run("/lang switches the language", func(t *testing.T) {
 		fake.UserText(sidorov, "/lang")
 		m := s.msg(sidorov.ID, "Выберите язык")

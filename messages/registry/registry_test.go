@@ -1,0 +1,131 @@
+package registry_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/viza-app/viza/config"
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/flows/flowstest"
+	"github.com/viza-app/viza/messages"
+	"github.com/viza-app/viza/messages/registry"
+	"github.com/viza-app/viza/storage/storagetest"
+)
+
+func fixture(t *testing.T) ([]registry.Row, *time.Location) {
+	t.Helper()
+	db, files := storagetest.Open(t)
+	cfg, err := config.Load("../../config/testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := cfg.Directory()
+	cal, _ := cfg.WorkCalendar()
+	clock := flowstest.NewClock(time.Date(2026, 11, 30, 10, 0, 0, 0, dir.Location))
+	eng := flows.NewEngine(db, files, clock, cal, dir)
+	ctx := context.Background()
+	a, err := eng.Start(ctx, flows.StartCmd{Key: "a", Actor: "ivanova", TypeID: "memo", Title: "Командировка", Approvers: []flows.PersonID{"petrov"},
+		File: flows.Upload{Name: "a.pdf", Content: strings.NewReader("a")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Start(ctx, flows.StartCmd{Key: "b", Actor: "ivanova", TypeID: "contract", Title: "Поставка", Counterparty: "ООО «Бета»",
+		AmountMinor: 150000050, HasAmount: true, File: flows.Upload{Name: "b.pdf", Content: strings.NewReader("b")}}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(50 * time.Hour) // Monday 10:00 → Wednesday 12:00
+	d, _ := db.Document(ctx, a.DocID)
+	if _, err := eng.Decide(ctx, flows.DecideCmd{Key: "c", Actor: "petrov", TaskID: d.OpenTasks()[0].ID, Action: flows.ActionApprove, Comment: "ок"}); err != nil {
+		t.Fatal(err)
+	}
+	docs, err := db.AllDocuments(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := registry.Rows(docs, messages.Renderer{Dir: dir}, "ru", clock.Now(), cal.WorkingDaysBetween)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows, dir.Location
+}
+
+func TestXLSXReadBack(t *testing.T) {
+	rows, loc := fixture(t)
+	var buf bytes.Buffer
+	if err := registry.WriteXLSX(&buf, rows, "ru", loc); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sh = "Реестр"
+	get := func(cell string) string {
+		v, err := f.GetCellValue(sh, cell, excelize.Options{RawCellValue: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	typ := func(cell string) excelize.CellType {
+		ct, err := f.GetCellType(sh, cell)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ct
+	}
+	tests := []struct{ cell, want string }{
+		{"A1", "Номер"}, {"E1", "Сумма"}, {"O1", "Последний комментарий"},
+		{"A2", "Д-2026-0001"}, {"B2", "Договор"}, {"D2", "ООО «Бета»"}, {"E2", "1500000.5"}, {"F2", "RUB"},
+		{"H2", "На согласовании"}, {"K2", "2"}, {"L2", "Юридическая проверка"}, {"M2", "Пётр Петров, Сидор Сидоров"}, {"N2", "1"},
+		{"A3", "memo-2026-0001"}, {"H3", "Согласован"}, {"K3", "2"}, {"O3", "ок"}, {"E3", ""}, {"M3", ""},
+	}
+	for _, tc := range tests {
+		if got := get(tc.cell); got != tc.want {
+			t.Errorf("%s = %q, want %q", tc.cell, got, tc.want)
+		}
+	}
+	if typ("E2") != excelize.CellTypeNumber && typ("E2") != excelize.CellTypeUnset {
+		t.Errorf("amount cell type %v, want a number", typ("E2"))
+	}
+	// Dates are Excel serial numbers shown with a date format.
+	serial, err := strconv.ParseFloat(get("I2"), 64)
+	if err != nil {
+		t.Fatalf("start date is not a number: %q", get("I2"))
+	}
+	if got, _ := excelize.ExcelDateToTime(serial, false); got.Format("2006-01-02 15:04") != "2026-11-30 10:00" {
+		t.Errorf("start date = %s (Moscow wall time expected)", got)
+	}
+	if shown, _ := f.GetCellValue(sh, "I2"); shown != "30.11.2026 10:00" {
+		t.Errorf("start date shown as %q", shown)
+	}
+	panes, err := f.GetPanes(sh)
+	if err != nil || !panes.Freeze || panes.YSplit != 1 {
+		t.Errorf("header row not frozen: %+v %v", panes, err)
+	}
+	if w, _ := f.GetColWidth(sh, "C"); w < 30 {
+		t.Errorf("title column width %v", w)
+	}
+}
+
+func TestCSV(t *testing.T) {
+	rows, loc := fixture(t)
+	var buf bytes.Buffer
+	if err := registry.WriteCSV(&buf, rows, "en", loc); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 || recs[0][0] != "Number" || recs[1][4] != "1500000.50" || recs[1][8] != "2026-11-30T10:00:00+03:00" {
+		t.Fatalf("csv = %q", recs)
+	}
+}
