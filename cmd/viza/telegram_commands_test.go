@@ -86,7 +86,9 @@ func TestTelegramCommands(t *testing.T) {
 	})
 	t.Run("/sheet sends the approval sheet to participants only", func(t *testing.T) {
 		fake.UserText(ivanova, "/sheet "+number)
-		if !tgfake.Until(wait, func() bool { return strings.Contains(strings.Join(filesIn(fake, ivanova.ID), ","), "sheet_"+number+".pdf") }) {
+		if !tgfake.Until(wait, func() bool {
+			return strings.Contains(strings.Join(filesIn(fake, ivanova.ID), ","), "sheet_"+number+".pdf")
+		}) {
 			t.Fatalf("no sheet: %v", filesIn(fake, ivanova.ID))
 		}
 		for _, m := range fake.Chat(ivanova.ID) {
@@ -140,7 +142,10 @@ func TestTelegramCommands(t *testing.T) {
 		fake.UserText(ivanova, "Бумага")
 		s.next(ivanova.ID, "Пришлите файл") // no counterparty matches: the usual hint
 		fake.UserText(volkov, number)
-		if !tgfake.Until(wait, func() bool { c := fake.Chat(volkov.ID); return strings.Contains(c[len(c)-1].Text, "Пришлите файл") }) {
+		if !tgfake.Until(wait, func() bool {
+			c := fake.Chat(volkov.ID)
+			return strings.Contains(c[len(c)-1].Text, "Пришлите файл")
+		}) {
 			t.Fatal("a stranger typing a number must learn nothing about it")
 		}
 	})
