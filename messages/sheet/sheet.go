@@ -134,12 +134,13 @@ func (p *pdf) header() {
 	}
 	cols := []column{{width: 0.25}, {width: 0.75}}
 	for _, row := range rows {
-		p.row(cols, []string{row[0], row[1]}, nil, true)
+		p.row(cols, []string{row[0], row[1]}, nil, false)
 	}
 }
 
 func (p *pdf) heading(text string) {
-	if p.GetY()+14 > p.pageBottom() {
+	// Keep a heading with its table's header and first row.
+	if p.GetY()+30 > p.pageBottom() {
 		p.AddPage()
 	}
 	p.Ln(3)
