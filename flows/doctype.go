@@ -33,6 +33,7 @@ type DocType struct {
 	Rework        string
 	AdHoc         bool // route: initiator_choice
 	Route         []StageTemplate
+	Reminders     []ReminderRule // nil: DefaultLadder
 }
 
 // StageTemplate is one stage of a type's route before it is resolved for a

@@ -167,12 +167,19 @@ func (e *Engine) run(ctx context.Context, key string, dir *Directory, load func(
 			return Outcome{}, err
 		}
 		o := &op{d: d, dir: dir, cal: e.cal.Load().Calendar, now: e.clock.Now(), tx: tx}
+		wasOpen := map[int64]bool{}
+		for _, t := range d.OpenTasks() {
+			wasOpen[t.ID] = true
+		}
 		out, err := change(o)
 		if err != nil {
 			return Outcome{}, err
 		}
 		if err := tx.SaveDocument(d); err != nil {
 			return Outcome{}, fmt.Errorf("save document %s: %w", d.Number, err)
+		}
+		if err := o.saveReminders(wasOpen); err != nil {
+			return Outcome{}, err
 		}
 		for i := range o.events {
 			o.events[i].DocID = d.ID
@@ -745,4 +752,39 @@ func (t *DocType) UsesAmount() bool {
 		}
 	}
 	return false
+}
+
+// saveReminders schedules the ladder of every task that opened in this
+// command and cancels what is pending for every task that closed.
+func (o *op) saveReminders(wasOpen map[int64]bool) error {
+	var closed []int64
+	isOpen := map[int64]bool{}
+	for i := range o.d.Tasks {
+		t := &o.d.Tasks[i]
+		if t.State == TaskOpen {
+			isOpen[t.ID] = true
+			if !wasOpen[t.ID] {
+				o.reminders = append(o.reminders, schedule(o.cal, o.ladderFor(), t, o.d.ID)...)
+			}
+		}
+	}
+	for id := range wasOpen {
+		if !isOpen[id] {
+			closed = append(closed, id)
+		}
+	}
+	for i := range o.reminders {
+		o.reminders[i].DocID = o.d.ID
+	}
+	if len(closed) > 0 {
+		if err := o.tx.CancelReminders(closed, o.now); err != nil {
+			return fmt.Errorf("cancel reminders: %w", err)
+		}
+	}
+	if len(o.reminders) > 0 {
+		if err := o.tx.ScheduleReminders(o.reminders); err != nil {
+			return fmt.Errorf("schedule reminders: %w", err)
+		}
+	}
+	return nil
 }

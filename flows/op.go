@@ -15,8 +15,9 @@ type op struct {
 	cal    Calendar
 	now    time.Time
 	tx     Tx
-	events []AuditEvent
-	notes  []Notification
+	events    []AuditEvent
+	notes     []Notification
+	reminders []Reminder
 }
 
 func (o *op) audit(kind string, actor, forWhom PersonID, taskID int64, detail string) {

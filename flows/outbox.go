@@ -19,6 +19,12 @@ type Channel interface {
 	Deliver(ctx context.Context, n Notification, p *Person) (ref string, err error)
 }
 
+// KindFilter is implemented by channels that carry only some kinds of
+// notification (SMS carries the SMS step of the reminder ladder).
+type KindFilter interface {
+	Accepts(kind string) bool
+}
+
 // Delivery is one notification on its way through one channel.
 type Delivery struct {
 	ID           int64
@@ -128,6 +134,9 @@ func (d *Dispatcher) route(n Notification) []string {
 	}
 	var names []string
 	for _, c := range d.Channels {
+		if a, ok := c.(KindFilter); ok && !a.Accepts(n.Kind) {
+			continue
+		}
 		if c.Reaches(p) {
 			names = append(names, c.Name())
 		}

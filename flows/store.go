@@ -40,6 +40,12 @@ type Tx interface {
 	// Record appends audit events (chained) and queues notifications.
 	Record(events []AuditEvent, notes []Notification) error
 	ActiveAbsence(p PersonID, at time.Time) (Absence, bool, error)
+	// ScheduleReminders stores reminder steps; CancelReminders drops the
+	// unsent ones of tasks that closed; MarkReminder records a step sent.
+	ScheduleReminders(rs []Reminder) error
+	CancelReminders(taskIDs []int64, at time.Time) error
+	MarkReminder(id int64, at time.Time) error
+	LastManualReminder(taskID int64) (time.Time, error)
 	PutAbsence(a Absence, by PersonID, at time.Time) error
 }
 

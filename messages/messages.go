@@ -96,7 +96,7 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 		"Type": Localized(n.TypeName, lang), "Number": n.Number, "Title": n.Title,
 		"Stage": n.Stage, "StageCount": n.StageCount, "StageName": stageName, "Round": n.Round, "Version": n.Version,
 		"Actor": r.Name(n.Actor), "For": r.Name(n.For), "Comment": n.Comment, "Due": r.FormatTime(n.Due),
-		"Task": "", "Decision": "", "Reason": "",
+		"Task": "", "Decision": "", "Reason": "", "Since": r.FormatTime(n.At), "Company": r.Dir.Company,
 	}
 	if n.TaskKind != "" {
 		data["Task"] = l.T("task."+n.TaskKind, nil)
@@ -115,7 +115,7 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 		return Button{Label: l.T("button."+key, nil), Action: act, Ref: ref}
 	}
 	switch n.Kind {
-	case flows.NoteTaskAssigned:
+	case flows.NoteTaskAssigned, flows.NoteReminder:
 		switch n.TaskKind {
 		case flows.KindAcknowledge:
 			m.Buttons = [][]Button{{button("read", ActRead, n.TaskID), button("comment", ActComment, n.TaskID)}}

@@ -89,6 +89,11 @@ func TestNotificationGolden(t *testing.T) {
 			n.Kind, n.Actor, n.Comment = flows.NoteRemark, "kuznetsova", "Сумма без НДС?"
 		}),
 		"version_uploaded": with(func(n *flows.Notification) { n.Kind = flows.NoteVersionUploaded }),
+		"reminder":         with(func(n *flows.Notification) { n.Kind, n.Due = flows.NoteReminder, at.Add(8*time.Hour) }),
+		"reminder_sms":     with(func(n *flows.Notification) { n.Kind = flows.NoteReminderSMS }),
+		"escalation": with(func(n *flows.Notification) {
+			n.Kind, n.Actor, n.Due = flows.NoteEscalation, "petrov", at.Add(8*time.Hour)
+		}),
 	}
 	for name, n := range cases {
 		for _, lang := range locales.Languages {

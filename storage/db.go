@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -37,6 +38,9 @@ type DB struct {
 	stop     chan struct{}
 	stopped  chan struct{}
 	onCommit func()
+
+	closeOnce sync.Once
+	closeErr  error
 
 	// Owned by the writer goroutine.
 	stmts map[string]*sql.Stmt
@@ -108,10 +112,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 func (db *DB) OnCommit(f func()) { db.onCommit = f }
 
 // Close stops the writer after the writes in flight and closes the file.
+// Closing twice is harmless.
 func (db *DB) Close() error {
-	close(db.stop)
-	<-db.stopped
-	return errors.Join(db.reader.Close(), db.writer.Close())
+	db.closeOnce.Do(func() {
+		close(db.stop)
+		<-db.stopped
+		db.closeErr = errors.Join(db.reader.Close(), db.writer.Close())
+	})
+	return db.closeErr
 }
 
 // Ping reports whether the database answers and is migrated to the end.

@@ -17,15 +17,20 @@ const (
 	qInsertNotification = `INSERT INTO notifications(recipient, kind, doc_id, payload, created_at) VALUES (?,?,?,?,?)`
 	qActiveAbsence      = `SELECT deputy, from_at, to_at FROM absences
 		WHERE person = ? AND from_at <= ? AND to_at > ? ORDER BY id DESC LIMIT 1`
-	qInboundLookup = `SELECT outcome FROM inbound WHERE key = ?`
-	qInboundInsert = `INSERT INTO inbound(key, outcome, at) VALUES (?, ?, ?)`
-	qDocByID       = `SELECT id, body FROM documents WHERE id = ?`
-	qDocByNumber   = `SELECT id, body FROM documents WHERE number = ?`
-	qDocOfTask     = `SELECT doc_id FROM tasks WHERE id = ?`
-	qSavepoint     = `SAVEPOINT cmd`
-	qRollbackTo    = `ROLLBACK TO cmd`
-	qRelease       = `RELEASE cmd`
+	qInboundLookup   = `SELECT outcome FROM inbound WHERE key = ?`
+	qInboundInsert   = `INSERT INTO inbound(key, outcome, at) VALUES (?, ?, ?)`
+	qDocByID         = `SELECT id, body FROM documents WHERE id = ?`
+	qDocByNumber     = `SELECT id, body FROM documents WHERE number = ?`
+	qDocOfTask       = `SELECT doc_id FROM tasks WHERE id = ?`
+	qInsertReminder  = `INSERT INTO reminders(task_id, doc_id, step, send, due_at, every_min, every_day, sent_at) VALUES (?,?,?,?,?,?,?,?)`
+	qCancelReminders = `UPDATE reminders SET cancelled = 1 WHERE task_id = ? AND sent_at IS NULL AND cancelled = 0`
+	qMarkReminder    = `UPDATE reminders SET sent_at = ? WHERE id = ?`
+	qLastManual      = `SELECT MAX(sent_at) FROM reminders WHERE task_id = ? AND step = -1`
+	qSavepoint       = `SAVEPOINT cmd`
+	qRollbackTo      = `ROLLBACK TO cmd`
+	qRelease         = `RELEASE cmd`
 )
 
 var writerStatements = []string{qNextSequence, qInsertDocument, qUpdateDocument, qUpsertTask, qInsertAudit,
-	qInsertNotification, qActiveAbsence, qInboundLookup, qInboundInsert, qDocByID, qDocByNumber, qDocOfTask, qSavepoint, qRollbackTo, qRelease}
+	qInsertNotification, qActiveAbsence, qInboundLookup, qInboundInsert, qDocByID, qDocByNumber, qDocOfTask, qSavepoint, qRollbackTo, qRelease,
+	qInsertReminder, qCancelReminders, qMarkReminder, qLastManual}
