@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/viza-app/viza/calendar"
@@ -44,6 +45,13 @@ func (c *Config) Directory() (*flows.Directory, error) {
 	var types []*flows.DocType
 	for _, t := range c.DocumentTypes {
 		ft := &flows.DocType{ID: t.ID, Name: t.Name, NumberPattern: t.Number, Rework: t.Rework, AdHoc: t.Route.AdHoc}
+		steps := t.Reminders
+		if steps == nil {
+			steps = c.Reminders
+		}
+		if ft.Reminders, err = ladder(steps); err != nil {
+			return nil, err
+		}
 		for _, s := range t.Route.Stages {
 			mode, err := flows.ParseMode(s.Mode)
 			if err != nil {
@@ -77,4 +85,27 @@ func (c *Config) WorkCalendar() (*calendar.Calendar, error) {
 	}
 	cl := c.Calendar
 	return calendar.New(loc, cl.Country, cl.Workdays, cl.Hours, cl.Holidays, cl.WorkdaysExtra)
+}
+
+// ladder turns reminder steps into rules; nil steps mean the default ladder.
+func ladder(steps []ReminderStep) ([]flows.ReminderRule, error) {
+	if steps == nil {
+		return nil, nil
+	}
+	rules := []flows.ReminderRule{}
+	for _, st := range steps {
+		r := flows.ReminderRule{Send: st.Send}
+		var err error
+		if st.Every != "" {
+			r.Every, err = flows.ParseWorkDuration(st.Every)
+		} else {
+			rest, _ := strings.CutPrefix(st.At, "deadline")
+			r.At, err = flows.ParseWorkDuration(strings.TrimPrefix(rest, "+"))
+		}
+		if err != nil {
+			return nil, err
+		}
+		rules = append(rules, r)
+	}
+	return rules, nil
 }

@@ -113,11 +113,12 @@ type Telegram struct {
 
 // SMS configures the SMS gateway.
 type SMS struct {
-	Provider  string `yaml:"provider"`
-	Sender    string `yaml:"sender"`
-	APIKeyEnv string `yaml:"api_key_env"`
-	APIURL    string `yaml:"api_url"`
-	Line      int    `yaml:"-"`
+	Provider   string `yaml:"provider"` // smsru | smsc | twilio
+	Sender     string `yaml:"sender"`
+	APIKeyEnv  string `yaml:"api_key_env"` // SMS.ru api_id; SMSC "login:password" or API key; Twilio auth token
+	APIURL     string `yaml:"api_url"`     // the gateway's base URL; a test server may replace it
+	AccountSID string `yaml:"account_sid"` // Twilio only
+	Line       int    `yaml:"-"`
 }
 
 // HTTP configures the web server.
@@ -263,6 +264,14 @@ func (c *Config) applyDefaults() {
 		}
 		if c.Telegram.WebhookSecretEnv == "" {
 			c.Telegram.WebhookSecretEnv = "VIZA_TELEGRAM_WEBHOOK_SECRET"
+		}
+	}
+	if c.SMS != nil {
+		if c.SMS.APIKeyEnv == "" {
+			c.SMS.APIKeyEnv = "VIZA_SMS_API_KEY"
+		}
+		if c.SMS.APIURL == "" {
+			c.SMS.APIURL = map[string]string{"smsru": "https://sms.ru", "smsc": "https://smsc.ru", "twilio": "https://api.twilio.com"}[c.SMS.Provider]
 		}
 	}
 	if c.HTTP == nil {

@@ -153,3 +153,35 @@ func TestMalformedYAML(t *testing.T) {
 		t.Fatal("an empty file must be refused")
 	}
 }
+
+func TestReminderLadderConfig(t *testing.T) {
+	base, _ := os.ReadFile("testdata/example.yaml")
+	src := string(base) + `reminders:
+  - at: deadline
+    send: chat
+  - at: deadline+2h
+    send: sms
+  - every: 2d
+    send: chat
+sms:
+  provider: smsru
+  sender: Viza
+`
+	c, err := Parse("viza.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := c.Directory()
+	ct, _ := d.Type("contract")
+	if len(ct.Reminders) != 3 || ct.Reminders[1].At.Minutes != 120 || ct.Reminders[1].Send != "sms" || ct.Reminders[2].Every.Days != 2 {
+		t.Fatalf("ladder = %+v", ct.Reminders)
+	}
+	if c.SMS.APIKeyEnv != "VIZA_SMS_API_KEY" || c.SMS.APIURL != "https://sms.ru" {
+		t.Fatalf("sms defaults = %+v", c.SMS)
+	}
+	bad := string(base) + "reminders:\n  - at: tomorrow\n    send: pigeon\n"
+	_, err = Parse("viza.yaml", []byte(bad))
+	if err == nil || !strings.Contains(err.Error(), "want deadline or deadline+<duration>") || !strings.Contains(err.Error(), `"pigeon": want chat, sms or escalate`) {
+		t.Fatalf("bad ladder: %v", err)
+	}
+}

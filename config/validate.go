@@ -144,6 +144,17 @@ func (c *Config) validate(ps *Problems) {
 			ps.add(tg.Line, "telegram.mode", "%q: want polling or webhook", tg.Mode)
 		}
 	}
+	if sm := c.SMS; sm != nil {
+		switch sm.Provider {
+		case "smsru", "smsc":
+		case "twilio":
+			if sm.AccountSID == "" || !strings.HasPrefix(sm.Sender, "+") {
+				ps.add(sm.Line, "sms", "twilio needs account_sid and a sender phone number in E.164 (+…)")
+			}
+		default:
+			ps.add(sm.Line, "sms.provider", "%q: want smsru, smsc or twilio", sm.Provider)
+		}
+	}
 	c.validateReminders(c.Reminders, top("reminders"), "reminders", ps)
 	types := map[string]int{}
 	for i := range c.DocumentTypes {

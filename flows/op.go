@@ -10,11 +10,11 @@ import (
 // methods, which only touch the aggregate and collect audit events and
 // notifications. The engine persists the result in one transaction.
 type op struct {
-	d      *Document
-	dir    *Directory
-	cal    Calendar
-	now    time.Time
-	tx     Tx
+	d         *Document
+	dir       *Directory
+	cal       Calendar
+	now       time.Time
+	tx        Tx
 	events    []AuditEvent
 	notes     []Notification
 	reminders []Reminder

@@ -97,7 +97,7 @@ func TestReminderLadder(t *testing.T) {
 	steps := []struct{ when, want string }{
 		{"2026-11-30 17:59", ""},
 		{"2026-11-30 18:00", "petrov:reminder,sidorov:reminder"},
-		{"2026-11-30 23:00", ""},                                     // the SMS waits for working hours
+		{"2026-11-30 23:00", ""},                                         // the SMS waits for working hours
 		{"2026-12-01 13:00", "petrov:reminder_sms,sidorov:reminder_sms"}, // deadline + 4 working hours
 		{"2026-12-02 09:00", "ivanova:escalation,director:escalation,ivanova:escalation"},
 		{"2026-12-03 09:00", "petrov:reminder,sidorov:reminder"}, // then daily

@@ -16,3 +16,33 @@ func TamperForTest(db *DB, id int64) error {
 	}
 	return tx.Commit()
 }
+
+// SeedOpenTasks fills the database with n open tasks, each with the four
+// steps of the default ladder pending, due over the next year; `due` of
+// them are due before now. SQLite generates the rows itself.
+func SeedOpenTasks(db *DB, n, due int, now int64) error {
+	tx, err := db.writer.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`INSERT INTO documents(id, number, type, title, initiator, state, created_at, updated_at, body)
+		VALUES (1, 'SEED-1', 'seed', 'seed', 'seed', 'in_approval', 0, 0, '{}')`); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
+		INSERT INTO tasks(id, doc_id, round, stage, kind, assignee, state, opened_at, due_at)
+		SELECT i, 1, 1, 0, 'approve', 'p' || (i % 2000), 'open', 0, ? + i * 31000000000 FROM seq`, n, now); err != nil {
+		return err
+	}
+	year := int64(365 * 24 * 3600 * 1e9)
+	if _, err := tx.Exec(`INSERT INTO reminders(task_id, doc_id, step, send, due_at)
+		SELECT id, 1, s.step, 'chat', ? + ((id * 7919 + s.step * 104729) % ?) FROM tasks, (SELECT 0 AS step UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3) s`,
+		now+1, year); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`UPDATE reminders SET due_at = ? - id WHERE id <= ?`, now, due); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

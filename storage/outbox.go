@@ -169,3 +169,34 @@ func (db *DB) Reroute(ctx context.Context, notificationID int64, channels []stri
 		return nil
 	})
 }
+
+// FailedDelivery is a notification a channel gave up on.
+type FailedDelivery struct {
+	Person flows.PersonID
+	Kind   string
+	Reason string
+	At     time.Time
+}
+
+// FailedDeliveries lists a document's deliveries that failed for good on
+// a channel (for the status card).
+func (db *DB) FailedDeliveries(ctx context.Context, docID int64, channel string) ([]FailedDelivery, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT n.recipient, n.kind, d.last_error, d.updated_at FROM deliveries d
+		JOIN notifications n ON n.id = d.notification_id WHERE n.doc_id = ? AND d.channel = ? AND d.state = 'failed' ORDER BY d.id`, docID, channel)
+	if err != nil {
+		return nil, fmt.Errorf("failed deliveries of %d: %w", docID, err)
+	}
+	defer rows.Close()
+	var out []FailedDelivery
+	for rows.Next() {
+		var f FailedDelivery
+		var p string
+		var at int64
+		if err := rows.Scan(&p, &f.Kind, &f.Reason, &at); err != nil {
+			return nil, err
+		}
+		f.Person, f.At = flows.PersonID(p), time.Unix(0, at)
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}

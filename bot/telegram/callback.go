@@ -73,6 +73,13 @@ func (c *Channel) onCallback(ctx context.Context, upd *models.Update) {
 		pr := prompt{Action: map[string]string{"rj": "reject", "cm": "comment", "nv": "version"}[code], TaskID: id, DocID: d.ID, Number: d.Number}
 		c.ask(ctx, p, chat, c.t(lang, map[string]string{"rj": "tg.ask_reject_reason", "cm": "tg.ask_comment", "nv": "tg.ask_version"}[code],
 			map[string]any{"Number": d.Number}), pr)
+	case "nd":
+		n, err := c.eng.RemindNow(ctx, key(upd), p.ID, id)
+		if err != nil {
+			fail(err)
+			return
+		}
+		c.answer(ctx, cq, c.t(lang, "tg.reminded", map[string]any{"Count": n}))
 	case "hi", "uv", "wd", "rm":
 		d, err := c.store.Document(ctx, id)
 		if err == nil && !c.eng.MayRead(d, p.ID) {

@@ -181,8 +181,7 @@ func (c *Channel) onCommand(ctx context.Context, upd *models.Update, p *flows.Pe
 			c.replyErr(ctx, p.ID, chat, lang, err)
 			return
 		}
-		l := c.renderer()
-		c.reply(ctx, p.ID, chat, l.Card(d, lang, c.clock.Now()), buttons([3]string{c.t(lang, "button.history", nil), "hi", strconv.FormatInt(d.ID, 10)}))
+		c.sendCard(ctx, p, lang, chat, d)
 	case "history":
 		if arg == "" {
 			c.reply(ctx, p.ID, chat, c.t(lang, "tg.usage_number", nil), nil)
@@ -255,4 +254,22 @@ func (c *Channel) showMyDocuments(ctx context.Context, p *flows.Person, lang str
 		lines = append(lines, c.t(lang, "tg.doc_line", map[string]any{"Number": d.Number, "Title": d.Title, "State": messages.State(d.State, lang)}))
 	}
 	c.reply(ctx, p.ID, chat, strings.Join(lines, "\n"), nil)
+}
+
+// sendCard shows a document's status card: with a History button, and for
+// the initiator and viewers a Remind button while someone holds it; SMS
+// that could not be delivered are listed.
+func (c *Channel) sendCard(ctx context.Context, p *flows.Person, lang string, chat int64, d *flows.Document) {
+	text := c.renderer().Card(d, lang, c.clock.Now())
+	if failed, err := c.store.FailedDeliveries(ctx, d.ID, "sms"); err == nil {
+		for _, f := range failed {
+			text += "\n" + c.t(lang, "card.sms_failed", map[string]any{"Name": c.renderer().Name(f.Person), "Reason": f.Reason})
+		}
+	}
+	ref := strconv.FormatInt(d.ID, 10)
+	items := [][3]string{{c.t(lang, "button.history", nil), "hi", ref}}
+	if len(d.OpenTasks()) > 0 && (d.Initiator == p.ID || c.eng.Directory().IsViewer(p.ID)) {
+		items = append(items, [3]string{c.t(lang, "button.remind", nil), "nd", ref})
+	}
+	c.reply(ctx, p.ID, chat, text, buttons(items...))
 }

@@ -212,6 +212,12 @@ func (c *Channel) Deliver(ctx context.Context, n flows.Notification, p *flows.Pe
 	if err != nil {
 		return "", err
 	}
+	if n.Kind == flows.NoteReminder {
+		// The reminder carries the task's buttons: it becomes the message
+		// that a decision edits.
+		c.remember(ctx, fmt.Sprintf("task:%d", n.TaskID), taskRef{Chat: chat, Msg: msg.ID, Text: m.Text})
+		c.remember(ctx, fmt.Sprintf("card:%d:%d", chat, msg.ID), n.DocID)
+	}
 	return strconv.Itoa(msg.ID), nil
 }
 

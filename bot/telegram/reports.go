@@ -203,7 +203,7 @@ func parseListRef(ref string) (string, int) {
 func (c *Channel) onQuestion(ctx context.Context, p *flows.Person, lang string, chat int64, text string) bool {
 	q := strings.TrimSpace(text)
 	if d, err := c.eng.Document(ctx, p.ID, q); err == nil {
-		c.reply(ctx, p.ID, chat, c.renderer().Card(d, lang, c.clock.Now()), buttons([3]string{c.t(lang, "button.history", nil), "hi", strconv.FormatInt(d.ID, 10)}))
+		c.sendCard(ctx, p, lang, chat, d)
 		return true
 	}
 	if c.cfg.Reports == nil || len([]rune(q)) < 3 {

@@ -45,6 +45,7 @@ type Store interface {
 	DocumentOfTask(ctx context.Context, taskID int64) (*flows.Document, error)
 	DocumentsOf(ctx context.Context, p flows.PersonID, limit int) ([]*flows.Document, error)
 	OpenTasksOf(ctx context.Context, p flows.PersonID) ([]storage.OpenTask, error)
+	FailedDeliveries(ctx context.Context, docID int64, channel string) ([]storage.FailedDelivery, error)
 }
 
 // Config is the channel's part of viza.yaml plus the secrets.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/viza-app/viza/bot/logchannel"
+	"github.com/viza-app/viza/bot/sms"
 	"github.com/viza-app/viza/bot/telegram"
 	"github.com/viza-app/viza/calendar"
 	"github.com/viza-app/viza/config"
@@ -37,6 +38,7 @@ type Main struct {
 	Listener   net.Listener
 	Telegram   *telegram.Channel
 	Calendar   *calendar.Calendar
+	Scheduler  *flows.Scheduler
 
 	server *http.Server
 	mu     sync.Mutex
@@ -123,13 +125,27 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 			channels = append(channels, tg)
 		}
 	}
-	if len(channels) == 0 {
+	if cfg.SMS != nil {
+		ch, err := m.sms(cfg.SMS)
+		if err != nil {
+			m.DB.Close()
+			return nil, err
+		}
+		if ch != nil {
+			channels = append(channels, ch)
+		}
+	}
+	if m.Telegram == nil {
 		// With no messenger, notifications go to the log so that the outbox
 		// can be seen working (the demo, a first install).
 		channels = append(channels, &logchannel.Channel{Log: log, Renderer: func() messages.Renderer { return messages.Renderer{Dir: m.Engine.Directory()} }})
 	}
 	m.Dispatcher = flows.NewDispatcher(m.DB, m.Engine.Directory, m.Clock, log, channels...)
-	m.DB.OnCommit(m.Dispatcher.Wake)
+	m.Scheduler = flows.NewScheduler(m.Engine, m.DB, log)
+	m.DB.OnCommit(func() {
+		m.Dispatcher.Wake()
+		m.Scheduler.Wake()
+	})
 	if m.Listener, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		m.DB.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTP.Listen, err)
@@ -154,13 +170,14 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 func (m *Main) Run(ctx context.Context) error {
 	m.Log.Info("viza started", "company", m.Config.Company, "people", len(m.Config.People),
 		"types", len(m.Config.DocumentTypes), "data_dir", m.Config.DataDir, "http", "http://"+m.Listener.Addr().String())
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() {
 		if err := m.server.Serve(m.Listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
 		}
 	}()
 	go func() { errc <- m.Dispatcher.Run(ctx) }()
+	go func() { errc <- m.Scheduler.Run(ctx) }()
 	if m.Telegram != nil {
 		go func() { errc <- m.Telegram.Run(ctx) }()
 	}
@@ -263,4 +280,33 @@ func (m *Main) telegram(ctx context.Context, tc *config.Telegram) (*telegram.Cha
 	}
 	m.Log.Info("telegram channel on", "mode", tc.Mode)
 	return ch, nil
+}
+
+// sms builds the SMS channel when its key is in the environment.
+func (m *Main) sms(sc *config.SMS) (flows.Channel, error) {
+	key, err := config.Secret(sc.APIKeyEnv)
+	if err != nil {
+		return nil, err
+	}
+	if key == "" {
+		m.Log.Info("sms off: no key in the environment", "env", sc.APIKeyEnv)
+		return nil, nil
+	}
+	client := &http.Client{Timeout: 20 * time.Second}
+	var sender sms.Sender
+	switch sc.Provider {
+	case "smsru":
+		sender = &sms.SMSRu{BaseURL: sc.APIURL, APIID: key, From: sc.Sender, HTTP: client}
+	case "smsc":
+		login, password, ok := strings.Cut(key, ":")
+		if !ok {
+			login, password = "", key
+		}
+		sender = &sms.SMSC{BaseURL: sc.APIURL, Login: login, Password: password, Sender: sc.Sender, HTTP: client}
+	case "twilio":
+		sender = &sms.Twilio{BaseURL: sc.APIURL, AccountSID: sc.AccountSID, AuthToken: key, From: sc.Sender, HTTP: client}
+	}
+	m.Log.Info("sms on", "provider", sc.Provider)
+	return &sms.Channel{Sender: sender, Log: m.Log, Lang: func(p flows.PersonID) string { return m.Engine.Directory().LanguageOf(p) },
+		Renderer: func() messages.Renderer { return messages.Renderer{Dir: m.Engine.Directory()} }}, nil
 }

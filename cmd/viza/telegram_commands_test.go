@@ -64,6 +64,34 @@ func TestTelegramCommands(t *testing.T) {
 			t.Fatal("card without a history button")
 		}
 	})
+	t.Run("Remind on the card reminds the holders at most hourly", func(t *testing.T) {
+		chat := fake.Chat(ivanova.ID)
+		s.cursor[ivanova.ID] = chat[len(chat)-1].MessageID
+		fake.UserText(ivanova, "/status "+number)
+		card := s.next(ivanova.ID, "Состояние: На согласовании")
+		data := card.Button("nd:")
+		if data == "" {
+			t.Fatalf("no Remind button for the initiator: %v", card.Buttons())
+		}
+		_, cb := fake.UserTap(ivanova, card.MessageID, data)
+		tgfake.Until(wait, func() bool { return fake.Answered(cb) })
+		if ans := lastAnswer(fake, cb); ans != "Напоминание отправлено: 2" {
+			t.Fatalf("remind answered %q", ans)
+		}
+		rem := s.msg(sidorov.ID, "⏰ Напоминание")
+		if rem.Button("ap:") == "" {
+			t.Fatalf("a reminder must repeat the task's buttons: %v", rem.Buttons())
+		}
+		_, cb2 := fake.UserTap(ivanova, card.MessageID, data)
+		tgfake.Until(wait, func() bool { return fake.Answered(cb2) })
+		if ans := lastAnswer(fake, cb2); !strings.Contains(ans, "в течение последнего часа") {
+			t.Fatalf("second remind answered %q", ans)
+		}
+		fake.UserText(sidorov, "/status "+number)
+		if sc := s.msg(sidorov.ID, "Состояние: На согласовании"); sc.Button("nd:") != "" {
+			t.Fatal("an approver must not get the Remind button")
+		}
+	})
 	t.Run("/history shows versions with checksums and decisions", func(t *testing.T) {
 		fake.UserText(ivanova, "/history "+number)
 		m := s.msg(ivanova.ID, "🗂 История")
