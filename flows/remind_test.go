@@ -190,3 +190,15 @@ func TestSMSWaitsForWorkingHours(t *testing.T) {
 	want(t, "mon 11:59", r.at("2026-12-07 11:59"))
 	want(t, "mon 12:00", r.at("2026-12-07 12:00"), "petrov:reminder_sms", "sidorov:reminder_sms")
 }
+
+func TestReminderLadderSkipsHolidays(t *testing.T) {
+	// 6 January 2027 is a Wednesday; the 7th is Orthodox Christmas, a public
+	// holiday in Russia: the SMS due 4 working hours after a deadline at the
+	// end of the 6th moves to Friday the 8th.
+	clock := flowstest.NewClock(msk("2027-01-06 10:00"))
+	r := newLadderRig(t, filepath.Join(t.TempDir(), "viza.db"), clock)
+	r.start("ivanova", "contract", 10) // due Wednesday 18:00
+	want(t, "wed 18:00", r.at("2027-01-06 18:00"), "petrov:reminder", "sidorov:reminder")
+	want(t, "thu (holiday)", r.at("2027-01-07 15:00"))
+	want(t, "fri 13:00", r.at("2027-01-08 13:00"), "petrov:reminder_sms", "sidorov:reminder_sms")
+}
