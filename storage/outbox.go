@@ -200,3 +200,60 @@ func (db *DB) FailedDeliveries(ctx context.Context, docID int64, channel string)
 	}
 	return out, rows.Err()
 }
+
+// Stats are the numbers /metrics exports, read at scrape time so that they
+// are right after a restart.
+type Stats struct {
+	Decisions     map[string]int
+	Deliveries    map[[2]string]int // channel, state
+	RemindersSent map[string]int
+	Outbox        OutboxStats
+}
+
+// Stats counts decisions, deliveries and reminders.
+func (db *DB) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{Decisions: map[string]int{}, Deliveries: map[[2]string]int{}, RemindersSent: map[string]int{}}
+	scan := func(q string, f func(rows *sql.Rows) error) error {
+		rows, err := db.reader.QueryContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("stats: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := f(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+	err := scan(`SELECT kind, COUNT(*) FROM audit WHERE kind IN ('approve','reject','comment','acknowledge','done') GROUP BY kind`, func(r *sql.Rows) error {
+		var k string
+		var n int
+		err := r.Scan(&k, &n)
+		st.Decisions[k] = n
+		return err
+	})
+	if err == nil {
+		err = scan(`SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state`, func(r *sql.Rows) error {
+			var ch, s string
+			var n int
+			err := r.Scan(&ch, &s, &n)
+			st.Deliveries[[2]string{ch, s}] = n
+			return err
+		})
+	}
+	if err == nil {
+		err = scan(`SELECT send, COUNT(*) FROM reminders WHERE sent_at IS NOT NULL GROUP BY send`, func(r *sql.Rows) error {
+			var s string
+			var n int
+			err := r.Scan(&s, &n)
+			st.RemindersSent[s] = n
+			return err
+		})
+	}
+	if err != nil {
+		return st, err
+	}
+	st.Outbox, err = db.OutboxStats(ctx)
+	return st, err
+}

@@ -199,6 +199,19 @@ func (c *Channel) onCommand(ctx context.Context, upd *models.Update, p *flows.Pe
 		c.showList(ctx, p, lang, chat, "a", 0, 0)
 	case "export":
 		c.onExport(ctx, p, lang, chat)
+	case "web":
+		c.mu.Lock()
+		link := c.loginLink
+		c.mu.Unlock()
+		if link == nil {
+			return
+		}
+		url, err := link(ctx, p.ID)
+		if err != nil {
+			c.replyErr(ctx, p.ID, chat, lang, err)
+			return
+		}
+		c.reply(ctx, p.ID, chat, c.t(lang, "tg.web", map[string]any{"URL": url}), nil)
 	case "lang":
 		c.reply(ctx, p.ID, chat, c.t(lang, "tg.lang_choose", nil), buttons(
 			[3]string{c.t(lang, "button.lang_ru", nil), "lg", "ru"}, [3]string{c.t(lang, "button.lang_en", nil), "lg", "en"}))

@@ -81,6 +81,8 @@ type Channel struct {
 	global *rate.Limiter
 	wake   chan struct{}
 
+	loginLink func(context.Context, flows.PersonID) (string, error)
+
 	mu         sync.Mutex
 	nextInChat map[int64]time.Time
 	links      map[int64]flows.PersonID // Telegram user id → person, by shared phone
@@ -169,6 +171,13 @@ func (c *Channel) loadState(ctx context.Context) error {
 	return nil
 }
 
+// SetLoginLink lets /web hand out sign-in links to the web pages.
+func (c *Channel) SetLoginLink(f func(context.Context, flows.PersonID) (string, error)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.loginLink = f
+}
+
 // Name implements flows.Channel.
 func (c *Channel) Name() string { return Name }
 
@@ -248,7 +257,7 @@ func (c *Channel) Run(ctx context.Context) error {
 }
 
 func (c *Channel) registerCommands(ctx context.Context) error {
-	names := []string{"start", "help", "new", "my", "status", "list", "history", "sheet", "export", "cancel", "lang"}
+	names := []string{"start", "help", "new", "my", "status", "list", "history", "sheet", "export", "web", "cancel", "lang"}
 	for _, lang := range []string{"", "ru", "en"} {
 		l := lang
 		if l == "" {

@@ -17,6 +17,7 @@ import (
 	"github.com/viza-app/viza/bot/logchannel"
 	"github.com/viza-app/viza/bot/sms"
 	"github.com/viza-app/viza/bot/telegram"
+	"github.com/viza-app/viza/bot/web"
 	"github.com/viza-app/viza/calendar"
 	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
@@ -39,6 +40,7 @@ type Main struct {
 	Telegram   *telegram.Channel
 	Calendar   *calendar.Calendar
 	Scheduler  *flows.Scheduler
+	Web        *web.Server
 
 	server *http.Server
 	mu     sync.Mutex
@@ -150,7 +152,23 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		m.DB.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTP.Listen, err)
 	}
+	publicURL := cfg.HTTP.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + m.Listener.Addr().String()
+	}
+	if err := m.initWeb(ctx, publicURL, path == ""); err != nil {
+		m.DB.Close()
+		return nil, err
+	}
+	if m.Telegram != nil {
+		m.Telegram.SetLoginLink(func(ctx context.Context, p flows.PersonID) (string, error) {
+			return m.Web.LoginLink(ctx, p, web.LoginTTL)
+		})
+	}
+	metrics := web.NewMetrics(m.DB, m.Clock.Now)
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	mux.Handle("/", m.Web.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := m.DB.Ping(r.Context()); err != nil {
@@ -162,7 +180,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 	if m.Telegram != nil && cfg.Telegram.Mode == "webhook" {
 		mux.Handle("POST /telegram/webhook", m.Telegram.WebhookHandler())
 	}
-	m.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	m.server = &http.Server{Handler: metrics.Wrap(mux), ReadHeaderTimeout: 10 * time.Second}
 	return m, nil
 }
 
@@ -309,4 +327,15 @@ func (m *Main) sms(sc *config.SMS) (flows.Channel, error) {
 	m.Log.Info("sms on", "provider", sc.Provider)
 	return &sms.Channel{Sender: sender, Log: m.Log, Lang: func(p flows.PersonID) string { return m.Engine.Directory().LanguageOf(p) },
 		Renderer: func() messages.Renderer { return messages.Renderer{Dir: m.Engine.Directory()} }}, nil
+}
+
+// initWeb prepares the web pages (and the links they are reached by).
+func (m *Main) initWeb(ctx context.Context, publicURL string, demo bool) error {
+	log := m.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	m.Web = &web.Server{Engine: m.Engine, Store: m.DB, Files: m.Files, Reports: reportsFunc(m.reports), Clock: m.Clock, Log: log,
+		PublicURL: publicURL, Demo: demo}
+	return m.Web.Init(ctx)
 }

@@ -23,7 +23,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/viza-app/viza/bot/web"
 	"github.com/viza-app/viza/config"
+	"github.com/viza-app/viza/flows"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -40,6 +42,7 @@ commands:
   check-config   validate the configuration and exit
   verify         check the audit hash chain
   backup FILE    write a consistent copy of the database while the service runs
+  login-link P   print a one-time sign-in link (10 minutes) for person P
   sheet NUMBER   write the approval sheet of a document (-o FILE.pdf, -lang ru|en)
   export         write the registry of all documents (-o FILE.xlsx, --csv)
   version        print the version
@@ -93,6 +96,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			log.Error("start", "err", err)
 			return 1
 		}
+		if *demo {
+			if err := m.seedDemo(ctx, stdout); err != nil {
+				log.Error("demo", "err", err)
+			}
+		}
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
@@ -118,6 +126,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			return m.Verify(ctx, stdout)
 		})
+	case "login-link":
+		if fs.NArg() != 1 {
+			fmt.Fprintln(stderr, "usage: viza login-link [-config FILE] PERSON")
+			return 2
+		}
+		cfg, _, err := loadConfig(*cfgPath, *demo)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		m, err := OpenStorage(ctx, cfg)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		defer m.Close()
+		public := cfg.HTTP.PublicURL
+		if public == "" {
+			public = "http://" + cfg.HTTP.Listen
+		}
+		if err := m.initWeb(ctx, public, false); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		link, err := m.Web.LoginLink(ctx, flows.PersonID(fs.Arg(0)), web.LoginTTL)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintln(stdout, link)
+		return 0
 	case "sheet", "export":
 		if (cmd == "sheet" && positional == "") || *out == "" {
 			fmt.Fprintln(stderr, "usage: viza sheet NUMBER -o FILE.pdf | viza export -o FILE.xlsx [--csv]")

@@ -1,0 +1,633 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/viza-app/viza/bot/input"
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/messages"
+)
+
+// Handler returns the web routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.index)
+	mux.HandleFunc("POST /demo/login", s.demoLogin)
+	mux.HandleFunc("GET /login/{token}", s.login)
+	mux.HandleFunc("POST /logout", s.logout)
+	mux.HandleFunc("GET /inbox", s.withSession(s.inbox))
+	mux.HandleFunc("POST /start", s.withSession(s.start))
+	mux.HandleFunc("GET /task/{id}", s.withSession(s.sessionTask(s.taskPage)))
+	mux.HandleFunc("POST /task/{id}/act", s.withSession(s.sessionTask(s.act)))
+	mux.HandleFunc("POST /task/{id}/version", s.withSession(s.sessionTask(s.version)))
+	mux.HandleFunc("GET /t/{token}", s.linkTask(s.taskPage))
+	mux.HandleFunc("POST /t/{token}/act", s.linkTask(s.act))
+	mux.HandleFunc("POST /t/{token}/version", s.linkTask(s.version))
+	mux.HandleFunc("GET /t/{token}/v/{no}", s.linkTask(s.linkDownload))
+	mux.HandleFunc("GET /dashboard", s.withSession(s.dashboard))
+	mux.HandleFunc("GET /doc/{number}", s.withSession(s.docPage))
+	mux.HandleFunc("GET /doc/{number}/v/{no}", s.withSession(s.docDownload))
+	mux.HandleFunc("GET /doc/{number}/sheet.pdf", s.withSession(s.sheet))
+	mux.HandleFunc("GET /export.xlsx", s.withSession(s.export))
+	return mux
+}
+
+type page struct {
+	Lang    string
+	Person  *flows.Person
+	CSRF    string
+	Title   string
+	Flash   string
+	Error   string
+	Demo    bool
+	People  []*flows.Person
+	Data    any
+	Company string
+}
+
+func (s *Server) lang(p *flows.Person) string {
+	if p == nil {
+		return s.Engine.Directory().Language
+	}
+	return s.Engine.Directory().LanguageOf(p.ID)
+}
+
+func (s *Server) render(w http.ResponseWriter, status int, name string, pg page) {
+	pg.Company = s.Engine.Directory().Company
+	if pg.Lang == "" {
+		pg.Lang = s.lang(pg.Person)
+	}
+	var buf bytes.Buffer
+	if err := s.tmpl.ExecuteTemplate(&buf, name, pg); err != nil {
+		s.Log.Error("render page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// fail shows an error page with the person's language and a log line.
+func (s *Server) fail(w http.ResponseWriter, p *flows.Person, status int, err error) {
+	lang := s.lang(p)
+	if flows.ErrorKind(err) == flows.KindInternal {
+		s.Log.Error("web request failed", "err", err)
+	} else {
+		s.Log.Info("web request refused", "err", err)
+	}
+	s.render(w, status, "error.html", page{Person: p, Lang: lang, Error: messages.Error(err, lang)})
+}
+
+func statusOf(err error) int {
+	switch flows.ErrorKind(err) {
+	case flows.KindForbidden:
+		return http.StatusForbidden
+	case flows.KindNotFound:
+		return http.StatusNotFound
+	case flows.KindConflict:
+		return http.StatusConflict
+	case flows.KindInvalid:
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+func (s *Server) index(w http.ResponseWriter, r *http.Request) {
+	if _, _, ok := s.sessionPerson(r); ok {
+		http.Redirect(w, r, "/inbox", http.StatusSeeOther)
+		return
+	}
+	pg := page{Demo: s.Demo, CSRF: s.csrf("demo")}
+	if s.Demo {
+		pg.People = s.Engine.Directory().People
+	}
+	s.render(w, http.StatusOK, "index.html", pg)
+}
+
+// demoLogin signs in as any demo person; it exists only in demo mode.
+func (s *Server) demoLogin(w http.ResponseWriter, r *http.Request) {
+	if !s.Demo || !s.csrfOK(r, "demo") {
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	}
+	p, ok := s.Engine.Directory().Person(flows.PersonID(r.FormValue("person")))
+	if !ok {
+		http.Error(w, "no such person", http.StatusBadRequest)
+		return
+	}
+	if err := s.startSession(w, r, p.ID); err != nil {
+		s.fail(w, nil, http.StatusInternalServerError, err)
+		return
+	}
+	http.Redirect(w, r, "/inbox", http.StatusSeeOther)
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	hash := hashToken(r.PathValue("token"))
+	raw, ok, err := s.Store.StateGet(r.Context(), Name, "login:"+hash)
+	var l login
+	if err == nil && ok {
+		err = json.Unmarshal([]byte(raw), &l)
+	}
+	if err != nil || !ok || l.Used || s.Clock.Now().After(l.Expires) {
+		s.fail(w, nil, http.StatusForbidden, flows.Errorf(flows.KindForbidden, "link_expired", "login link"))
+		return
+	}
+	l.Used = true
+	b, _ := json.Marshal(l)
+	if err := s.Store.StatePut(r.Context(), Name, "login:"+hash, string(b)); err != nil {
+		s.fail(w, nil, http.StatusInternalServerError, err)
+		return
+	}
+	if err := s.startSession(w, r, l.Person); err != nil {
+		s.fail(w, nil, http.StatusInternalServerError, err)
+		return
+	}
+	http.Redirect(w, r, "/inbox", http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if _, hash, ok := s.sessionPerson(r); ok && s.csrfOK(r, "session:"+hash) {
+		s.Store.StatePut(r.Context(), Name, "session:"+hash, "")
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+type sessionHandler func(w http.ResponseWriter, r *http.Request, p *flows.Person, csrfScope string)
+
+func (s *Server) withSession(h sessionHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, hash, ok := s.sessionPerson(r)
+		if !ok {
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, s.MaxUpload+1<<20)
+			if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+				s.fail(w, p, http.StatusRequestEntityTooLarge, flows.Errorf(flows.KindInvalid, "file_too_big", "%v", err))
+				return
+			}
+			if !s.csrfOK(r, "session:"+hash) {
+				s.fail(w, p, http.StatusForbidden, flows.Errorf(flows.KindForbidden, "bad_csrf", "session form"))
+				return
+			}
+		}
+		h(w, r, p, "session:"+hash)
+	}
+}
+
+// taskHandler serves one task for the person who holds it.
+type taskHandler func(w http.ResponseWriter, r *http.Request, p *flows.Person, d *flows.Document, t *flows.Task, base, csrfScope string)
+
+func (s *Server) sessionTask(h taskHandler) sessionHandler {
+	return func(w http.ResponseWriter, r *http.Request, p *flows.Person, scope string) {
+		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		d, err := s.Store.DocumentOfTask(r.Context(), id)
+		if err != nil {
+			s.fail(w, p, statusOf(err), err)
+			return
+		}
+		t, _ := d.Task(id)
+		if t.Assignee != p.ID && t.OnBehalfOf != p.ID {
+			s.fail(w, p, http.StatusForbidden, flows.Errorf(flows.KindForbidden, "not_your_task", "%s on task %d", p.ID, id))
+			return
+		}
+		h(w, r, p, d, t, fmt.Sprintf("/task/%d", id), scope)
+	}
+}
+
+// linkTask serves a task by its one-tap link: the link is the person's
+// credential for this task only, and dies when the task closes.
+func (s *Server) linkTask(h taskHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token := r.PathValue("token")
+		raw, ok, err := s.Store.StateGet(r.Context(), Name, "link:"+hashToken(token))
+		var l taskLink
+		if err == nil && ok {
+			err = json.Unmarshal([]byte(raw), &l)
+		}
+		if err != nil || !ok {
+			s.fail(w, nil, http.StatusNotFound, flows.Errorf(flows.KindNotFound, "link_expired", "task link"))
+			return
+		}
+		p, ok := s.Engine.Directory().Person(l.Person)
+		if !ok {
+			s.fail(w, nil, http.StatusNotFound, flows.Errorf(flows.KindNotFound, "link_expired", "person gone"))
+			return
+		}
+		d, err := s.Store.DocumentOfTask(r.Context(), l.Task)
+		if err != nil {
+			s.fail(w, p, statusOf(err), err)
+			return
+		}
+		t, _ := d.Task(l.Task)
+		if t.State != flows.TaskOpen && r.Method == http.MethodGet && r.PathValue("no") == "" {
+			s.fail(w, p, http.StatusGone, flows.Errorf(flows.KindConflict, "link_expired", "task %d closed", t.ID))
+			return
+		}
+		scope := "link:" + hashToken(token)
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, s.MaxUpload+1<<20)
+			if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+				s.fail(w, p, http.StatusRequestEntityTooLarge, flows.Errorf(flows.KindInvalid, "file_too_big", "%v", err))
+				return
+			}
+			if !s.csrfOK(r, scope) {
+				s.fail(w, p, http.StatusForbidden, flows.Errorf(flows.KindForbidden, "bad_csrf", "task form"))
+				return
+			}
+		}
+		h(w, r, p, d, t, "/t/"+token, scope)
+	}
+}
+
+type taskView struct {
+	Doc     *flows.Document
+	Task    *flows.Task
+	Card    string
+	History string
+	Base    string
+	Open    bool
+	Kind    string
+}
+
+func (s *Server) taskPage(w http.ResponseWriter, r *http.Request, p *flows.Person, d *flows.Document, t *flows.Task, base, scope string) {
+	lang := s.lang(p)
+	rd := messages.Renderer{Dir: s.Engine.Directory()}
+	s.render(w, http.StatusOK, "task.html", page{Person: p, CSRF: s.csrf(scope), Flash: r.URL.Query().Get("done"),
+		Data: taskView{Doc: d, Task: t, Card: rd.Card(d, lang, s.Clock.Now()), History: rd.History(d, lang), Base: base,
+			Open: t.State == flows.TaskOpen, Kind: t.Kind}})
+}
+
+// key makes an idempotency key from the form's one-time nonce, so that a
+// double-clicked button acts once.
+func formKey(r *http.Request, p flows.PersonID) string {
+	if n := r.FormValue("nonce"); n != "" {
+		return "web:" + string(p) + ":" + n
+	}
+	return ""
+}
+
+func (s *Server) act(w http.ResponseWriter, r *http.Request, p *flows.Person, d *flows.Document, t *flows.Task, base, _ string) {
+	action := r.FormValue("action")
+	if !slices.Contains([]string{flows.ActionApprove, flows.ActionReject, flows.ActionComment, flows.ActionAcknowledge, flows.ActionDone}, action) {
+		s.fail(w, p, http.StatusBadRequest, flows.Errorf(flows.KindInvalid, "unknown_action", "%q", action))
+		return
+	}
+	_, err := s.Engine.Decide(r.Context(), flows.DecideCmd{Key: formKey(r, p.ID), Actor: p.ID, TaskID: t.ID, Action: action, Comment: r.FormValue("comment")})
+	if err != nil {
+		s.fail(w, p, statusOf(err), err)
+		return
+	}
+	if strings.HasPrefix(base, "/t/") && action != flows.ActionComment {
+		base = "/inbox"
+		if _, _, ok := s.sessionPerson(r); !ok {
+			s.render(w, http.StatusOK, "done.html", page{Person: p, Flash: action})
+			return
+		}
+	}
+	http.Redirect(w, r, base+"?done="+action, http.StatusSeeOther)
+}
+
+func (s *Server) upload(r *http.Request) (flows.Upload, error) {
+	f, hdr, err := r.FormFile("file")
+	if err != nil {
+		return flows.Upload{}, flows.Errorf(flows.KindInvalid, "file_required", "%v", err)
+	}
+	if hdr.Size > s.MaxUpload {
+		f.Close()
+		return flows.Upload{}, flows.Errorf(flows.KindInvalid, "file_too_big", "%d bytes", hdr.Size)
+	}
+	return flows.Upload{Name: safeName(hdr.Filename), MIME: hdr.Header.Get("Content-Type"), Content: f}, nil
+}
+
+func (s *Server) version(w http.ResponseWriter, r *http.Request, p *flows.Person, d *flows.Document, t *flows.Task, base, _ string) {
+	up, err := s.upload(r)
+	if err == nil {
+		_, err = s.Engine.UploadVersion(r.Context(), flows.VersionCmd{Key: formKey(r, p.ID), Actor: p.ID, DocID: d.ID, File: up,
+			Comment: r.FormValue("comment"), Rework: r.FormValue("rework")})
+	}
+	if err != nil {
+		s.fail(w, p, statusOf(err), err)
+		return
+	}
+	if strings.HasPrefix(base, "/t/") {
+		s.render(w, http.StatusOK, "done.html", page{Person: p, Flash: "version"})
+		return
+	}
+	http.Redirect(w, r, "/doc/"+d.Number+"?done=version", http.StatusSeeOther)
+}
+
+// safeName keeps a file name a name: no folders, no control characters.
+func safeName(name string) string {
+	name = path.Base(strings.ReplaceAll(name, `\`, "/"))
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '"' {
+			return -1
+		}
+		return r
+	}, name)
+	if name == "" || name == "." || name == "/" || name == ".." {
+		return "document"
+	}
+	return name
+}
+
+func (s *Server) sendVersion(w http.ResponseWriter, p *flows.Person, d *flows.Document, noStr string) {
+	no, _ := strconv.Atoi(noStr)
+	v, ok := d.Version(no)
+	if !ok {
+		s.fail(w, p, http.StatusNotFound, flows.Errorf(flows.KindNotFound, "file_not_found", "v%d", no))
+		return
+	}
+	f, err := s.Files.Open(v.SHA256)
+	if err != nil {
+		s.fail(w, p, statusOf(err), err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": safeName(v.FileName)}))
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	io.Copy(w, f)
+}
+
+func (s *Server) linkDownload(w http.ResponseWriter, r *http.Request, p *flows.Person, d *flows.Document, t *flows.Task, base, _ string) {
+	if t.State != flows.TaskOpen {
+		s.fail(w, p, http.StatusGone, flows.Errorf(flows.KindConflict, "link_expired", "task %d closed", t.ID))
+		return
+	}
+	s.sendVersion(w, p, d, r.PathValue("no"))
+}
+
+type inboxView struct {
+	Tasks []inboxTask
+	Docs  []*flows.Document
+	Types []*flows.DocType
+	Peers []*flows.Person
+}
+
+type inboxTask struct {
+	ID   int64
+	Doc  *flows.Document
+	Due  string
+	Line string
+}
+
+func (s *Server) inbox(w http.ResponseWriter, r *http.Request, p *flows.Person, scope string) {
+	lang := s.lang(p)
+	rd := messages.Renderer{Dir: s.Engine.Directory()}
+	tasks, err := s.Store.OpenTasksOf(r.Context(), p.ID)
+	if err != nil {
+		s.fail(w, p, http.StatusInternalServerError, err)
+		return
+	}
+	var v inboxView
+	for _, ot := range tasks {
+		d, err := s.Store.Document(r.Context(), ot.DocID)
+		if err != nil {
+			continue
+		}
+		v.Tasks = append(v.Tasks, inboxTask{ID: ot.ID, Doc: d, Due: rd.FormatTime(ot.Due), Line: rd.ListLine(d, lang, s.Clock.Now())})
+	}
+	if s.Reports != nil {
+		all, _ := s.Reports.Visible(r.Context(), p.ID)
+		for _, d := range all {
+			if d.Initiator == p.ID {
+				v.Docs = append(v.Docs, d)
+			}
+		}
+	}
+	v.Types = s.Engine.Directory().Types
+	for _, other := range s.Engine.Directory().People {
+		if other.ID != p.ID {
+			v.Peers = append(v.Peers, other)
+		}
+	}
+	s.render(w, http.StatusOK, "inbox.html", page{Person: p, CSRF: s.csrf(scope), Flash: r.URL.Query().Get("done"), Data: v})
+}
+
+func (s *Server) start(w http.ResponseWriter, r *http.Request, p *flows.Person, _ string) {
+	up, err := s.upload(r)
+	if err != nil {
+		s.fail(w, p, statusOf(err), err)
+		return
+	}
+	cmd := flows.StartCmd{Key: formKey(r, p.ID), Actor: p.ID, TypeID: r.FormValue("type"), Title: r.FormValue("title"),
+		Counterparty: r.FormValue("counterparty"), File: up, Parallel: r.FormValue("parallel") == "1"}
+	if a := strings.TrimSpace(r.FormValue("amount")); a != "" {
+		v, err := input.ParseAmount(a)
+		if err != nil {
+			s.fail(w, p, http.StatusBadRequest, flows.Errorf(flows.KindInvalid, "bad_amount", "%q", a))
+			return
+		}
+		cmd.AmountMinor, cmd.HasAmount = v, true
+	}
+	for _, id := range r.Form["approvers"] {
+		cmd.Approvers = append(cmd.Approvers, flows.PersonID(id))
+	}
+	out, err := s.Engine.Start(r.Context(), cmd)
+	if err != nil {
+		s.fail(w, p, statusOf(err), err)
+		return
+	}
+	http.Redirect(w, r, "/doc/"+out.Number+"?done=started", http.StatusSeeOther)
+}
+
+// visible is the document when the person may see it; strangers get
+// not-found whether or not it exists.
+func (s *Server) visible(r *http.Request, p *flows.Person) (*flows.Document, error) {
+	return s.Engine.Document(r.Context(), p.ID, r.PathValue("number"))
+}
+
+type docView struct {
+	Doc     *flows.Document
+	Card    string
+	History string
+	Stages  []stageView
+	MyTask  int64
+}
+
+type stageView struct {
+	N      int
+	Name   string
+	People string
+	Status string
+}
+
+func (s *Server) docPage(w http.ResponseWriter, r *http.Request, p *flows.Person, scope string) {
+	d, err := s.visible(r, p)
+	if err != nil {
+		s.fail(w, p, statusOf(err), err)
+		return
+	}
+	lang := s.lang(p)
+	rd := messages.Renderer{Dir: s.Engine.Directory()}
+	v := docView{Doc: d, Card: rd.Card(d, lang, s.Clock.Now()), History: rd.History(d, lang)}
+	cur := d.CurrentRound()
+	for _, st := range d.Stages {
+		sv := stageView{N: st.Index + 1, Name: messages.StageName(mustLocalizer(lang), st, lang)}
+		var names []string
+		for _, a := range st.Approvers {
+			names = append(names, rd.Name(a))
+		}
+		sv.People = strings.Join(names, ", ")
+		switch {
+		case st.Skipped:
+			sv.Status = "skipped"
+		case cur == nil:
+		case cur.Outcome == "approved" || st.Index < cur.Stage:
+			sv.Status = "done"
+		case st.Index == cur.Stage && cur.Outcome == "":
+			sv.Status = "current"
+		}
+		v.Stages = append(v.Stages, sv)
+	}
+	for _, t := range d.OpenTasks() {
+		if t.Assignee == p.ID || t.OnBehalfOf == p.ID {
+			v.MyTask = t.ID
+		}
+	}
+	s.render(w, http.StatusOK, "doc.html", page{Person: p, CSRF: s.csrf(scope), Flash: r.URL.Query().Get("done"), Data: v})
+}
+
+func (s *Server) docDownload(w http.ResponseWriter, r *http.Request, p *flows.Person, _ string) {
+	d, err := s.visible(r, p)
+	if err != nil {
+		s.fail(w, p, statusOf(err), err)
+		return
+	}
+	s.sendVersion(w, p, d, r.PathValue("no"))
+}
+
+func (s *Server) sheet(w http.ResponseWriter, r *http.Request, p *flows.Person, _ string) {
+	d, err := s.visible(r, p)
+	if err == nil && s.Reports == nil {
+		err = errNotFound
+	}
+	if err != nil {
+		s.fail(w, p, statusOf(err), err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := s.Reports.Sheet(r.Context(), d, s.lang(p), &buf); err != nil {
+		s.fail(w, p, http.StatusInternalServerError, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": safeName("sheet_" + d.Number + ".pdf")}))
+	w.Write(buf.Bytes())
+}
+
+func (s *Server) export(w http.ResponseWriter, r *http.Request, p *flows.Person, _ string) {
+	docs, err := s.Reports.Visible(r.Context(), p.ID)
+	if err != nil {
+		s.fail(w, p, http.StatusInternalServerError, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := s.Reports.Registry(r.Context(), docs, s.lang(p), false, &buf); err != nil {
+		s.fail(w, p, http.StatusInternalServerError, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	w.Header().Set("Content-Disposition", `attachment; filename="registry.xlsx"`)
+	w.Write(buf.Bytes())
+}
+
+type dashRow struct {
+	Doc      *flows.Document
+	Type     string
+	Amount   string
+	State    string
+	Stage    string
+	Waiting  string
+	Since    time.Time
+	Days     string
+	Overdue  bool
+	Initiate string
+}
+
+type dashView struct {
+	Rows                              []dashRow
+	Types                             []*flows.DocType
+	State, TypeID, Q, Sort, Initiator string
+	Overdue                           bool
+	States                            []string
+}
+
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *flows.Person, scope string) {
+	lang := s.lang(p)
+	docs, err := s.Reports.Visible(r.Context(), p.ID)
+	if err != nil {
+		s.fail(w, p, http.StatusInternalServerError, err)
+		return
+	}
+	q := r.URL.Query()
+	v := dashView{Types: s.Engine.Directory().Types, State: q.Get("state"), TypeID: q.Get("type"), Q: strings.TrimSpace(q.Get("q")),
+		Sort: q.Get("sort"), Initiator: q.Get("initiator"), Overdue: q.Get("overdue") == "1",
+		States: []string{flows.StateInApproval, flows.StateChangesRequested, flows.StateApproved, flows.StateSigning, flows.StateDone, flows.StateWithdrawn}}
+	rd := messages.Renderer{Dir: s.Engine.Directory()}
+	now := s.Clock.Now()
+	l := mustLocalizer(lang)
+	for _, d := range docs {
+		row := dashRow{Doc: d, Type: messages.Localized(d.TypeName, lang), State: messages.State(d.State, lang), Initiate: rd.Name(d.Initiator), Since: d.CreatedAt}
+		if d.HasAmount {
+			row.Amount = messages.Amount(d.AmountMinor, d.Currency, lang)
+		}
+		var waiting []string
+		for _, t := range d.OpenTasks() {
+			waiting = append(waiting, rd.Name(t.Assignee))
+			row.Overdue = row.Overdue || (!t.Due.IsZero() && now.After(t.Due))
+			if t.OpenedAt.After(row.Since) || row.Since.Equal(d.CreatedAt) {
+				row.Since = t.OpenedAt
+			}
+		}
+		row.Waiting = strings.Join(waiting, ", ")
+		row.Days = l.Plural("days", int(now.Sub(row.Since).Hours()/24))
+		if cr := d.CurrentRound(); cr != nil && cr.Outcome == "" && cr.Stage < len(d.Stages) {
+			row.Stage = messages.StageName(l, d.Stages[cr.Stage], lang)
+		}
+		text := strings.ToLower(d.Number + " " + d.Title + " " + d.Counterparty)
+		switch {
+		case v.State != "" && d.State != v.State,
+			v.TypeID != "" && d.TypeID != v.TypeID,
+			v.Initiator != "" && string(d.Initiator) != v.Initiator,
+			v.Overdue && !row.Overdue,
+			v.Q != "" && !strings.Contains(text, strings.ToLower(v.Q)):
+			continue
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	slices.SortStableFunc(v.Rows, func(a, b dashRow) int {
+		switch v.Sort {
+		case "number":
+			return strings.Compare(a.Doc.Number, b.Doc.Number)
+		case "waiting":
+			return a.Since.Compare(b.Since)
+		case "state":
+			return strings.Compare(a.State, b.State)
+		case "amount":
+			return int(b.Doc.AmountMinor - a.Doc.AmountMinor)
+		}
+		return b.Doc.CreatedAt.Compare(a.Doc.CreatedAt)
+	})
+	s.render(w, http.StatusOK, "dashboard.html", page{Person: p, CSRF: s.csrf(scope), Data: v})
+}

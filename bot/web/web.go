@@ -1,0 +1,227 @@
+// Package web is Viza's web channel and dashboard: one-tap task pages for
+// people on no messenger (an unguessable link per task, from SMS or the
+// bot), a person's inbox, the managers' table of documents with a detail
+// page, sign-in by one-time link, and in demo mode a chooser of demo
+// people. Pages are server-rendered html/template and work without
+// JavaScript. Who acts is the link's or the session's person, never a form
+// field.
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/locales"
+	"github.com/viza-app/viza/messages"
+	"github.com/viza-app/viza/storage"
+)
+
+// Name is the state namespace of the web channel.
+const Name = "web"
+
+// Lifetimes of sign-in links and sessions.
+const (
+	LoginTTL   = 10 * time.Minute
+	SessionTTL = 30 * 24 * time.Hour
+	cookieName = "viza_session"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// Store is what the web channel reads and keeps.
+type Store interface {
+	StateGet(ctx context.Context, channel, key string) (string, bool, error)
+	StatePut(ctx context.Context, channel, key, value string) error
+	Document(ctx context.Context, id int64) (*flows.Document, error)
+	DocumentOfTask(ctx context.Context, taskID int64) (*flows.Document, error)
+	OpenTasksOf(ctx context.Context, p flows.PersonID) ([]storage.OpenTask, error)
+}
+
+// Reports renders the approval sheet and the registry.
+type Reports interface {
+	Sheet(ctx context.Context, d *flows.Document, lang string, w io.Writer) error
+	Visible(ctx context.Context, p flows.PersonID) ([]*flows.Document, error)
+	Registry(ctx context.Context, docs []*flows.Document, lang string, csv bool, w io.Writer) error
+}
+
+// Server serves the web pages.
+type Server struct {
+	Engine    *flows.Engine
+	Store     Store
+	Files     flows.FileStore
+	Reports   Reports
+	Clock     flows.Clock
+	Log       *slog.Logger
+	PublicURL string // links in SMS and chats; https makes cookies Secure
+	Demo      bool   // the demo chooser on the front page
+	MaxUpload int64  // bytes; default flows.MaxFileSize
+
+	secret []byte
+	tmpl   *template.Template
+}
+
+// Init loads (or creates) the CSRF secret and parses the templates.
+func (s *Server) Init(ctx context.Context) error {
+	if s.MaxUpload == 0 {
+		s.MaxUpload = flows.MaxFileSize
+	}
+	sec, ok, err := s.Store.StateGet(ctx, Name, "secret")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		sec = hex.EncodeToString(randomBytes(32))
+		if err := s.Store.StatePut(ctx, Name, "secret", sec); err != nil {
+			return err
+		}
+	}
+	if s.secret, err = hex.DecodeString(sec); err != nil {
+		return fmt.Errorf("web secret: %w", err)
+	}
+	s.tmpl, err = template.New("").Funcs(template.FuncMap{
+		"t": func(lang, id string, kv ...any) string {
+			l, err := locales.For(lang)
+			if err != nil {
+				return id
+			}
+			data := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				data[fmt.Sprint(kv[i])] = kv[i+1]
+			}
+			return l.T(id, data)
+		},
+		"nonce":     func() string { return base64.RawURLEncoding.EncodeToString(randomBytes(12)) },
+		"localized": messages.Localized,
+		"state":     messages.State,
+		"versionBase": func(number, base string) string {
+			if strings.HasPrefix(base, "/t/") {
+				return base
+			}
+			return "/doc/" + number
+		},
+	}).ParseFS(templateFS, "templates/*.html")
+	if err != nil {
+		return fmt.Errorf("parse templates: %w", err)
+	}
+	return nil
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // the OS has no randomness: nothing safe can go on
+	}
+	return b
+}
+
+// newToken returns 256 random bits, URL-safe, and the hash under which it
+// is stored: the database never holds a usable token.
+func newToken() (token, hash string) {
+	token = base64.RawURLEncoding.EncodeToString(randomBytes(32))
+	return token, hashToken(token)
+}
+
+func hashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+func (s *Server) csrf(scope string) string {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte("csrf:" + scope))
+	return hex.EncodeToString(m.Sum(nil))[:32]
+}
+
+func (s *Server) csrfOK(r *http.Request, scope string) bool {
+	got := r.FormValue("csrf")
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.csrf(scope))) == 1
+}
+
+type taskLink struct {
+	Task   int64          `json:"task"`
+	Person flows.PersonID `json:"person"`
+}
+
+// TaskLink makes a one-tap link to a task for its holder. The link works
+// while the task is open.
+func (s *Server) TaskLink(ctx context.Context, taskID int64, p flows.PersonID) (string, error) {
+	token, hash := newToken()
+	b, _ := json.Marshal(taskLink{Task: taskID, Person: p})
+	if err := s.Store.StatePut(ctx, Name, "link:"+hash, string(b)); err != nil {
+		return "", err
+	}
+	return strings.TrimRight(s.PublicURL, "/") + "/t/" + token, nil
+}
+
+type login struct {
+	Person  flows.PersonID `json:"person"`
+	Expires time.Time      `json:"expires"`
+	Used    bool           `json:"used,omitempty"`
+}
+
+// LoginLink makes a one-time sign-in link valid for ttl.
+func (s *Server) LoginLink(ctx context.Context, p flows.PersonID, ttl time.Duration) (string, error) {
+	if _, ok := s.Engine.Directory().Person(p); !ok {
+		return "", flows.Errorf(flows.KindNotFound, "unknown_person", "%q", p)
+	}
+	token, hash := newToken()
+	b, _ := json.Marshal(login{Person: p, Expires: s.Clock.Now().Add(ttl)})
+	if err := s.Store.StatePut(ctx, Name, "login:"+hash, string(b)); err != nil {
+		return "", err
+	}
+	return strings.TrimRight(s.PublicURL, "/") + "/login/" + token, nil
+}
+
+type session struct {
+	Person  flows.PersonID `json:"person"`
+	Expires time.Time      `json:"expires"`
+}
+
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, p flows.PersonID) error {
+	token, hash := newToken()
+	b, _ := json.Marshal(session{Person: p, Expires: s.Clock.Now().Add(SessionTTL)})
+	if err := s.Store.StatePut(r.Context(), Name, "session:"+hash, string(b)); err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: strings.HasPrefix(s.PublicURL, "https://"), Expires: s.Clock.Now().Add(SessionTTL)})
+	return nil
+}
+
+// sessionPerson returns the signed-in person and the session's id.
+func (s *Server) sessionPerson(r *http.Request) (*flows.Person, string, bool) {
+	c, err := r.Cookie(cookieName)
+	if err != nil || c.Value == "" {
+		return nil, "", false
+	}
+	hash := hashToken(c.Value)
+	raw, ok, err := s.Store.StateGet(r.Context(), Name, "session:"+hash)
+	if err != nil || !ok {
+		return nil, "", false
+	}
+	var ss session
+	if json.Unmarshal([]byte(raw), &ss) != nil || s.Clock.Now().After(ss.Expires) {
+		return nil, "", false
+	}
+	p, ok := s.Engine.Directory().Person(ss.Person)
+	return p, hash, ok
+}
+
+var errNotFound = errors.New("not found")

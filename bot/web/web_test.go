@@ -1,0 +1,354 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/viza-app/viza/bot/web"
+	"github.com/viza-app/viza/config"
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/flows/flowstest"
+	"github.com/viza-app/viza/messages"
+	"github.com/viza-app/viza/messages/registry"
+	"github.com/viza-app/viza/messages/sheet"
+	"github.com/viza-app/viza/storage"
+	"github.com/viza-app/viza/storage/storagetest"
+)
+
+type rig struct {
+	t     *testing.T
+	srv   *web.Server
+	http  *httptest.Server
+	db    *storage.DB
+	eng   *flows.Engine
+	clock *flowstest.Clock
+	doc   flows.Outcome
+}
+
+type reports struct {
+	db  *storage.DB
+	eng *flows.Engine
+}
+
+func (r reports) Sheet(ctx context.Context, d *flows.Document, lang string, w io.Writer) error {
+	return sheet.Render(w, sheet.Input{Doc: d, Lang: lang, Renderer: messages.Renderer{Dir: r.eng.Directory()}, Now: time.Now()})
+}
+
+func (r reports) Visible(ctx context.Context, p flows.PersonID) ([]*flows.Document, error) {
+	all, err := r.db.AllDocuments(ctx)
+	var out []*flows.Document
+	for _, d := range all {
+		if r.eng.MayRead(d, p) {
+			out = append(out, d)
+		}
+	}
+	return out, err
+}
+
+func (r reports) Registry(ctx context.Context, docs []*flows.Document, lang string, csv bool, w io.Writer) error {
+	rows, _ := registry.Rows(docs, messages.Renderer{Dir: r.eng.Directory()}, lang, time.Now(), nil)
+	return registry.WriteXLSX(w, rows, lang, time.UTC)
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	db, files := storagetest.Open(t)
+	cfg, err := config.Load("../../config/testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := cfg.Directory()
+	clock := flowstest.NewClock(time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC))
+	eng := flows.NewEngine(db, files, clock, nil, dir)
+	r := &rig{t: t, db: db, eng: eng, clock: clock}
+	r.srv = &web.Server{Engine: eng, Store: db, Files: files, Reports: reports{db, eng}, Clock: clock,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxUpload: 64 << 10}
+	r.http = httptest.NewServer(r.srvHandler())
+	t.Cleanup(r.http.Close)
+	r.srv.PublicURL = r.http.URL
+	if err := r.srv.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.doc, err = eng.Start(context.Background(), flows.StartCmd{Key: "s", Actor: "ivanova", TypeID: "contract", Title: "Поставка",
+		AmountMinor: 100, HasAmount: true, File: flows.Upload{Name: "v1.pdf", Content: strings.NewReader("%PDF v1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (r *rig) srvHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { r.srv.Handler().ServeHTTP(w, req) })
+}
+
+func (r *rig) task(who flows.PersonID) int64 {
+	d, _ := r.db.Document(context.Background(), r.doc.DocID)
+	for _, t := range d.OpenTasks() {
+		if t.Assignee == who {
+			return t.ID
+		}
+	}
+	r.t.Fatalf("%s has no task", who)
+	return 0
+}
+
+func client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func get(t *testing.T, c *http.Client, u string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func post(t *testing.T, c *http.Client, u string, form url.Values) (int, string) {
+	t.Helper()
+	resp, err := c.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	m := csrfRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no csrf in page:\n%.500s", page)
+	}
+	return m[1]
+}
+
+func (r *rig) signIn(c *http.Client, p flows.PersonID) {
+	r.t.Helper()
+	link, err := r.srv.LoginLink(context.Background(), p, web.LoginTTL)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if code, _ := get(r.t, c, link); code != http.StatusSeeOther {
+		r.t.Fatalf("sign-in = %d", code)
+	}
+}
+
+func (r *rig) decisions() int {
+	d, _ := r.db.Document(context.Background(), r.doc.DocID)
+	return len(d.Decisions)
+}
+
+func TestLoginLinks(t *testing.T) {
+	r := newRig(t)
+	link, err := r.srv.LoginLink(context.Background(), "petrov", web.LoginTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client()
+	resp, err := c.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/inbox" {
+		t.Fatalf("sign-in = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	ck := resp.Cookies()[0]
+	if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Secure {
+		t.Fatalf("cookie = %+v (Secure only for an https public_url)", ck)
+	}
+	if code, body := get(t, c, r.http.URL+"/inbox"); code != 200 || !strings.Contains(body, "Пётр Петров") && !strings.Contains(body, "Petrov") {
+		t.Fatalf("inbox = %d", code)
+	}
+	if code, _ := get(t, client(), link); code != http.StatusForbidden {
+		t.Fatalf("a used link = %d, want 403", code)
+	}
+	old, _ := r.srv.LoginLink(context.Background(), "petrov", web.LoginTTL)
+	r.clock.Advance(11 * time.Minute)
+	if code, _ := get(t, client(), old); code != http.StatusForbidden {
+		t.Fatalf("an expired link = %d, want 403", code)
+	}
+	if code, _ := get(t, client(), r.http.URL+"/login/forged-token-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); code != http.StatusForbidden {
+		t.Fatalf("a forged link = %d", code)
+	}
+	if code, _ := get(t, client(), r.http.URL+"/inbox"); code != http.StatusSeeOther {
+		t.Fatalf("inbox without a session = %d", code)
+	}
+}
+
+func TestTaskLinkAndCSRF(t *testing.T) {
+	r := newRig(t)
+	link, err := r.srv.TaskLink(context.Background(), r.task("petrov"), "petrov")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(strings.TrimPrefix(link, r.http.URL+"/t/")) < 22 {
+		t.Fatalf("token too short for 128 bits: %s", link)
+	}
+	c := client()
+	code, page := get(t, c, link)
+	if code != 200 || !strings.Contains(page, `value="approve"`) || !strings.Contains(page, "v1.pdf") {
+		t.Fatalf("task page = %d", code)
+	}
+	csrf := csrfOf(t, page)
+	before := r.decisions()
+	if code, _ := post(t, c, link+"/act", url.Values{"action": {"approve"}}); code != http.StatusForbidden {
+		t.Fatalf("no csrf = %d", code)
+	}
+	if code, _ := post(t, c, link+"/act", url.Values{"action": {"approve"}, "csrf": {"0123456789abcdef0123456789abcdef"}}); code != http.StatusForbidden {
+		t.Fatalf("wrong csrf = %d", code)
+	}
+	if code, _ := post(t, c, link+"/act", url.Values{"action": {"reject"}, "csrf": {csrf}}); code != http.StatusBadRequest {
+		t.Fatalf("reject without a reason = %d", code)
+	}
+	if r.decisions() != before {
+		t.Fatal("refused forms changed the document")
+	}
+	if code, body := get(t, c, link+"/v/1"); code != 200 || body != "%PDF v1" {
+		t.Fatalf("download = %d %q", code, body)
+	}
+	if code, _ := post(t, c, link+"/act", url.Values{"action": {"approve"}, "csrf": {csrf}, "nonce": {"n1"}}); code != 200 {
+		t.Fatalf("approve = %d", code)
+	}
+	if r.decisions() != before+1 {
+		t.Fatal("approve not recorded")
+	}
+	if code, _ := get(t, c, link); code != http.StatusGone {
+		t.Fatalf("a link of a closed task = %d, want 410", code)
+	}
+	if code, _ := get(t, client(), r.http.URL+"/t/not-a-real-token"); code != http.StatusNotFound {
+		t.Fatalf("a forged task link = %d", code)
+	}
+}
+
+func multipartForm(t *testing.T, fields map[string]string, fileName string, content []byte) (string, *bytes.Buffer) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	fw, _ := mw.CreateFormFile("file", fileName)
+	fw.Write(content)
+	mw.Close()
+	return mw.FormDataContentType(), &buf
+}
+
+func TestSessionTaskRulesAndUploads(t *testing.T) {
+	r := newRig(t)
+	c := client()
+	r.signIn(c, "sidorov")
+	_, inbox := get(t, c, r.http.URL+"/inbox")
+	csrf := csrfOf(t, inbox)
+	// Another person's task.
+	if code, _ := get(t, c, r.http.URL+"/task/"+itoa(r.task("petrov"))); code != http.StatusForbidden {
+		t.Fatalf("another person's task = %d", code)
+	}
+	before := r.decisions()
+	if code, _ := post(t, c, r.http.URL+"/task/"+itoa(r.task("petrov"))+"/act", url.Values{"action": {"approve"}, "csrf": {csrf}}); code != http.StatusForbidden {
+		t.Fatalf("deciding another person's task = %d", code)
+	}
+	// A file name with path tricks is kept as a plain name.
+	ct, body := multipartForm(t, map[string]string{"csrf": csrf, "comment": "исправлено"}, `..\..\etc/../../passwd`, []byte("v2 bytes"))
+	resp, err := c.Post(r.http.URL+"/task/"+itoa(r.task("sidorov"))+"/version", ct, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("upload = %d", resp.StatusCode)
+	}
+	d, _ := r.db.Document(context.Background(), r.doc.DocID)
+	if v := d.Versions[1]; v.FileName != "passwd" {
+		t.Fatalf("stored name %q", v.FileName)
+	}
+	resp, err = c.Get(r.http.URL + "/doc/" + d.Number + "/v/2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if cd := resp.Header.Get("Content-Disposition"); cd != `attachment; filename=passwd` {
+		t.Fatalf("Content-Disposition = %q", cd)
+	}
+	// An upload over the limit is refused and nothing is recorded.
+	ct, body = multipartForm(t, map[string]string{"csrf": csrf}, "big.pdf", bytes.Repeat([]byte("x"), 200<<10))
+	resp, err = c.Post(r.http.URL+"/task/"+itoa(r.task("sidorov"))+"/version", ct, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge && resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("oversized upload = %d", resp.StatusCode)
+	}
+	if d2, _ := r.db.Document(context.Background(), r.doc.DocID); len(d2.Versions) != 2 {
+		t.Fatalf("versions after an oversized upload: %d", len(d2.Versions))
+	}
+	_ = before
+}
+
+func TestDashboardAccess(t *testing.T) {
+	r := newRig(t)
+	if _, err := r.eng.Start(context.Background(), flows.StartCmd{Key: "m", Actor: "kuznetsova", TypeID: "memo", Title: "Премия",
+		Approvers: []flows.PersonID{"director"}, File: flows.Upload{Name: "m.pdf", Content: strings.NewReader("m")}}); err != nil {
+		t.Fatal(err)
+	}
+	viewer, outsider := client(), client()
+	r.signIn(viewer, "director") // management: a viewer
+	r.signIn(outsider, "sidorov")
+	_, all := get(t, viewer, r.http.URL+"/dashboard")
+	if !strings.Contains(all, "Д-2026-0001") || !strings.Contains(all, "Премия") {
+		t.Fatal("a viewer must see every document")
+	}
+	_, own := get(t, outsider, r.http.URL+"/dashboard")
+	if !strings.Contains(own, "Д-2026-0001") || strings.Contains(own, "Премия") {
+		t.Fatal("a non-viewer sees only documents they take part in")
+	}
+	if code, _ := get(t, outsider, r.http.URL+"/doc/memo-2026-0001"); code != http.StatusNotFound {
+		t.Fatalf("someone else's document = %d", code)
+	}
+	_, filtered := get(t, viewer, r.http.URL+"/dashboard?q=%D0%BF%D1%80%D0%B5%D0%BC")
+	if strings.Contains(filtered, "Д-2026-0001") || !strings.Contains(filtered, "Премия") {
+		t.Fatal("search did not filter")
+	}
+	if code, body := get(t, viewer, r.http.URL+"/doc/Д-2026-0001/sheet.pdf"); code != 200 || !strings.HasPrefix(body, "%PDF") {
+		t.Fatalf("sheet = %d", code)
+	}
+}
+
+func TestStartFromTheWeb(t *testing.T) {
+	r := newRig(t)
+	c := client()
+	r.signIn(c, "ivanova")
+	_, inbox := get(t, c, r.http.URL+"/inbox")
+	ct, body := multipartForm(t, map[string]string{"csrf": csrfOf(t, inbox), "type": "memo", "title": "Отпуск", "approvers": "petrov", "nonce": "x1"},
+		"memo.txt", []byte("прошу"))
+	resp, err := c.Post(r.http.URL+"/start", ct, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/doc/memo-") {
+		t.Fatalf("start = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/viza-app/viza/config"
+	"github.com/viza-app/viza/flows"
+)
+
+var (
+	csrfRE = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+	taskRE = regexp.MustCompile(`href="/task/(\d+)"`)
+)
+
+// TestDemoCompletesAnApprovalOverHTTP starts the demo on an empty folder
+// and takes its sample contract through every stage as the demo people
+// would in a browser, then downloads the sheet.
+func TestDemoCompletesAnApprovalOverHTTP(t *testing.T) {
+	cfg, err := config.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = filepath.Join(t.TempDir(), "demo-data")
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	m, err := NewMain(ctx, cfg, "", discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() { cancel(); <-done; m.Close() }()
+	var printed bytes.Buffer
+	if err := m.seedDemo(ctx, &printed); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(printed.String(), "/login/") || strings.Count(printed.String(), "/login/") != len(cfg.People) {
+		t.Fatalf("sign-in links:\n%s", printed.String())
+	}
+	base := "http://" + m.Listener.Addr().String()
+	as := func(person string) *http.Client {
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar}
+		_, front := fetch(t, c, base+"/")
+		if !strings.Contains(front, `value="`+person+`"`) {
+			t.Fatalf("the demo front page has no %s:\n%.400s", person, front)
+		}
+		if code, _ := submit(t, c, base+"/demo/login", url.Values{"csrf": {csrfOf(t, front)}, "person": {person}}); code != 200 {
+			t.Fatalf("demo sign-in as %s = %d", person, code)
+		}
+		return c
+	}
+	decide := func(person string) {
+		t.Helper()
+		c := as(person)
+		_, inbox := fetch(t, c, base+"/inbox")
+		m := taskRE.FindStringSubmatch(inbox)
+		if m == nil {
+			t.Fatalf("%s has no task in the inbox:\n%.600s", person, inbox)
+		}
+		_, page := fetch(t, c, base+"/task/"+m[1])
+		action := "approve"
+		if strings.Contains(page, `value="done"`) {
+			action = "done"
+		}
+		if code, body := submit(t, c, base+"/task/"+m[1]+"/act", url.Values{"csrf": {csrfOf(t, page)}, "action": {action}}); code != 200 {
+			t.Fatalf("%s %s = %d\n%.300s", person, action, code, body)
+		}
+	}
+	decide("petrov")     // legal review (any lawyer)
+	decide("kuznetsova") // finance: the amount is over 1 000 000
+	decide("director")   // director
+	decide("director")   // director's signature
+	d, err := m.DB.DocumentByNumber(ctx, "Д-2026-0001")
+	if err != nil {
+		d, err = firstDoc(m)
+	}
+	if err != nil || d.State != flows.StateDone {
+		t.Fatalf("demo contract: %v %+v", err, d)
+	}
+	c := as("ivanova")
+	if code, body := fetch(t, c, base+"/doc/"+url.PathEscape(d.Number)+"/sheet.pdf"); code != 200 || !strings.HasPrefix(body, "%PDF") {
+		t.Fatalf("sheet = %d", code)
+	}
+	if code, body := fetch(t, c, base+"/metrics"); code != 200 || !strings.Contains(body, `viza_decisions_total{kind="approve"} 3`) {
+		t.Fatalf("metrics = %d\n%s", code, body)
+	}
+}
+
+func firstDoc(m *Main) (*flows.Document, error) {
+	docs, err := m.DB.AllDocuments(context.Background())
+	if err != nil || len(docs) == 0 {
+		return nil, err
+	}
+	return docs[0], nil
+}
+
+func fetch(t *testing.T, c *http.Client, u string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func submit(t *testing.T, c *http.Client, u string, form url.Values) (int, string) {
+	t.Helper()
+	resp, err := c.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	m := csrfRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no csrf in:\n%.400s", page)
+	}
+	return m[1]
+}
