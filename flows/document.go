@@ -32,6 +32,10 @@ const (
 	CloseSuperseded = "superseded" // the round ended (rejection or new version)
 	CloseWithdrawn  = "withdrawn"  // the initiator withdrew the document
 	CloseReassigned = "reassigned" // handed over to a colleague
+	// CloseDecided is not a task state: task_closed notifications carry it
+	// when the holder's task was decided, so that every channel can update
+	// its messages wherever the decision was made.
+	CloseDecided = "decided"
 )
 
 // Document is the aggregate the engine works on: everything about one

@@ -389,6 +389,14 @@ func (o *op) decide(c DecideCmd, scan *Version) (Outcome, error) {
 	if t.OnBehalfOf != "" {
 		owner = t.OnBehalfOf
 	}
+	// The holder's own messages about the task (a chat card, say) learn
+	// the outcome wherever the decision was made.
+	tellHolder := func(kind string) {
+		o.notify(NoteTaskClosed, t.Assignee, func(n *Notification) {
+			o.taskFill(t)(n)
+			n.Reason, n.Decision, n.Actor = CloseDecided, kind, c.Actor
+		})
+	}
 	switch c.Action {
 	case ActionApprove, ActionAcknowledge, ActionDone:
 		want := map[string]string{KindApprove: ActionApprove, KindAcknowledge: ActionAcknowledge, KindSign: ActionDone}[t.Kind]
@@ -410,6 +418,7 @@ func (o *op) decide(c DecideCmd, scan *Version) (Outcome, error) {
 			o.closeRemarksOf(t)
 		}
 		tellInitiator(c.Action)
+		tellHolder(c.Action)
 		if err := o.advance(); err != nil {
 			return Outcome{}, err
 		}
@@ -422,6 +431,7 @@ func (o *op) decide(c DecideCmd, scan *Version) (Outcome, error) {
 		}
 		t.State, t.ClosedAt = TaskRejected, o.now
 		record(ActionReject)
+		tellHolder(ActionReject)
 		o.addRemark(true, owner, c.Actor, c.Comment, t.Round)
 		o.endRound("rejected", CloseSuperseded)
 		if err := d.fire(EventReject); err != nil {

@@ -25,6 +25,12 @@ type KindFilter interface {
 	Accepts(kind string) bool
 }
 
+// PersonKindFilter is implemented by channels whose choice depends on the
+// person too (SMS carries everything to people on no messenger).
+type PersonKindFilter interface {
+	AcceptsFor(p *Person, kind string) bool
+}
+
 // Delivery is one notification on its way through one channel.
 type Delivery struct {
 	ID           int64
@@ -134,7 +140,11 @@ func (d *Dispatcher) route(n Notification) []string {
 	}
 	var names []string
 	for _, c := range d.Channels {
-		if a, ok := c.(KindFilter); ok && !a.Accepts(n.Kind) {
+		if a, ok := c.(PersonKindFilter); ok {
+			if !a.AcceptsFor(p, n.Kind) {
+				continue
+			}
+		} else if a, ok := c.(KindFilter); ok && !a.Accepts(n.Kind) {
 			continue
 		}
 		if c.Reaches(p) {

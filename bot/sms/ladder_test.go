@@ -116,3 +116,39 @@ func TestLadderSendsSMSThroughTheGateway(t *testing.T) {
 		t.Fatalf("failed deliveries = %+v, %v", failed, err)
 	}
 }
+
+// TestPeopleWithoutMessengerGetTasksBySMSWithALink: a new task reaches a
+// person with no chat identity by SMS with the one-tap link; a person on
+// Telegram gets no SMS for it.
+func TestPeopleWithoutMessengerGetTasksBySMSWithALink(t *testing.T) {
+	fake := smsfake.New()
+	defer fake.Close()
+	db, files := storagetest.Open(t)
+	cfg, _ := config.Load("../../config/testdata/example.yaml")
+	dir, _ := cfg.Directory()
+	clock := flowstest.NewClock(time.Date(2026, 11, 30, 10, 0, 0, 0, dir.Location))
+	eng := flows.NewEngine(db, files, clock, nil, dir)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ch := &sms.Channel{Sender: &sms.SMSC{BaseURL: fake.URL, Login: "l", Password: "p", HTTP: http.DefaultClient}, Log: quiet, Lang: dir.LanguageOf,
+		Renderer: func() messages.Renderer { return messages.Renderer{Dir: dir} },
+		TaskLink: func(_ context.Context, task int64, p flows.PersonID) (string, error) {
+			return "https://viza.example.com/t/" + string(p) + "-token", nil
+		}}
+	disp := flows.NewDispatcher(db, eng.Directory, clock, quiet, ch)
+	ctx := context.Background()
+	// kuznetsova (on Telegram) and sidorov (on nothing) approve a memo.
+	if _, err := eng.Start(ctx, flows.StartCmd{Key: "m", Actor: "ivanova", TypeID: "memo", Title: "Отпуск", Parallel: true,
+		Approvers: []flows.PersonID{"sidorov", "kuznetsova"}, File: flows.Upload{Name: "m.pdf", Content: strings.NewReader("m")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := disp.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reqs := fake.Requests()
+	if len(reqs) != 1 || reqs[0].Form["phones"] != "79001112255" {
+		t.Fatalf("requests = %+v", reqs)
+	}
+	if msg := reqs[0].Form["mes"]; !strings.Contains(msg, "нужно ваше решение") || !strings.HasSuffix(msg, "https://viza.example.com/t/sidorov-token") {
+		t.Fatalf("sms = %q", msg)
+	}
+}

@@ -231,17 +231,21 @@ func Segments(text string) int {
 // Name is the channel's name.
 const Name = "sms"
 
-// Channel delivers the SMS step of the ladder to people with a phone.
+// Channel delivers the SMS step of the ladder to people with a phone, and
+// new tasks and reminders to people on no messenger, with a one-tap link
+// to the task's web page when TaskLink is set.
 type Channel struct {
 	Sender   Sender
 	Renderer func() messages.Renderer
 	Lang     func(flows.PersonID) string
 	Log      *slog.Logger
+	TaskLink func(ctx context.Context, taskID int64, p flows.PersonID) (string, error)
 }
 
 var (
-	_ flows.Channel    = (*Channel)(nil)
-	_ flows.KindFilter = (*Channel)(nil)
+	_ flows.Channel          = (*Channel)(nil)
+	_ flows.KindFilter       = (*Channel)(nil)
+	_ flows.PersonKindFilter = (*Channel)(nil)
 )
 
 // Name implements flows.Channel.
@@ -250,20 +254,44 @@ func (c *Channel) Name() string { return Name }
 // Accepts implements flows.KindFilter: only the ladder's SMS step.
 func (c *Channel) Accepts(kind string) bool { return kind == flows.NoteReminderSMS }
 
+// AcceptsFor implements flows.PersonKindFilter: the ladder's SMS step for
+// everyone; new tasks and chat reminders for people on no messenger, who
+// act through the link.
+func (c *Channel) AcceptsFor(p *flows.Person, kind string) bool {
+	if kind == flows.NoteReminderSMS {
+		return true
+	}
+	return len(p.Identities) == 0 && c.TaskLink != nil && (kind == flows.NoteTaskAssigned || kind == flows.NoteReminder)
+}
+
 // Reaches implements flows.Channel.
 func (c *Channel) Reaches(p *flows.Person) bool { return p.Phone != "" }
 
 // Deliver implements flows.Channel.
 func (c *Channel) Deliver(ctx context.Context, n flows.Notification, p *flows.Person) (string, error) {
 	r := c.Renderer()
-	m, err := r.Notification(n, c.Lang(p.ID))
+	lang := c.Lang(p.ID)
+	sms := n
+	sms.Kind = flows.NoteReminderSMS // one short text for every kind SMS carries
+	if n.Kind == flows.NoteTaskAssigned {
+		sms.Kind = "task_sms"
+	}
+	m, err := r.Notification(sms, lang)
 	if err != nil {
 		return "", err
 	}
-	id, err := c.Sender.Send(ctx, p.Phone, m.Text)
+	text := m.Text
+	if c.TaskLink != nil && n.TaskID != 0 {
+		link, err := c.TaskLink(ctx, n.TaskID, p.ID)
+		if err != nil {
+			return "", err
+		}
+		text += " " + link
+	}
+	id, err := c.Sender.Send(ctx, p.Phone, text)
 	if err != nil {
 		return "", err
 	}
-	c.Log.Info("sms sent", "person", p.ID, "doc", n.Number, "segments", Segments(m.Text), "gateway_id", id)
+	c.Log.Info("sms sent", "person", p.ID, "doc", n.Number, "kind", n.Kind, "segments", Segments(text), "gateway_id", id)
 	return id, nil
 }

@@ -48,8 +48,17 @@ func (c *Channel) onCallback(ctx context.Context, upd *models.Update) {
 	switch code {
 	case "ap", "rd", "dn":
 		action := map[string]string{"ap": flows.ActionApprove, "rd": flows.ActionAcknowledge, "dn": flows.ActionDone}[code]
+		var undo func()
+		if msgID != 0 {
+			// This message will show the outcome; say so before deciding, so
+			// that the notification of the decision does not edit it too.
+			undo = c.claimOutcome(ctx, id, taskRef{Chat: chat, Msg: msgID, Text: text, Decided: true})
+		}
 		out, err := c.eng.Decide(ctx, flows.DecideCmd{Key: key(upd), Actor: p.ID, TaskID: id, Action: action})
 		if err != nil {
+			if undo != nil {
+				undo()
+			}
 			fail(err)
 			return
 		}
@@ -235,4 +244,20 @@ func (c *Channel) onDialogButton(ctx context.Context, upd *models.Update, p *flo
 	}
 	c.answer(ctx, cq, "")
 	c.advance(ctx, p, lang, chat, d)
+}
+
+// claimOutcome records that a message of the task is about to show its
+// outcome, and returns how to take that back if the decision fails.
+func (c *Channel) claimOutcome(ctx context.Context, taskID int64, ref taskRef) func() {
+	k := "task:" + strconv.FormatInt(taskID, 10)
+	var before taskRef
+	had, _ := c.recall(ctx, k, &before)
+	c.remember(ctx, k, ref)
+	return func() {
+		if had {
+			c.remember(ctx, k, before)
+		} else {
+			c.store.StatePut(ctx, Name, k, "")
+		}
+	}
 }

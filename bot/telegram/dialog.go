@@ -338,9 +338,19 @@ func (c *Channel) onReply(ctx context.Context, upd *models.Update, p *flows.Pers
 		if pr.Action == "comment" {
 			action = flows.ActionComment
 		}
+		var ref taskRef
+		undo := func() {}
+		if ok, _ := c.recall(ctx, fmt.Sprintf("task:%d", pr.TaskID), &ref); ok && action == flows.ActionReject {
+			claimed := ref
+			claimed.Decided = true
+			undo = c.claimOutcome(ctx, pr.TaskID, claimed)
+		}
 		_, err = c.eng.Decide(ctx, flows.DecideCmd{Key: key(upd), Actor: p.ID, TaskID: pr.TaskID, Action: action, Comment: text})
-		if err == nil && action == flows.ActionReject {
-			c.markDecided(ctx, p, lang, pr.TaskID, flows.ActionReject)
+		if err != nil {
+			undo()
+		}
+		if err == nil && action == flows.ActionReject && ref.Msg != 0 {
+			c.editOutcomeAt(ctx, p, lang, ref, flows.ActionReject, c.clock.Now())
 		}
 		if err == nil && action == flows.ActionComment {
 			c.reply(ctx, p.ID, chat, c.t(lang, "tg.comment_saved", nil), nil)
@@ -409,7 +419,18 @@ func (c *Channel) markDecided(ctx context.Context, p *flows.Person, lang string,
 	if ok, err := c.recall(ctx, fmt.Sprintf("task:%d", taskID), &ref); err != nil || !ok {
 		return
 	}
-	c.editOutcome(ctx, p, lang, ref.Chat, ref.Msg, ref.Text, action, nil)
+	c.editOutcomeAt(ctx, p, lang, ref, action, c.clock.Now())
+	ref.Decided = true
+	c.remember(ctx, fmt.Sprintf("task:%d", taskID), ref)
+}
+
+// editOutcomeAt edits a task's card to show its outcome.
+func (c *Channel) editOutcomeAt(ctx context.Context, p *flows.Person, lang string, ref taskRef, action string, at time.Time) {
+	line := c.t(lang, "tg.outcome", map[string]any{"Mark": outcomeMarks[action], "What": c.t(lang, "tg.outcome."+action, nil),
+		"At": at.In(c.eng.Directory().Location).Format("02.01 15:04")})
+	if err := c.edit(ctx, p.ID, ref.Chat, ref.Msg, strings.TrimSpace(ref.Text)+"\n\n"+line, nil); err != nil {
+		c.log.Warn("edit task message", "person", p.ID, "err", err)
+	}
 }
 
 var outcomeMarks = map[string]string{flows.ActionApprove: "✅", flows.ActionReject: "❌", flows.ActionAcknowledge: "👁", flows.ActionDone: "✍️"}

@@ -62,9 +62,10 @@ func buttons(items ...[3]string) models.ReplyMarkup {
 // taskRef remembers the message that carries a task's buttons, to edit it
 // when the task closes.
 type taskRef struct {
-	Chat int64  `json:"chat"`
-	Msg  int    `json:"msg"`
-	Text string `json:"text"`
+	Chat    int64  `json:"chat"`
+	Msg     int    `json:"msg"`
+	Text    string `json:"text"`
+	Decided bool   `json:"decided,omitempty"` // already shows the outcome
 }
 
 // sendText sends text (split at Telegram's 4,096 characters) and returns
@@ -174,6 +175,13 @@ func (c *Channel) Deliver(ctx context.Context, n flows.Notification, p *flows.Pe
 		var ref taskRef
 		if ok, err := c.recall(ctx, fmt.Sprintf("task:%d", n.TaskID), &ref); err != nil {
 			return "", err
+		} else if ok && n.Reason == flows.CloseDecided {
+			// Decided elsewhere (the web page, a deputy's chat): the card
+			// shows the outcome; decided here, it already does.
+			if !ref.Decided {
+				c.editOutcomeAt(ctx, p, lang, ref, n.Decision, n.At)
+			}
+			return strconv.Itoa(ref.Msg), nil
 		} else if ok {
 			text := ref.Text + "\n\n" + c.t(lang, "tg.outcome", map[string]any{"Mark": "⏹", "What": m.Text, "At": ""})
 			if err := c.edit(ctx, p.ID, ref.Chat, ref.Msg, strings.TrimSpace(text), nil); err != nil {
