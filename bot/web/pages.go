@@ -378,10 +378,11 @@ func (s *Server) linkDownload(w http.ResponseWriter, r *http.Request, p *flows.P
 }
 
 type inboxView struct {
-	Tasks []inboxTask
-	Docs  []*flows.Document
-	Types []*flows.DocType
-	Peers []*flows.Person
+	Recent []inboxNote
+	Tasks  []inboxTask
+	Docs   []*flows.Document
+	Types  []*flows.DocType
+	Peers  []*flows.Person
 }
 
 type inboxTask struct {
@@ -414,6 +415,10 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request, p *flows.Person, 
 				v.Docs = append(v.Docs, d)
 			}
 		}
+	}
+	v.Recent = s.recent(r.Context(), p.ID)
+	for i := range v.Recent {
+		v.Recent[i].Text = strings.TrimSpace(v.Recent[i].Text)
 	}
 	v.Types = s.Engine.Directory().Types
 	for _, other := range s.Engine.Directory().People {
@@ -458,11 +463,19 @@ func (s *Server) visible(r *http.Request, p *flows.Person) (*flows.Document, err
 }
 
 type docView struct {
+	Remarks []remarkView
 	Doc     *flows.Document
 	Card    string
 	History string
 	Stages  []stageView
 	MyTask  int64
+}
+
+type remarkView struct {
+	Blocking, Open bool
+	Author, At     string
+	Text           string
+	Version        int
 }
 
 type stageView struct {
@@ -504,6 +517,10 @@ func (s *Server) docPage(w http.ResponseWriter, r *http.Request, p *flows.Person
 		if t.Assignee == p.ID || t.OnBehalfOf == p.ID {
 			v.MyTask = t.ID
 		}
+	}
+	for _, rm := range d.Remarks {
+		v.Remarks = append(v.Remarks, remarkView{Blocking: rm.Blocking, Open: rm.Open(), Author: rd.Name(rm.Author), At: rd.FormatTime(rm.At),
+			Text: rm.Text, Version: rm.Version})
 	}
 	s.render(w, http.StatusOK, "doc.html", page{Person: p, CSRF: s.csrf(scope), Flash: r.URL.Query().Get("done"), Data: v})
 }
@@ -567,6 +584,7 @@ type dashRow struct {
 
 type dashView struct {
 	Rows                              []dashRow
+	People                            []*flows.Person
 	Types                             []*flows.DocType
 	State, TypeID, Q, Sort, Initiator string
 	Overdue                           bool
@@ -581,7 +599,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *flows.Pers
 		return
 	}
 	q := r.URL.Query()
-	v := dashView{Types: s.Engine.Directory().Types, State: q.Get("state"), TypeID: q.Get("type"), Q: strings.TrimSpace(q.Get("q")),
+	v := dashView{Types: s.Engine.Directory().Types, People: s.Engine.Directory().People, State: q.Get("state"), TypeID: q.Get("type"), Q: strings.TrimSpace(q.Get("q")),
 		Sort: q.Get("sort"), Initiator: q.Get("initiator"), Overdue: q.Get("overdue") == "1",
 		States: []string{flows.StateInApproval, flows.StateChangesRequested, flows.StateApproved, flows.StateSigning, flows.StateDone, flows.StateWithdrawn}}
 	rd := messages.Renderer{Dir: s.Engine.Directory()}

@@ -225,3 +225,50 @@ func (s *Server) sessionPerson(r *http.Request) (*flows.Person, string, bool) {
 }
 
 var errNotFound = errors.New("not found")
+
+// inboxSize is how many recent notifications a person's web inbox keeps.
+const inboxSize = 20
+
+type inboxNote struct {
+	Kind   string    `json:"kind"`
+	Number string    `json:"number"`
+	Text   string    `json:"text"`
+	At     time.Time `json:"at"`
+}
+
+var _ flows.Channel = (*Server)(nil)
+
+// Name implements flows.Channel: the web is a channel like the others.
+func (s *Server) Name() string { return Name }
+
+// Reaches implements flows.Channel: everyone has a web inbox.
+func (s *Server) Reaches(*flows.Person) bool { return true }
+
+// Deliver implements flows.Channel: the notification, rendered in the
+// person's language, joins their web inbox. The dispatcher delivers one
+// person's notifications in order, so the read-modify-write is safe.
+func (s *Server) Deliver(ctx context.Context, n flows.Notification, p *flows.Person) (string, error) {
+	if n.Kind == flows.NoteReminderSMS {
+		return "", nil
+	}
+	m, err := messages.Renderer{Dir: s.Engine.Directory()}.Notification(n, s.lang(p))
+	if err != nil {
+		return "", err
+	}
+	notes := s.recent(ctx, p.ID)
+	notes = append([]inboxNote{{Kind: n.Kind, Number: n.Number, Text: m.Text, At: n.At}}, notes...)
+	if len(notes) > inboxSize {
+		notes = notes[:inboxSize]
+	}
+	b, _ := json.Marshal(notes)
+	return "", s.Store.StatePut(ctx, Name, "inbox:"+string(p.ID), string(b))
+}
+
+func (s *Server) recent(ctx context.Context, p flows.PersonID) []inboxNote {
+	raw, ok, err := s.Store.StateGet(ctx, Name, "inbox:"+string(p))
+	var notes []inboxNote
+	if err == nil && ok {
+		json.Unmarshal([]byte(raw), &notes)
+	}
+	return notes
+}

@@ -352,3 +352,29 @@ func TestStartFromTheWeb(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestWebInboxIsAChannel(t *testing.T) {
+	r := newRig(t)
+	disp := flows.NewDispatcher(r.db, r.eng.Directory, r.clock, slog.New(slog.NewTextHandler(io.Discard, nil)), r.srv)
+	if _, err := disp.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := client()
+	r.signIn(c, "sidorov")
+	_, inbox := get(t, c, r.http.URL+"/inbox")
+	if !strings.Contains(inbox, "Нужно ваше решение") || !strings.Contains(inbox, "Последние уведомления") {
+		t.Fatalf("the web inbox did not get the notification:\n%.800s", inbox)
+	}
+	st, _ := r.db.OutboxStats(context.Background())
+	if st.Sent == 0 || st.Pending != 0 {
+		t.Fatalf("outbox = %+v", st)
+	}
+	viewer := client()
+	r.signIn(viewer, "director")
+	if _, body := get(t, viewer, r.http.URL+"/dashboard?initiator=petrov"); strings.Contains(body, "Д-2026-0001") {
+		t.Fatal("the initiator filter did not filter")
+	}
+	if _, body := get(t, viewer, r.http.URL+"/dashboard?initiator=ivanova"); !strings.Contains(body, "Д-2026-0001") {
+		t.Fatal("the initiator filter lost the document")
+	}
+}

@@ -142,6 +142,8 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		// can be seen working (the demo, a first install).
 		channels = append(channels, &logchannel.Channel{Log: log, Renderer: func() messages.Renderer { return messages.Renderer{Dir: m.Engine.Directory()} }})
 	}
+	// The web pages are a channel too: every person's web inbox.
+	channels = append(channels, webChannel{m})
 	m.Dispatcher = flows.NewDispatcher(m.DB, m.Engine.Directory, m.Clock, log, channels...)
 	m.Scheduler = flows.NewScheduler(m.Engine, m.DB, log)
 	m.DB.OnCommit(func() {
@@ -343,4 +345,14 @@ func (m *Main) initWeb(ctx context.Context, publicURL string, demo bool) error {
 	m.Web = &web.Server{Engine: m.Engine, Store: m.DB, Files: m.Files, Reports: reportsFunc(m.reports), Clock: m.Clock, Log: log,
 		PublicURL: publicURL, Demo: demo}
 	return m.Web.Init(ctx)
+}
+
+// webChannel hands deliveries to the web pages, which are set up after the
+// dispatcher.
+type webChannel struct{ m *Main }
+
+func (w webChannel) Name() string                 { return web.Name }
+func (w webChannel) Reaches(p *flows.Person) bool { return true }
+func (w webChannel) Deliver(ctx context.Context, n flows.Notification, p *flows.Person) (string, error) {
+	return w.m.Web.Deliver(ctx, n, p)
 }
