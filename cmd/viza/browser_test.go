@@ -11,7 +11,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/viza-app/viza/config"
 )
 
 func chromiumPath(t *testing.T) string {
@@ -35,23 +34,7 @@ func TestBrowserDemo(t *testing.T) {
 		t.Skip("starts a browser")
 	}
 	exe := chromiumPath(t)
-	cfg, err := config.Demo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DataDir = filepath.Join(t.TempDir(), "demo-data")
-	cfg.HTTP.Listen = "127.0.0.1:0"
-	ctx, cancel := context.WithCancel(context.Background())
-	m, err := NewMain(ctx, cfg, "", discardLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	defer func() { cancel(); <-done; m.Close() }()
-	if err := m.seedDemo(ctx, new(strings.Builder)); err != nil {
-		t.Fatal(err)
-	}
+	m, _, _ := startDemo(t)
 	base := "http://" + m.Listener.Addr().String()
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox,

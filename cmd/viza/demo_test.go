@@ -25,24 +25,8 @@ var (
 // and takes its sample contract through every stage as the demo people
 // would in a browser, then downloads the sheet.
 func TestDemoCompletesAnApprovalOverHTTP(t *testing.T) {
-	cfg, err := config.Demo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DataDir = filepath.Join(t.TempDir(), "demo-data")
-	cfg.HTTP.Listen = "127.0.0.1:0"
-	ctx, cancel := context.WithCancel(context.Background())
-	m, err := NewMain(ctx, cfg, "", discardLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	defer func() { cancel(); <-done; m.Close() }()
-	var printed bytes.Buffer
-	if err := m.seedDemo(ctx, &printed); err != nil {
-		t.Fatal(err)
-	}
+	m, cfg, printed := startDemo(t)
+	ctx := context.Background()
 	if !strings.Contains(printed.String(), "/login/") || strings.Count(printed.String(), "/login/") != len(cfg.People) {
 		t.Fatalf("sign-in links:\n%s", printed.String())
 	}
@@ -94,6 +78,32 @@ func TestDemoCompletesAnApprovalOverHTTP(t *testing.T) {
 	if code, body := fetch(t, c, base+"/metrics"); code != 200 || !strings.Contains(body, `viza_decisions_total{kind="approve"} 3`) {
 		t.Fatalf("metrics = %d\n%s", code, body)
 	}
+}
+
+// startDemo runs `serve --demo` in-process on an empty folder and a free
+// port, seeded as on a first start; it stops when the test ends.
+func startDemo(t *testing.T) (*Main, *config.Config, *bytes.Buffer) {
+	t.Helper()
+	cfg, err := config.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = filepath.Join(t.TempDir(), "demo-data")
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	m, err := NewMain(ctx, cfg, "", discardLogger())
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; m.Close() })
+	var printed bytes.Buffer
+	if err := m.seedDemo(ctx, &printed); err != nil {
+		t.Fatal(err)
+	}
+	return m, cfg, &printed
 }
 
 func firstDoc(m *Main) (*flows.Document, error) {
