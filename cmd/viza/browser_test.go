@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
 )
 
 func chromiumPath(t *testing.T) string {
