@@ -779,7 +779,8 @@ func (o *op) saveReminders(wasOpen map[int64]bool) error {
 		}
 	}
 	for id := range wasOpen {
-		if !isOpen[id] {
+		// Only a task with a deadline has a ladder to cancel.
+		if t, ok := o.d.Task(id); ok && !isOpen[id] && !t.Due.IsZero() {
 			closed = append(closed, id)
 		}
 	}

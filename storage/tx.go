@@ -30,16 +30,31 @@ func (s stmtQueryer) QueryRowContext(_ context.Context, q string, args ...any) *
 	return s.t.queryRow(q, args...)
 }
 
+// stmt returns the prepared statement bound to this transaction, binding
+// it once per batch rather than once per use.
+func (t *txn) stmt(q string) *sql.Stmt {
+	if st, ok := t.batch.stmts[q]; ok {
+		return st
+	}
+	prepared, ok := t.db.stmts[q]
+	if !ok {
+		return nil
+	}
+	st := t.tx.StmtContext(t.ctx, prepared)
+	t.batch.stmts[q] = st
+	return st
+}
+
 func (t *txn) exec(q string, args ...any) (sql.Result, error) {
-	if st, ok := t.db.stmts[q]; ok {
-		return t.tx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
+	if st := t.stmt(q); st != nil {
+		return st.ExecContext(t.ctx, args...)
 	}
 	return t.tx.ExecContext(t.ctx, q, args...)
 }
 
 func (t *txn) queryRow(q string, args ...any) *sql.Row {
-	if st, ok := t.db.stmts[q]; ok {
-		return t.tx.StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
+	if st := t.stmt(q); st != nil {
+		return st.QueryRowContext(t.ctx, args...)
 	}
 	return t.tx.QueryRowContext(t.ctx, q, args...)
 }

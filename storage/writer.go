@@ -97,7 +97,7 @@ func (db *DB) runBatch(reqs []*writeReq) {
 		return
 	}
 	changed := false
-	b := &batch{head: db.head, pending: map[int64]*flows.Document{}}
+	b := &batch{head: db.head, pending: map[int64]*flows.Document{}, stmts: map[string]*sql.Stmt{}}
 	for i, r := range reqs {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = writeRes{err: err}
@@ -137,7 +137,7 @@ func (db *DB) runBatch(reqs []*writeReq) {
 // runOne applies one command of a batch under a savepoint, so that its
 // failure undoes only its own changes (and its audit chain head).
 func (db *DB) runOne(ctx context.Context, tx *sql.Tx, r *writeReq, b *batch) writeRes {
-	if _, err := db.execTx(ctx, tx, qSavepoint); err != nil {
+	if _, err := db.execTx(ctx, tx, b, qSavepoint); err != nil {
 		return writeRes{err: fmt.Errorf("savepoint: %w", err)}
 	}
 	before := b.head
@@ -145,11 +145,11 @@ func (db *DB) runOne(ctx context.Context, tx *sql.Tx, r *writeReq, b *batch) wri
 	out, err := res.out, res.err
 	if err != nil {
 		b.head = before
-		if _, rbErr := db.execTx(ctx, tx, qRollbackTo); rbErr != nil {
+		if _, rbErr := db.execTx(ctx, tx, b, qRollbackTo); rbErr != nil {
 			err = errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rbErr))
 		}
 	}
-	if _, relErr := db.execTx(ctx, tx, qRelease); relErr != nil && err == nil {
+	if _, relErr := db.execTx(ctx, tx, b, qRelease); relErr != nil && err == nil {
 		err = fmt.Errorf("release savepoint: %w", relErr)
 	}
 	return writeRes{out: out, err: err}
@@ -205,6 +205,11 @@ func (db *DB) apply(t *txn, r *writeReq) (out flows.Outcome, err error) {
 	return out, nil
 }
 
-func (db *DB) execTx(ctx context.Context, tx *sql.Tx, q string) (sql.Result, error) {
-	return tx.StmtContext(ctx, db.stmts[q]).ExecContext(ctx)
+func (db *DB) execTx(ctx context.Context, tx *sql.Tx, b *batch, q string) (sql.Result, error) {
+	st, ok := b.stmts[q]
+	if !ok {
+		st = tx.StmtContext(ctx, db.stmts[q])
+		b.stmts[q] = st
+	}
+	return st.ExecContext(ctx)
 }
