@@ -320,9 +320,16 @@ func (c *Channel) onReply(ctx context.Context, upd *models.Update, p *flows.Pers
 	to := msg.ReplyToMessage.ID
 	var pr prompt
 	if ok, err := c.recall(ctx, fmt.Sprintf("prompt:%d:%d", chat, to), &pr); err != nil || !ok {
-		var docID int64
-		if ok, err := c.recall(ctx, fmt.Sprintf("card:%d:%d", chat, to), &docID); err != nil || !ok || msg.Document == nil {
+		if msg.Document == nil {
 			return false
+		}
+		var docID int64
+		if ok, err := c.recall(ctx, fmt.Sprintf("card:%d:%d", chat, to), &docID); err != nil || !ok {
+			// The card's reference may not be stored yet (a very quick
+			// reply) or may be gone: the card names its document.
+			if docID = c.docNamedIn(ctx, p.ID, msg.ReplyToMessage); docID == 0 {
+				return false
+			}
 		}
 		pr = prompt{Action: "version", DocID: docID}
 	}
@@ -467,4 +474,18 @@ func (c *Channel) signWithScan(ctx context.Context, upd *models.Update, p *flows
 	}
 	c.markDecided(ctx, p, lang, task, flows.ActionDone)
 	return nil
+}
+
+// docNamedIn finds the document a bot message is about by the number in
+// its text, if the person may see it.
+func (c *Channel) docNamedIn(ctx context.Context, p flows.PersonID, m *models.Message) int64 {
+	if m == nil || m.From == nil || !m.From.IsBot {
+		return 0
+	}
+	for _, word := range strings.Fields(m.Text + " " + m.Caption) {
+		if d, err := c.eng.Document(ctx, p, strings.Trim(word, "«»“”\"',.:;")); err == nil {
+			return d.ID
+		}
+	}
+	return 0
 }
