@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/viza-app/viza/bot/telegram/tgfake"
 	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
 )
@@ -83,12 +84,8 @@ func TestServeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(logs.String(), `"kind":"task_assigned"`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no notification delivered; logs:\n%s", logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !tgfake.Until(5*time.Second, func() bool { return strings.Contains(logs.String(), `"kind":"task_assigned"`) }) {
+		t.Fatalf("no notification delivered; logs:\n%s", logs.String())
 	}
 	if !strings.Contains(logs.String(), out.Number) || !strings.Contains(logs.String(), "Legal review") {
 		t.Fatalf("petrov (en) should get the English text with %s; logs:\n%s", out.Number, logs.String())

@@ -34,7 +34,13 @@ func TestTelegram429StormDeliversEverythingOnce(t *testing.T) {
 			t.Fatalf("%s: card never arrived: %+v", u.FirstName, fake.Chat(u.ID))
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // nothing more may come
+	// Once the outbox is empty nothing more can come: check for duplicates.
+	if !tgfake.Until(wait, func() bool {
+		st, err := s.m.DB.OutboxStats(context.Background())
+		return err == nil && st.Pending == 0
+	}) {
+		t.Fatal("the outbox did not drain")
+	}
 	for _, u := range []tgfake.User{petrov, sidorov} {
 		if n := len(cardsWith(fake, u.ID, out.Number)); n != 1 {
 			t.Fatalf("%s got %d cards", u.FirstName, n)
