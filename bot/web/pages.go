@@ -71,6 +71,8 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, pg page)
 	}
 	var buf bytes.Buffer
 	if err := s.tmpl.ExecuteTemplate(&buf, name, pg); err != nil {
+		// The templates are embedded and tested; with them broken there is
+		// no localized page left to show.
 		s.Log.Error("render page", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -122,12 +124,12 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 // demoLogin signs in as any demo person; it exists only in demo mode.
 func (s *Server) demoLogin(w http.ResponseWriter, r *http.Request) {
 	if !s.Demo || !s.csrfOK(r, "demo") {
-		http.Error(w, "forbidden", http.StatusForbidden)
+		s.fail(w, nil, http.StatusForbidden, flows.Errorf(flows.KindForbidden, "bad_csrf", "demo sign-in"))
 		return
 	}
 	p, ok := s.Engine.Directory().Person(flows.PersonID(r.FormValue("person")))
 	if !ok {
-		http.Error(w, "no such person", http.StatusBadRequest)
+		s.fail(w, nil, http.StatusBadRequest, flows.Errorf(flows.KindInvalid, "unknown_person", "%q", r.FormValue("person")))
 		return
 	}
 	if err := s.startSession(w, r, p.ID); err != nil {

@@ -194,6 +194,10 @@ func TestLoginLinks(t *testing.T) {
 	if code, _ := get(t, client(), r.http.URL+"/inbox"); code != http.StatusSeeOther {
 		t.Fatalf("inbox without a session = %d", code)
 	}
+	// Signing in as anyone exists only in demo mode.
+	if code, body := post(t, client(), r.http.URL+"/demo/login", url.Values{"person": {"director"}}); code != http.StatusForbidden || !strings.Contains(body, "Форма устарела") {
+		t.Fatalf("demo sign-in outside the demo = %d", code)
+	}
 }
 
 func TestTaskLinkAndCSRF(t *testing.T) {
