@@ -129,7 +129,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	defer db.Close()
 	for key, c := range acked {
-		d, err := db.Document(ctx, docOfTask(t, db, c.task))
+		d, err := db.DocumentOfTask(ctx, c.task)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,23 +149,6 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatalf("integrity_check = %q, %v", res, err)
 	}
 	t.Logf("%d rounds (%d killed mid-stream), %d decisions acknowledged and found, chain of %d events intact", rounds, interrupted, len(acked), rep.Events)
-}
-
-func docOfTask(t *testing.T, db *storage.DB, task int64) int64 {
-	t.Helper()
-	var docID int64
-	_, err := db.Write(context.Background(), "", func(tx flows.Tx) (flows.Outcome, error) {
-		d, err := tx.DocumentOfTask(task)
-		if err != nil {
-			return flows.Outcome{}, err
-		}
-		docID = d.ID
-		return flows.Outcome{}, nil
-	})
-	if err != nil {
-		t.Fatalf("document of task %d: %v", task, err)
-	}
-	return docID
 }
 
 // runCrashChild streams cmds to a child engine, SIGKILLs it after killAfter

@@ -155,3 +155,43 @@ func (db *DB) documents(ctx context.Context, q string, args ...any) ([]*flows.Do
 func (db *DB) AllDocuments(ctx context.Context) ([]*flows.Document, error) {
 	return db.documents(ctx, `SELECT id, body FROM documents ORDER BY id DESC`)
 }
+
+// DocumentsByCounterparty returns the documents whose counterparty contains
+// q (any letter case), newest first, reading only the counterparty column
+// until it has found its matches.
+func (db *DB) DocumentsByCounterparty(ctx context.Context, q string, limit int) ([]*flows.Document, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, counterparty FROM documents WHERE counterparty != '' ORDER BY id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("search counterparties: %w", err)
+	}
+	// SQLite's LIKE folds only ASCII letters; Cyrillic names are matched here.
+	var ids []int64
+	q = strings.ToLower(q)
+	for rows.Next() {
+		var id int64
+		var cp string
+		if err := rows.Scan(&id, &cp); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if strings.Contains(strings.ToLower(cp), q) {
+			ids = append(ids, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []*flows.Document
+	for _, id := range ids {
+		d, err := db.Document(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+		if len(out) == limit {
+			break
+		}
+	}
+	return out, nil
+}

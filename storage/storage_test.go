@@ -101,3 +101,21 @@ func TestBackupWhileRunning(t *testing.T) {
 		t.Fatal("backup must not overwrite an existing file")
 	}
 }
+
+func TestDocumentsByCounterpartyFoldsCyrillicCase(t *testing.T) {
+	db, _ := storagetest.Open(t)
+	ctx := context.Background()
+	for i, cp := range []string{"ООО «Бумага»", "АО Металл", ""} {
+		d := &flows.Document{Number: "N-" + string(rune('1'+i)), TypeID: "t", Title: "x", Counterparty: cp, Initiator: "a", State: flows.StateInApproval}
+		if _, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) { return flows.Outcome{}, tx.SaveDocument(d) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.DocumentsByCounterparty(ctx, "бумаг", 5)
+	if err != nil || len(got) != 1 || got[0].Counterparty != "ООО «Бумага»" {
+		t.Fatalf("found %+v, %v", got, err)
+	}
+	if got, _ := db.DocumentsByCounterparty(ctx, "нефть", 5); len(got) != 0 {
+		t.Fatalf("found %d for a missing name", len(got))
+	}
+}

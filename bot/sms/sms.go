@@ -37,6 +37,17 @@ func permanent(code string, err error) error {
 	return &flows.Error{Kind: flows.KindPermanent, Code: code, Err: err}
 }
 
+// postForm posts a form and returns the answer; the request itself cannot
+// be built only for a malformed base URL, which is a configuration error.
+func postForm(ctx context.Context, client *http.Client, endpoint string, form url.Values) ([]byte, *http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, nil, permanent("sms_bad_request", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return do(client, req)
+}
+
 func do(client *http.Client, req *http.Request) ([]byte, *http.Response, error) {
 	resp, err := client.Do(req)
 	if err != nil {
@@ -72,12 +83,7 @@ func (s *SMSRu) Send(ctx context.Context, to, text string) (string, error) {
 	if s.From != "" {
 		form.Set("from", s.From)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(s.BaseURL, "/")+"/sms/send", strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", permanent("sms_bad_request", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	body, _, err := do(s.HTTP, req)
+	body, _, err := postForm(ctx, s.HTTP, strings.TrimRight(s.BaseURL, "/")+"/sms/send", form)
 	if err != nil {
 		return "", err
 	}
@@ -141,12 +147,7 @@ func (s *SMSC) Send(ctx context.Context, to, text string) (string, error) {
 	if s.Sender != "" {
 		form.Set("sender", s.Sender)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(s.BaseURL, "/")+"/sys/send.php", strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", permanent("sms_bad_request", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	body, _, err := do(s.HTTP, req)
+	body, _, err := postForm(ctx, s.HTTP, strings.TrimRight(s.BaseURL, "/")+"/sys/send.php", form)
 	if err != nil {
 		return "", err
 	}

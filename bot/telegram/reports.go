@@ -206,20 +206,24 @@ func (c *Channel) onQuestion(ctx context.Context, p *flows.Person, lang string, 
 		c.sendCard(ctx, p, lang, chat, d)
 		return true
 	}
-	if c.cfg.Reports == nil || len([]rune(q)) < 3 {
+	if len([]rune(q)) < 3 {
 		return false
 	}
-	docs, err := c.cfg.Reports.Visible(ctx, p.ID)
+	// Candidates by counterparty, then only those the person may see; the
+	// search reads one column, not every document.
+	docs, err := c.store.DocumentsByCounterparty(ctx, q, 50)
 	if err != nil {
+		c.log.Warn("counterparty search", "err", err)
 		return false
 	}
 	found := 0
 	for _, d := range docs {
-		if d.Counterparty != "" && strings.Contains(strings.ToLower(d.Counterparty), strings.ToLower(q)) {
-			c.reply(ctx, p.ID, chat, c.renderer().Card(d, lang, c.clock.Now()), nil)
-			if found++; found == 5 {
-				break
-			}
+		if !c.eng.MayRead(d, p.ID) {
+			continue
+		}
+		c.reply(ctx, p.ID, chat, c.renderer().Card(d, lang, c.clock.Now()), nil)
+		if found++; found == 5 {
+			break
 		}
 	}
 	return found > 0

@@ -46,6 +46,7 @@ type Store interface {
 	DocumentsOf(ctx context.Context, p flows.PersonID, limit int) ([]*flows.Document, error)
 	OpenTasksOf(ctx context.Context, p flows.PersonID) ([]storage.OpenTask, error)
 	FailedDeliveries(ctx context.Context, docID int64, channel string) ([]storage.FailedDelivery, error)
+	DocumentsByCounterparty(ctx context.Context, q string, limit int) ([]*flows.Document, error)
 }
 
 // Config is the channel's part of viza.yaml plus the secrets.

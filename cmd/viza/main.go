@@ -131,32 +131,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "usage: viza login-link [-config FILE] PERSON")
 			return 2
 		}
-		cfg, _, err := loadConfig(*cfgPath, *demo)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		m, err := OpenStorage(ctx, cfg)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		defer m.Close()
-		public := cfg.HTTP.PublicURL
-		if public == "" {
-			public = "http://" + cfg.HTTP.Listen
-		}
-		if err := m.initWeb(ctx, public, false); err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		link, err := m.Web.LoginLink(ctx, flows.PersonID(fs.Arg(0)), web.LoginTTL)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		fmt.Fprintln(stdout, link)
-		return 0
+		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
+			public := m.Config.HTTP.PublicURL
+			if public == "" {
+				public = "http://" + m.Config.HTTP.Listen
+			}
+			if err := m.initWeb(ctx, public, false); err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			link, err := m.Web.LoginLink(ctx, flows.PersonID(fs.Arg(0)), web.LoginTTL)
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			fmt.Fprintln(stdout, link)
+			return 0
+		})
 	case "sheet", "export":
 		if (cmd == "sheet" && positional == "") || *out == "" {
 			fmt.Fprintln(stderr, "usage: viza sheet NUMBER -o FILE.pdf | viza export -o FILE.xlsx [--csv]")

@@ -190,5 +190,3 @@ func TestCheckConfig(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-func loadConfigForBench(path string) (*config.Config, error) { return config.Load(path) }

@@ -169,6 +169,16 @@ func TestTelegramCommands(t *testing.T) {
 		s.next(ivanova.ID, "Состояние: На согласовании")
 		fake.UserText(ivanova, "Бумага")
 		s.next(ivanova.ID, "Пришлите файл") // no counterparty matches: the usual hint
+		if _, err := s.m.Engine.Start(context.Background(), flows.StartCmd{Key: "cp", Actor: "ivanova", TypeID: "memo", Title: "Картон", Approvers: []flows.PersonID{"director"},
+			Counterparty: "ООО «Картонный двор»", File: flows.Upload{Name: "k.pdf", Content: strings.NewReader("%PDF k")}}); err != nil {
+			t.Fatal(err)
+		}
+		fake.UserText(ivanova, "картонный")
+		s.next(ivanova.ID, "Контрагент: ООО «Картонный двор»")
+		fake.UserText(volkov, "картонный")
+		if !tgfake.Until(wait, func() bool { c := fake.Chat(volkov.ID); return strings.Contains(c[len(c)-1].Text, "Пришлите файл") }) {
+			t.Fatal("a stranger must not find others' documents by counterparty")
+		}
 		fake.UserText(volkov, number)
 		if !tgfake.Until(wait, func() bool {
 			c := fake.Chat(volkov.ID)

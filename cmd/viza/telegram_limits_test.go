@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/viza-app/viza/bot/telegram/tgfake"
+	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
 )
 
@@ -107,22 +107,14 @@ func BenchmarkTelegramOutbound(b *testing.B) {
 	fake := tgfake.New("123456:BENCH")
 	defer fake.Close()
 	fake.Limits, fake.Global = true, 30
-	const people = 150
-	cfgPath := benchConfig(b, fake, people)
-	b.Setenv("VIZA_TEST_TG_TOKEN", fake.Token)
-	m, cancel, done := runMain(b, cfgPath)
-	defer func() { cancel(); <-done; m.Close() }()
-	var approvers []flows.PersonID
-	for i := range people {
-		approvers = append(approvers, flows.PersonID(fmt.Sprint("p", i)))
-	}
+	m, approvers := benchService(b, fake, 150)
 	b.ResetTimer()
 	start := time.Now()
 	if _, err := m.Engine.Start(context.Background(), flows.StartCmd{Key: "bench", Actor: "boss", TypeID: "memo", Title: "Bench",
 		File: flows.Upload{Name: "m.pdf", Content: strings.NewReader("%PDF bench")}, Approvers: approvers, Parallel: true}); err != nil {
 		b.Fatal(err)
 	}
-	want := 2 * people // the file and the card for each
+	want := 2 * len(approvers) // the file and the card for each
 	if !tgfake.Until(2*time.Minute, func() bool {
 		return len(fake.Calls("sendMessage"))+len(fake.Calls("sendDocument")) >= want+fake.Limited()
 	}) {
@@ -158,15 +150,7 @@ func BenchmarkTelegramOutbound(b *testing.B) {
 func BenchmarkTelegramTapToAnswer(b *testing.B) {
 	fake := tgfake.New("123456:BENCH")
 	defer fake.Close()
-	const people = 40
-	cfgPath := benchConfig(b, fake, people)
-	b.Setenv("VIZA_TEST_TG_TOKEN", fake.Token)
-	m, cancel, done := runMain(b, cfgPath)
-	defer func() { cancel(); <-done; m.Close() }()
-	var approvers []flows.PersonID
-	for i := range people {
-		approvers = append(approvers, flows.PersonID(fmt.Sprint("p", i)))
-	}
+	m, approvers := benchService(b, fake, 40)
 	type tap struct {
 		cb string
 		at time.Time
@@ -214,12 +198,15 @@ func BenchmarkTelegramTapToAnswer(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
 	b.ReportMetric(float64(len(lat)), "taps")
-	_ = slices.Max(lat)
 }
 
-func runMain(b *testing.B, cfgPath string) (*Main, context.CancelFunc, chan error) {
+// benchService runs Main for a company of n people on Telegram, stopped
+// when the benchmark ends, and returns them as approvers p0…pn-1.
+func benchService(b *testing.B, fake *tgfake.Server, n int) (*Main, []flows.PersonID) {
 	b.Helper()
-	cfg, err := loadConfigForBench(cfgPath)
+	cfgPath := benchConfig(b, fake, n)
+	b.Setenv("VIZA_TEST_TG_TOKEN", fake.Token)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -231,5 +218,10 @@ func runMain(b *testing.B, cfgPath string) (*Main, context.CancelFunc, chan erro
 	}
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
-	return m, cancel, done
+	b.Cleanup(func() { cancel(); <-done; m.Close() })
+	var approvers []flows.PersonID
+	for i := range n {
+		approvers = append(approvers, flows.PersonID(fmt.Sprint("p", i)))
+	}
+	return m, approvers
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/xuri/excelize/v2"
@@ -60,7 +61,7 @@ func Rows(docs []*flows.Document, r messages.Renderer, lang string, now time.Tim
 		for _, t := range d.OpenTasks() {
 			waiting = append(waiting, r.Name(t.Assignee))
 		}
-		row.WaitingOn = join(waiting)
+		row.WaitingOn = strings.Join(waiting, ", ")
 		for i := len(d.Decisions) - 1; i >= 0; i-- {
 			if d.Decisions[i].Comment != "" {
 				row.LastComment = d.Decisions[i].Comment
@@ -70,17 +71,6 @@ func Rows(docs []*flows.Document, r messages.Renderer, lang string, now time.Tim
 		out = append(out, row)
 	}
 	return out, nil
-}
-
-func join(s []string) string {
-	out := ""
-	for i, v := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += v
-	}
-	return out
 }
 
 func headers(lang string) ([]string, error) {
