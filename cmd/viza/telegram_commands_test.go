@@ -176,7 +176,10 @@ func TestTelegramCommands(t *testing.T) {
 		fake.UserText(ivanova, "картонный")
 		s.next(ivanova.ID, "Контрагент: ООО «Картонный двор»")
 		fake.UserText(volkov, "картонный")
-		if !tgfake.Until(wait, func() bool { c := fake.Chat(volkov.ID); return strings.Contains(c[len(c)-1].Text, "Пришлите файл") }) {
+		if !tgfake.Until(wait, func() bool {
+			c := fake.Chat(volkov.ID)
+			return strings.Contains(c[len(c)-1].Text, "Пришлите файл")
+		}) {
 			t.Fatal("a stranger must not find others' documents by counterparty")
 		}
 		fake.UserText(volkov, number)
