@@ -1,10 +1,6 @@
 package storage
 
-import (
-	"database/sql"
-
-	"github.com/viza-app/viza/flows"
-)
+import "github.com/viza-app/viza/flows"
 
 // maxCachedDocs bounds the writer's document cache; past it the cache
 // starts over, which costs only decodes.
@@ -19,7 +15,6 @@ type docCache struct{ m map[int64]*flows.Document }
 type batch struct {
 	head    string                    // audit chain head including this batch
 	pending map[int64]*flows.Document // saved in this batch, not yet committed
-	stmts   map[string]*sql.Stmt      // the writer's statements bound to this transaction
 }
 
 func (c *docCache) get(id int64, layers ...map[int64]*flows.Document) *flows.Document {

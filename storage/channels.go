@@ -22,7 +22,7 @@ type InboxItem struct {
 // is dropped here.
 func (db *DB) InboxPut(ctx context.Context, channel string, items []InboxItem) ([]string, error) {
 	var fresh []string
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+	err := db.writeTx(ctx, func(tx execer) error {
 		fresh = fresh[:0]
 		for _, it := range items {
 			res, err := tx.ExecContext(ctx, `INSERT INTO inbox(channel, id, payload, received_at) VALUES (?,?,?,?) ON CONFLICT DO NOTHING`,
@@ -62,7 +62,7 @@ func (db *DB) InboxPending(ctx context.Context, channel string, limit int) ([]In
 
 // InboxDone marks an update handled.
 func (db *DB) InboxDone(ctx context.Context, channel, id string) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(tx execer) error {
 		_, err := tx.ExecContext(ctx, `UPDATE inbox SET processed_at = ? WHERE channel = ? AND id = ?`, time.Now().UnixNano(), channel, id)
 		if err != nil {
 			return fmt.Errorf("mark %s update %s: %w", channel, id, err)
@@ -86,7 +86,7 @@ func (db *DB) StateGet(ctx context.Context, channel, key string) (string, bool, 
 
 // StatePut writes a channel's state value; an empty value deletes it.
 func (db *DB) StatePut(ctx context.Context, channel, key, value string) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(tx execer) error {
 		var err error
 		if value == "" {
 			_, err = tx.ExecContext(ctx, `DELETE FROM channel_state WHERE channel = ? AND key = ?`, channel, key)

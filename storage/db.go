@@ -31,20 +31,24 @@ var migrationFS embed.FS
 // readers on the same file.
 type DB struct {
 	Path   string
-	writer *sql.DB
+	w      *wconn // used only by the leader (see Write)
 	reader *sql.DB
 
-	reqs     chan *writeReq
-	stop     chan struct{}
-	stopped  chan struct{}
 	onCommit func()
+
+	// The writer role (see Write): mu guards the queue and who leads.
+	mu      sync.Mutex
+	idle    *sync.Cond // signalled when the leader steps down
+	queue   []*writeReq
+	leading bool
+	closed  bool
 
 	closeOnce sync.Once
 	closeErr  error
 
-	// Owned by the writer goroutine.
-	stmts map[string]*sql.Stmt
-	head  string // hash of the last committed audit event
+	// Owned by whoever leads (see Write).
+	head    string // hash of the last committed audit event
+	commits int
 	cache docCache
 }
 
@@ -70,40 +74,39 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("create database folder: %w", err)
 	}
-	w, err := sql.Open("sqlite", DSN(path, false))
+	// Migrations and the audit chain's head are read through database/sql;
+	// commands then go through the writer's own connection (see wconn).
+	m, err := sql.Open("sqlite", DSN(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	if err := migrate(ctx, w); err != nil {
-		w.Close()
+	defer m.Close()
+	m.SetMaxOpenConns(1)
+	if err := migrate(ctx, m); err != nil {
 		return nil, err
+	}
+	head, err := lastHash(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	w, err := openWriter(m.Driver(), DSN(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("open writer on %s: %w", path, err)
+	}
+	for _, q := range writerStatements {
+		if _, err := w.stmt(q); err != nil {
+			w.close()
+			return nil, err
+		}
 	}
 	r, err := sql.Open("sqlite", DSN(path, true))
 	if err != nil {
-		w.Close()
+		w.close()
 		return nil, fmt.Errorf("open readers on %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	db := &DB{Path: path, writer: w, reader: r, reqs: make(chan *writeReq, 256), stop: make(chan struct{}), stopped: make(chan struct{}),
-		stmts: map[string]*sql.Stmt{}}
-	for _, q := range writerStatements {
-		st, err := w.PrepareContext(ctx, q)
-		if err != nil {
-			w.Close()
-			r.Close()
-			return nil, fmt.Errorf("prepare %q: %w", q, err)
-		}
-		db.stmts[q] = st
-	}
-	if db.head, err = lastHash(ctx, w); err != nil {
-		w.Close()
-		r.Close()
-		return nil, err
-	}
-	go db.writeLoop()
+	db := &DB{Path: path, w: w, reader: r, head: head}
+	db.idle = sync.NewCond(&db.mu)
 	return db, nil
 }
 
@@ -115,9 +118,13 @@ func (db *DB) OnCommit(f func()) { db.onCommit = f }
 // Closing twice is harmless.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		close(db.stop)
-		<-db.stopped
-		db.closeErr = errors.Join(db.reader.Close(), db.writer.Close())
+		db.mu.Lock()
+		db.closed = true
+		for db.leading {
+			db.idle.Wait()
+		}
+		db.mu.Unlock()
+		db.closeErr = errors.Join(db.reader.Close(), db.w.close())
 	})
 	return db.closeErr
 }

@@ -1,48 +1,55 @@
 package storage
 
+import "context"
+
+
 // TamperForTest rewrites one audit row behind the triggers' back, as an
 // attacker with the file would, so that verify can be shown to catch it.
 func TamperForTest(db *DB, id int64) error {
-	tx, err := db.writer.Begin()
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.Exec(`DROP TRIGGER audit_no_update`); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(`UPDATE audit SET detail = 'forged' WHERE id = ?`, id); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return db.writeTx(context.Background(), func(tx execer) error {
+		if _, err := tx.ExecContext(context.Background(), `DROP TRIGGER audit_no_update`); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(context.Background(), `UPDATE audit SET detail = 'forged' WHERE id = ?`, id); err != nil {
+			return err
+		}
+		return nil
+	})
 }
 
 // SeedOpenTasks fills the database with n open tasks, each with the four
 // steps of the default ladder pending, due over the next year; `due` of
 // them are due before now. SQLite generates the rows itself.
 func SeedOpenTasks(db *DB, n, due int, now int64) error {
-	tx, err := db.writer.Begin()
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.Exec(`INSERT INTO documents(id, number, type, title, initiator, state, created_at, updated_at, body)
+	return db.writeTx(context.Background(), func(tx execer) error {
+		if _, err := tx.ExecContext(context.Background(), `INSERT INTO documents(id, number, type, title, initiator, state, created_at, updated_at, body)
 		VALUES (1, 'SEED-1', 'seed', 'seed', 'seed', 'in_approval', 0, 0, '{}')`); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(`WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
+			return err
+		}
+		if _, err := tx.ExecContext(context.Background(), `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
 		INSERT INTO tasks(id, doc_id, round, stage, kind, assignee, state, opened_at, due_at)
 		SELECT i, 1, 1, 0, 'approve', 'p' || (i % 2000), 'open', 0, ? + i * 31000000000 FROM seq`, n, now); err != nil {
-		return err
-	}
-	year := int64(365 * 24 * 3600 * 1e9)
-	if _, err := tx.Exec(`INSERT INTO reminders(task_id, doc_id, step, send, due_at)
+			return err
+		}
+		year := int64(365 * 24 * 3600 * 1e9)
+		if _, err := tx.ExecContext(context.Background(), `INSERT INTO reminders(task_id, doc_id, step, send, due_at)
 		SELECT id, 1, s.step, 'chat', ? + ((id * 7919 + s.step * 104729) % ?) FROM tasks, (SELECT 0 AS step UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3) s`,
-		now+1, year); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(`UPDATE reminders SET due_at = ? - id WHERE id <= ?`, now, due); err != nil {
-		return err
-	}
-	return tx.Commit()
+			now+1, year); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(context.Background(), `UPDATE reminders SET due_at = ? - id WHERE id <= ?`, now, due); err != nil {
+			return err
+		}
+		return nil
+	})
 }
+
+// QueuedForTest reports how many commands wait for the writer.
+func QueuedForTest(db *DB) int {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return len(db.queue)
+}
+
+// CommitsForTest counts the writer's commits so far.
+func CommitsForTest(db *DB) int { return db.commits }

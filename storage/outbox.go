@@ -19,11 +19,17 @@ const (
 
 var _ flows.Outbox = (*DB)(nil)
 
+// execer is the writer's transaction as bookkeeping outside the engine sees
+// it.
+type execer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
 // writeTx runs fn in the writer's queue, so outbox bookkeeping never races
 // the engine's writes for the single write connection.
-func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (db *DB) writeTx(ctx context.Context, fn func(tx execer) error) error {
 	_, err := db.Write(ctx, "", func(t flows.Tx) (flows.Outcome, error) {
-		return flows.Outcome{}, fn(t.(*txn).tx)
+		return flows.Outcome{}, fn(t.(*txn).w)
 	})
 	return err
 }
@@ -56,7 +62,7 @@ func (db *DB) FanOut(ctx context.Context, route func(flows.Notification) []strin
 	if err := rows.Err(); err != nil || len(list) == 0 {
 		return 0, err
 	}
-	err = db.writeTx(ctx, func(tx *sql.Tx) error {
+	err = db.writeTx(ctx, func(tx execer) error {
 		for _, p := range list {
 			for _, ch := range route(p.n) {
 				if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries(notification_id, channel, state, next_at, updated_at)
@@ -100,7 +106,7 @@ func (db *DB) Due(ctx context.Context, now time.Time, limit int) ([]flows.Delive
 }
 
 func (db *DB) setDelivery(ctx context.Context, id int64, state string, next time.Time, ref, reason string, now time.Time) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(tx execer) error {
 		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET state=?, attempts=attempts+1, next_at=?, ref=?, last_error=?, updated_at=?
 			WHERE id=? AND state='pending'`, state, next.UnixNano(), ref, reason, now.UnixNano(), id)
 		if err != nil {
@@ -159,7 +165,7 @@ func (db *DB) OutboxStats(ctx context.Context) (OutboxStats, error) {
 
 // Reroute implements flows.Outbox.
 func (db *DB) Reroute(ctx context.Context, notificationID int64, channels []string, now time.Time) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(tx execer) error {
 		for _, ch := range channels {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries(notification_id, channel, state, next_at, updated_at)
 				VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING`, notificationID, ch, deliveryPending, now.UnixNano(), now.UnixNano()); err != nil {

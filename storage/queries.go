@@ -9,6 +9,10 @@ const (
 		initiator, state, created_at, updated_at, finished_at, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`
 	qUpdateDocument = `UPDATE documents SET title=?, counterparty=?, amount_minor=?, currency=?, state=?,
 		updated_at=?, finished_at=?, body=? WHERE id=?`
+	// Most commands leave the state as it was; naming state in SET would
+	// rewrite its index entry (one more page in the WAL) every time.
+	qUpdateDocumentSameState = `UPDATE documents SET title=?, counterparty=?, amount_minor=?, currency=?,
+		updated_at=?, finished_at=?, body=? WHERE id=?`
 	qUpsertTask = `INSERT INTO tasks(id, doc_id, round, stage, kind, assignee, on_behalf_of, state, opened_at, due_at, closed_at)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(id) DO UPDATE SET state=excluded.state, closed_at=excluded.closed_at, assignee=excluded.assignee`
@@ -26,11 +30,16 @@ const (
 	qCancelReminders = `UPDATE reminders SET cancelled = 1 WHERE task_id = ? AND sent_at IS NULL AND cancelled = 0`
 	qMarkReminder    = `UPDATE reminders SET sent_at = ? WHERE id = ?`
 	qLastManual      = `SELECT MAX(sent_at) FROM reminders WHERE task_id = ? AND step = -1`
-	qSavepoint       = `SAVEPOINT cmd`
-	qRollbackTo      = `ROLLBACK TO cmd`
-	qRelease         = `RELEASE cmd`
+	qBegin           = `BEGIN IMMEDIATE`
+	qCommit          = `COMMIT`
+	qRollback        = `ROLLBACK`
 )
 
-var writerStatements = []string{qNextSequence, qInsertDocument, qUpdateDocument, qUpsertTask, qInsertAudit,
-	qInsertNotification, qActiveAbsence, qInboundLookup, qInboundInsert, qDocByID, qDocByNumber, qDocOfTask, qSavepoint, qRollbackTo, qRelease,
+var writerStatements = []string{qNextSequence, qInsertDocument, qUpdateDocument, qUpdateDocumentSameState, qUpsertTask, qInsertAudit,
+	qInsertNotification, qActiveAbsence, qInboundLookup, qInboundInsert, qDocByID, qDocByNumber, qDocOfTask, qBegin, qCommit, qRollback,
 	qInsertReminder, qCancelReminders, qMarkReminder, qLastManual}
+
+// readOnlyStatements change nothing, so a command that failed after only
+// these needs no rollback.
+var readOnlyStatements = map[string]bool{qActiveAbsence: true, qInboundLookup: true, qDocByID: true, qDocByNumber: true,
+	qDocOfTask: true, qLastManual: true}

@@ -16,48 +16,19 @@ import (
 // txn implements flows.Tx on one write transaction.
 type txn struct {
 	ctx     context.Context
-	tx      *sql.Tx
+	w       *wconn
 	db      *DB
 	batch   *batch
 	loaded  map[int64]string          // task id → state at load
+	states  map[int64]string          // document id → state at load
 	pending map[int64]*flows.Document // saved by this command
 }
 
-// stmtQueryer lets loadDocument use the writer's prepared statements.
-type stmtQueryer struct{ t *txn }
-
-func (s stmtQueryer) QueryRowContext(_ context.Context, q string, args ...any) *sql.Row {
-	return s.t.queryRow(q, args...)
-}
-
-// stmt returns the prepared statement bound to this transaction, binding
-// it once per batch rather than once per use.
-func (t *txn) stmt(q string) *sql.Stmt {
-	if st, ok := t.batch.stmts[q]; ok {
-		return st
-	}
-	prepared, ok := t.db.stmts[q]
-	if !ok {
-		return nil
-	}
-	st := t.tx.StmtContext(t.ctx, prepared)
-	t.batch.stmts[q] = st
-	return st
-}
-
 func (t *txn) exec(q string, args ...any) (sql.Result, error) {
-	if st := t.stmt(q); st != nil {
-		return st.ExecContext(t.ctx, args...)
-	}
-	return t.tx.ExecContext(t.ctx, q, args...)
+	return t.w.ExecContext(t.ctx, q, args...)
 }
 
-func (t *txn) queryRow(q string, args ...any) *sql.Row {
-	if st := t.stmt(q); st != nil {
-		return st.QueryRowContext(t.ctx, args...)
-	}
-	return t.tx.QueryRowContext(t.ctx, q, args...)
-}
+func (t *txn) queryRow(q string, args ...any) row { return t.w.queryRow(q, args...) }
 
 var _ flows.Tx = (*txn)(nil)
 
@@ -66,9 +37,13 @@ type queryer interface {
 }
 
 func loadDocument(ctx context.Context, q queryer, where string, arg any) (*flows.Document, error) {
+	return scanDocument(q.QueryRowContext(ctx, `SELECT id, body FROM documents WHERE `+where, arg).Scan, where, arg)
+}
+
+func scanDocument(scan func(...any) error, where string, arg any) (*flows.Document, error) {
 	var id int64
 	var body string
-	err := q.QueryRowContext(ctx, `SELECT id, body FROM documents WHERE `+where, arg).Scan(&id, &body)
+	err := scan(&id, &body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, flows.Errorf(flows.KindNotFound, "doc_not_found", "document %s %v", where, arg)
 	}
@@ -89,8 +64,8 @@ func decodeDocument(id int64, body string) (*flows.Document, error) {
 
 // load reads a document for a command and remembers its tasks' states, so
 // that SaveDocument writes only what changed.
-func (t *txn) load(where string, arg any) (*flows.Document, error) {
-	d, err := loadDocument(t.ctx, stmtQueryer{t}, where, arg)
+func (t *txn) load(q, where string, arg any) (*flows.Document, error) {
+	d, err := scanDocument(t.queryRow(q, arg).Scan, where, arg)
 	if err != nil {
 		return nil, err
 	}
@@ -104,11 +79,11 @@ func (t *txn) Document(id int64) (*flows.Document, error) {
 	if d := t.cached(id); d != nil {
 		return d, nil
 	}
-	return t.load("id = ?", id)
+	return t.load(qDocByID, "id", id)
 }
 
 func (t *txn) DocumentByNumber(number string) (*flows.Document, error) {
-	return t.load("number = ?", number)
+	return t.load(qDocByNumber, "number", number)
 }
 
 func (t *txn) DocumentOfTask(taskID int64) (*flows.Document, error) {
@@ -138,8 +113,9 @@ func (t *txn) cached(id int64) *flows.Document {
 
 func (t *txn) remember(d *flows.Document) {
 	if t.loaded == nil {
-		t.loaded = map[int64]string{}
+		t.loaded, t.states = map[int64]string{}, map[int64]string{}
 	}
+	t.states[d.ID] = d.State
 	for _, tk := range d.Tasks {
 		t.loaded[tk.ID] = taskKey(tk)
 	}
@@ -177,8 +153,14 @@ func (t *txn) SaveDocument(d *flows.Document) error {
 			return fmt.Errorf("id of document %s: %w", d.Number, err)
 		}
 	} else {
-		_, err := t.exec(qUpdateDocument, d.Title, d.Counterparty, amount, d.Currency, d.State, now,
-			nanos(d.FinishedAt), string(body), d.ID)
+		var err error
+		if was, ok := t.states[d.ID]; ok && was == d.State {
+			_, err = t.exec(qUpdateDocumentSameState, d.Title, d.Counterparty, amount, d.Currency, now,
+				nanos(d.FinishedAt), string(body), d.ID)
+		} else {
+			_, err = t.exec(qUpdateDocument, d.Title, d.Counterparty, amount, d.Currency, d.State, now,
+				nanos(d.FinishedAt), string(body), d.ID)
+		}
 		if err != nil {
 			return fmt.Errorf("update document %s: %w", d.Number, err)
 		}
@@ -279,7 +261,7 @@ func (t *txn) ActiveAbsence(p flows.PersonID, at time.Time) (flows.Absence, bool
 }
 
 func (t *txn) PutAbsence(a flows.Absence, by flows.PersonID, at time.Time) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO absences(person, deputy, from_at, to_at, created_by, created_at) VALUES (?,?,?,?,?,?)`,
+	_, err := t.exec(`INSERT INTO absences(person, deputy, from_at, to_at, created_by, created_at) VALUES (?,?,?,?,?,?)`,
 		string(a.Person), string(a.Deputy), a.From.UnixNano(), a.To.UnixNano(), string(by), at.UnixNano())
 	if err != nil {
 		return fmt.Errorf("store absence of %s: %w", a.Person, err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/viza-app/viza/flows"
@@ -25,105 +26,126 @@ type writeReq struct {
 type writeRes struct {
 	out flows.Outcome
 	err error
+	// lead hands the writer role to this request's caller instead of
+	// carrying its verdict.
+	lead bool
 }
 
 var errClosed = errors.New("storage: database closed")
 
-// Write implements flows.Store. Commands queue for the single writer, which
-// runs every command waiting at that moment in one transaction — each under
-// its own savepoint, so one failing command does not undo the others — and
-// commits once: under load one fsync covers many decisions (group commit).
+// Write implements flows.Store. There is no writer goroutine: the caller
+// that finds nobody writing becomes the leader and runs every command queued
+// at that moment — its own and those of callers that arrived meanwhile — in
+// one transaction, each under its own savepoint so one failing command does
+// not undo the others, and commits once. Under load one fsync covers many
+// decisions (group commit); a lone caller pays no hand-off between
+// goroutines at all.
 func (db *DB) Write(ctx context.Context, key string, fn func(flows.Tx) (flows.Outcome, error)) (flows.Outcome, error) {
 	req := &writeReq{ctx: ctx, key: key, fn: fn, done: make(chan writeRes, 1)}
-	select {
-	case db.reqs <- req:
-	case <-ctx.Done():
-		return flows.Outcome{}, ctx.Err()
-	case <-db.stop:
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
 		return flows.Outcome{}, errClosed
+	}
+	db.queue = append(db.queue, req)
+	leader := !db.leading
+	db.leading = true
+	db.mu.Unlock()
+	if leader {
+		db.lead(req)
 	}
 	// Once queued, wait for the verdict even if ctx ends: the command may
 	// already be committed and the caller must not be told otherwise.
-	res := <-req.done
-	return res.out, res.err
+	for {
+		res := <-req.done
+		if !res.lead {
+			return res.out, res.err
+		}
+		db.lead(req)
+	}
 }
 
-func (db *DB) writeLoop() {
-	defer close(db.stopped)
+// lead runs queued batches until the one holding own is committed, then
+// passes the role to the oldest waiting caller, so that no caller serves
+// others for longer than its own batch takes.
+func (db *DB) lead(own *writeReq) {
 	for {
-		var first *writeReq
-		select {
-		case first = <-db.reqs:
-		case <-db.stop:
-			db.drainClosed()
-			return
+		db.mu.Lock()
+		n := min(len(db.queue), maxBatch)
+		batch := db.queue[:n:n]
+		db.queue = db.queue[n:]
+		if len(db.queue) == 0 {
+			db.queue = nil
 		}
-		batch := []*writeReq{first}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-db.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
+		db.mu.Unlock()
 		db.runBatch(batch)
-	}
-}
-
-func (db *DB) drainClosed() {
-	for {
-		select {
-		case r := <-db.reqs:
-			r.done <- writeRes{err: errClosed}
-		default:
-			return
+		if slices.Contains(batch, own) {
+			break
 		}
 	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if len(db.queue) > 0 {
+		db.queue[0].done <- writeRes{lead: true}
+		return
+	}
+	db.leading = false
+	db.idle.Broadcast()
 }
 
+// runBatch runs queued commands in one transaction and answers each.
 func (db *DB) runBatch(reqs []*writeReq) {
+	for len(reqs) > 0 {
+		reqs = db.tryBatch(reqs)
+	}
+}
+
+// tryBatch runs reqs in one transaction and commits once. Commands run
+// without savepoints: most failures (forbidden, conflict, not found) are
+// found before a command writes anything, and leave nothing to undo. A
+// command that fails after it wrote — or with an error from SQLite itself —
+// costs a rollback: it is answered with its error and the others are
+// returned to run again in a fresh transaction. Savepoints would spare that
+// rare rerun at the price of three statements on every command.
+func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 	results := make([]writeRes, len(reqs))
 	fail := func(err error) {
 		for _, r := range reqs {
 			r.done <- writeRes{err: err}
 		}
 	}
-	ctx := context.Background()
-	tx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
+	if _, err := db.w.ExecContext(context.Background(), qBegin); err != nil {
 		fail(fmt.Errorf("begin write: %w", err))
-		return
+		return nil
 	}
 	changed := false
-	b := &batch{head: db.head, pending: map[int64]*flows.Document{}, stmts: map[string]*sql.Stmt{}}
+	b := &batch{head: db.head, pending: map[int64]*flows.Document{}}
 	for i, r := range reqs {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = writeRes{err: err}
 			continue
 		}
-		// A lone command needs no savepoint: if it fails, the whole
-		// transaction is rolled back instead of committed.
-		if len(reqs) == 1 {
-			results[i] = db.applyOne(ctx, tx, r, b)
-		} else {
-			results[i] = db.runOne(ctx, tx, r, b)
+		writes, head := db.w.writes, b.head
+		results[i] = db.applyOne(r, b)
+		if err := results[i].err; err != nil {
+			b.head = head
+			if db.w.writes != writes || !refusal(err) {
+				db.rollback()
+				r.done <- results[i]
+				return slices.Delete(slices.Clone(reqs), i, i+1)
+			}
+			continue
 		}
-		if results[i].err == nil && !results[i].out.Repeated {
+		if !results[i].out.Repeated {
 			changed = true
 		}
 	}
-	if len(reqs) == 1 && results[0].err != nil {
-		tx.Rollback()
-		reqs[0].done <- results[0]
-		return
-	}
-	if err := tx.Commit(); err != nil {
-		tx.Rollback()
+	if _, err := db.w.ExecContext(context.Background(), qCommit); err != nil {
+		db.rollback()
 		fail(fmt.Errorf("commit: %w", err))
-		return
+		return nil
 	}
+	db.commits++
 	db.head = b.head
 	db.cache.commit(b.pending)
 	for i, r := range reqs {
@@ -132,31 +154,28 @@ func (db *DB) runBatch(reqs []*writeReq) {
 	if changed && db.onCommit != nil {
 		db.onCommit()
 	}
+	return nil
 }
 
-// runOne applies one command of a batch under a savepoint, so that its
-// failure undoes only its own changes (and its audit chain head).
-func (db *DB) runOne(ctx context.Context, tx *sql.Tx, r *writeReq, b *batch) writeRes {
-	if _, err := db.execTx(ctx, tx, b, qSavepoint); err != nil {
-		return writeRes{err: fmt.Errorf("savepoint: %w", err)}
-	}
-	before := b.head
-	res := db.applyOne(ctx, tx, r, b)
-	out, err := res.out, res.err
-	if err != nil {
-		b.head = before
-		if _, rbErr := db.execTx(ctx, tx, b, qRollbackTo); rbErr != nil {
-			err = errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rbErr))
-		}
-	}
-	if _, relErr := db.execTx(ctx, tx, b, qRelease); relErr != nil && err == nil {
-		err = fmt.Errorf("release savepoint: %w", relErr)
-	}
-	return writeRes{out: out, err: err}
+// rollback ends the current transaction. Its error is ignored: SQLite may
+// have rolled back already (after an I/O error, say), and the next BEGIN
+// reports a connection that cannot write.
+func (db *DB) rollback() {
+	_, _ = db.w.ExecContext(context.Background(), qRollback)
 }
 
-func (db *DB) applyOne(ctx context.Context, tx *sql.Tx, r *writeReq, b *batch) writeRes {
-	t := &txn{ctx: ctx, tx: tx, db: db, batch: b, pending: map[int64]*flows.Document{}}
+// refusal tells the engine's verdicts on a command (forbidden, conflict,
+// not found, invalid) from failures of the machinery.
+func refusal(err error) bool {
+	switch flows.ErrorKind(err) {
+	case flows.KindInvalid, flows.KindForbidden, flows.KindNotFound, flows.KindConflict:
+		return true
+	}
+	return false
+}
+
+func (db *DB) applyOne(r *writeReq, b *batch) writeRes {
+	t := &txn{ctx: context.Background(), w: db.w, db: db, batch: b, pending: map[int64]*flows.Document{}}
 	out, err := db.apply(t, r)
 	if err == nil {
 		for id, d := range t.pending {
@@ -205,11 +224,3 @@ func (db *DB) apply(t *txn, r *writeReq) (out flows.Outcome, err error) {
 	return out, nil
 }
 
-func (db *DB) execTx(ctx context.Context, tx *sql.Tx, b *batch, q string) (sql.Result, error) {
-	st, ok := b.stmts[q]
-	if !ok {
-		st = tx.StmtContext(ctx, db.stmts[q])
-		b.stmts[q] = st
-	}
-	return st.ExecContext(ctx)
-}

@@ -1,0 +1,169 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/storage"
+	"github.com/viza-app/viza/storage/storagetest"
+)
+
+// TestBatchKeepsCommandsApart queues commands behind a busy leader so that
+// they share one transaction, and checks that each one's failure costs only
+// itself: a refusal before any write, a refusal after a write (the batch is
+// rolled back and the others run again), a panic, and a plain error.
+func TestBatchKeepsCommandsApart(t *testing.T) {
+	type cmd struct {
+		name    string
+		key     string
+		fn      func(tx flows.Tx) (flows.Outcome, error)
+		wantErr string // error code, or "internal", or "" for success
+	}
+	bump := func(counter string, then error) func(tx flows.Tx) (flows.Outcome, error) {
+		return func(tx flows.Tx) (flows.Outcome, error) {
+			v, err := tx.NextSequence(counter)
+			if err != nil {
+				return flows.Outcome{}, err
+			}
+			return flows.Outcome{Round: int(v)}, then
+		}
+	}
+	refuse := flows.Errorf(flows.KindForbidden, "refused", "no")
+	cmds := []cmd{
+		{name: "ok before", key: "a", fn: bump("a", nil)},
+		{name: "refused before writing", key: "r", fn: func(tx flows.Tx) (flows.Outcome, error) { return flows.Outcome{}, refuse }, wantErr: "refused"},
+		{name: "refused after writing", key: "w", fn: bump("w", refuse), wantErr: "refused"},
+		{name: "ok between", key: "b", fn: bump("b", nil)},
+		{name: "panic after writing", key: "p", fn: func(tx flows.Tx) (flows.Outcome, error) {
+			tx.NextSequence("p")
+			panic("bug")
+		}, wantErr: "internal"},
+		{name: "machinery error", key: "e", fn: bump("e", errors.New("disk on fire")), wantErr: "internal"},
+		{name: "ok after", key: "c", fn: bump("c", nil)},
+	}
+	db, _ := storagetest.Open(t)
+	ctx := context.Background()
+	release, leading := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+			close(leading)
+			<-release
+			return flows.Outcome{}, nil
+		})
+	}()
+	<-leading
+	var once sync.Once
+	releaseLeader := func() { once.Do(func() { close(release) }) }
+	defer releaseLeader() // also when a check below fails, or Close would wait forever
+	errs := make([]error, len(cmds))
+	outs := make([]flows.Outcome, len(cmds))
+	for i, c := range cmds {
+		// Queued one by one, so the batch runs them in this order.
+		waitFor(t, func() bool { return storage.QueuedForTest(db) == i })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = db.Write(ctx, c.key, c.fn)
+		}()
+	}
+	waitFor(t, func() bool { return storage.QueuedForTest(db) == len(cmds) })
+	commitsBefore := storage.CommitsForTest(db)
+	releaseLeader()
+	wg.Wait()
+	// Three rollbacks (after writing, panic, error), then one commit of the rest.
+	if got := storage.CommitsForTest(db) - commitsBefore; got != 2 {
+		t.Errorf("commits = %d, want 2 (the leader's own, then the batch)", got)
+	}
+	for i, c := range cmds {
+		t.Run(c.name, func(t *testing.T) {
+			switch {
+			case c.wantErr == "" && errs[i] != nil:
+				t.Fatalf("err = %v", errs[i])
+			case c.wantErr == "internal" && flows.ErrorKind(errs[i]) != flows.KindInternal:
+				t.Fatalf("err = %v, want an internal error", errs[i])
+			case c.wantErr != "" && c.wantErr != "internal" && flows.ErrorCode(errs[i]) != c.wantErr:
+				t.Fatalf("err = %v, want %s", errs[i], c.wantErr)
+			}
+			// Each counter moved once if its command succeeded, never if it failed.
+			want := 1
+			if c.wantErr != "" {
+				want = 0
+			}
+			if c.wantErr == "" && outs[i].Round != 1 {
+				t.Errorf("outcome round = %d, want 1", outs[i].Round)
+			}
+			next, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+				v, err := tx.NextSequence(c.key)
+				return flows.Outcome{Round: int(v)}, err
+			})
+			if err != nil || next.Round != want+1 {
+				t.Errorf("counter %s next = %d (%v), want %d", c.key, next.Round, err, want+1)
+			}
+			// A succeeded command's key returns its outcome; a failed one's
+			// key was never stored and runs again.
+			again, err := db.Write(ctx, c.key, func(tx flows.Tx) (flows.Outcome, error) { return flows.Outcome{Round: -1}, nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.wantErr == "" && (!again.Repeated || again.Round != 1) {
+				t.Errorf("repeat of %s = %+v, want the first outcome", c.key, again)
+			}
+			if c.wantErr != "" && again.Repeated {
+				t.Errorf("the key of a failed command was stored")
+			}
+		})
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestLeaderHandsOver checks that callers arriving while another leads are
+// all answered and none waits forever, under many goroutines.
+func TestLeaderHandsOver(t *testing.T) {
+	db, _ := storagetest.Open(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	const n = 64
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 20 {
+				if _, err := db.Write(ctx, fmt.Sprint(i, "-", j), func(tx flows.Tx) (flows.Outcome, error) {
+					_, err := tx.NextSequence("all")
+					return flows.Outcome{}, err
+				}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	out, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+		v, err := tx.NextSequence("all")
+		return flows.Outcome{Round: int(v)}, err
+	})
+	if err != nil || out.Round != n*20+1 {
+		t.Fatalf("counter = %d (%v), want %d", out.Round, err, n*20+1)
+	}
+	if c := storage.CommitsForTest(db); c >= n*20 {
+		t.Errorf("%d commits for %d commands: nothing was grouped", c, n*20)
+	}
+}
