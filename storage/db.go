@@ -49,7 +49,7 @@ type DB struct {
 	// Owned by whoever leads (see Write).
 	head    string // hash of the last committed audit event
 	commits int
-	cache docCache
+	cache   docCache
 }
 
 // DSN puts every pragma in the connection string so that every pooled

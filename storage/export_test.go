@@ -2,7 +2,6 @@ package storage
 
 import "context"
 
-
 // TamperForTest rewrites one audit row behind the triggers' back, as an
 // attacker with the file would, so that verify can be shown to catch it.
 func TamperForTest(db *DB, id int64) error {

@@ -223,4 +223,3 @@ func (db *DB) apply(t *txn, r *writeReq) (out flows.Outcome, err error) {
 	}
 	return out, nil
 }
-
