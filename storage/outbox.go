@@ -40,7 +40,8 @@ func (db *DB) FanOut(ctx context.Context, route func(flows.Notification) []strin
 		id int64
 		n  flows.Notification
 	}
-	rows, err := db.reader.QueryContext(ctx, `SELECT id, payload FROM notifications WHERE fanned_out = 0 ORDER BY id LIMIT 500`)
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, payload FROM notifications
+		WHERE id > COALESCE((SELECT value FROM counters WHERE name = 'fanned_out'), 0) ORDER BY id LIMIT 500`)
 	if err != nil {
 		return 0, fmt.Errorf("read new notifications: %w", err)
 	}
@@ -62,6 +63,9 @@ func (db *DB) FanOut(ctx context.Context, route func(flows.Notification) []strin
 	if err := rows.Err(); err != nil || len(list) == 0 {
 		return 0, err
 	}
+	// Notifications are committed in id order by the one writer, so the
+	// reader's snapshot holds every id up to its last: a mark at that id
+	// leaves none behind.
 	err = db.writeTx(ctx, func(tx execer) error {
 		for _, p := range list {
 			for _, ch := range route(p.n) {
@@ -70,9 +74,10 @@ func (db *DB) FanOut(ctx context.Context, route func(flows.Notification) []strin
 					return fmt.Errorf("create delivery: %w", err)
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET fanned_out = 1 WHERE id = ?`, p.id); err != nil {
-				return fmt.Errorf("mark fanned out: %w", err)
-			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO counters(name, value) VALUES ('fanned_out', ?)
+			ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)`, list[len(list)-1].id); err != nil {
+			return fmt.Errorf("mark fanned out: %w", err)
 		}
 		return nil
 	})
