@@ -9,7 +9,10 @@ const maxCachedDocs = 20000
 // docCache holds the documents as the writer last committed them. Only the
 // writer goroutine touches it, and only the writer changes documents, so it
 // cannot go stale.
-type docCache struct{ m map[int64]*flows.Document }
+type docCache struct {
+	m      map[int64]*flows.Document
+	taskOf map[int64]int64 // task id → document id, for the documents in m
+}
 
 // batch is the writer's state for one transaction of grouped commands.
 type batch struct {
@@ -29,8 +32,27 @@ func (c *docCache) get(id int64, layers ...map[int64]*flows.Document) *flows.Doc
 func (c *docCache) commit(pending map[int64]*flows.Document) {
 	if c.m == nil || len(c.m)+len(pending) > maxCachedDocs {
 		c.m = make(map[int64]*flows.Document, len(pending))
+		c.taskOf = map[int64]int64{}
 	}
 	for id, d := range pending {
 		c.m[id] = d
+		for _, tk := range d.Tasks {
+			c.taskOf[tk.ID] = id
+		}
 	}
+}
+
+// docOfTask finds the document of a task among the documents the writer
+// holds, sparing a query for the common case of a decision on a document
+// the writer saved before.
+func (c *docCache) docOfTask(taskID int64, layers ...map[int64]*flows.Document) (int64, bool) {
+	for _, l := range layers {
+		for id, d := range l {
+			if _, ok := d.Task(taskID); ok {
+				return id, true
+			}
+		}
+	}
+	id, ok := c.taskOf[taskID]
+	return id, ok
 }

@@ -1,5 +1,7 @@
 package storage
 
+import "strings"
+
 // The writer's statements, prepared once on its connection at Open: parsing
 // SQL costs more than running it in modernc.org/sqlite.
 const (
@@ -18,8 +20,7 @@ const (
 		ON CONFLICT(id) DO UPDATE SET state=excluded.state, closed_at=excluded.closed_at, assignee=excluded.assignee`
 	qInsertAudit = `INSERT INTO audit(doc_id, at, actor, on_behalf_of, kind, version, task_id, detail, prev_hash, hash)
 		VALUES (?,?,?,?,?,?,?,?,?,?)`
-	qInsertNotification = `INSERT INTO notifications(recipient, kind, doc_id, payload, created_at) VALUES (?,?,?,?,?)`
-	qActiveAbsence      = `SELECT deputy, from_at, to_at FROM absences
+	qActiveAbsence = `SELECT deputy, from_at, to_at FROM absences
 		WHERE person = ? AND from_at <= ? AND to_at > ? ORDER BY id DESC LIMIT 1`
 	qInboundLookup   = `SELECT outcome FROM inbound WHERE key = ?`
 	qInboundInsert   = `INSERT INTO inbound(key, outcome, at) VALUES (?, ?, ?)`
@@ -36,10 +37,26 @@ const (
 )
 
 var writerStatements = []string{qNextSequence, qInsertDocument, qUpdateDocument, qUpdateDocumentSameState, qUpsertTask, qInsertAudit,
-	qInsertNotification, qActiveAbsence, qInboundLookup, qInboundInsert, qDocByID, qDocByNumber, qDocOfTask, qBegin, qCommit, qRollback,
+	qActiveAbsence, qInboundLookup, qInboundInsert, qDocByID, qDocByNumber, qDocOfTask, qBegin, qCommit, qRollback,
 	qInsertReminder, qCancelReminders, qMarkReminder, qLastManual}
 
 // readOnlyStatements change nothing, so a command that failed after only
 // these needs no rollback.
 var readOnlyStatements = map[string]bool{qActiveAbsence: true, qInboundLookup: true, qDocByID: true, qDocByNumber: true,
 	qDocOfTask: true, qLastManual: true}
+
+// maxNotificationRows bounds the rows of one INSERT into notifications
+// (SQLite allows 32766 parameters; five per row).
+const maxNotificationRows = 16
+
+var notificationInserts = func() []string {
+	qs := make([]string, maxNotificationRows+1)
+	for n := 1; n <= maxNotificationRows; n++ {
+		qs[n] = `INSERT INTO notifications(recipient, kind, doc_id, payload, created_at) VALUES (?,?,?,?,?)` +
+			strings.Repeat(`,(?,?,?,?,?)`, n-1)
+	}
+	return qs
+}()
+
+// insertNotifications is the statement that queues n notifications at once.
+func insertNotifications(n int) string { return notificationInserts[n] }

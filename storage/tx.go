@@ -87,6 +87,9 @@ func (t *txn) DocumentByNumber(number string) (*flows.Document, error) {
 }
 
 func (t *txn) DocumentOfTask(taskID int64) (*flows.Document, error) {
+	if id, ok := t.db.cache.docOfTask(taskID, t.pending, t.batch.pending); ok {
+		return t.Document(id)
+	}
 	var docID int64
 	err := t.queryRow(qDocOfTask, taskID).Scan(&docID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -233,13 +236,21 @@ func (t *txn) Record(events []flows.AuditEvent, notes []flows.Notification) erro
 		prev = h
 		t.batch.head = h
 	}
-	for _, n := range notes {
-		payload, err := json.Marshal(n)
-		if err != nil {
-			return fmt.Errorf("encode notification: %w", err)
+	// One statement per group of notifications: a command queues two or
+	// more, and a statement's fixed cost is a good part of a row's.
+	for len(notes) > 0 {
+		group := notes[:min(len(notes), maxNotificationRows)]
+		notes = notes[len(group):]
+		args := make([]any, 0, 5*len(group))
+		for _, n := range group {
+			payload, err := json.Marshal(n)
+			if err != nil {
+				return fmt.Errorf("encode notification: %w", err)
+			}
+			args = append(args, string(n.To), n.Kind, n.DocID, string(payload), n.At.UnixNano())
 		}
-		if _, err := t.exec(qInsertNotification, string(n.To), n.Kind, n.DocID, string(payload), n.At.UnixNano()); err != nil {
-			return fmt.Errorf("queue notification %s: %w", n.Kind, err)
+		if _, err := t.exec(insertNotifications(len(group)), args...); err != nil {
+			return fmt.Errorf("queue %d notifications (%s…): %w", len(group), group[0].Kind, err)
 		}
 	}
 	return nil
