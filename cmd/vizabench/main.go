@@ -13,6 +13,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -37,6 +38,7 @@ func main() {
 	n := flag.Int("n", 4000, "decisions per concurrency level")
 	levels := flag.String("c", "1,32", "concurrency levels")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the decision phases")
+	memprofile := flag.String("memprofile", "", "write an allocation profile at the end")
 	skipRaw := flag.Bool("engine-only", false, "skip the raw INSERT baseline (for profiling the engine)")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -54,6 +56,19 @@ func main() {
 			log.Fatal(err)
 		}
 		defer os.RemoveAll(dir)
+	}
+	if *memprofile != "" {
+		runtime.MemProfileRate = 4096
+		defer func() {
+			f, err := os.Create(*memprofile)
+			if err != nil {
+				log.Fatal(err)
+			}
+			defer f.Close()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				log.Fatal(err)
+			}
+		}()
 	}
 	for _, l := range strings.Split(*levels, ",") {
 		var c int
