@@ -166,7 +166,9 @@ func (e *Engine) run(ctx context.Context, key string, dir *Directory, load func(
 		if err != nil {
 			return Outcome{}, err
 		}
-		o := &op{d: d, dir: dir, cal: e.cal.Load().Calendar, now: e.clock.Now(), tx: tx}
+		// Most commands record an event or two and tell two or three people.
+		o := &op{d: d, dir: dir, cal: e.cal.Load().Calendar, now: e.clock.Now(), tx: tx,
+			events: make([]AuditEvent, 0, 2), notes: make([]Notification, 0, 4)}
 		wasOpen := map[int64]bool{}
 		for _, t := range d.OpenTasks() {
 			wasOpen[t.ID] = true
