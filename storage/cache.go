@@ -7,7 +7,7 @@ import "github.com/viza-app/viza/flows"
 const maxCachedDocs = 20000
 
 // docCache holds the documents as the writer last committed them. Only the
-// writer goroutine touches it, and only the writer changes documents, so it
+// leader touches it, and only the writer changes documents, so it
 // cannot go stale.
 type docCache struct {
 	m      map[int64]*flows.Document

@@ -36,8 +36,8 @@ var errClosed = errors.New("storage: database closed")
 // Write implements flows.Store. There is no writer goroutine: the caller
 // that finds nobody writing becomes the leader and runs every command queued
 // at that moment — its own and those of callers that arrived meanwhile — in
-// one transaction, each under its own savepoint so one failing command does
-// not undo the others, and commits once. Under load one fsync covers many
+// one transaction, and commits once (see tryBatch for how one command's
+// failure is kept from the others). Under load one fsync covers many
 // decisions (group commit); a lone caller pays no hand-off between
 // goroutines at all.
 func (db *DB) Write(ctx context.Context, key string, fn func(flows.Tx) (flows.Outcome, error)) (flows.Outcome, error) {
@@ -65,18 +65,17 @@ func (db *DB) Write(ctx context.Context, key string, fn func(flows.Tx) (flows.Ou
 	}
 }
 
-// lead runs queued batches until the one holding own is committed, then
-// passes the role to the oldest waiting caller, so that no caller serves
-// others for longer than its own batch takes.
+// lead runs the batch that holds own — the queue up to maxBatch, own first:
+// a caller leads because the queue was empty when it arrived or because it
+// was first in line when handed the role — then passes the role to the
+// oldest waiting caller, so that no caller serves others for longer than its
+// own batch takes.
 func (db *DB) lead(own *writeReq) {
 	for {
 		db.mu.Lock()
 		n := min(len(db.queue), maxBatch)
 		batch := db.queue[:n:n]
 		db.queue = db.queue[n:]
-		if len(db.queue) == 0 {
-			db.queue = nil
-		}
 		db.mu.Unlock()
 		db.runBatch(batch)
 		if slices.Contains(batch, own) {
@@ -89,6 +88,7 @@ func (db *DB) lead(own *writeReq) {
 		db.queue[0].done <- writeRes{lead: true}
 		return
 	}
+	db.queue = nil // let the drained backing array go
 	db.leading = false
 	db.idle.Broadcast()
 }
@@ -187,7 +187,7 @@ func (db *DB) applyOne(r *writeReq, b *batch) writeRes {
 
 func (db *DB) apply(t *txn, r *writeReq) (out flows.Outcome, err error) {
 	// A bug in a command must cost that command, not the service: the
-	// writer goroutine is shared by everyone.
+	// leader runs everyone's commands.
 	defer func() {
 		if p := recover(); p != nil {
 			out, err = flows.Outcome{}, &flows.Error{Kind: flows.KindInternal, Code: "internal", Detail: fmt.Sprintf("panic: %v\n%s", p, debug.Stack())}
