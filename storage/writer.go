@@ -71,10 +71,29 @@ func (db *DB) Write(ctx context.Context, key string, fn func(flows.Tx) (flows.Ou
 // oldest waiting caller, so that no caller serves others for longer than its
 // own batch takes.
 func (db *DB) lead(own *writeReq) {
+	var batch []*writeReq
+	defer func() {
+		// Commands recover their own panics (see apply); a panic in the
+		// writer itself must still not leave the role taken and every later
+		// caller waiting — an HTTP server recovers the leader's goroutine and
+		// carries on. So: end the transaction, answer the batch, step down,
+		// and let the panic go on.
+		if p := recover(); p != nil {
+			db.rollback()
+			for _, r := range batch {
+				select {
+				case r.done <- writeRes{err: fmt.Errorf("storage: writer panicked: %v", p)}:
+				default: // already answered
+				}
+			}
+			db.stepDown()
+			panic(p)
+		}
+	}()
 	for {
 		db.mu.Lock()
 		n := min(len(db.queue), maxBatch)
-		batch := db.queue[:n:n]
+		batch = db.queue[:n:n]
 		db.queue = db.queue[n:]
 		db.mu.Unlock()
 		db.runBatch(batch)
@@ -82,6 +101,12 @@ func (db *DB) lead(own *writeReq) {
 			break
 		}
 	}
+	db.stepDown()
+}
+
+// stepDown passes the writer role to the oldest waiting caller, or leaves
+// it free.
+func (db *DB) stepDown() {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if len(db.queue) > 0 {

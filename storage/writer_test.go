@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -165,5 +166,52 @@ func TestLeaderHandsOver(t *testing.T) {
 	}
 	if c := storage.CommitsForTest(db); c >= n*20 {
 		t.Errorf("%d commits for %d commands: nothing was grouped", c, n*20)
+	}
+}
+
+// TestWriterPanicFreesTheRole makes the writer itself panic after a commit
+// (the commit hook is the writer's, not a command's) and checks that the
+// panic reaches the leader's caller while later writes still go through.
+func TestWriterPanicFreesTheRole(t *testing.T) {
+	ctx := context.Background()
+	// Not storagetest.Open: if the role stays taken, Close would wait for
+	// ever and the failure would show only as a test timeout.
+	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "viza.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hooked sync.Once
+	db.OnCommit(func() { hooked.Do(func() { panic("hook bug") }) })
+	bump := func(tx flows.Tx) (flows.Outcome, error) {
+		v, err := tx.NextSequence("n")
+		return flows.Outcome{Round: int(v)}, err
+	}
+	func() {
+		defer func() {
+			if p := recover(); p != "hook bug" {
+				t.Errorf("recovered %v, want the hook's panic", p)
+			}
+		}()
+		db.Write(ctx, "", bump)
+	}()
+	done := make(chan flows.Outcome)
+	go func() {
+		out, err := db.Write(ctx, "", bump)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- out
+	}()
+	select {
+	case out := <-done:
+		// The first command was committed before the hook ran.
+		if out.Round != 2 {
+			t.Errorf("counter = %d, want 2", out.Round)
+		}
+		if err := db.Close(); err != nil {
+			t.Error(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a write after the writer panicked never returned")
 	}
 }
