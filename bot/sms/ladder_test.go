@@ -11,9 +11,7 @@ import (
 
 	"github.com/viza-app/viza/bot/sms"
 	"github.com/viza-app/viza/bot/sms/smsfake"
-	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
-	"github.com/viza-app/viza/flows/flowstest"
 	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/storage/storagetest"
 )
@@ -24,16 +22,9 @@ import (
 func TestLadderSendsSMSThroughTheGateway(t *testing.T) {
 	fake := smsfake.New()
 	defer fake.Close()
-	db, files := storagetest.Open(t)
-	cfg, err := config.Load("../../config/testdata/example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, _ := cfg.Directory()
-	cal, _ := cfg.WorkCalendar()
+	rig := storagetest.NewRig(t, true)
+	db, dir, clock, eng := rig.DB, rig.Dir, rig.Clock, rig.Engine
 	msk := dir.Location
-	clock := flowstest.NewClock(time.Date(2026, 11, 30, 10, 0, 0, 0, msk))
-	eng := flows.NewEngine(db, files, clock, cal, dir)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ch := &sms.Channel{Sender: &sms.SMSRu{BaseURL: fake.URL, APIID: "KEY", From: "Viza", HTTP: &http.Client{Timeout: 5 * time.Second}},
 		Log: quiet, Lang: dir.LanguageOf, Renderer: func() messages.Renderer { return messages.Renderer{Dir: dir} }}
@@ -123,11 +114,8 @@ func TestLadderSendsSMSThroughTheGateway(t *testing.T) {
 func TestPeopleWithoutMessengerGetTasksBySMSWithALink(t *testing.T) {
 	fake := smsfake.New()
 	defer fake.Close()
-	db, files := storagetest.Open(t)
-	cfg, _ := config.Load("../../config/testdata/example.yaml")
-	dir, _ := cfg.Directory()
-	clock := flowstest.NewClock(time.Date(2026, 11, 30, 10, 0, 0, 0, dir.Location))
-	eng := flows.NewEngine(db, files, clock, nil, dir)
+	rig := storagetest.NewRig(t, false)
+	db, dir, clock, eng := rig.DB, rig.Dir, rig.Clock, rig.Engine
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ch := &sms.Channel{Sender: &sms.SMSC{BaseURL: fake.URL, Login: "l", Password: "p", HTTP: http.DefaultClient}, Log: quiet, Lang: dir.LanguageOf,
 		Renderer: func() messages.Renderer { return messages.Renderer{Dir: dir} },

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/viza-app/viza/bot/web"
-	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/flows/flowstest"
 	"github.com/viza-app/viza/messages"
@@ -64,14 +63,8 @@ func (r reports) Registry(ctx context.Context, docs []*flows.Document, lang stri
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	db, files := storagetest.Open(t)
-	cfg, err := config.Load("../../config/testdata/example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, _ := cfg.Directory()
-	clock := flowstest.NewClock(time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC))
-	eng := flows.NewEngine(db, files, clock, nil, dir)
+	sr := storagetest.NewRig(t, false)
+	db, files, clock, eng := sr.DB, sr.Files, sr.Clock, sr.Engine
 	r := &rig{t: t, db: db, eng: eng, clock: clock}
 	r.srv = &web.Server{Engine: eng, Store: db, Files: files, Reports: reports{db, eng}, Clock: clock,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxUpload: 64 << 10}
@@ -81,6 +74,7 @@ func newRig(t *testing.T) *rig {
 	if err := r.srv.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	var err error
 	r.doc, err = eng.Start(context.Background(), flows.StartCmd{Key: "s", Actor: "ivanova", TypeID: "contract", Title: "Поставка",
 		AmountMinor: 100, HasAmount: true, File: flows.Upload{Name: "v1.pdf", Content: strings.NewReader("%PDF v1")}})
 	if err != nil {

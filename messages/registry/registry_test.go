@@ -11,9 +11,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
-	"github.com/viza-app/viza/flows/flowstest"
 	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/messages/registry"
 	"github.com/viza-app/viza/storage/storagetest"
@@ -21,15 +19,12 @@ import (
 
 func fixture(t *testing.T) ([]registry.Row, *time.Location) {
 	t.Helper()
-	db, files := storagetest.Open(t)
-	cfg, err := config.Load("../../config/testdata/example.yaml")
+	rig := storagetest.NewRig(t, true)
+	db, dir, clock, eng := rig.DB, rig.Dir, rig.Clock, rig.Engine
+	cal, err := rig.Config.WorkCalendar()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, _ := cfg.Directory()
-	cal, _ := cfg.WorkCalendar()
-	clock := flowstest.NewClock(time.Date(2026, 11, 30, 10, 0, 0, 0, dir.Location))
-	eng := flows.NewEngine(db, files, clock, cal, dir)
 	ctx := context.Background()
 	a, err := eng.Start(ctx, flows.StartCmd{Key: "a", Actor: "ivanova", TypeID: "memo", Title: "Командировка", Approvers: []flows.PersonID{"petrov"},
 		File: flows.Upload{Name: "a.pdf", Content: strings.NewReader("a")}})

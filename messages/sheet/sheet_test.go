@@ -13,9 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
-	"github.com/viza-app/viza/flows/flowstest"
 	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/messages/sheet"
 	"github.com/viza-app/viza/storage/storagetest"
@@ -33,15 +31,8 @@ type fixture struct {
 // with a remark, a new version, a deputy, a skipped stage, a signature.
 func approvedContract(t testing.TB) fixture {
 	t.Helper()
-	db, files := storagetest.Open(t)
-	cfg, err := config.Load("../../config/testdata/example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, _ := cfg.Directory()
-	cal, _ := cfg.WorkCalendar()
-	clock := flowstest.NewClock(time.Date(2026, 11, 30, 10, 0, 0, 0, dir.Location))
-	eng := flows.NewEngine(db, files, clock, cal, dir)
+	rig := storagetest.NewRig(t, true)
+	db, dir, clock, eng := rig.DB, rig.Dir, rig.Clock, rig.Engine
 	ctx := context.Background()
 	n := 0
 	key := func() string { n++; return fmt.Sprint("k", n) }
