@@ -10,13 +10,13 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/viza-app/viza/bot/web"
+	"github.com/viza-app/viza/bot/web/webtest"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/flows/flowstest"
 	"github.com/viza-app/viza/messages"
@@ -103,46 +103,13 @@ func client() *http.Client {
 	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-func get(t *testing.T, c *http.Client, u string) (int, string) {
-	t.Helper()
-	resp, err := c.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-func post(t *testing.T, c *http.Client, u string, form url.Values) (int, string) {
-	t.Helper()
-	resp, err := c.PostForm(u, form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-var csrfRE = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
-
-func csrfOf(t *testing.T, page string) string {
-	t.Helper()
-	m := csrfRE.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatalf("no csrf in page:\n%.500s", page)
-	}
-	return m[1]
-}
-
 func (r *rig) signIn(c *http.Client, p flows.PersonID) {
 	r.t.Helper()
 	link, err := r.srv.LoginLink(context.Background(), p, web.LoginTTL)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	if code, _ := get(r.t, c, link); code != http.StatusSeeOther {
+	if code, _ := webtest.Get(r.t, c, link); code != http.StatusSeeOther {
 		r.t.Fatalf("sign-in = %d", code)
 	}
 }
@@ -171,25 +138,25 @@ func TestLoginLinks(t *testing.T) {
 	if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Secure {
 		t.Fatalf("cookie = %+v (Secure only for an https public_url)", ck)
 	}
-	if code, body := get(t, c, r.http.URL+"/inbox"); code != 200 || !strings.Contains(body, "Пётр Петров") && !strings.Contains(body, "Petrov") {
+	if code, body := webtest.Get(t, c, r.http.URL+"/inbox"); code != 200 || !strings.Contains(body, "Пётр Петров") && !strings.Contains(body, "Petrov") {
 		t.Fatalf("inbox = %d", code)
 	}
-	if code, _ := get(t, client(), link); code != http.StatusForbidden {
+	if code, _ := webtest.Get(t, client(), link); code != http.StatusForbidden {
 		t.Fatalf("a used link = %d, want 403", code)
 	}
 	old, _ := r.srv.LoginLink(context.Background(), "petrov", web.LoginTTL)
 	r.clock.Advance(11 * time.Minute)
-	if code, _ := get(t, client(), old); code != http.StatusForbidden {
+	if code, _ := webtest.Get(t, client(), old); code != http.StatusForbidden {
 		t.Fatalf("an expired link = %d, want 403", code)
 	}
-	if code, _ := get(t, client(), r.http.URL+"/login/forged-token-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); code != http.StatusForbidden {
+	if code, _ := webtest.Get(t, client(), r.http.URL+"/login/forged-token-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); code != http.StatusForbidden {
 		t.Fatalf("a forged link = %d", code)
 	}
-	if code, _ := get(t, client(), r.http.URL+"/inbox"); code != http.StatusSeeOther {
+	if code, _ := webtest.Get(t, client(), r.http.URL+"/inbox"); code != http.StatusSeeOther {
 		t.Fatalf("inbox without a session = %d", code)
 	}
 	// Signing in as anyone exists only in demo mode.
-	if code, body := post(t, client(), r.http.URL+"/demo/login", url.Values{"person": {"director"}}); code != http.StatusForbidden || !strings.Contains(body, "Форма устарела") {
+	if code, body := webtest.Post(t, client(), r.http.URL+"/demo/login", url.Values{"person": {"director"}}); code != http.StatusForbidden || !strings.Contains(body, "Форма устарела") {
 		t.Fatalf("demo sign-in outside the demo = %d", code)
 	}
 }
@@ -204,37 +171,37 @@ func TestTaskLinkAndCSRF(t *testing.T) {
 		t.Fatalf("token too short for 128 bits: %s", link)
 	}
 	c := client()
-	code, page := get(t, c, link)
+	code, page := webtest.Get(t, c, link)
 	if code != 200 || !strings.Contains(page, `value="approve"`) || !strings.Contains(page, "v1.pdf") {
 		t.Fatalf("task page = %d", code)
 	}
-	csrf := csrfOf(t, page)
+	csrf := webtest.CSRF(t, page)
 	before := r.decisions()
-	if code, _ := post(t, c, link+"/act", url.Values{"action": {"approve"}}); code != http.StatusForbidden {
+	if code, _ := webtest.Post(t, c, link+"/act", url.Values{"action": {"approve"}}); code != http.StatusForbidden {
 		t.Fatalf("no csrf = %d", code)
 	}
-	if code, _ := post(t, c, link+"/act", url.Values{"action": {"approve"}, "csrf": {"0123456789abcdef0123456789abcdef"}}); code != http.StatusForbidden {
+	if code, _ := webtest.Post(t, c, link+"/act", url.Values{"action": {"approve"}, "csrf": {"0123456789abcdef0123456789abcdef"}}); code != http.StatusForbidden {
 		t.Fatalf("wrong csrf = %d", code)
 	}
-	if code, _ := post(t, c, link+"/act", url.Values{"action": {"reject"}, "csrf": {csrf}}); code != http.StatusBadRequest {
+	if code, _ := webtest.Post(t, c, link+"/act", url.Values{"action": {"reject"}, "csrf": {csrf}}); code != http.StatusBadRequest {
 		t.Fatalf("reject without a reason = %d", code)
 	}
 	if r.decisions() != before {
 		t.Fatal("refused forms changed the document")
 	}
-	if code, body := get(t, c, link+"/v/1"); code != 200 || body != "%PDF v1" {
+	if code, body := webtest.Get(t, c, link+"/v/1"); code != 200 || body != "%PDF v1" {
 		t.Fatalf("download = %d %q", code, body)
 	}
-	if code, _ := post(t, c, link+"/act", url.Values{"action": {"approve"}, "csrf": {csrf}, "nonce": {"n1"}}); code != 200 {
+	if code, _ := webtest.Post(t, c, link+"/act", url.Values{"action": {"approve"}, "csrf": {csrf}, "nonce": {"n1"}}); code != 200 {
 		t.Fatalf("approve = %d", code)
 	}
 	if r.decisions() != before+1 {
 		t.Fatal("approve not recorded")
 	}
-	if code, _ := get(t, c, link); code != http.StatusGone {
+	if code, _ := webtest.Get(t, c, link); code != http.StatusGone {
 		t.Fatalf("a link of a closed task = %d, want 410", code)
 	}
-	if code, _ := get(t, client(), r.http.URL+"/t/not-a-real-token"); code != http.StatusNotFound {
+	if code, _ := webtest.Get(t, client(), r.http.URL+"/t/not-a-real-token"); code != http.StatusNotFound {
 		t.Fatalf("a forged task link = %d", code)
 	}
 }
@@ -255,14 +222,14 @@ func TestSessionTaskRulesAndUploads(t *testing.T) {
 	r := newRig(t)
 	c := client()
 	r.signIn(c, "sidorov")
-	_, inbox := get(t, c, r.http.URL+"/inbox")
-	csrf := csrfOf(t, inbox)
+	_, inbox := webtest.Get(t, c, r.http.URL+"/inbox")
+	csrf := webtest.CSRF(t, inbox)
 	// Another person's task.
-	if code, _ := get(t, c, r.http.URL+"/task/"+itoa(r.task("petrov"))); code != http.StatusForbidden {
+	if code, _ := webtest.Get(t, c, r.http.URL+"/task/"+itoa(r.task("petrov"))); code != http.StatusForbidden {
 		t.Fatalf("another person's task = %d", code)
 	}
 	before := r.decisions()
-	if code, _ := post(t, c, r.http.URL+"/task/"+itoa(r.task("petrov"))+"/act", url.Values{"action": {"approve"}, "csrf": {csrf}}); code != http.StatusForbidden {
+	if code, _ := webtest.Post(t, c, r.http.URL+"/task/"+itoa(r.task("petrov"))+"/act", url.Values{"action": {"approve"}, "csrf": {csrf}}); code != http.StatusForbidden {
 		t.Fatalf("deciding another person's task = %d", code)
 	}
 	// A file name with path tricks is kept as a plain name.
@@ -312,22 +279,22 @@ func TestDashboardAccess(t *testing.T) {
 	viewer, outsider := client(), client()
 	r.signIn(viewer, "director") // management: a viewer
 	r.signIn(outsider, "sidorov")
-	_, all := get(t, viewer, r.http.URL+"/dashboard")
+	_, all := webtest.Get(t, viewer, r.http.URL+"/dashboard")
 	if !strings.Contains(all, "Д-2026-0001") || !strings.Contains(all, "Премия") {
 		t.Fatal("a viewer must see every document")
 	}
-	_, own := get(t, outsider, r.http.URL+"/dashboard")
+	_, own := webtest.Get(t, outsider, r.http.URL+"/dashboard")
 	if !strings.Contains(own, "Д-2026-0001") || strings.Contains(own, "Премия") {
 		t.Fatal("a non-viewer sees only documents they take part in")
 	}
-	if code, _ := get(t, outsider, r.http.URL+"/doc/memo-2026-0001"); code != http.StatusNotFound {
+	if code, _ := webtest.Get(t, outsider, r.http.URL+"/doc/memo-2026-0001"); code != http.StatusNotFound {
 		t.Fatalf("someone else's document = %d", code)
 	}
-	_, filtered := get(t, viewer, r.http.URL+"/dashboard?q=%D0%BF%D1%80%D0%B5%D0%BC")
+	_, filtered := webtest.Get(t, viewer, r.http.URL+"/dashboard?q=%D0%BF%D1%80%D0%B5%D0%BC")
 	if strings.Contains(filtered, "Д-2026-0001") || !strings.Contains(filtered, "Премия") {
 		t.Fatal("search did not filter")
 	}
-	if code, body := get(t, viewer, r.http.URL+"/doc/Д-2026-0001/sheet.pdf"); code != 200 || !strings.HasPrefix(body, "%PDF") {
+	if code, body := webtest.Get(t, viewer, r.http.URL+"/doc/Д-2026-0001/sheet.pdf"); code != 200 || !strings.HasPrefix(body, "%PDF") {
 		t.Fatalf("sheet = %d", code)
 	}
 }
@@ -336,8 +303,8 @@ func TestStartFromTheWeb(t *testing.T) {
 	r := newRig(t)
 	c := client()
 	r.signIn(c, "ivanova")
-	_, inbox := get(t, c, r.http.URL+"/inbox")
-	ct, body := multipartForm(t, map[string]string{"csrf": csrfOf(t, inbox), "type": "memo", "title": "Отпуск", "approvers": "petrov", "nonce": "x1"},
+	_, inbox := webtest.Get(t, c, r.http.URL+"/inbox")
+	ct, body := multipartForm(t, map[string]string{"csrf": webtest.CSRF(t, inbox), "type": "memo", "title": "Отпуск", "approvers": "petrov", "nonce": "x1"},
 		"memo.txt", []byte("прошу"))
 	resp, err := c.Post(r.http.URL+"/start", ct, body)
 	if err != nil {
@@ -359,7 +326,7 @@ func TestWebInboxIsAChannel(t *testing.T) {
 	}
 	c := client()
 	r.signIn(c, "sidorov")
-	_, inbox := get(t, c, r.http.URL+"/inbox")
+	_, inbox := webtest.Get(t, c, r.http.URL+"/inbox")
 	if !strings.Contains(inbox, "Нужно ваше решение") || !strings.Contains(inbox, "Последние уведомления") {
 		t.Fatalf("the web inbox did not get the notification:\n%.800s", inbox)
 	}
@@ -369,10 +336,10 @@ func TestWebInboxIsAChannel(t *testing.T) {
 	}
 	viewer := client()
 	r.signIn(viewer, "director")
-	if _, body := get(t, viewer, r.http.URL+"/dashboard?initiator=petrov"); strings.Contains(body, "Д-2026-0001") {
+	if _, body := webtest.Get(t, viewer, r.http.URL+"/dashboard?initiator=petrov"); strings.Contains(body, "Д-2026-0001") {
 		t.Fatal("the initiator filter did not filter")
 	}
-	if _, body := get(t, viewer, r.http.URL+"/dashboard?initiator=ivanova"); !strings.Contains(body, "Д-2026-0001") {
+	if _, body := webtest.Get(t, viewer, r.http.URL+"/dashboard?initiator=ivanova"); !strings.Contains(body, "Д-2026-0001") {
 		t.Fatal("the initiator filter lost the document")
 	}
 }

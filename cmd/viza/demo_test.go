@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -12,12 +11,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/viza-app/viza/bot/web/webtest"
 	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
 )
 
 var (
-	csrfRE = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
 	taskRE = regexp.MustCompile(`href="/task/(\d+)"`)
 )
 
@@ -34,11 +33,11 @@ func TestDemoCompletesAnApprovalOverHTTP(t *testing.T) {
 	as := func(person string) *http.Client {
 		jar, _ := cookiejar.New(nil)
 		c := &http.Client{Jar: jar}
-		_, front := fetch(t, c, base+"/")
+		_, front := webtest.Get(t, c, base+"/")
 		if !strings.Contains(front, `value="`+person+`"`) {
 			t.Fatalf("the demo front page has no %s:\n%.400s", person, front)
 		}
-		if code, _ := submit(t, c, base+"/demo/login", url.Values{"csrf": {csrfOf(t, front)}, "person": {person}}); code != 200 {
+		if code, _ := webtest.Post(t, c, base+"/demo/login", url.Values{"csrf": {webtest.CSRF(t, front)}, "person": {person}}); code != 200 {
 			t.Fatalf("demo sign-in as %s = %d", person, code)
 		}
 		return c
@@ -46,17 +45,17 @@ func TestDemoCompletesAnApprovalOverHTTP(t *testing.T) {
 	decide := func(person string) {
 		t.Helper()
 		c := as(person)
-		_, inbox := fetch(t, c, base+"/inbox")
+		_, inbox := webtest.Get(t, c, base+"/inbox")
 		m := taskRE.FindStringSubmatch(inbox)
 		if m == nil {
 			t.Fatalf("%s has no task in the inbox:\n%.600s", person, inbox)
 		}
-		_, page := fetch(t, c, base+"/task/"+m[1])
+		_, page := webtest.Get(t, c, base+"/task/"+m[1])
 		action := "approve"
 		if strings.Contains(page, `value="done"`) {
 			action = "done"
 		}
-		if code, body := submit(t, c, base+"/task/"+m[1]+"/act", url.Values{"csrf": {csrfOf(t, page)}, "action": {action}}); code != 200 {
+		if code, body := webtest.Post(t, c, base+"/task/"+m[1]+"/act", url.Values{"csrf": {webtest.CSRF(t, page)}, "action": {action}}); code != 200 {
 			t.Fatalf("%s %s = %d\n%.300s", person, action, code, body)
 		}
 	}
@@ -72,10 +71,10 @@ func TestDemoCompletesAnApprovalOverHTTP(t *testing.T) {
 		t.Fatalf("demo contract: %v %+v", err, d)
 	}
 	c := as("ivanova")
-	if code, body := fetch(t, c, base+"/doc/"+url.PathEscape(d.Number)+"/sheet.pdf"); code != 200 || !strings.HasPrefix(body, "%PDF") {
+	if code, body := webtest.Get(t, c, base+"/doc/"+url.PathEscape(d.Number)+"/sheet.pdf"); code != 200 || !strings.HasPrefix(body, "%PDF") {
 		t.Fatalf("sheet = %d", code)
 	}
-	if code, body := fetch(t, c, base+"/metrics"); code != 200 || !strings.Contains(body, `viza_decisions_total{kind="approve"} 3`) {
+	if code, body := webtest.Get(t, c, base+"/metrics"); code != 200 || !strings.Contains(body, `viza_decisions_total{kind="approve"} 3`) {
 		t.Fatalf("metrics = %d\n%s", code, body)
 	}
 }
@@ -112,35 +111,4 @@ func firstDoc(m *Main) (*flows.Document, error) {
 		return nil, err
 	}
 	return docs[0], nil
-}
-
-func fetch(t *testing.T, c *http.Client, u string) (int, string) {
-	t.Helper()
-	resp, err := c.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-func submit(t *testing.T, c *http.Client, u string, form url.Values) (int, string) {
-	t.Helper()
-	resp, err := c.PostForm(u, form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-func csrfOf(t *testing.T, page string) string {
-	t.Helper()
-	m := csrfRE.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatalf("no csrf in:\n%.400s", page)
-	}
-	return m[1]
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/viza-app/viza/bot/telegram/tgfake"
+	"github.com/viza-app/viza/bot/web/webtest"
 	"github.com/viza-app/viza/flows"
 )
 
@@ -37,8 +38,8 @@ func TestWebDecisionUpdatesTheChatCard(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &http.Client{}
-	_, page := fetch(t, c, link)
-	if code, _ := submit(t, c, link+"/act", url.Values{"csrf": {csrfOf(t, page)}, "action": {"approve"}}); code != 200 {
+	_, page := webtest.Get(t, c, link)
+	if code, _ := webtest.Post(t, c, link+"/act", url.Values{"csrf": {webtest.CSRF(t, page)}, "action": {"approve"}}); code != 200 {
 		t.Fatalf("web approve = %d", code)
 	}
 	if !tgfake.Until(wait, func() bool {
