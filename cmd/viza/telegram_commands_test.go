@@ -17,10 +17,7 @@ var (
 )
 
 func TestTelegramCommands(t *testing.T) {
-	fake := tgfake.New("123456:TEST-token")
-	defer fake.Close()
-	s := startTelegramService(t, fake, filepath.Join(t.TempDir(), "data"), "polling")
-	defer s.stop()
+	fake, s := startPolling(t)
 
 	if !tgfake.Until(wait, func() bool { return len(fake.Calls("setMyCommands")) == 3 }) {
 		t.Fatal("setMyCommands not called for the default, ru and en")
@@ -287,10 +284,7 @@ func replaceJSONField(js, field, value string) string {
 }
 
 func TestTelegramReadAndSignWithScan(t *testing.T) {
-	fake := tgfake.New("123456:TEST-token")
-	defer fake.Close()
-	s := startTelegramService(t, fake, filepath.Join(t.TempDir(), "data"), "polling")
-	defer s.stop()
+	fake, s := startPolling(t)
 	out, err := s.m.Engine.Start(context.Background(), flows.StartCmd{Key: "scan", Actor: "ivanova", TypeID: "order", Title: "Приказ об отпуске",
 		File: flows.Upload{Name: "p.pdf", Content: strings.NewReader("%PDF p")}})
 	if err != nil {

@@ -33,10 +33,7 @@ func (s *tgService) startSupply(title string) string {
 }
 
 func TestTelegramRefusals(t *testing.T) {
-	fake := tgfake.New("123456:TEST-token")
-	defer fake.Close()
-	s := startTelegramService(t, fake, filepath.Join(t.TempDir(), "data"), "polling")
-	defer s.stop()
+	fake, s := startPolling(t)
 
 	t.Run("unknown sender is asked for a phone and can do nothing", func(t *testing.T) {
 		stranger := tgfake.User{ID: 999000111, FirstName: "Mallory", Language: "en"}

@@ -16,10 +16,7 @@ import (
 )
 
 func TestTelegram429StormDeliversEverythingOnce(t *testing.T) {
-	fake := tgfake.New("123456:TEST-token")
-	defer fake.Close()
-	s := startTelegramService(t, fake, filepath.Join(t.TempDir(), "data"), "polling")
-	defer s.stop()
+	fake, s := startPolling(t)
 	for range 4 {
 		fake.FailNextTooMany("sendMessage", 1)
 		fake.FailNextTooMany("sendDocument", 1)
@@ -55,10 +52,7 @@ func TestTelegram429StormDeliversEverythingOnce(t *testing.T) {
 }
 
 func TestTelegramBlockedUserIsMarkedInactive(t *testing.T) {
-	fake := tgfake.New("123456:TEST-token")
-	defer fake.Close()
-	s := startTelegramService(t, fake, filepath.Join(t.TempDir(), "data"), "polling")
-	defer s.stop()
+	fake, s := startPolling(t)
 	fake.FailNext("sendDocument", petrov.ID, 403, "Forbidden: bot was blocked by the user")
 	if _, err := s.m.Engine.Start(context.Background(), flows.StartCmd{Key: "blocked", Actor: "ivanova", TypeID: "supply", Title: "Блок",
 		File: flows.Upload{Name: "b.pdf", Content: strings.NewReader("%PDF b")}}); err != nil {

@@ -35,6 +35,17 @@ type tgService struct {
 }
 
 // startTelegramService starts Main in dataDir against the fake Bot API.
+// startPolling starts a fake Bot API and the service polling it, both
+// stopped when the test ends.
+func startPolling(t *testing.T) (*tgfake.Server, *tgService) {
+	t.Helper()
+	fake := tgfake.New("123456:TEST-token")
+	t.Cleanup(fake.Close)
+	s := startTelegramService(t, fake, filepath.Join(t.TempDir(), "data"), "polling")
+	t.Cleanup(s.stop)
+	return fake, s
+}
+
 func startTelegramService(t *testing.T, fake *tgfake.Server, dataDir, mode string) *tgService {
 	t.Helper()
 	src, err := os.ReadFile("testdata/telegram.yaml")
@@ -122,10 +133,7 @@ func (s *tgService) tap(u tgfake.User, m tgfake.Sent, prefix string) {
 }
 
 func TestTelegramEndToEnd(t *testing.T) {
-	fake := tgfake.New("123456:TEST-token")
-	defer fake.Close()
-	s := startTelegramService(t, fake, filepath.Join(t.TempDir(), "data"), "polling")
-	defer s.stop()
+	fake, s := startPolling(t)
 
 	// The initiator sends a draft with a caption; the dialogue asks the type
 	// and the counterparty, then shows the computed route.

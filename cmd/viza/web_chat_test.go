@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,10 +15,7 @@ import (
 // TestWebDecisionUpdatesTheChatCard approves through the one-tap web page
 // and sees the Telegram card lose its buttons and show the outcome.
 func TestWebDecisionUpdatesTheChatCard(t *testing.T) {
-	fake := tgfake.New("123456:TEST-token")
-	defer fake.Close()
-	s := startTelegramService(t, fake, filepath.Join(t.TempDir(), "data"), "polling")
-	defer s.stop()
+	fake, s := startPolling(t)
 	out, err := s.m.Engine.Start(context.Background(), flows.StartCmd{Key: "w", Actor: "ivanova", TypeID: "supply", Title: "Веб",
 		File: flows.Upload{Name: "w.pdf", Content: strings.NewReader("%PDF w")}})
 	if err != nil {
