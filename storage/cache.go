@@ -46,6 +46,11 @@ func (c *docCache) commit(pending map[int64]*flows.Document) {
 // holds, sparing a query for the common case of a decision on a document
 // the writer saved before.
 func (c *docCache) docOfTask(taskID int64, layers ...map[int64]*flows.Document) (int64, bool) {
+	// A task never moves between documents, so the committed map answers
+	// first; the uncommitted layers only hold tasks created in this batch.
+	if id, ok := c.taskOf[taskID]; ok {
+		return id, true
+	}
 	for _, l := range layers {
 		for id, d := range l {
 			if _, ok := d.Task(taskID); ok {
@@ -53,6 +58,5 @@ func (c *docCache) docOfTask(taskID int64, layers ...map[int64]*flows.Document) 
 			}
 		}
 	}
-	id, ok := c.taskOf[taskID]
-	return id, ok
+	return 0, false
 }
