@@ -2,14 +2,15 @@ package storage
 
 import "context"
 
-// TamperForTest rewrites one audit row behind the triggers' back, as an
-// attacker with the file would, so that verify can be shown to catch it.
-func TamperForTest(db *DB, id int64) error {
+// TamperForTest sets one column of one audit row behind the triggers'
+// back, as an attacker with the file would, so that verify can be shown to
+// catch it.
+func TamperForTest(db *DB, id int64, column string, value any) error {
 	return db.writeTx(context.Background(), func(tx execer) error {
 		if _, err := tx.ExecContext(context.Background(), `DROP TRIGGER audit_no_update`); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(context.Background(), `UPDATE audit SET detail = 'forged' WHERE id = ?`, id); err != nil {
+		if _, err := tx.ExecContext(context.Background(), `UPDATE audit SET `+column+` = ? WHERE id = ?`, value, id); err != nil {
 			return err
 		}
 		return nil
@@ -26,8 +27,11 @@ func SeedOpenTasks(db *DB, n, due int, now int64) error {
 			return err
 		}
 		if _, err := tx.ExecContext(context.Background(), `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
-		INSERT INTO tasks(id, doc_id, round, stage, kind, assignee, state, opened_at, due_at)
-		SELECT i, 1, 1, 0, 'approve', 'p' || (i % 2000), 'open', 0, ? + i * 31000000000 FROM seq`, n, now); err != nil {
+		INSERT INTO open_tasks(assignee, id, doc_id, due_at)
+		SELECT 'p' || (i % 2000), i, 1, ? + i * 31000000000 FROM seq`, n, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(context.Background(), `INSERT INTO tasks(id, doc_id) SELECT id, 1 FROM open_tasks`); err != nil {
 			return err
 		}
 		year := int64(365 * 24 * 3600 * 1e9)

@@ -3,11 +3,43 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/viza-app/viza/flows"
 )
+
+// databaseAt makes a database with the first n migrations applied.
+func databaseAt(t *testing.T, n int) (*sql.DB, string) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "viza.db")
+	db, err := sql.Open("sqlite", DSN(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	names, err := migrationNames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names[:n] {
+		v, _ := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
+		body, _ := migrationFS.ReadFile(name)
+		if err := applyMigration(ctx, db, v, string(body)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	return db, path
+}
 
 // TestFanOutMarkMigration brings a database to migration 3 with some
 // notifications fanned out and some not, applies the rest, and checks that
@@ -26,26 +58,7 @@ func TestFanOutMarkMigration(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			path := filepath.Join(t.TempDir(), "viza.db")
-			db, err := sql.Open("sqlite", DSN(path, false))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-				t.Fatal(err)
-			}
-			names, err := migrationNames()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, name := range names[:3] {
-				n, _ := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
-				body, _ := migrationFS.ReadFile(name)
-				if err := applyMigration(ctx, db, n, string(body)); err != nil {
-					t.Fatalf("%s: %v", name, err)
-				}
-			}
+			db, _ := databaseAt(t, 3)
 			for i := 1; i <= tc.rows; i++ {
 				if _, err := db.ExecContext(ctx, `INSERT INTO notifications(recipient, kind, doc_id, payload, created_at, fanned_out)
 					VALUES ('p', 'k', 1, '{}', 0, ?)`, i <= tc.fannedUpTo); err != nil {
@@ -63,5 +76,94 @@ func TestFanOutMarkMigration(t *testing.T) {
 				t.Errorf("mark = %d, want %d", mark, tc.wantMark)
 			}
 		})
+	}
+}
+
+// TestLeanDecisionMigration fills a database at migration 4 — audit events
+// of two documents interleaved, open and closed tasks — applies the rest,
+// and checks that each document's history, the open tasks, the documents
+// of closed tasks and the chain all read as before, and that new events
+// extend the right lists.
+func TestLeanDecisionMigration(t *testing.T) {
+	ctx := context.Background()
+	old, path := databaseAt(t, 4)
+	for _, doc := range []int64{1, 2} {
+		if _, err := old.ExecContext(ctx, `INSERT INTO documents(id, number, type, title, initiator, state, created_at, updated_at, body)
+			VALUES (?, ?, 't', 'x', 'a', 'in_approval', 0, 0, '{}')`, doc, fmt.Sprint("N-", doc)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prev := ""
+	for i, doc := range []int64{1, 2, 2, 1, 1} {
+		c := auditContent{DocID: doc, Kind: "k", Detail: fmt.Sprint("e", i+1)}
+		h, err := chainHash(prev, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := old.ExecContext(ctx, `INSERT INTO audit(doc_id, at, actor, on_behalf_of, kind, version, task_id, detail, prev_hash, hash)
+			VALUES (?, 0, '', '', 'k', 0, 0, ?, ?, ?)`, doc, c.Detail, prev, h); err != nil {
+			t.Fatal(err)
+		}
+		prev = h
+	}
+	for _, tk := range []struct {
+		id, doc  int64
+		assignee string
+		state    string
+	}{{10, 1, "anna", "open"}, {11, 1, "boris", "approved"}, {12, 2, "anna", "open"}, {13, 2, "boris", "open"}} {
+		if _, err := old.ExecContext(ctx, `INSERT INTO tasks(id, doc_id, round, stage, kind, assignee, state, opened_at, due_at)
+			VALUES (?, ?, 1, 0, 'approve', ?, ?, 0, ?)`, tk.id, tk.doc, tk.assignee, tk.state, tk.id*1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, err = db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+		return flows.Outcome{}, tx.Record([]flows.AuditEvent{{DocID: 2, Kind: "k", Detail: "e6"}}, nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for doc, want := range map[int64]string{1: "e1 e4 e5", 2: "e2 e3 e6"} {
+		events, err := db.DocumentEvents(ctx, doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range events {
+			got = append(got, e.Detail)
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("document %d: events %v, want %s", doc, got, want)
+		}
+	}
+	if rep, err := db.VerifyChain(ctx); err != nil || rep.BrokenAt != 0 || rep.Events != 6 {
+		t.Errorf("chain after migration: %+v %v", rep, err)
+	}
+	for person, want := range map[flows.PersonID][]int64{"anna": {10, 12}, "boris": {13}} {
+		open, err := db.OpenTasksOf(ctx, person)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, ot := range open {
+			got = append(got, ot.ID)
+			if ot.Due.UnixNano() != ot.ID*1000 {
+				t.Errorf("task %d: due %v lost", ot.ID, ot.Due)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("open tasks of %s = %v, want %v", person, got, want)
+		}
+	}
+	if d, err := db.DocumentOfTask(ctx, 11); err != nil || d.ID != 1 {
+		t.Errorf("document of the closed task 11: %v, %v", d, err)
 	}
 }

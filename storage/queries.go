@@ -9,17 +9,21 @@ const (
 		ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value`
 	qInsertDocument = `INSERT INTO documents(number, type, title, counterparty, amount_minor, currency,
 		initiator, state, created_at, updated_at, finished_at, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`
+	// last_event is NULL when the command recorded no event.
 	qUpdateDocument = `UPDATE documents SET title=?, counterparty=?, amount_minor=?, currency=?, state=?,
-		updated_at=?, finished_at=?, body=? WHERE id=?`
+		updated_at=?, finished_at=?, body=?, last_event=COALESCE(?, last_event) WHERE id=?`
 	// Most commands leave the state as it was; naming state in SET would
 	// rewrite its index entry (one more page in the WAL) every time.
 	qUpdateDocumentSameState = `UPDATE documents SET title=?, counterparty=?, amount_minor=?, currency=?,
-		updated_at=?, finished_at=?, body=? WHERE id=?`
-	qUpsertTask = `INSERT INTO tasks(id, doc_id, round, stage, kind, assignee, on_behalf_of, state, opened_at, due_at, closed_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?)
-		ON CONFLICT(id) DO UPDATE SET state=excluded.state, closed_at=excluded.closed_at, assignee=excluded.assignee`
-	qInsertAudit = `INSERT INTO audit(doc_id, at, actor, on_behalf_of, kind, version, task_id, detail, prev_hash, hash)
-		VALUES (?,?,?,?,?,?,?,?,?,?)`
+		updated_at=?, finished_at=?, body=?, last_event=COALESCE(?, last_event) WHERE id=?`
+	qSetDocumentHead = `UPDATE documents SET last_event=? WHERE id=?`
+	qInsertTask      = `INSERT INTO tasks(id, doc_id) VALUES (?, ?)`
+	qInsertOpenTask  = `INSERT INTO open_tasks(assignee, id, doc_id, due_at) VALUES (?, ?, ?, ?)`
+	qDeleteOpenTask  = `DELETE FROM open_tasks WHERE assignee = ? AND id = ?`
+	// doc_prev links the event to the document's previous one: the
+	// command's own previous event, else the document's head.
+	qInsertAudit = `INSERT INTO audit(doc_id, at, actor, on_behalf_of, kind, version, task_id, detail, prev_hash, hash, doc_prev)
+		VALUES (?,?,?,?,?,?,?,?,?,?, COALESCE(?, (SELECT last_event FROM documents WHERE id = ?), 0))`
 	qActiveAbsence = `SELECT deputy, from_at, to_at FROM absences
 		WHERE person = ? AND from_at <= ? AND to_at > ? ORDER BY id DESC LIMIT 1`
 	qInboundLookup   = `SELECT outcome FROM inbound WHERE key = ?`
@@ -36,7 +40,7 @@ const (
 	qRollback        = `ROLLBACK`
 )
 
-var writerStatements = []string{qNextSequence, qInsertDocument, qUpdateDocument, qUpdateDocumentSameState, qUpsertTask, qInsertAudit,
+var writerStatements = []string{qNextSequence, qInsertDocument, qUpdateDocument, qUpdateDocumentSameState, qSetDocumentHead, qInsertTask, qInsertOpenTask, qDeleteOpenTask, qInsertAudit,
 	qActiveAbsence, qInboundLookup, qInboundInsert, qDocByID, qDocByNumber, qDocOfTask, qBegin, qCommit, qRollback,
 	qInsertReminder, qCancelReminders, qMarkReminder, qLastManual}
 

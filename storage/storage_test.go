@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,27 +52,79 @@ func TestWriteFailureRollsBackOnlyThatCommand(t *testing.T) {
 	}
 }
 
-func TestAuditChainDetectsTampering(t *testing.T) {
-	db, _ := storagetest.Open(t)
+// recordEvents saves two documents and records events on them in the
+// order given (one document id per event, 1 or 2).
+func recordEvents(t *testing.T, db *storage.DB, docOfEvent ...int) []int64 {
+	t.Helper()
 	ctx := context.Background()
-	for i := range 3 {
+	var ids []int64
+	for i := range 2 {
+		d := &flows.Document{Number: fmt.Sprint("N-", i), TypeID: "t", Title: "x", Initiator: "a", State: flows.StateInApproval}
+		if _, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) { return flows.Outcome{}, tx.SaveDocument(d) }); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.ID)
+	}
+	for i, doc := range docOfEvent {
 		_, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
-			return flows.Outcome{}, tx.Record([]flows.AuditEvent{{DocID: 1, Kind: "k", Detail: strings.Repeat("x", i)}}, nil)
+			return flows.Outcome{}, tx.Record([]flows.AuditEvent{{DocID: ids[doc-1], Kind: "k", Detail: strings.Repeat("x", i)}}, nil)
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	rep, err := db.VerifyChain(ctx)
-	if err != nil || rep.BrokenAt != 0 || rep.Events != 3 {
-		t.Fatalf("intact chain: %+v %v", rep, err)
+	return ids
+}
+
+func TestAuditChainDetectsTampering(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		column string
+		value  any
+		reason string
+	}{
+		{"content", "detail", "forged", "content does not match its hash"},
+		{"document link", "doc_prev", 0, "link to the document's previous event is wrong"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, _ := storagetest.Open(t)
+			ctx := context.Background()
+			recordEvents(t, db, 1, 2, 1, 2)
+			rep, err := db.VerifyChain(ctx)
+			if err != nil || rep.BrokenAt != 0 || rep.Events != 4 {
+				t.Fatalf("intact chain: %+v %v", rep, err)
+			}
+			if err := storage.TamperForTest(db, 3, tc.column, tc.value); err != nil {
+				t.Fatal(err)
+			}
+			rep, err = db.VerifyChain(ctx)
+			if err != nil || rep.BrokenAt != 3 || rep.Reason != tc.reason {
+				t.Fatalf("tampered chain: %+v %v", rep, err)
+			}
+		})
 	}
-	if err := storage.TamperForTest(db, 2); err != nil {
-		t.Fatal(err)
-	}
-	rep, err = db.VerifyChain(ctx)
-	if err != nil || rep.BrokenAt != 2 {
-		t.Fatalf("tampered chain: %+v %v", rep, err)
+}
+
+// A document's history is read through its own links, not an index; events
+// of two documents interleave in the chain.
+func TestDocumentEventsFollowTheDocumentsLinks(t *testing.T) {
+	db, _ := storagetest.Open(t)
+	ids := recordEvents(t, db, 1, 2, 2, 1, 1, 2)
+	for i, want := range []string{",xxx,xxxx", "x,xx,xxxxx"} {
+		events, err := db.DocumentEvents(context.Background(), ids[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var details []string
+		for _, e := range events {
+			if e.DocID != ids[i] {
+				t.Errorf("document %d got an event of %d", ids[i], e.DocID)
+			}
+			details = append(details, e.Detail)
+		}
+		if got := strings.Join(details, ","); got != want {
+			t.Errorf("document %d: events %q, want %q", ids[i], got, want)
+		}
 	}
 }
 

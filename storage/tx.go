@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/viza-app/viza/flows"
@@ -19,9 +21,10 @@ type txn struct {
 	w       *wconn
 	db      *DB
 	batch   *batch
-	loaded  map[int64]string          // task id → state at load
+	loaded  map[int64]taskIndexed     // task id → what the task tables held at load
 	states  map[int64]string          // document id → state at load
 	pending map[int64]*flows.Document // saved by this command
+	rows    map[int64]*docRow         // documents rows to write when the command ends
 }
 
 func (t *txn) exec(q string, args ...any) (sql.Result, error) {
@@ -73,7 +76,16 @@ func (t *txn) load(q, where string, arg any) (*flows.Document, error) {
 	return d, nil
 }
 
-func taskKey(tk flows.Task) string { return tk.State + "|" + string(tk.Assignee) }
+// taskIndexed is what the task tables hold of a task: the open ones are
+// listed under their assignee.
+type taskIndexed struct {
+	open     bool
+	assignee flows.PersonID
+}
+
+func indexed(tk flows.Task) taskIndexed {
+	return taskIndexed{open: tk.State == flows.TaskOpen, assignee: tk.Assignee}
+}
 
 func (t *txn) Document(id int64) (*flows.Document, error) {
 	if d := t.cached(id); d != nil {
@@ -116,11 +128,11 @@ func (t *txn) cached(id int64) *flows.Document {
 
 func (t *txn) remember(d *flows.Document) {
 	if t.loaded == nil {
-		t.loaded, t.states = map[int64]string{}, map[int64]string{}
+		t.loaded, t.states = map[int64]taskIndexed{}, map[int64]string{}
 	}
 	t.states[d.ID] = d.State
 	for _, tk := range d.Tasks {
-		t.loaded[tk.ID] = taskKey(tk)
+		t.loaded[tk.ID] = indexed(tk)
 	}
 }
 
@@ -156,32 +168,91 @@ func (t *txn) SaveDocument(d *flows.Document) error {
 			return fmt.Errorf("id of document %s: %w", d.Number, err)
 		}
 	} else {
-		var err error
+		r := t.row(d.ID)
+		r.number = d.Number
 		if was, ok := t.states[d.ID]; ok && was == d.State {
-			_, err = t.exec(qUpdateDocumentSameState, d.Title, d.Counterparty, amount, d.Currency, now,
-				nanos(d.FinishedAt), string(body), d.ID)
+			r.update, r.args = qUpdateDocumentSameState, []any{d.Title, d.Counterparty, amount, d.Currency, now, nanos(d.FinishedAt), string(body)}
 		} else {
-			_, err = t.exec(qUpdateDocument, d.Title, d.Counterparty, amount, d.Currency, d.State, now,
-				nanos(d.FinishedAt), string(body), d.ID)
-		}
-		if err != nil {
-			return fmt.Errorf("update document %s: %w", d.Number, err)
+			r.update, r.args = qUpdateDocument, []any{d.Title, d.Counterparty, amount, d.Currency, d.State, now, nanos(d.FinishedAt), string(body)}
 		}
 	}
 	for _, tk := range d.Tasks {
-		// Only tasks that changed since the load are written: the tasks
-		// table is an index of the aggregate, and most commands touch one
-		// or two tasks of many.
-		if was, ok := t.loaded[tk.ID]; ok && was == taskKey(tk) {
-			continue
-		}
-		_, err := t.exec(qUpsertTask, tk.ID, d.ID, tk.Round, tk.Stage, tk.Kind, string(tk.Assignee), string(tk.OnBehalfOf), tk.State,
-			tk.OpenedAt.UnixNano(), nanos(tk.Due), nanos(tk.ClosedAt))
-		if err != nil {
-			return fmt.Errorf("save task %d: %w", tk.ID, err)
+		if err := t.indexTask(d.ID, tk); err != nil {
+			return fmt.Errorf("index task %d: %w", tk.ID, err)
 		}
 	}
 	t.pending[d.ID] = d
+	return nil
+}
+
+// docRow is a document's row as the command leaves it. It is written when
+// the command ends, not at SaveDocument, because the events recorded after
+// the save move the document's head (documents.last_event): one UPDATE then
+// carries both.
+type docRow struct {
+	number    string
+	update    string // qUpdateDocument or qUpdateDocumentSameState; "" when only the head moved
+	args      []any  // update's arguments before last_event and id
+	lastEvent int64  // the document's newest event in this command; 0 if none
+}
+
+func (t *txn) row(docID int64) *docRow {
+	if t.rows == nil {
+		t.rows = map[int64]*docRow{}
+	}
+	r := t.rows[docID]
+	if r == nil {
+		r = &docRow{}
+		t.rows[docID] = r
+	}
+	return r
+}
+
+// writeRows writes the documents rows the command changed.
+func (t *txn) writeRows() error {
+	for id, r := range t.rows {
+		var head any
+		if r.lastEvent != 0 {
+			head = r.lastEvent
+		}
+		var err error
+		switch {
+		case r.update != "":
+			_, err = t.exec(r.update, append(r.args, head, id)...)
+		case r.lastEvent != 0:
+			_, err = t.exec(qSetDocumentHead, r.lastEvent, id)
+		}
+		if err != nil {
+			return fmt.Errorf("update document %s (%d): %w", r.number, id, err)
+		}
+	}
+	return nil
+}
+
+// indexTask brings the task tables in line with a task of the aggregate.
+// They are indexes of it, and most commands change one or two tasks of
+// many, so only the differences from the load are written.
+func (t *txn) indexTask(docID int64, tk flows.Task) error {
+	now := indexed(tk)
+	was, known := t.loaded[tk.ID]
+	if known && was == now {
+		return nil
+	}
+	if !known {
+		if _, err := t.exec(qInsertTask, tk.ID, docID); err != nil {
+			return err
+		}
+	}
+	if was.open {
+		if _, err := t.exec(qDeleteOpenTask, string(was.assignee), tk.ID); err != nil {
+			return err
+		}
+	}
+	if now.open {
+		if _, err := t.exec(qInsertOpenTask, string(tk.Assignee), tk.ID, docID, nanos(tk.Due)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -230,8 +301,17 @@ func (t *txn) Record(events []flows.AuditEvent, notes []flows.Notification) erro
 		if err != nil {
 			return err
 		}
-		if _, err := t.exec(qInsertAudit, c.DocID, c.At, c.Actor, c.For, c.Kind, c.Version, c.TaskID, c.Detail, prev, h); err != nil {
+		r := t.row(e.DocID)
+		var docPrev any
+		if r.lastEvent != 0 {
+			docPrev = r.lastEvent
+		}
+		res, err := t.exec(qInsertAudit, c.DocID, c.At, c.Actor, c.For, c.Kind, c.Version, c.TaskID, c.Detail, prev, h, docPrev, c.DocID)
+		if err != nil {
 			return fmt.Errorf("append audit %s: %w", e.Kind, err)
+		}
+		if r.lastEvent, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("id of audit event %s: %w", e.Kind, err)
 		}
 		prev = h
 		t.batch.head = h
@@ -300,21 +380,25 @@ type OpenTask struct {
 	Due      time.Time
 }
 
-// OpenTasksOfDocument lists a document's open tasks from the index,
-// without decoding the document.
+// OpenTasksOfDocument lists a document's open tasks, in order.
 func (db *DB) OpenTasksOfDocument(ctx context.Context, docID int64) ([]OpenTask, error) {
-	return db.openTasks(ctx, `SELECT id, doc_id, assignee, due_at FROM tasks WHERE doc_id = ? AND state = 'open' ORDER BY id`, docID)
+	d, err := db.Document(ctx, docID)
+	if err != nil {
+		return nil, err
+	}
+	var out []OpenTask
+	for _, tk := range d.OpenTasks() {
+		out = append(out, OpenTask{ID: tk.ID, DocID: d.ID, Assignee: tk.Assignee, Due: tk.Due})
+	}
+	slices.SortFunc(out, func(a, b OpenTask) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
 }
 
 // OpenTasksOf lists a person's open tasks, oldest first.
 func (db *DB) OpenTasksOf(ctx context.Context, p flows.PersonID) ([]OpenTask, error) {
-	return db.openTasks(ctx, `SELECT id, doc_id, assignee, due_at FROM tasks WHERE assignee = ? AND state = 'open' ORDER BY id`, string(p))
-}
-
-func (db *DB) openTasks(ctx context.Context, q string, arg any) ([]OpenTask, error) {
-	rows, err := db.reader.QueryContext(ctx, q, arg)
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, doc_id, assignee, due_at FROM open_tasks WHERE assignee = ? ORDER BY id`, string(p))
 	if err != nil {
-		return nil, fmt.Errorf("open tasks of %v: %w", arg, err)
+		return nil, fmt.Errorf("open tasks of %s: %w", p, err)
 	}
 	defer rows.Close()
 	var out []OpenTask

@@ -237,6 +237,9 @@ func (db *DB) apply(t *txn, r *writeReq) (out flows.Outcome, err error) {
 	if err != nil {
 		return flows.Outcome{}, err
 	}
+	if err := t.writeRows(); err != nil {
+		return flows.Outcome{}, err
+	}
 	if r.key != "" {
 		raw, err := json.Marshal(out)
 		if err != nil {
