@@ -167,3 +167,38 @@ func TestLeanDecisionMigration(t *testing.T) {
 		t.Errorf("document of the closed task 11: %v, %v", d, err)
 	}
 }
+
+// TestInboundColumnsMigration: keys stored with their outcome as JSON still
+// answer with that outcome after the move to columns.
+func TestInboundColumnsMigration(t *testing.T) {
+	ctx := context.Background()
+	old, path := databaseAt(t, 5)
+	for key, outcome := range map[string]string{
+		"telegram:1": `{"doc_id":7,"number":"Д-2026-0007","state":"in_approval","task_id":31,"round":2,"version":3}`,
+		"web:a:n":    `{}`,
+	} {
+		if _, err := old.ExecContext(ctx, `INSERT INTO inbound(key, outcome, at) VALUES (?, ?, 1)`, key, outcome); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for key, want := range map[string]flows.Outcome{
+		"telegram:1": {DocID: 7, Number: "Д-2026-0007", State: "in_approval", TaskID: 31, Round: 2, Version: 3, Repeated: true},
+		"web:a:n":    {Repeated: true},
+	} {
+		got, err := db.Write(ctx, key, func(flows.Tx) (flows.Outcome, error) {
+			t.Errorf("%s: a known key ran its command again", key)
+			return flows.Outcome{}, nil
+		})
+		if err != nil || got != want {
+			t.Errorf("%s: outcome %+v, %v; want %+v", key, got, err, want)
+		}
+	}
+}

@@ -26,8 +26,8 @@ const (
 		VALUES (?,?,?,?,?,?,?,?,?,?, COALESCE(?, (SELECT last_event FROM documents WHERE id = ?), 0))`
 	qActiveAbsence = `SELECT deputy, from_at, to_at FROM absences
 		WHERE person = ? AND from_at <= ? AND to_at > ? ORDER BY id DESC LIMIT 1`
-	qInboundLookup   = `SELECT outcome FROM inbound WHERE key = ?`
-	qInboundInsert   = `INSERT INTO inbound(key, outcome, at) VALUES (?, ?, ?)`
+	qInboundLookup   = `SELECT doc_id, number, state, task_id, round, version FROM inbound WHERE key = ?`
+	qInboundInsert   = `INSERT INTO inbound(key, doc_id, number, state, task_id, round, version, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qDocByID         = `SELECT id, body FROM documents WHERE id = ?`
 	qDocByNumber     = `SELECT id, body FROM documents WHERE number = ?`
 	qDocOfTask       = `SELECT doc_id FROM tasks WHERE id = ?`

@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -219,14 +218,10 @@ func (db *DB) apply(t *txn, r *writeReq) (out flows.Outcome, err error) {
 		}
 	}()
 	if r.key != "" {
-		var raw string
-		err := t.queryRow(qInboundLookup, r.key).Scan(&raw)
+		var out flows.Outcome
+		err := t.queryRow(qInboundLookup, r.key).Scan(&out.DocID, &out.Number, &out.State, &out.TaskID, &out.Round, &out.Version)
 		switch {
 		case err == nil:
-			var out flows.Outcome
-			if err := json.Unmarshal([]byte(raw), &out); err != nil {
-				return flows.Outcome{}, fmt.Errorf("decode stored outcome of %q: %w", r.key, err)
-			}
 			out.Repeated = true
 			return out, nil
 		case !errors.Is(err, sql.ErrNoRows):
@@ -241,11 +236,7 @@ func (db *DB) apply(t *txn, r *writeReq) (out flows.Outcome, err error) {
 		return flows.Outcome{}, err
 	}
 	if r.key != "" {
-		raw, err := json.Marshal(out)
-		if err != nil {
-			return flows.Outcome{}, fmt.Errorf("encode outcome: %w", err)
-		}
-		if _, err := t.exec(qInboundInsert, r.key, string(raw), time.Now().UnixNano()); err != nil {
+		if _, err := t.exec(qInboundInsert, r.key, out.DocID, out.Number, out.State, out.TaskID, out.Round, out.Version, time.Now().UnixNano()); err != nil {
 			return flows.Outcome{}, fmt.Errorf("store key %q: %w", r.key, err)
 		}
 	}
