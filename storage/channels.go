@@ -137,11 +137,11 @@ func (db *DB) documents(ctx context.Context, q string, args ...any) ([]*flows.Do
 	var out []*flows.Document
 	for rows.Next() {
 		var id int64
-		var body string
-		if err := rows.Scan(&id, &body); err != nil {
+		var b body
+		if err := rows.Scan(&id, &b); err != nil {
 			return nil, fmt.Errorf("scan document: %w", err)
 		}
-		d, err := decodeDocument(id, body)
+		d, err := decodeDocument(id, b)
 		if err != nil {
 			return nil, err
 		}

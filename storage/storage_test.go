@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -170,5 +171,70 @@ func TestDocumentsByCounterpartyFoldsCyrillicCase(t *testing.T) {
 	}
 	if got, _ := db.DocumentsByCounterparty(ctx, "нефть", 5); len(got) != 0 {
 		t.Fatalf("found %d for a missing name", len(got))
+	}
+}
+
+// Bodies are stored compressed; rows written before that keep their JSON
+// as TEXT, still read, and are compressed when next saved. A damaged body
+// is an error, not a panic.
+func TestDocumentBodies(t *testing.T) {
+	db, _ := storagetest.Open(t)
+	ctx := context.Background()
+	raw, err := sql.Open("sqlite", storage.DSN(db.Path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	typeOf := func(id int64) string {
+		t.Helper()
+		var typ string
+		if err := raw.QueryRowContext(ctx, `SELECT typeof(body) FROM documents WHERE id = ?`, id).Scan(&typ); err != nil {
+			t.Fatal(err)
+		}
+		return typ
+	}
+
+	saved := &flows.Document{Number: "N-1", TypeID: "t", Title: "Поставка бумаги", Initiator: "a", State: flows.StateInApproval}
+	if _, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) { return flows.Outcome{}, tx.SaveDocument(saved) }); err != nil {
+		t.Fatal(err)
+	}
+	if typ := typeOf(saved.ID); typ != "blob" {
+		t.Errorf("new body stored as %s", typ)
+	}
+	if got, err := db.Document(ctx, saved.ID); err != nil || got.Title != saved.Title {
+		t.Errorf("read back: %+v, %v", got, err)
+	}
+
+	if _, err := raw.ExecContext(ctx, `INSERT INTO documents(id, number, type, title, initiator, state, created_at, updated_at, body)
+		VALUES (50, 'N-50', 't', 'old', 'a', 'in_approval', 0, 0, '{"number":"N-50","title":"Старый договор","state":"in_approval"}')`); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Document(ctx, 50); err != nil || got.Title != "Старый договор" {
+		t.Fatalf("legacy body: %+v, %v", got, err)
+	}
+	_, err = db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+		d, err := tx.Document(50)
+		if err != nil {
+			return flows.Outcome{}, err
+		}
+		d.Counterparty = "ООО «Бумага»"
+		return flows.Outcome{}, tx.SaveDocument(d)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ := typeOf(50); typ != "blob" {
+		t.Errorf("legacy body saved again as %s", typ)
+	}
+	if got, err := db.Document(ctx, 50); err != nil || got.Title != "Старый договор" || got.Counterparty != "ООО «Бумага»" {
+		t.Errorf("legacy body after save: %+v, %v", got, err)
+	}
+
+	if _, err := raw.ExecContext(ctx, `INSERT INTO documents(id, number, type, title, initiator, state, created_at, updated_at, body)
+		VALUES (51, 'N-51', 't', 'x', 'a', 'in_approval', 0, 0, x'ff00ff00')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Document(ctx, 51); err == nil {
+		t.Error("a damaged body read without error")
 	}
 }

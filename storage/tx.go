@@ -45,24 +45,15 @@ func loadDocument(ctx context.Context, q queryer, where string, arg any) (*flows
 
 func scanDocument(scan func(...any) error, where string, arg any) (*flows.Document, error) {
 	var id int64
-	var body string
-	err := scan(&id, &body)
+	var b body
+	err := scan(&id, &b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, flows.Errorf(flows.KindNotFound, "doc_not_found", "document %s %v", where, arg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load document %v: %w", arg, err)
 	}
-	return decodeDocument(id, body)
-}
-
-func decodeDocument(id int64, body string) (*flows.Document, error) {
-	d := &flows.Document{}
-	if err := json.Unmarshal([]byte(body), d); err != nil {
-		return nil, fmt.Errorf("decode document %d: %w", id, err)
-	}
-	d.ID = id
-	return d, nil
+	return decodeDocument(id, b)
 }
 
 // load reads a document for a command and remembers its tasks' states, so
@@ -146,9 +137,9 @@ func (t *txn) NextSequence(name string) (int64, error) {
 }
 
 func (t *txn) SaveDocument(d *flows.Document) error {
-	body, err := json.Marshal(d)
+	body, err := encodeBody(d)
 	if err != nil {
-		return fmt.Errorf("encode document: %w", err)
+		return err
 	}
 	var amount any
 	if d.HasAmount {
@@ -157,7 +148,7 @@ func (t *txn) SaveDocument(d *flows.Document) error {
 	now := time.Now().UnixNano()
 	if d.ID == 0 {
 		res, err := t.exec(qInsertDocument, d.Number, d.TypeID, d.Title, d.Counterparty, amount, d.Currency, string(d.Initiator), d.State,
-			d.CreatedAt.UnixNano(), now, nanos(d.FinishedAt), string(body))
+			d.CreatedAt.UnixNano(), now, nanos(d.FinishedAt), body)
 		if isConstraint(err) {
 			return flows.Errorf(flows.KindConflict, "duplicate_number", "number %s exists", d.Number)
 		}
@@ -171,9 +162,9 @@ func (t *txn) SaveDocument(d *flows.Document) error {
 		r := t.row(d.ID)
 		r.number = d.Number
 		if was, ok := t.states[d.ID]; ok && was == d.State {
-			r.update, r.args = qUpdateDocumentSameState, []any{d.Title, d.Counterparty, amount, d.Currency, now, nanos(d.FinishedAt), string(body)}
+			r.update, r.args = qUpdateDocumentSameState, []any{d.Title, d.Counterparty, amount, d.Currency, now, nanos(d.FinishedAt), body}
 		} else {
-			r.update, r.args = qUpdateDocument, []any{d.Title, d.Counterparty, amount, d.Currency, d.State, now, nanos(d.FinishedAt), string(body)}
+			r.update, r.args = qUpdateDocument, []any{d.Title, d.Counterparty, amount, d.Currency, d.State, now, nanos(d.FinishedAt), body}
 		}
 	}
 	for _, tk := range d.Tasks {
