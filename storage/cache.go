@@ -18,6 +18,17 @@ type docCache struct {
 type batch struct {
 	head    string                    // audit chain head including this batch
 	pending map[int64]*flows.Document // saved in this batch, not yet committed
+
+	// Keys: known holds the outcomes of the batch's keys stored before it,
+	// when they were looked up together (lookedUp); done holds those of its
+	// own commands that succeeded.
+	lookedUp bool
+	known    map[string]flows.Outcome
+	done     map[string]flows.Outcome
+
+	// notes are the notification rows the batch queued (five arguments a
+	// row), inserted together before it commits.
+	notes []any
 }
 
 func (c *docCache) get(id int64, layers ...map[int64]*flows.Document) *flows.Document {

@@ -51,7 +51,7 @@ var readOnlyStatements = map[string]bool{qActiveAbsence: true, qInboundLookup: t
 
 // maxNotificationRows bounds the rows of one INSERT into notifications
 // (SQLite allows 32766 parameters; five per row).
-const maxNotificationRows = 16
+const maxNotificationRows = 64
 
 var notificationInserts = func() []string {
 	qs := make([]string, maxNotificationRows+1)
@@ -64,3 +64,16 @@ var notificationInserts = func() []string {
 
 // insertNotifications is the statement that queues n notifications at once.
 func insertNotifications(n int) string { return notificationInserts[n] }
+
+// maxKeyLookup bounds the keys looked up in one statement; batches are
+// smaller (maxBatch).
+const maxKeyLookup = maxBatch
+
+var keyLookups = func() []string {
+	qs := make([]string, maxKeyLookup+1)
+	for n := 1; n <= maxKeyLookup; n++ {
+		qs[n] = `SELECT key, doc_id, number, state, task_id, round, version FROM inbound WHERE key IN (?` +
+			strings.Repeat(`,?`, n-1) + `)`
+	}
+	return qs
+}()

@@ -307,22 +307,15 @@ func (t *txn) Record(events []flows.AuditEvent, notes []flows.Notification) erro
 		prev = h
 		t.batch.head = h
 	}
-	// One statement per group of notifications: a command queues two or
-	// more, and a statement's fixed cost is a good part of a row's.
-	for len(notes) > 0 {
-		group := notes[:min(len(notes), maxNotificationRows)]
-		notes = notes[len(group):]
-		args := make([]any, 0, 5*len(group))
-		for _, n := range group {
-			payload, err := json.Marshal(n)
-			if err != nil {
-				return fmt.Errorf("encode notification: %w", err)
-			}
-			args = append(args, string(n.To), n.Kind, n.DocID, string(payload), n.At.UnixNano())
+	// The rows join the batch's and are inserted with them before it
+	// commits: one statement for the batch's notifications instead of one
+	// per command.
+	for _, n := range notes {
+		payload, err := json.Marshal(n)
+		if err != nil {
+			return fmt.Errorf("encode notification: %w", err)
 		}
-		if _, err := t.exec(insertNotifications(len(group)), args...); err != nil {
-			return fmt.Errorf("queue %d notifications (%s…): %w", len(group), group[0].Kind, err)
-		}
+		t.batch.notes = append(t.batch.notes, string(n.To), n.Kind, n.DocID, string(payload), n.At.UnixNano())
 	}
 	return nil
 }

@@ -105,6 +105,36 @@ func (w *wconn) queryRow(q string, args ...any) row {
 	return row{vals: vals}
 }
 
+// queryRows runs a read and hands each row to each; the values are valid
+// during the call only.
+func (w *wconn) queryRows(q string, args []any, each func([]driver.Value) error) error {
+	st, err := w.stmt(q)
+	if err != nil {
+		return err
+	}
+	nv, err := w.bind(args)
+	if err != nil {
+		return err
+	}
+	rows, err := st.(driver.StmtQueryContext).QueryContext(context.Background(), nv)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	vals := make([]driver.Value, len(rows.Columns()))
+	for {
+		if err := rows.Next(vals); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if err := each(vals); err != nil {
+			return err
+		}
+	}
+}
+
 func (w *wconn) close() error {
 	var errs []error
 	for _, st := range w.stmts {

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -143,16 +144,23 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 		return nil
 	}
 	changed := false
-	b := &batch{head: db.head, pending: map[int64]*flows.Document{}}
+	b := &batch{head: db.head, pending: map[int64]*flows.Document{}, done: map[string]flows.Outcome{}}
+	if len(reqs) > 1 {
+		if err := db.lookUpKeys(b, reqs); err != nil {
+			db.rollback()
+			fail(err)
+			return nil
+		}
+	}
 	for i, r := range reqs {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = writeRes{err: err}
 			continue
 		}
-		writes, head := db.w.writes, b.head
+		writes, head, notes := db.w.writes, b.head, len(b.notes)
 		results[i] = db.applyOne(r, b)
 		if err := results[i].err; err != nil {
-			b.head = head
+			b.head, b.notes = head, b.notes[:notes]
 			if db.w.writes != writes || !refusal(err) {
 				db.rollback()
 				r.done <- results[i]
@@ -163,6 +171,13 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 		if !results[i].out.Repeated {
 			changed = true
 		}
+	}
+	// A failure here is SQLite's, not one command's: it would fail any of
+	// them again.
+	if err := db.insertNotifications(b.notes); err != nil {
+		db.rollback()
+		fail(err)
+		return nil
 	}
 	if _, err := db.w.ExecContext(context.Background(), qCommit); err != nil {
 		db.rollback()
@@ -218,14 +233,13 @@ func (db *DB) apply(t *txn, r *writeReq) (out flows.Outcome, err error) {
 		}
 	}()
 	if r.key != "" {
-		var out flows.Outcome
-		err := t.queryRow(qInboundLookup, r.key).Scan(&out.DocID, &out.Number, &out.State, &out.TaskID, &out.Round, &out.Version)
-		switch {
-		case err == nil:
+		out, seen, err := db.seen(t, r.key)
+		if err != nil {
+			return flows.Outcome{}, err
+		}
+		if seen {
 			out.Repeated = true
 			return out, nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return flows.Outcome{}, fmt.Errorf("look up key %q: %w", r.key, err)
 		}
 	}
 	out, err = r.fn(t)
@@ -239,6 +253,71 @@ func (db *DB) apply(t *txn, r *writeReq) (out flows.Outcome, err error) {
 		if _, err := t.exec(qInboundInsert, r.key, out.DocID, out.Number, out.State, out.TaskID, out.Round, out.Version, time.Now().UnixNano()); err != nil {
 			return flows.Outcome{}, fmt.Errorf("store key %q: %w", r.key, err)
 		}
+		t.batch.done[r.key] = out
 	}
 	return out, nil
+}
+
+// seen reports a key's first outcome, if it has one: from this batch, from
+// the lookup made for the whole batch, or — for a batch of one — from its
+// own query.
+func (db *DB) seen(t *txn, key string) (flows.Outcome, bool, error) {
+	if out, ok := t.batch.done[key]; ok {
+		return out, true, nil
+	}
+	if t.batch.lookedUp {
+		out, ok := t.batch.known[key]
+		return out, ok, nil
+	}
+	var out flows.Outcome
+	err := t.queryRow(qInboundLookup, key).Scan(&out.DocID, &out.Number, &out.State, &out.TaskID, &out.Round, &out.Version)
+	switch {
+	case err == nil:
+		return out, true, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return flows.Outcome{}, false, nil
+	default:
+		return flows.Outcome{}, false, fmt.Errorf("look up key %q: %w", key, err)
+	}
+}
+
+// lookUpKeys finds which keys of a batch were stored before it, in one
+// query instead of one per command.
+func (db *DB) lookUpKeys(b *batch, reqs []*writeReq) error {
+	var keys []any
+	for _, r := range reqs {
+		if r.key != "" {
+			keys = append(keys, r.key)
+		}
+	}
+	b.lookedUp, b.known = true, map[string]flows.Outcome{}
+	if len(keys) == 0 {
+		return nil
+	}
+	err := db.w.queryRows(keyLookups[len(keys)], keys, func(v []driver.Value) error {
+		var key string
+		var out flows.Outcome
+		if err := (row{vals: v}).Scan(&key, &out.DocID, &out.Number, &out.State, &out.TaskID, &out.Round, &out.Version); err != nil {
+			return err
+		}
+		b.known[key] = out
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("look up %d keys: %w", len(keys), err)
+	}
+	return nil
+}
+
+// insertNotifications inserts the rows a batch queued, in order.
+func (db *DB) insertNotifications(args []any) error {
+	const perRow = 5
+	for len(args) > 0 {
+		rows := min(len(args)/perRow, maxNotificationRows)
+		if _, err := db.w.ExecContext(context.Background(), insertNotifications(rows), args[:rows*perRow]...); err != nil {
+			return fmt.Errorf("queue %d notifications: %w", rows, err)
+		}
+		args = args[rows*perRow:]
+	}
+	return nil
 }

@@ -49,39 +49,14 @@ func TestBatchKeepsCommandsApart(t *testing.T) {
 	}
 	db, _ := storagetest.Open(t)
 	ctx := context.Background()
-	release, leading := make(chan struct{}), make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
-			close(leading)
-			<-release
-			return flows.Outcome{}, nil
-		})
-	}()
-	<-leading
-	var once sync.Once
-	releaseLeader := func() { once.Do(func() { close(release) }) }
-	defer releaseLeader() // also when a check below fails, or Close would wait forever
-	errs := make([]error, len(cmds))
-	outs := make([]flows.Outcome, len(cmds))
+	queued := make([]queuedCmd, len(cmds))
 	for i, c := range cmds {
-		// Queued one by one, so the batch runs them in this order.
-		waitFor(t, func() bool { return storage.QueuedForTest(db) == i })
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			outs[i], errs[i] = db.Write(ctx, c.key, c.fn)
-		}()
+		queued[i] = queuedCmd{key: c.key, fn: c.fn}
 	}
-	waitFor(t, func() bool { return storage.QueuedForTest(db) == len(cmds) })
-	commitsBefore := storage.CommitsForTest(db)
-	releaseLeader()
-	wg.Wait()
+	outs, errs, commits := inOneBatch(t, db, queued)
 	// Three rollbacks (after writing, panic, error), then one commit of the rest.
-	if got := storage.CommitsForTest(db) - commitsBefore; got != 2 {
-		t.Errorf("commits = %d, want 2 (the leader's own, then the batch)", got)
+	if commits != 2 {
+		t.Errorf("commits = %d, want 2 (the leader's own, then the batch)", commits)
 	}
 	for i, c := range cmds {
 		t.Run(c.name, func(t *testing.T) {
@@ -121,6 +96,114 @@ func TestBatchKeepsCommandsApart(t *testing.T) {
 				t.Errorf("the key of a failed command was stored")
 			}
 		})
+	}
+}
+
+type queuedCmd struct {
+	key string
+	fn  func(tx flows.Tx) (flows.Outcome, error)
+}
+
+// inOneBatch queues commands, in order, behind a leader held busy, so that
+// they run in one batch; it returns their answers and how many commits the
+// leader's command and the batch took.
+func inOneBatch(t *testing.T, db *storage.DB, cmds []queuedCmd) ([]flows.Outcome, []error, int) {
+	t.Helper()
+	ctx := context.Background()
+	release, leading := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+			close(leading)
+			<-release
+			return flows.Outcome{}, nil
+		})
+	}()
+	<-leading
+	var once sync.Once
+	releaseLeader := func() { once.Do(func() { close(release) }) }
+	defer releaseLeader() // also when waiting fails, or Close would wait forever
+	errs := make([]error, len(cmds))
+	outs := make([]flows.Outcome, len(cmds))
+	for i, c := range cmds {
+		// Queued one by one, so the batch runs them in this order.
+		waitFor(t, func() bool { return storage.QueuedForTest(db) == i })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = db.Write(ctx, c.key, c.fn)
+		}()
+	}
+	waitFor(t, func() bool { return storage.QueuedForTest(db) == len(cmds) })
+	commitsBefore := storage.CommitsForTest(db)
+	releaseLeader()
+	wg.Wait()
+	return outs, errs, storage.CommitsForTest(db) - commitsBefore
+}
+
+// TestBatchKeysAndNotifications: a batch looks its keys up together and
+// inserts its notifications together; a key stored before the batch, or
+// earlier in it, answers with its first outcome without running its
+// command, and a refused command's notifications are not kept.
+func TestBatchKeysAndNotifications(t *testing.T) {
+	db, _ := storagetest.Open(t)
+	ctx := context.Background()
+	if _, err := db.Write(ctx, "old", func(flows.Tx) (flows.Outcome, error) { return flows.Outcome{Round: 7}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	notify := func(kind string, out flows.Outcome, then error) func(tx flows.Tx) (flows.Outcome, error) {
+		return func(tx flows.Tx) (flows.Outcome, error) {
+			if err := tx.Record(nil, []flows.Notification{{To: "anna", Kind: kind}}); err != nil {
+				return flows.Outcome{}, err
+			}
+			return out, then
+		}
+	}
+	mustNotRun := func(tx flows.Tx) (flows.Outcome, error) {
+		t.Error("a command with a known key ran")
+		return flows.Outcome{}, nil
+	}
+	outs, errs, commits := inOneBatch(t, db, []queuedCmd{
+		{key: "old", fn: mustNotRun},
+		{key: "new", fn: notify("first", flows.Outcome{Round: 1}, nil)},
+		{key: "new", fn: mustNotRun},
+		{key: "refused", fn: notify("refused", flows.Outcome{}, flows.Errorf(flows.KindConflict, "taken", "no"))},
+		{key: "", fn: notify("second", flows.Outcome{Round: 2}, nil)},
+	})
+	if commits != 2 {
+		t.Errorf("commits = %d, want 2 (the leader's own, then the batch)", commits)
+	}
+	want := []struct {
+		out  flows.Outcome
+		code string
+	}{
+		{flows.Outcome{Round: 7, Repeated: true}, ""},
+		{flows.Outcome{Round: 1}, ""},
+		{flows.Outcome{Round: 1, Repeated: true}, ""},
+		{flows.Outcome{}, "taken"},
+		{flows.Outcome{Round: 2}, ""},
+	}
+	for i, w := range want {
+		code := ""
+		if errs[i] != nil {
+			code = flows.ErrorCode(errs[i])
+		}
+		if outs[i] != w.out || code != w.code {
+			t.Errorf("command %d: %+v, %v; want %+v, %q", i, outs[i], errs[i], w.out, w.code)
+		}
+	}
+	notes, err := db.Notifications(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, n := range notes {
+		kinds = append(kinds, n.Kind)
+	}
+	if fmt.Sprint(kinds) != "[first second]" {
+		t.Errorf("notifications %v, want [first second]", kinds)
 	}
 }
 
