@@ -26,9 +26,10 @@ type batch struct {
 	known    map[string]flows.Outcome
 	done     map[string]flows.Outcome
 
-	// notes are the notification rows the batch queued (five arguments a
-	// row), inserted together before it commits.
-	notes []any
+	// notes are the notifications the batch queued and rows the documents
+	// rows it changed; both are written together before it commits.
+	notes []flows.Notification
+	rows  map[int64]*docRow
 }
 
 func (c *docCache) get(id int64, layers ...map[int64]*flows.Document) *flows.Document {

@@ -29,7 +29,7 @@ const (
 	qInboundLookup   = `SELECT doc_id, number, state, task_id, round, version FROM inbound WHERE key = ?`
 	qInboundInsert   = `INSERT INTO inbound(key, doc_id, number, state, task_id, round, version, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qDocByID         = `SELECT id, body FROM documents WHERE id = ?`
-	qDocByNumber     = `SELECT id, body FROM documents WHERE number = ?`
+	qDocIDByNumber   = `SELECT id FROM documents WHERE number = ?`
 	qDocOfTask       = `SELECT doc_id FROM tasks WHERE id = ?`
 	qInsertReminder  = `INSERT INTO reminders(task_id, doc_id, step, send, due_at, every_min, every_day, sent_at) VALUES (?,?,?,?,?,?,?,?)`
 	qCancelReminders = `UPDATE reminders SET cancelled = 1 WHERE task_id = ? AND sent_at IS NULL AND cancelled = 0`
@@ -41,12 +41,12 @@ const (
 )
 
 var writerStatements = []string{qNextSequence, qInsertDocument, qUpdateDocument, qUpdateDocumentSameState, qSetDocumentHead, qInsertTask, qInsertOpenTask, qDeleteOpenTask, qInsertAudit,
-	qActiveAbsence, qInboundLookup, qInboundInsert, qDocByID, qDocByNumber, qDocOfTask, qBegin, qCommit, qRollback,
+	qActiveAbsence, qInboundLookup, qInboundInsert, qDocByID, qDocIDByNumber, qDocOfTask, qBegin, qCommit, qRollback,
 	qInsertReminder, qCancelReminders, qMarkReminder, qLastManual}
 
 // readOnlyStatements change nothing, so a command that failed after only
 // these needs no rollback.
-var readOnlyStatements = map[string]bool{qActiveAbsence: true, qInboundLookup: true, qDocByID: true, qDocByNumber: true,
+var readOnlyStatements = map[string]bool{qActiveAbsence: true, qInboundLookup: true, qDocByID: true, qDocIDByNumber: true,
 	qDocOfTask: true, qLastManual: true}
 
 // maxNotificationRows bounds the rows of one INSERT into notifications

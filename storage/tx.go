@@ -85,8 +85,18 @@ func (t *txn) Document(id int64) (*flows.Document, error) {
 	return t.load(qDocByID, "id", id)
 }
 
+// DocumentByNumber finds the id first: the row's body may be older than a
+// save earlier in the batch (see docRow), and Document knows the newer one.
 func (t *txn) DocumentByNumber(number string) (*flows.Document, error) {
-	return t.load(qDocByNumber, "number", number)
+	var id int64
+	err := t.queryRow(qDocIDByNumber, number).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, flows.Errorf(flows.KindNotFound, "doc_not_found", "document number %s", number)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find document %s: %w", number, err)
+	}
+	return t.Document(id)
 }
 
 func (t *txn) DocumentOfTask(taskID int64) (*flows.Document, error) {
@@ -137,17 +147,13 @@ func (t *txn) NextSequence(name string) (int64, error) {
 }
 
 func (t *txn) SaveDocument(d *flows.Document) error {
-	body, err := encodeBody(d)
-	if err != nil {
-		return err
-	}
-	var amount any
-	if d.HasAmount {
-		amount = d.AmountMinor
-	}
 	now := time.Now().UnixNano()
 	if d.ID == 0 {
-		res, err := t.exec(qInsertDocument, d.Number, d.TypeID, d.Title, d.Counterparty, amount, d.Currency, string(d.Initiator), d.State,
+		body, err := encodeBody(d)
+		if err != nil {
+			return err
+		}
+		res, err := t.exec(qInsertDocument, d.Number, d.TypeID, d.Title, d.Counterparty, amountArg(d), d.Currency, string(d.Initiator), d.State,
 			d.CreatedAt.UnixNano(), now, nanos(d.FinishedAt), body)
 		if isConstraint(err) {
 			return flows.Errorf(flows.KindConflict, "duplicate_number", "number %s exists", d.Number)
@@ -160,12 +166,8 @@ func (t *txn) SaveDocument(d *flows.Document) error {
 		}
 	} else {
 		r := t.row(d.ID)
-		r.number = d.Number
-		if was, ok := t.states[d.ID]; ok && was == d.State {
-			r.update, r.args = qUpdateDocumentSameState, []any{d.Title, d.Counterparty, amount, d.Currency, now, nanos(d.FinishedAt), body}
-		} else {
-			r.update, r.args = qUpdateDocument, []any{d.Title, d.Counterparty, amount, d.Currency, d.State, now, nanos(d.FinishedAt), body}
-		}
+		r.doc, r.updatedAt = d, now
+		r.stateWas, r.knownWas = t.states[d.ID]
 	}
 	for _, tk := range d.Tasks {
 		if err := t.indexTask(d.ID, tk); err != nil {
@@ -176,15 +178,24 @@ func (t *txn) SaveDocument(d *flows.Document) error {
 	return nil
 }
 
-// docRow is a document's row as the command leaves it. It is written when
-// the command ends, not at SaveDocument, because the events recorded after
-// the save move the document's head (documents.last_event): one UPDATE then
-// carries both.
+func amountArg(d *flows.Document) any {
+	if d.HasAmount {
+		return d.AmountMinor
+	}
+	return nil
+}
+
+// docRow is what a batch still has to write to a document's row. Rows are
+// written when the batch ends, not at SaveDocument: the events recorded
+// after a save move the document's head (documents.last_event), so one
+// UPDATE carries both, and a document changed by several commands of a
+// batch is encoded and written once.
 type docRow struct {
-	number    string
-	update    string // qUpdateDocument or qUpdateDocumentSameState; "" when only the head moved
-	args      []any  // update's arguments before last_event and id
-	lastEvent int64  // the document's newest event in this command; 0 if none
+	doc       *flows.Document // the state to write; nil when only the head moved
+	updatedAt int64
+	stateWas  string // the state the row holds, when knownWas
+	knownWas  bool
+	lastEvent int64 // the document's newest event; 0 if none in this batch
 }
 
 func (t *txn) row(docID int64) *docRow {
@@ -199,25 +210,25 @@ func (t *txn) row(docID int64) *docRow {
 	return r
 }
 
-// writeRows writes the documents rows the command changed.
-func (t *txn) writeRows() error {
-	for id, r := range t.rows {
-		var head any
+// mergeRows adds a command's rows to its batch's, once the command has
+// succeeded.
+func (b *batch) mergeRows(rows map[int64]*docRow) {
+	for id, r := range rows {
+		br := b.rows[id]
+		if br == nil {
+			b.rows[id] = r
+			continue
+		}
+		if r.doc != nil {
+			br.doc, br.updatedAt = r.doc, r.updatedAt
+		}
+		if !br.knownWas {
+			br.stateWas, br.knownWas = r.stateWas, r.knownWas
+		}
 		if r.lastEvent != 0 {
-			head = r.lastEvent
-		}
-		var err error
-		switch {
-		case r.update != "":
-			_, err = t.exec(r.update, append(r.args, head, id)...)
-		case r.lastEvent != 0:
-			_, err = t.exec(qSetDocumentHead, r.lastEvent, id)
-		}
-		if err != nil {
-			return fmt.Errorf("update document %s (%d): %w", r.number, id, err)
+			br.lastEvent = r.lastEvent
 		}
 	}
-	return nil
 }
 
 // indexTask brings the task tables in line with a task of the aggregate.
@@ -293,9 +304,11 @@ func (t *txn) Record(events []flows.AuditEvent, notes []flows.Notification) erro
 			return err
 		}
 		r := t.row(e.DocID)
-		var docPrev any
+		var docPrev any // NULL: the head in the row, which the batch has not moved
 		if r.lastEvent != 0 {
 			docPrev = r.lastEvent
+		} else if br := t.batch.rows[e.DocID]; br != nil && br.lastEvent != 0 {
+			docPrev = br.lastEvent
 		}
 		res, err := t.exec(qInsertAudit, c.DocID, c.At, c.Actor, c.For, c.Kind, c.Version, c.TaskID, c.Detail, prev, h, docPrev, c.DocID)
 		if err != nil {
@@ -307,16 +320,9 @@ func (t *txn) Record(events []flows.AuditEvent, notes []flows.Notification) erro
 		prev = h
 		t.batch.head = h
 	}
-	// The rows join the batch's and are inserted with them before it
-	// commits: one statement for the batch's notifications instead of one
-	// per command.
-	for _, n := range notes {
-		payload, err := json.Marshal(n)
-		if err != nil {
-			return fmt.Errorf("encode notification: %w", err)
-		}
-		t.batch.notes = append(t.batch.notes, string(n.To), n.Kind, n.DocID, string(payload), n.At.UnixNano())
-	}
+	// The notifications join the batch's and are inserted with them before
+	// it commits: one statement for the batch's instead of one per command.
+	t.batch.notes = append(t.batch.notes, notes...)
 	return nil
 }
 

@@ -144,7 +144,7 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 		return nil
 	}
 	changed := false
-	b := &batch{head: db.head, pending: map[int64]*flows.Document{}, done: map[string]flows.Outcome{}}
+	b := &batch{head: db.head, pending: map[int64]*flows.Document{}, done: map[string]flows.Outcome{}, rows: map[int64]*docRow{}}
 	if len(reqs) > 1 {
 		if err := db.lookUpKeys(b, reqs); err != nil {
 			db.rollback()
@@ -174,7 +174,7 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 	}
 	// A failure here is SQLite's, not one command's: it would fail any of
 	// them again.
-	if err := db.insertNotifications(b.notes); err != nil {
+	if err := db.flush(b); err != nil {
 		db.rollback()
 		fail(err)
 		return nil
@@ -220,6 +220,7 @@ func (db *DB) applyOne(r *writeReq, b *batch) writeRes {
 		for id, d := range t.pending {
 			b.pending[id] = d
 		}
+		b.mergeRows(t.rows)
 	}
 	return writeRes{out: out, err: err}
 }
@@ -244,9 +245,6 @@ func (db *DB) apply(t *txn, r *writeReq) (out flows.Outcome, err error) {
 	}
 	out, err = r.fn(t)
 	if err != nil {
-		return flows.Outcome{}, err
-	}
-	if err := t.writeRows(); err != nil {
 		return flows.Outcome{}, err
 	}
 	if r.key != "" {
@@ -305,19 +303,6 @@ func (db *DB) lookUpKeys(b *batch, reqs []*writeReq) error {
 	})
 	if err != nil {
 		return fmt.Errorf("look up %d keys: %w", len(keys), err)
-	}
-	return nil
-}
-
-// insertNotifications inserts the rows a batch queued, in order.
-func (db *DB) insertNotifications(args []any) error {
-	const perRow = 5
-	for len(args) > 0 {
-		rows := min(len(args)/perRow, maxNotificationRows)
-		if _, err := db.w.ExecContext(context.Background(), insertNotifications(rows), args[:rows*perRow]...); err != nil {
-			return fmt.Errorf("queue %d notifications: %w", rows, err)
-		}
-		args = args[rows*perRow:]
 	}
 	return nil
 }

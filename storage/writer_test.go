@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -296,5 +297,92 @@ func TestWriterPanicFreesTheRole(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a write after the writer panicked never returned")
+	}
+}
+
+// TestBatchDefersDocumentRows: commands of one batch on the same document
+// see each other's saves (by id and by number), their events link up, a
+// refused command's save is dropped, and the row ends as the last
+// successful command left it.
+func TestBatchDefersDocumentRows(t *testing.T) {
+	db, _ := storagetest.Open(t)
+	ctx := context.Background()
+	d := &flows.Document{Number: "N-1", TypeID: "t", Title: "v0", Initiator: "a", State: flows.StateInApproval}
+	if _, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+		if err := tx.SaveDocument(d); err != nil {
+			return flows.Outcome{}, err
+		}
+		return flows.Outcome{}, tx.Record([]flows.AuditEvent{{DocID: d.ID, Kind: "started"}}, nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	retitle := func(load func(flows.Tx) (*flows.Document, error), from, to string, then error) func(flows.Tx) (flows.Outcome, error) {
+		return func(tx flows.Tx) (flows.Outcome, error) {
+			doc, err := load(tx)
+			if err != nil {
+				return flows.Outcome{}, err
+			}
+			if doc.Title != from {
+				return flows.Outcome{}, fmt.Errorf("loaded title %q, want %q", doc.Title, from)
+			}
+			doc.Title = to
+			if to == "approved" {
+				doc.State = flows.StateApproved
+			}
+			if err := tx.SaveDocument(doc); err != nil {
+				return flows.Outcome{}, err
+			}
+			return flows.Outcome{}, then
+		}
+	}
+	byID := func(tx flows.Tx) (*flows.Document, error) { return tx.Document(d.ID) }
+	byNumber := func(tx flows.Tx) (*flows.Document, error) { return tx.DocumentByNumber("N-1") }
+	event := func(kind string) func(flows.Tx) (flows.Outcome, error) {
+		return func(tx flows.Tx) (flows.Outcome, error) {
+			return flows.Outcome{}, tx.Record([]flows.AuditEvent{{DocID: d.ID, Kind: kind}, {DocID: d.ID, Kind: kind + "+"}}, nil)
+		}
+	}
+	_, errs, commits := inOneBatch(t, db, []queuedCmd{
+		{fn: retitle(byID, "v0", "v1", nil)},
+		{fn: event("e1")},
+		{fn: retitle(byNumber, "v1", "refused", flows.Errorf(flows.KindConflict, "no", "no"))},
+		{fn: retitle(byNumber, "v1", "v2", nil)},
+		{fn: event("e2")},
+		{fn: retitle(byID, "v2", "approved", nil)},
+	})
+	if commits != 2 {
+		t.Errorf("commits = %d, want 2", commits)
+	}
+	for i, err := range errs {
+		if (i == 2) != (err != nil) {
+			t.Errorf("command %d: %v", i, err)
+		}
+	}
+	got, err := db.Document(ctx, d.ID)
+	if err != nil || got.Title != "approved" || got.State != flows.StateApproved {
+		t.Fatalf("row after the batch: %+v, %v", got, err)
+	}
+	raw, err := sql.Open("sqlite", storage.DSN(db.Path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var state string
+	if err := raw.QueryRowContext(ctx, `SELECT state FROM documents WHERE id = ?`, d.ID).Scan(&state); err != nil || state != flows.StateApproved {
+		t.Errorf("state column after the batch: %q, %v", state, err)
+	}
+	events, err := db.DocumentEvents(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range events {
+		kinds = append(kinds, e.Kind)
+	}
+	if fmt.Sprint(kinds) != "[started e1 e1+ e2 e2+]" {
+		t.Errorf("events %v", kinds)
+	}
+	if rep, err := db.VerifyChain(ctx); err != nil || rep.BrokenAt != 0 {
+		t.Errorf("chain: %+v %v", rep, err)
 	}
 }
