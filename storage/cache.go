@@ -26,10 +26,31 @@ type batch struct {
 	known    map[string]flows.Outcome
 	done     map[string]flows.Outcome
 
-	// notes are the notifications the batch queued and rows the documents
-	// rows it changed; both are written together before it commits.
-	notes []flows.Notification
-	rows  map[int64]*docRow
+	// What the batch writes when it ends (see flush): its audit events
+	// (auditRows' arguments; lastAudit is the id of its newest), the
+	// documents rows it changed, its notifications and its commands' keys
+	// (inboundRows' arguments).
+	audit     []any
+	lastAudit int64
+	rows      map[int64]*docRow
+	notes     []flows.Notification
+	keys      []any
+}
+
+// mark is how far a batch had got before a command, so that a refused
+// command's share can be dropped.
+type mark struct {
+	head         string
+	audit, notes int
+	lastAudit    int64
+}
+
+func (b *batch) mark() mark {
+	return mark{head: b.head, audit: len(b.audit), notes: len(b.notes), lastAudit: b.lastAudit}
+}
+
+func (b *batch) reset(m mark) {
+	b.head, b.audit, b.notes, b.lastAudit = m.head, b.audit[:m.audit], b.notes[:m.notes], m.lastAudit
 }
 
 func (c *docCache) get(id int64, layers ...map[int64]*flows.Document) *flows.Document {

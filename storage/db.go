@@ -47,9 +47,10 @@ type DB struct {
 	closeErr  error
 
 	// Owned by whoever leads (see Write).
-	head    string // hash of the last committed audit event
-	commits int
-	cache   docCache
+	head      string // hash of the last committed audit event
+	lastAudit int64  // and its id
+	commits   int
+	cache     docCache
 }
 
 // DSN puts every pragma in the connection string so that every pooled
@@ -85,7 +86,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := migrate(ctx, m); err != nil {
 		return nil, err
 	}
-	head, err := lastHash(ctx, m)
+	lastAudit, head, err := lastEvent(ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +106,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open readers on %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	db := &DB{Path: path, w: w, reader: r, head: head}
+	db := &DB{Path: path, w: w, reader: r, head: head, lastAudit: lastAudit}
 	db.idle = sync.NewCond(&db.mu)
 	return db, nil
 }

@@ -4,19 +4,48 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-
-	"github.com/viza-app/viza/flows"
 )
 
-// flush writes what a batch deferred to its end: the documents rows it
-// changed and the notifications it queued.
+// flush writes what a batch deferred to its end: its audit events, the
+// documents rows it changed, its notifications and its keys. The events go
+// first: those that take their document's head from its row must read it
+// before the row moves it.
 func (db *DB) flush(b *batch) error {
+	if err := db.insertRows(auditRows, b.audit); err != nil {
+		return fmt.Errorf("append audit events: %w", err)
+	}
 	for id, r := range b.rows {
 		if err := db.writeRow(id, r); err != nil {
 			return err
 		}
 	}
-	return db.insertNotifications(b.notes)
+	notes := make([]any, 0, notificationRows.perRow*len(b.notes))
+	for _, n := range b.notes {
+		payload, err := json.Marshal(n)
+		if err != nil {
+			return fmt.Errorf("encode notification: %w", err)
+		}
+		notes = append(notes, string(n.To), n.Kind, n.DocID, string(payload), n.At.UnixNano())
+	}
+	if err := db.insertRows(notificationRows, notes); err != nil {
+		return fmt.Errorf("queue notifications: %w", err)
+	}
+	if err := db.insertRows(inboundRows, b.keys); err != nil {
+		return fmt.Errorf("store keys: %w", err)
+	}
+	return nil
+}
+
+// insertRows inserts rows given as consecutive arguments, in order.
+func (db *DB) insertRows(m *multiInsert, args []any) error {
+	for len(args) > 0 {
+		rows := min(len(args)/m.perRow, maxRowsPerInsert)
+		if _, err := db.w.ExecContext(context.Background(), m.text(rows), args[:rows*m.perRow]...); err != nil {
+			return fmt.Errorf("insert %d rows: %w", rows, err)
+		}
+		args = args[rows*m.perRow:]
+	}
+	return nil
 }
 
 func (db *DB) writeRow(id int64, r *docRow) error {
@@ -46,28 +75,6 @@ func (db *DB) writeRow(id int64, r *docRow) error {
 	}
 	if err != nil {
 		return fmt.Errorf("update document %d: %w", id, err)
-	}
-	return nil
-}
-
-// insertNotifications inserts a batch's notifications, in order.
-func (db *DB) insertNotifications(notes []flows.Notification) error {
-	const perRow = 5
-	args := make([]any, 0, perRow*min(len(notes), maxNotificationRows))
-	for len(notes) > 0 {
-		n := min(len(notes), maxNotificationRows)
-		args = args[:0]
-		for _, note := range notes[:n] {
-			payload, err := json.Marshal(note)
-			if err != nil {
-				return fmt.Errorf("encode notification: %w", err)
-			}
-			args = append(args, string(note.To), note.Kind, note.DocID, string(payload), note.At.UnixNano())
-		}
-		if _, err := db.w.ExecContext(context.Background(), insertNotifications(n), args...); err != nil {
-			return fmt.Errorf("queue %d notifications: %w", n, err)
-		}
-		notes = notes[n:]
 	}
 	return nil
 }

@@ -20,14 +20,9 @@ const (
 	qInsertTask      = `INSERT INTO tasks(id, doc_id) VALUES (?, ?)`
 	qInsertOpenTask  = `INSERT INTO open_tasks(assignee, id, doc_id, due_at) VALUES (?, ?, ?, ?)`
 	qDeleteOpenTask  = `DELETE FROM open_tasks WHERE assignee = ? AND id = ?`
-	// doc_prev links the event to the document's previous one: the
-	// command's own previous event, else the document's head.
-	qInsertAudit = `INSERT INTO audit(doc_id, at, actor, on_behalf_of, kind, version, task_id, detail, prev_hash, hash, doc_prev)
-		VALUES (?,?,?,?,?,?,?,?,?,?, COALESCE(?, (SELECT last_event FROM documents WHERE id = ?), 0))`
-	qActiveAbsence = `SELECT deputy, from_at, to_at FROM absences
+	qActiveAbsence   = `SELECT deputy, from_at, to_at FROM absences
 		WHERE person = ? AND from_at <= ? AND to_at > ? ORDER BY id DESC LIMIT 1`
 	qInboundLookup   = `SELECT doc_id, number, state, task_id, round, version FROM inbound WHERE key = ?`
-	qInboundInsert   = `INSERT INTO inbound(key, doc_id, number, state, task_id, round, version, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qDocByID         = `SELECT id, body FROM documents WHERE id = ?`
 	qDocIDByNumber   = `SELECT id FROM documents WHERE number = ?`
 	qDocOfTask       = `SELECT doc_id FROM tasks WHERE id = ?`
@@ -35,35 +30,60 @@ const (
 	qCancelReminders = `UPDATE reminders SET cancelled = 1 WHERE task_id = ? AND sent_at IS NULL AND cancelled = 0`
 	qMarkReminder    = `UPDATE reminders SET sent_at = ? WHERE id = ?`
 	qLastManual      = `SELECT MAX(sent_at) FROM reminders WHERE task_id = ? AND step = -1`
+	qLastEvent       = `SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1`
 	qBegin           = `BEGIN IMMEDIATE`
 	qCommit          = `COMMIT`
 	qRollback        = `ROLLBACK`
 )
 
-var writerStatements = []string{qNextSequence, qInsertDocument, qUpdateDocument, qUpdateDocumentSameState, qSetDocumentHead, qInsertTask, qInsertOpenTask, qDeleteOpenTask, qInsertAudit,
-	qActiveAbsence, qInboundLookup, qInboundInsert, qDocByID, qDocIDByNumber, qDocOfTask, qBegin, qCommit, qRollback,
+var writerStatements = []string{qNextSequence, qInsertDocument, qUpdateDocument, qUpdateDocumentSameState, qSetDocumentHead, qInsertTask, qInsertOpenTask, qDeleteOpenTask,
+	qActiveAbsence, qInboundLookup, qDocByID, qDocIDByNumber, qDocOfTask, qBegin, qCommit, qRollback,
 	qInsertReminder, qCancelReminders, qMarkReminder, qLastManual}
 
 // readOnlyStatements change nothing, so a command that failed after only
 // these needs no rollback.
 var readOnlyStatements = map[string]bool{qActiveAbsence: true, qInboundLookup: true, qDocByID: true, qDocIDByNumber: true,
-	qDocOfTask: true, qLastManual: true}
+	qDocOfTask: true, qLastManual: true, qLastEvent: true}
 
-// maxNotificationRows bounds the rows of one INSERT into notifications
-// (SQLite allows 32766 parameters; five per row).
-const maxNotificationRows = 64
-
-var notificationInserts = func() []string {
-	qs := make([]string, maxNotificationRows+1)
-	for n := 1; n <= maxNotificationRows; n++ {
-		qs[n] = `INSERT INTO notifications(recipient, kind, doc_id, payload, created_at) VALUES (?,?,?,?,?)` +
-			strings.Repeat(`,(?,?,?,?,?)`, n-1)
+// A batch's audit events, notifications and keys are each inserted with
+// one statement of many rows (see flush): a statement's fixed cost is a
+// good part of a row's.
+var (
+	// doc_prev links an event to its document's previous one: given when
+	// the batch knows it, else the head in the document's row.
+	auditRows = &multiInsert{
+		head:   `INSERT INTO audit(id, doc_id, at, actor, on_behalf_of, kind, version, task_id, detail, prev_hash, hash, doc_prev) VALUES `,
+		row:    `(?,?,?,?,?,?,?,?,?,?,?, COALESCE(?, (SELECT last_event FROM documents WHERE id = ?), 0))`,
+		perRow: 13,
 	}
-	return qs
-}()
+	notificationRows = &multiInsert{
+		head:   `INSERT INTO notifications(recipient, kind, doc_id, payload, created_at) VALUES `,
+		row:    `(?,?,?,?,?)`,
+		perRow: 5,
+	}
+	inboundRows = &multiInsert{
+		head:   `INSERT INTO inbound(key, doc_id, number, state, task_id, round, version, at) VALUES `,
+		row:    `(?,?,?,?,?,?,?,?)`,
+		perRow: 8,
+	}
+)
 
-// insertNotifications is the statement that queues n notifications at once.
-func insertNotifications(n int) string { return notificationInserts[n] }
+// maxRowsPerInsert bounds one multi-row INSERT (SQLite allows 32766
+// parameters).
+const maxRowsPerInsert = 64
+
+type multiInsert struct {
+	head, row string
+	perRow    int
+	texts     [maxRowsPerInsert + 1]string // by row count, built when first used (by the leader only)
+}
+
+func (m *multiInsert) text(rows int) string {
+	if m.texts[rows] == "" {
+		m.texts[rows] = m.head + m.row + strings.Repeat(","+m.row, rows-1)
+	}
+	return m.texts[rows]
+}
 
 // maxKeyLookup bounds the keys looked up in one statement; batches are
 // smaller (maxBatch).

@@ -238,3 +238,32 @@ func TestDocumentBodies(t *testing.T) {
 		t.Error("a damaged body read without error")
 	}
 }
+
+// The writer numbers audit events itself. An event appended behind its
+// back fails the batch that collides with it, and only that one: the
+// writer then reads the log's end again.
+func TestWriterRecoversFromAForeignAuditEvent(t *testing.T) {
+	db, _ := storagetest.Open(t)
+	ctx := context.Background()
+	ids := recordEvents(t, db, 1)
+	raw, err := sql.Open("sqlite", storage.DSN(db.Path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.ExecContext(ctx, `INSERT INTO audit(doc_id, at, kind, prev_hash, hash) VALUES (?, 0, 'foreign', '', 'x')`, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	record := func() error {
+		_, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+			return flows.Outcome{}, tx.Record([]flows.AuditEvent{{DocID: ids[0], Kind: "k"}}, nil)
+		})
+		return err
+	}
+	if err := record(); err == nil {
+		t.Fatal("an event numbered like the foreign one was stored")
+	}
+	if err := record(); err != nil {
+		t.Fatalf("after the collision: %v", err)
+	}
+}

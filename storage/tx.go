@@ -282,16 +282,18 @@ func chainHash(prev string, c auditContent) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func lastHash(ctx context.Context, q queryer) (string, error) {
+// lastEvent reads the id and hash of the newest audit event.
+func lastEvent(ctx context.Context, q queryer) (int64, string, error) {
+	var id int64
 	var h string
-	err := q.QueryRowContext(ctx, `SELECT hash FROM audit ORDER BY id DESC LIMIT 1`).Scan(&h)
+	err := q.QueryRowContext(ctx, qLastEvent).Scan(&id, &h)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
+		return 0, "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("last audit hash: %w", err)
+		return 0, "", fmt.Errorf("last audit event: %w", err)
 	}
-	return h, nil
+	return id, h, nil
 }
 
 func (t *txn) Record(events []flows.AuditEvent, notes []flows.Notification) error {
@@ -310,13 +312,12 @@ func (t *txn) Record(events []flows.AuditEvent, notes []flows.Notification) erro
 		} else if br := t.batch.rows[e.DocID]; br != nil && br.lastEvent != 0 {
 			docPrev = br.lastEvent
 		}
-		res, err := t.exec(qInsertAudit, c.DocID, c.At, c.Actor, c.For, c.Kind, c.Version, c.TaskID, c.Detail, prev, h, docPrev, c.DocID)
-		if err != nil {
-			return fmt.Errorf("append audit %s: %w", e.Kind, err)
-		}
-		if r.lastEvent, err = res.LastInsertId(); err != nil {
-			return fmt.Errorf("id of audit event %s: %w", e.Kind, err)
-		}
+		// The writer alone appends to the log, so it numbers the events
+		// itself and they can be inserted with the batch's (see flush).
+		t.batch.lastAudit++
+		r.lastEvent = t.batch.lastAudit
+		t.batch.audit = append(t.batch.audit, r.lastEvent, c.DocID, c.At, c.Actor, c.For, c.Kind, c.Version, c.TaskID, c.Detail, prev, h,
+			docPrev, c.DocID)
 		prev = h
 		t.batch.head = h
 	}

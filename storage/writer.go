@@ -144,7 +144,8 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 		return nil
 	}
 	changed := false
-	b := &batch{head: db.head, pending: map[int64]*flows.Document{}, done: map[string]flows.Outcome{}, rows: map[int64]*docRow{}}
+	b := &batch{head: db.head, lastAudit: db.lastAudit, pending: map[int64]*flows.Document{}, done: map[string]flows.Outcome{},
+		rows: map[int64]*docRow{}}
 	if len(reqs) > 1 {
 		if err := db.lookUpKeys(b, reqs); err != nil {
 			db.rollback()
@@ -157,10 +158,10 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 			results[i] = writeRes{err: err}
 			continue
 		}
-		writes, head, notes := db.w.writes, b.head, len(b.notes)
+		writes, before := db.w.writes, b.mark()
 		results[i] = db.applyOne(r, b)
 		if err := results[i].err; err != nil {
-			b.head, b.notes = head, b.notes[:notes]
+			b.reset(before)
 			if db.w.writes != writes || !refusal(err) {
 				db.rollback()
 				r.done <- results[i]
@@ -177,6 +178,7 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 	if err := db.flush(b); err != nil {
 		db.rollback()
 		fail(err)
+		db.rereadLastEvent()
 		return nil
 	}
 	if _, err := db.w.ExecContext(context.Background(), qCommit); err != nil {
@@ -185,7 +187,7 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 		return nil
 	}
 	db.commits++
-	db.head = b.head
+	db.head, db.lastAudit = b.head, b.lastAudit
 	db.cache.commit(b.pending)
 	for i, r := range reqs {
 		r.done <- results[i]
@@ -194,6 +196,21 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 		db.onCommit()
 	}
 	return nil
+}
+
+// rereadLastEvent takes the audit log's end from the file again after a
+// failed flush: should anything but the writer have appended to it, the
+// writer's own numbering would otherwise collide with it on every batch.
+func (db *DB) rereadLastEvent() {
+	var id int64
+	var h string
+	err := db.w.queryRow(qLastEvent).Scan(&id, &h)
+	if errors.Is(err, sql.ErrNoRows) {
+		id, h, err = 0, "", nil
+	}
+	if err == nil {
+		db.lastAudit, db.head = id, h
+	}
 }
 
 // rollback ends the current transaction. Its error is ignored: SQLite may
@@ -248,9 +265,7 @@ func (db *DB) apply(t *txn, r *writeReq) (out flows.Outcome, err error) {
 		return flows.Outcome{}, err
 	}
 	if r.key != "" {
-		if _, err := t.exec(qInboundInsert, r.key, out.DocID, out.Number, out.State, out.TaskID, out.Round, out.Version, time.Now().UnixNano()); err != nil {
-			return flows.Outcome{}, fmt.Errorf("store key %q: %w", r.key, err)
-		}
+		t.batch.keys = append(t.batch.keys, r.key, out.DocID, out.Number, out.State, out.TaskID, out.Round, out.Version, time.Now().UnixNano())
 		t.batch.done[r.key] = out
 	}
 	return out, nil
