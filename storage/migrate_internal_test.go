@@ -41,6 +41,21 @@ func databaseAt(t *testing.T, n int) (*sql.DB, string) {
 	return db, path
 }
 
+// reopen closes a database filled at an older migration and opens it as
+// the service does, applying the rest.
+func reopen(t *testing.T, old *sql.DB, path string) *DB {
+	t.Helper()
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // TestFanOutMarkMigration brings a database to migration 3 with some
 // notifications fanned out and some not, applies the rest, and checks that
 // the new mark leaves exactly the pending ones to fan out.
@@ -116,16 +131,8 @@ func TestLeanDecisionMigration(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := old.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	_, err = db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+	db := reopen(t, old, path)
+	_, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
 		return flows.Outcome{}, tx.Record([]flows.AuditEvent{{DocID: 2, Kind: "k", Detail: "e6"}}, nil)
 	})
 	if err != nil {
@@ -181,14 +188,7 @@ func TestInboundColumnsMigration(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := old.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := reopen(t, old, path)
 	for key, want := range map[string]flows.Outcome{
 		"telegram:1": {DocID: 7, Number: "Д-2026-0007", State: "in_approval", TaskID: 31, Round: 2, Version: 3, Repeated: true},
 		"web:a:n":    {Repeated: true},
