@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -22,12 +23,23 @@ import (
 // Rows written before compression hold their JSON as TEXT; they are read as
 // such and compressed when next saved.
 
-func encodeBody(d *flows.Document) ([]byte, error) {
-	raw, err := json.Marshal(d)
-	if err != nil {
+// bodyEncoder encodes bodies into buffers it keeps: the writer encodes one
+// per document it saves, and SQLite copies a bound value, so a body is only
+// needed until its statement has run.
+type bodyEncoder struct {
+	json bytes.Buffer
+	s2   []byte
+}
+
+// encode returns d's body, valid until the next call.
+func (e *bodyEncoder) encode(d *flows.Document) ([]byte, error) {
+	e.json.Reset()
+	if err := json.NewEncoder(&e.json).Encode(d); err != nil {
 		return nil, fmt.Errorf("encode document: %w", err)
 	}
-	return s2.Encode(nil, raw), nil
+	raw := bytes.TrimSuffix(e.json.Bytes(), []byte("\n")) // Encode ends the value with a newline
+	e.s2 = s2.Encode(e.s2[:cap(e.s2)], raw)
+	return e.s2, nil
 }
 
 // body scans the body column — TEXT (JSON, as first stored) or BLOB (S2) —

@@ -35,6 +35,7 @@ type batch struct {
 	rows      map[int64]*docRow
 	notes     []flows.Notification
 	keys      []any
+	noteArgs  []any // notes as notificationRows' arguments, made by flush
 }
 
 // mark is how far a batch had got before a command, so that a refused

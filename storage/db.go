@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"modernc.org/sqlite"
+
+	"github.com/viza-app/viza/flows"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
@@ -51,6 +53,31 @@ type DB struct {
 	lastAudit int64  // and its id
 	commits   int
 	cache     docCache
+	spare     buffers
+	bodies    bodyEncoder
+}
+
+// buffers are a batch's growing lists, kept from one batch to the next:
+// under load every batch fills them again to about the same size.
+type buffers struct {
+	audit, noteArgs, keys []any
+	notes                 []flows.Notification
+}
+
+// take hands the buffers to a batch, empty.
+func (b *buffers) take() buffers {
+	out := *b
+	*b = buffers{}
+	return buffers{audit: out.audit[:0], noteArgs: out.noteArgs[:0], keys: out.keys[:0], notes: out.notes[:0]}
+}
+
+// give takes them back, dropping what they point to.
+func (b *buffers) give(used buffers) {
+	clear(used.audit)
+	clear(used.noteArgs)
+	clear(used.keys)
+	clear(used.notes)
+	*b = used
 }
 
 // DSN puts every pragma in the connection string so that every pooled

@@ -19,15 +19,14 @@ func (db *DB) flush(b *batch) error {
 			return err
 		}
 	}
-	notes := make([]any, 0, notificationRows.perRow*len(b.notes))
 	for _, n := range b.notes {
 		payload, err := json.Marshal(n)
 		if err != nil {
 			return fmt.Errorf("encode notification: %w", err)
 		}
-		notes = append(notes, string(n.To), n.Kind, n.DocID, string(payload), n.At.UnixNano())
+		b.noteArgs = append(b.noteArgs, string(n.To), n.Kind, n.DocID, string(payload), n.At.UnixNano())
 	}
-	if err := db.insertRows(notificationRows, notes); err != nil {
+	if err := db.insertRows(notificationRows, b.noteArgs); err != nil {
 		return fmt.Errorf("queue notifications: %w", err)
 	}
 	if err := db.insertRows(inboundRows, b.keys); err != nil {
@@ -52,7 +51,7 @@ func (db *DB) writeRow(id int64, r *docRow) error {
 	var body []byte
 	if r.doc != nil {
 		var err error
-		if body, err = encodeBody(r.doc); err != nil {
+		if body, err = db.bodies.encode(r.doc); err != nil {
 			return err
 		}
 	}

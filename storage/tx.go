@@ -149,7 +149,7 @@ func (t *txn) NextSequence(name string) (int64, error) {
 func (t *txn) SaveDocument(d *flows.Document) error {
 	now := time.Now().UnixNano()
 	if d.ID == 0 {
-		body, err := encodeBody(d)
+		body, err := t.db.bodies.encode(d)
 		if err != nil {
 			return err
 		}

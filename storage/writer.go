@@ -144,8 +144,12 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 		return nil
 	}
 	changed := false
+	bufs := db.spare.take()
 	b := &batch{head: db.head, lastAudit: db.lastAudit, pending: map[int64]*flows.Document{}, done: map[string]flows.Outcome{},
-		rows: map[int64]*docRow{}}
+		rows: map[int64]*docRow{}, audit: bufs.audit, notes: bufs.notes, keys: bufs.keys, noteArgs: bufs.noteArgs}
+	defer func() {
+		db.spare.give(buffers{audit: b.audit, notes: b.notes, keys: b.keys, noteArgs: b.noteArgs})
+	}()
 	if len(reqs) > 1 {
 		if err := db.lookUpKeys(b, reqs); err != nil {
 			db.rollback()
