@@ -16,7 +16,9 @@ type ChainReport struct {
 	// BrokenAt is the id of the first event whose hash does not follow from
 	// its predecessor and content; 0 when the chain is intact.
 	BrokenAt int64
-	Reason   string
+	// Reason says what is wrong there, as a code (prev_hash, content or
+	// doc_link) for the caller to put in words.
+	Reason string
 }
 
 // VerifyChain recomputes every audit hash in order.
@@ -42,11 +44,11 @@ func (db *DB) VerifyChain(ctx context.Context) (ChainReport, error) {
 		}
 		rep.Events++
 		if storedPrev != prev {
-			rep.BrokenAt, rep.Reason = id, "previous hash does not match the event before"
+			rep.BrokenAt, rep.Reason = id, "prev_hash"
 			return rep, nil
 		}
 		if docPrev != lastOfDoc[c.DocID] {
-			rep.BrokenAt, rep.Reason = id, "link to the document's previous event is wrong"
+			rep.BrokenAt, rep.Reason = id, "doc_link"
 			return rep, nil
 		}
 		lastOfDoc[c.DocID] = id
@@ -55,7 +57,7 @@ func (db *DB) VerifyChain(ctx context.Context) (ChainReport, error) {
 			return rep, err
 		}
 		if h != stored {
-			rep.BrokenAt, rep.Reason = id, "content does not match its hash"
+			rep.BrokenAt, rep.Reason = id, "content"
 			return rep, nil
 		}
 		prev = h

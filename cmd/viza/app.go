@@ -21,6 +21,7 @@ import (
 	"github.com/viza-app/viza/calendar"
 	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/locales"
 	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/storage"
 )
@@ -244,15 +245,16 @@ func (m *Main) Reload() {
 	m.Log.Info("configuration reloaded", "people", len(cfg.People), "types", len(cfg.DocumentTypes))
 }
 
-// Verify walks the audit chain and reports.
-func (m *Main) Verify(ctx context.Context, w io.Writer) int {
+// Verify walks the audit chain and reports in lang.
+func (m *Main) Verify(ctx context.Context, w io.Writer, lang string) int {
+	say := cliText(lang)
 	rep, err := m.DB.VerifyChain(ctx)
 	if err != nil {
 		fmt.Fprintln(w, "verify:", err)
 		return 1
 	}
 	if rep.BrokenAt != 0 {
-		fmt.Fprintf(w, "BROKEN at audit event %d: %s (%d events read)\n", rep.BrokenAt, rep.Reason, rep.Events)
+		fmt.Fprintln(w, say("cli.chain_broken", map[string]any{"ID": rep.BrokenAt, "Reason": say("cli.chain."+rep.Reason, nil), "Events": rep.Events}))
 		return 1
 	}
 	integrity, err := m.DB.IntegrityCheck(ctx)
@@ -260,11 +262,33 @@ func (m *Main) Verify(ctx context.Context, w io.Writer) int {
 		fmt.Fprintln(w, "verify:", err)
 		return 1
 	}
-	fmt.Fprintf(w, "audit chain intact: %d events, last hash %s\ndatabase integrity: %s\n", rep.Events, rep.LastHash, strings.TrimSpace(integrity))
+	integrity = strings.TrimSpace(integrity)
+	fmt.Fprintln(w, say("cli.chain_intact", map[string]any{"Events": rep.Events, "Hash": rep.LastHash}))
+	fmt.Fprintln(w, say("cli.integrity", map[string]any{"Result": integrity}))
 	if integrity != "ok" {
 		return 1
 	}
 	return 0
+}
+
+// cliText renders the administration commands' messages in lang. The
+// catalogues are embedded and tested, so a failure to load them leaves the
+// message ids, still readable.
+func cliText(lang string) func(id string, data map[string]any) string {
+	l, err := locales.For(lang)
+	if err != nil {
+		return func(id string, _ map[string]any) string { return id }
+	}
+	return func(id string, data map[string]any) string { return l.T(id, data) }
+}
+
+// language is the one the administration commands speak: -lang, else the
+// company's.
+func (m *Main) language(flagLang string) string {
+	if flagLang != "" {
+		return flagLang
+	}
+	return m.Engine.Directory().Language
 }
 
 // Close releases everything.

@@ -14,18 +14,16 @@ import (
 	"github.com/viza-app/viza/flows"
 )
 
-// samplePDF is the demo's draft contract.
-func samplePDF(title string) ([]byte, error) {
+// samplePDF is the demo's draft contract, in the company's language.
+func samplePDF(lang string) ([]byte, error) {
+	say := cliText(lang)
 	f := fpdf.New("P", "mm", "A4", "")
 	f.AddUTF8FontFromBytes("go", "", slices.Clone(goregular.TTF))
 	f.AddPage()
 	f.SetFont("go", "", 16)
-	f.CellFormat(0, 10, title, "", 1, "C", false, 0, "")
+	f.CellFormat(0, 10, say("demo.contract_title", nil), "", 1, "C", false, 0, "")
 	f.SetFont("go", "", 11)
-	f.MultiCell(0, 6, "г. Москва\n\nООО «Ромашка» (Покупатель) и ООО «Северный ветер» (Поставщик) заключили настоящий договор о нижеследующем.\n\n"+
-		"1. Поставщик передаёт, а Покупатель принимает и оплачивает оборудование согласно спецификации (Приложение № 1).\n"+
-		"2. Сумма договора — 1 500 000,00 руб., в том числе НДС.\n3. Неустойка за просрочку поставки — 0,1 % в день.\n\n"+
-		"Это демонстрационный документ Viza.", "", "L", false)
+	f.MultiCell(0, 6, say("demo.contract_body", nil), "", "L", false)
 	var buf bytes.Buffer
 	if err := f.Output(&buf); err != nil {
 		return nil, fmt.Errorf("sample pdf: %w", err)
@@ -40,18 +38,20 @@ func (m *Main) seedDemo(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	lang := m.Engine.Directory().Language
+	say := cliText(lang)
 	if len(docs) == 0 {
-		pdf, err := samplePDF("Договор поставки № 17 (образец)")
+		pdf, err := samplePDF(lang)
 		if err != nil {
 			return err
 		}
 		if _, err := m.Engine.Start(ctx, flows.StartCmd{Key: "demo:seed", Actor: "ivanova", TypeID: "contract",
-			Title: "Поставка оборудования «Север»", Counterparty: "ООО «Северный ветер»", AmountMinor: 150000000, HasAmount: true,
-			File: flows.Upload{Name: "Договор_поставки_17.pdf", MIME: "application/pdf", Content: bytes.NewReader(pdf)}}); err != nil {
+			Title: say("demo.doc_title", nil), Counterparty: say("demo.counterparty", nil), AmountMinor: 150000000, HasAmount: true,
+			File: flows.Upload{Name: say("demo.file_name", nil), MIME: "application/pdf", Content: bytes.NewReader(pdf)}}); err != nil {
 			return fmt.Errorf("seed demo: %w", err)
 		}
 	}
-	fmt.Fprintf(w, "\nViza demo is running: open %s and sign in as anyone, or use a personal link:\n", m.Web.PublicURL)
+	fmt.Fprintf(w, "\n%s\n", say("demo.running", map[string]any{"URL": m.Web.PublicURL}))
 	for _, p := range m.Engine.Directory().People {
 		link, err := m.Web.LoginLink(ctx, p.ID, 24*web.LoginTTL*6)
 		if err != nil {

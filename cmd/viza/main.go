@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", os.Getenv("VIZA_CONFIG"), "path to viza.yaml (default $VIZA_CONFIG or ./viza.yaml)")
 	demo := fs.Bool("demo", false, "run the embedded demo company (no file, no tokens)")
 	out := fs.String("o", "", "output file (sheet, export)")
-	lang := fs.String("lang", "", "language of the sheet or registry (default: the company's)")
+	lang := fs.String("lang", "", "language of the sheet, the registry and the command's messages (default: the company's)")
 	asCSV := fs.Bool("csv", false, "export as CSV instead of XLSX")
 	docNumber := fs.String("doc", "", "verify: the document number printed on the sheet")
 	docHash := fs.String("hash", "", "verify: the hash printed in the sheet's footer")
@@ -81,7 +81,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "configuration OK: %d people, %d document types\n", len(cfg.People), len(cfg.DocumentTypes))
+		l := *lang
+		if l == "" {
+			l = cfg.Language
+		}
+		fmt.Fprintln(stdout, cliText(l)("cli.config_ok", map[string]any{"People": len(cfg.People), "Types": len(cfg.DocumentTypes)}))
 		return 0
 	case "serve":
 		cfg, path, err := loadConfig(*cfgPath, *demo)
@@ -122,9 +126,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "verify":
 		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
 			if *docNumber != "" {
-				return m.reports().VerifyDocument(ctx, *docNumber, *docHash, stdout)
+				return m.reports().VerifyDocument(ctx, *docNumber, *docHash, m.language(*lang), stdout)
 			}
-			return m.Verify(ctx, stdout)
+			return m.Verify(ctx, stdout, m.language(*lang))
 		})
 	case "login-link":
 		if fs.NArg() != 1 {
@@ -158,7 +162,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintln(stderr, err)
 				return 1
 			}
-			fmt.Fprintln(stdout, "written to", *out)
+			fmt.Fprintln(stdout, cliText(m.language(*lang))("cli.written", map[string]any{"File": *out}))
 			return 0
 		})
 	case "backup":
@@ -171,7 +175,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintln(stderr, err)
 				return 1
 			}
-			fmt.Fprintln(stdout, "backup written to", fs.Arg(0))
+			fmt.Fprintln(stdout, cliText(m.language(*lang))("cli.backup_written", map[string]any{"File": fs.Arg(0)}))
 			return 0
 		})
 	}

@@ -110,8 +110,14 @@ func TestServeEndToEnd(t *testing.T) {
 	if code := run(context.Background(), []string{"verify", "-config", path}, &stdout, &stderr); code != 0 {
 		t.Fatalf("verify = %d: %s %s", code, stdout.String(), stderr.String())
 	}
-	if !strings.Contains(stdout.String(), "audit chain intact") || !strings.Contains(stdout.String(), "integrity: ok") {
+	// The company speaks Russian; -lang overrides.
+	if !strings.Contains(stdout.String(), "цепочка аудита цела") || !strings.Contains(stdout.String(), "целостность базы: ok") {
 		t.Fatalf("verify said %q", stdout.String())
+	}
+	stdout.Reset()
+	if code := run(context.Background(), []string{"verify", "-config", path, "-lang", "en"}, &stdout, &stderr); code != 0 ||
+		!strings.Contains(stdout.String(), "audit chain intact") || !strings.Contains(stdout.String(), "database integrity: ok") {
+		t.Fatalf("verify -lang en = %d %q", code, stdout.String())
 	}
 	// The sheet, the registry, and a printed sheet checked against the record.
 	outDir := t.TempDir()
@@ -143,15 +149,22 @@ func TestServeEndToEnd(t *testing.T) {
 	m2.DB.Close()
 	for _, tc := range []struct {
 		hash string
+		lang string
 		code int
 		want string
 	}{
-		{events[len(events)-1].Hash, 0, "OK: the record of"},
-		{events[0].Hash, 1, "CHANGED:"},
-		{strings.Repeat("0", 64), 1, "MISMATCH:"},
+		{events[len(events)-1].Hash, "en", 0, "OK: the record of " + out.Number},
+		{events[len(events)-1].Hash, "", 0, "ВЕРНО: запись о " + out.Number},
+		{events[0].Hash, "en", 1, "CHANGED: " + out.Number},
+		{events[0].Hash, "", 1, "ИЗМЕНЕНО: у " + out.Number},
+		{strings.Repeat("0", 64), "en", 1, "MISMATCH:"},
 	} {
 		stdout.Reset()
-		if code := run(context.Background(), []string{"verify", "-config", path, "--doc", out.Number, "--hash", tc.hash}, &stdout, &stderr); code != tc.code || !strings.Contains(stdout.String(), tc.want) {
+		args := []string{"verify", "-config", path, "--doc", out.Number, "--hash", tc.hash}
+		if tc.lang != "" {
+			args = append(args, "-lang", tc.lang)
+		}
+		if code := run(context.Background(), args, &stdout, &stderr); code != tc.code || !strings.Contains(stdout.String(), tc.want) {
 			t.Fatalf("verify --doc = %d %q, want %d %q", code, stdout.String(), tc.code, tc.want)
 		}
 	}
@@ -167,8 +180,9 @@ func TestServeEndToEnd(t *testing.T) {
 func TestCheckConfig(t *testing.T) {
 	_, path := testConfig(t)
 	var out, errOut bytes.Buffer
-	if code := run(context.Background(), []string{"check-config", "-config", path}, &out, &errOut); code != 0 {
-		t.Fatalf("good config: %d %s", code, errOut.String())
+	if code := run(context.Background(), []string{"check-config", "-config", path}, &out, &errOut); code != 0 ||
+		!strings.Contains(out.String(), "конфигурация в порядке: людей — 5, типов документов — 2") {
+		t.Fatalf("good config: %d %q %s", code, out.String(), errOut.String())
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("company: X\npeople:\n  - {id: a, name: A, manager: b}\n  - {id: a, name: A2}\n"), 0o600)

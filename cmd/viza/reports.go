@@ -68,21 +68,22 @@ func (r *reports) Registry(ctx context.Context, docs []*flows.Document, lang str
 	return registry.WriteXLSX(w, rows, lang, dir.Location)
 }
 
-// VerifyDocument tells whether a sheet printed with hash still matches the
-// document's record.
-func (r *reports) VerifyDocument(ctx context.Context, number, hash string, w io.Writer) int {
+// VerifyDocument tells, in lang, whether a sheet printed with hash still
+// matches the document's record.
+func (r *reports) VerifyDocument(ctx context.Context, number, hash, lang string, w io.Writer) int {
+	say := cliText(lang)
 	rep, err := r.db.VerifyChain(ctx)
 	if err != nil {
 		fmt.Fprintln(w, "verify:", err)
 		return 1
 	}
 	if rep.BrokenAt != 0 {
-		fmt.Fprintf(w, "BROKEN: the audit chain is broken at event %d (%s)\n", rep.BrokenAt, rep.Reason)
+		fmt.Fprintln(w, say("cli.chain_broken", map[string]any{"ID": rep.BrokenAt, "Reason": say("cli.chain."+rep.Reason, nil), "Events": rep.Events}))
 		return 1
 	}
 	d, err := r.db.DocumentByNumber(ctx, number)
 	if err != nil {
-		fmt.Fprintf(w, "no document %s\n", number)
+		fmt.Fprintln(w, say("cli.no_document", map[string]any{"Number": number}))
 		return 1
 	}
 	events, err := r.db.DocumentEvents(ctx, d.ID)
@@ -96,14 +97,15 @@ func (r *reports) VerifyDocument(ctx context.Context, number, hash string, w io.
 			continue
 		}
 		if i == len(events)-1 {
-			fmt.Fprintf(w, "OK: the record of %s is unchanged since the sheet was printed (%d events, chain intact)\n", number, len(events))
+			fmt.Fprintln(w, say("cli.sheet_ok", map[string]any{"Number": number, "Events": len(events)}))
 			return 0
 		}
-		fmt.Fprintf(w, "CHANGED: %s has %d events recorded after the sheet was printed; the latest is %q at %s\n",
-			number, len(events)-1-i, events[len(events)-1].Kind, events[len(events)-1].At.Format("2006-01-02 15:04 MST"))
+		last := events[len(events)-1]
+		fmt.Fprintln(w, say("cli.sheet_changed", map[string]any{"Number": number, "After": len(events) - 1 - i,
+			"Kind": last.Kind, "At": last.At.In(r.eng.Directory().Location).Format("2006-01-02 15:04 MST")}))
 		return 1
 	}
-	fmt.Fprintf(w, "MISMATCH: no event of %s has hash %s; the sheet is not of this record\n", number, hash)
+	fmt.Fprintln(w, say("cli.sheet_mismatch", map[string]any{"Number": number, "Hash": hash}))
 	return 1
 }
 
