@@ -24,7 +24,7 @@ type txn struct {
 	loaded  map[int64]taskIndexed     // task id → what the task tables held at load
 	states  map[int64]string          // document id → state at load
 	pending map[int64]*flows.Document // saved by this command
-	rows    map[int64]*docRow         // documents rows to write when the command ends
+	rows    map[int64]*docRow         // documents rows it changed, merged into the batch's when it succeeds
 }
 
 func (t *txn) exec(q string, args ...any) (sql.Result, error) {
