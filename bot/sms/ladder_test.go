@@ -140,3 +140,33 @@ func TestPeopleWithoutMessengerGetTasksBySMSWithALink(t *testing.T) {
 		t.Fatalf("sms = %q", msg)
 	}
 }
+
+// TestWhoCountsAsOnAMessenger: new tasks go by SMS only to people no
+// messenger reaches; unless told otherwise, a chat id in viza.yaml counts.
+func TestWhoCountsAsOnAMessenger(t *testing.T) {
+	onTelegram := &flows.Person{ID: "a", Phone: "+79000000001", Identities: map[string]string{"telegram": "1"}}
+	phoneOnly := &flows.Person{ID: "b", Phone: "+79000000002"}
+	link := func(context.Context, int64, flows.PersonID) (string, error) { return "", nil }
+	for _, tc := range []struct {
+		name        string
+		onMessenger func(*flows.Person) bool
+		p           *flows.Person
+		kind        string
+		want        bool
+	}{
+		{"chat id in the file, new task", nil, onTelegram, flows.NoteTaskAssigned, false},
+		{"no chat id, new task", nil, phoneOnly, flows.NoteTaskAssigned, true},
+		{"no chat id, chat reminder", nil, phoneOnly, flows.NoteReminder, true},
+		{"no chat id, a decision", nil, phoneOnly, flows.NoteDecision, false},
+		{"anyone, the SMS step", nil, onTelegram, flows.NoteReminderSMS, true},
+		{"linked by phone since", func(*flows.Person) bool { return true }, phoneOnly, flows.NoteTaskAssigned, false},
+		{"blocked the bot since", func(*flows.Person) bool { return false }, onTelegram, flows.NoteTaskAssigned, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ch := &sms.Channel{TaskLink: link, OnMessenger: tc.onMessenger}
+			if got := ch.AcceptsFor(tc.p, tc.kind); got != tc.want {
+				t.Errorf("AcceptsFor = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -241,6 +241,10 @@ type Channel struct {
 	Lang     func(flows.PersonID) string
 	Log      *slog.Logger
 	TaskLink func(ctx context.Context, taskID int64, p flows.PersonID) (string, error)
+	// OnMessenger tells whether a messenger reaches a person now — a chat
+	// id from viza.yaml or one linked by the phone they shared, and not
+	// blocked. Unset, only chat ids in viza.yaml count.
+	OnMessenger func(p *flows.Person) bool
 }
 
 var (
@@ -262,7 +266,14 @@ func (c *Channel) AcceptsFor(p *flows.Person, kind string) bool {
 	if kind == flows.NoteReminderSMS {
 		return true
 	}
-	return len(p.Identities) == 0 && c.TaskLink != nil && (kind == flows.NoteTaskAssigned || kind == flows.NoteReminder)
+	return !c.onMessenger(p) && c.TaskLink != nil && (kind == flows.NoteTaskAssigned || kind == flows.NoteReminder)
+}
+
+func (c *Channel) onMessenger(p *flows.Person) bool {
+	if c.OnMessenger != nil {
+		return c.OnMessenger(p)
+	}
+	return len(p.Identities) > 0
 }
 
 // Reaches implements flows.Channel.

@@ -352,12 +352,20 @@ func (m *Main) sms(sc *config.SMS) (flows.Channel, error) {
 	}
 	m.Log.Info("sms on", "provider", sc.Provider)
 	return &sms.Channel{Sender: sender, Log: m.Log, Lang: func(p flows.PersonID) string { return m.Engine.Directory().LanguageOf(p) },
-		Renderer: func() messages.Renderer { return messages.Renderer{Dir: m.Engine.Directory()} },
+		OnMessenger: m.onMessenger,
+		Renderer:    func() messages.Renderer { return messages.Renderer{Dir: m.Engine.Directory()} },
 		// The web pages are set up after the channels; the link is made
 		// at delivery time.
 		TaskLink: func(ctx context.Context, taskID int64, p flows.PersonID) (string, error) {
 			return m.Web.TaskLink(ctx, taskID, p)
 		}}, nil
+}
+
+// onMessenger tells whether a messenger reaches p now, counting chats
+// linked by a shared phone, so that SMS carries tasks only to people no chat
+// reaches.
+func (m *Main) onMessenger(p *flows.Person) bool {
+	return m.Telegram != nil && m.Telegram.Reaches(p)
 }
 
 // initWeb prepares the web pages (and the links they are reached by).

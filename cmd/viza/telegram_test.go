@@ -48,11 +48,18 @@ func startPolling(t *testing.T) (*tgfake.Server, *tgService) {
 
 func startTelegramService(t *testing.T, fake *tgfake.Server, dataDir, mode string) *tgService {
 	t.Helper()
+	return startTelegramServiceWith(t, fake, dataDir, mode, func(yaml string) string { return yaml })
+}
+
+// startTelegramServiceWith starts Main with testdata/telegram.yaml as edit
+// changes it.
+func startTelegramServiceWith(t *testing.T, fake *tgfake.Server, dataDir, mode string, edit func(yaml string) string) *tgService {
+	t.Helper()
 	src, err := os.ReadFile("testdata/telegram.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := strings.NewReplacer("DATA_DIR", dataDir, "API_URL", fake.URL, "MODE", mode).Replace(string(src))
+	body := edit(strings.NewReplacer("DATA_DIR", dataDir, "API_URL", fake.URL, "MODE", mode).Replace(string(src)))
 	path := filepath.Join(t.TempDir(), "viza.yaml")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
