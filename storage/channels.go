@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/viza-app/viza/flows"
@@ -151,10 +152,113 @@ func (db *DB) documents(ctx context.Context, q string, args ...any) ([]*flows.Do
 }
 
 // AllDocuments lists every document, newest first. Callers filter by who
-// may read them.
+// may read them. The dashboard, /list and the registry call it on every
+// view, and decoding bodies is most of its cost, so documents decoded once
+// are kept (see decodedDocs) and only those changed since are read again.
 func (db *DB) AllDocuments(ctx context.Context) ([]*flows.Document, error) {
-	return db.documents(ctx, `SELECT id, body FROM documents ORDER BY id DESC`)
+	tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // one snapshot for both reads
+	if err != nil {
+		return nil, fmt.Errorf("list documents: %w", err)
+	}
+	defer tx.Rollback()
+	type version struct{ id, updatedAt int64 }
+	var all []version
+	rows, err := tx.QueryContext(ctx, `SELECT id, updated_at FROM documents ORDER BY id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list documents: %w", err)
+	}
+	for rows.Next() {
+		var v version
+		if err := rows.Scan(&v.id, &v.updatedAt); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan document: %w", err)
+		}
+		all = append(all, v)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list documents: %w", err)
+	}
+	got := make(map[int64]*flows.Document, len(all))
+	var stale []any
+	for _, v := range all {
+		if d := db.decoded.get(v.id, v.updatedAt); d != nil {
+			got[v.id] = d
+		} else {
+			stale = append(stale, v.id)
+		}
+	}
+	for len(stale) > 0 {
+		chunk := stale[:min(len(stale), 500)]
+		stale = stale[len(chunk):]
+		rows, err := tx.QueryContext(ctx, `SELECT id, updated_at, body FROM documents WHERE id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, chunk...)
+		if err != nil {
+			return nil, fmt.Errorf("read documents: %w", err)
+		}
+		for rows.Next() {
+			var id, updatedAt int64
+			var b body
+			if err := rows.Scan(&id, &updatedAt, &b); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("scan document: %w", err)
+			}
+			d, err := decodeDocument(id, b)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			got[id] = d
+			db.decoded.put(d.Clone(), updatedAt)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read documents: %w", err)
+		}
+	}
+	out := make([]*flows.Document, 0, len(all))
+	for _, v := range all {
+		if d := got[v.id]; d != nil {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }
+
+// decodedDocs are documents as readers last decoded them, each with the
+// updated_at it had then: a row with another updated_at has changed since.
+type decodedDocs struct {
+	mu   sync.Mutex
+	docs map[int64]decodedDoc
+}
+
+type decodedDoc struct {
+	updatedAt int64
+	doc       *flows.Document
+}
+
+// get returns a copy callers may change, or nil.
+func (c *decodedDocs) get(id, updatedAt int64) *flows.Document {
+	c.mu.Lock()
+	e, ok := c.docs[id]
+	c.mu.Unlock()
+	if !ok || e.updatedAt != updatedAt {
+		return nil
+	}
+	return e.doc.Clone()
+}
+
+func (c *decodedDocs) put(d *flows.Document, updatedAt int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Past the bound the kept documents start over, which costs decodes.
+	if c.docs == nil || len(c.docs) >= maxDecodedDocs {
+		c.docs = map[int64]decodedDoc{}
+	}
+	c.docs[d.ID] = decodedDoc{updatedAt: updatedAt, doc: d}
+}
+
+// maxDecodedDocs bounds the documents readers keep decoded.
+const maxDecodedDocs = 50000
 
 // DocumentsByCounterparty returns the documents whose counterparty contains
 // q (any letter case), newest first, reading only the counterparty column

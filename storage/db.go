@@ -48,6 +48,8 @@ type DB struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	decoded decodedDocs // for readers (see AllDocuments)
+
 	// Owned by whoever leads (see Write).
 	head      string // hash of the last committed audit event
 	lastAudit int64  // and its id

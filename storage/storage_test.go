@@ -267,3 +267,47 @@ func TestWriterRecoversFromAForeignAuditEvent(t *testing.T) {
 		t.Fatalf("after the collision: %v", err)
 	}
 }
+
+// AllDocuments keeps what it decoded; it must still show every change, and
+// what it returns is the caller's to change.
+func TestAllDocumentsSeesChangesAndHandsOutCopies(t *testing.T) {
+	db, _ := storagetest.Open(t)
+	ctx := context.Background()
+	save := func(d *flows.Document) {
+		t.Helper()
+		if _, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) { return flows.Outcome{}, tx.SaveDocument(d) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	titles := func() string {
+		t.Helper()
+		docs, err := db.AllDocuments(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, d := range docs {
+			out = append(out, d.Title)
+		}
+		return strings.Join(out, ",")
+	}
+	a := &flows.Document{Number: "N-A", TypeID: "t", Title: "a1", Initiator: "x", State: flows.StateInApproval}
+	b := &flows.Document{Number: "N-B", TypeID: "t", Title: "b1", Initiator: "x", State: flows.StateInApproval}
+	save(a)
+	save(b)
+	if got := titles(); got != "b1,a1" {
+		t.Fatalf("first read: %s", got)
+	}
+	docs, _ := db.AllDocuments(ctx)
+	docs[1].Title = "changed by a caller"
+	if got := titles(); got != "b1,a1" {
+		t.Fatalf("a caller's change leaked: %s", got)
+	}
+	a2 := *a
+	a2.Title = "a2"
+	save(&a2)
+	save(&flows.Document{Number: "N-C", TypeID: "t", Title: "c1", Initiator: "x", State: flows.StateInApproval})
+	if got := titles(); got != "c1,b1,a2" {
+		t.Fatalf("after an update and an insert: %s", got)
+	}
+}
