@@ -257,8 +257,9 @@ func (c *decodedDocs) put(d *flows.Document, updatedAt int64) {
 	c.docs[d.ID] = decodedDoc{updatedAt: updatedAt, doc: d}
 }
 
-// maxDecodedDocs bounds the documents readers keep decoded.
-const maxDecodedDocs = 50000
+// maxDecodedDocs bounds the documents readers keep decoded (a few KB each),
+// as maxCachedDocs bounds the writer's.
+const maxDecodedDocs = 20000
 
 // DocumentsByCounterparty returns the documents whose counterparty contains
 // q (any letter case), newest first, reading only the counterparty column
