@@ -26,16 +26,12 @@ type batch struct {
 	known    map[string]flows.Outcome
 	done     map[string]flows.Outcome
 
-	// What the batch writes when it ends (see flush): its audit events
-	// (auditRows' arguments; lastAudit is the id of its newest), the
-	// documents rows it changed, its notifications and its commands' keys
-	// (inboundRows' arguments).
-	audit     []any
-	lastAudit int64
+	// What the batch writes when it ends (see flush): the documents rows
+	// it changed, and in buffers its audit events (lastAudit is the id of
+	// the newest), notifications and keys.
 	rows      map[int64]*docRow
-	notes     []flows.Notification
-	keys      []any
-	noteArgs  []any // notes as notificationRows' arguments, made by flush
+	lastAudit int64
+	buffers
 }
 
 // mark is how far a batch had got before a command, so that a refused

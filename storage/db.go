@@ -62,15 +62,17 @@ type DB struct {
 // buffers are a batch's growing lists, kept from one batch to the next:
 // under load every batch fills them again to about the same size.
 type buffers struct {
-	audit, noteArgs, keys []any
-	notes                 []flows.Notification
+	audit    []any // auditRows' arguments
+	notes    []flows.Notification
+	noteArgs []any // notes as notificationRows' arguments, made by flush
+	keys     []any // inboundRows' arguments
 }
 
 // take hands the buffers to a batch, empty.
 func (b *buffers) take() buffers {
-	out := *b
+	out := buffers{audit: b.audit[:0], noteArgs: b.noteArgs[:0], keys: b.keys[:0], notes: b.notes[:0]}
 	*b = buffers{}
-	return buffers{audit: out.audit[:0], noteArgs: out.noteArgs[:0], keys: out.keys[:0], notes: out.notes[:0]}
+	return out
 }
 
 // give takes them back, dropping what they point to.
@@ -115,7 +117,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := migrate(ctx, m); err != nil {
 		return nil, err
 	}
-	lastAudit, head, err := lastEvent(ctx, m)
+	lastAudit, head, err := scanLastEvent(m.QueryRowContext(ctx, qLastEvent).Scan)
 	if err != nil {
 		return nil, err
 	}

@@ -36,13 +36,13 @@ func (db *DB) flush(b *batch) error {
 }
 
 // insertRows inserts rows given as consecutive arguments, in order.
-func (db *DB) insertRows(m *multiInsert, args []any) error {
+func (db *DB) insertRows(r *repeated, args []any) error {
 	for len(args) > 0 {
-		rows := min(len(args)/m.perRow, maxRowsPerInsert)
-		if _, err := db.w.ExecContext(context.Background(), m.text(rows), args[:rows*m.perRow]...); err != nil {
+		rows := min(len(args)/r.perPart, maxRowsPerInsert)
+		if _, err := db.w.ExecContext(context.Background(), r.text(rows), args[:rows*r.perPart]...); err != nil {
 			return fmt.Errorf("insert %d rows: %w", rows, err)
 		}
-		args = args[rows*m.perRow:]
+		args = args[rows*r.perPart:]
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package storage
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
 // The writer's statements, prepared once on its connection at Open: parsing
 // SQL costs more than running it in modernc.org/sqlite.
@@ -40,31 +43,32 @@ var writerStatements = []string{qNextSequence, qInsertDocument, qUpdateDocument,
 	qActiveAbsence, qInboundLookup, qDocByID, qDocIDByNumber, qDocOfTask, qBegin, qCommit, qRollback,
 	qInsertReminder, qCancelReminders, qMarkReminder, qLastManual}
 
-// readOnlyStatements change nothing, so a command that failed after only
-// these needs no rollback.
-var readOnlyStatements = map[string]bool{qActiveAbsence: true, qInboundLookup: true, qDocByID: true, qDocIDByNumber: true,
-	qDocOfTask: true, qLastManual: true, qLastEvent: true}
-
 // A batch's audit events, notifications and keys are each inserted with
-// one statement of many rows (see flush): a statement's fixed cost is a
-// good part of a row's.
+// one statement of many rows (see flush), and its keys looked up with one
+// (see lookUpKeys): a statement's fixed cost is a good part of a row's.
 var (
 	// doc_prev links an event to its document's previous one: given when
 	// the batch knows it, else the head in the document's row.
-	auditRows = &multiInsert{
-		head:   `INSERT INTO audit(id, doc_id, at, actor, on_behalf_of, kind, version, task_id, detail, prev_hash, hash, doc_prev) VALUES `,
-		row:    `(?,?,?,?,?,?,?,?,?,?,?, COALESCE(?, (SELECT last_event FROM documents WHERE id = ?), 0))`,
-		perRow: 13,
+	auditRows = &repeated{
+		head:    `INSERT INTO audit(id, doc_id, at, actor, on_behalf_of, kind, version, task_id, detail, prev_hash, hash, doc_prev) VALUES `,
+		part:    `(?,?,?,?,?,?,?,?,?,?,?, COALESCE(?, (SELECT last_event FROM documents WHERE id = ?), 0))`,
+		perPart: 13,
 	}
-	notificationRows = &multiInsert{
-		head:   `INSERT INTO notifications(recipient, kind, doc_id, payload, created_at) VALUES `,
-		row:    `(?,?,?,?,?)`,
-		perRow: 5,
+	notificationRows = &repeated{
+		head:    `INSERT INTO notifications(recipient, kind, doc_id, payload, created_at) VALUES `,
+		part:    `(?,?,?,?,?)`,
+		perPart: 5,
 	}
-	inboundRows = &multiInsert{
-		head:   `INSERT INTO inbound(key, doc_id, number, state, task_id, round, version, at) VALUES `,
-		row:    `(?,?,?,?,?,?,?,?)`,
-		perRow: 8,
+	inboundRows = &repeated{
+		head:    `INSERT INTO inbound(key, doc_id, number, state, task_id, round, version, at) VALUES `,
+		part:    `(?,?,?,?,?,?,?,?)`,
+		perPart: 8,
+	}
+	keyLookup = &repeated{
+		head:    `SELECT key, doc_id, number, state, task_id, round, version FROM inbound WHERE key IN (`,
+		part:    `?`,
+		tail:    `)`,
+		perPart: 1,
 	}
 )
 
@@ -72,28 +76,27 @@ var (
 // parameters).
 const maxRowsPerInsert = 64
 
-type multiInsert struct {
-	head, row string
-	perRow    int
-	texts     [maxRowsPerInsert + 1]string // by row count, built when first used (by the leader only)
+// repeated is a statement with a part repeated n times, separated by
+// commas; its text for each n is built when first used. The statements are
+// shared by every open database, hence the lock.
+type repeated struct {
+	head, part, tail string
+	perPart          int // arguments each part takes
+
+	mu    sync.Mutex
+	texts map[int]string
 }
 
-func (m *multiInsert) text(rows int) string {
-	if m.texts[rows] == "" {
-		m.texts[rows] = m.head + m.row + strings.Repeat(","+m.row, rows-1)
+func (r *repeated) text(n int) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if q, ok := r.texts[n]; ok {
+		return q
 	}
-	return m.texts[rows]
+	if r.texts == nil {
+		r.texts = map[int]string{}
+	}
+	q := r.head + r.part + strings.Repeat(","+r.part, n-1) + r.tail
+	r.texts[n] = q
+	return q
 }
-
-// maxKeyLookup bounds the keys looked up in one statement; batches are
-// smaller (maxBatch).
-const maxKeyLookup = maxBatch
-
-var keyLookups = func() []string {
-	qs := make([]string, maxKeyLookup+1)
-	for n := 1; n <= maxKeyLookup; n++ {
-		qs[n] = `SELECT key, doc_id, number, state, task_id, round, version FROM inbound WHERE key IN (?` +
-			strings.Repeat(`,?`, n-1) + `)`
-	}
-	return qs
-}()

@@ -282,11 +282,12 @@ func chainHash(prev string, c auditContent) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// lastEvent reads the id and hash of the newest audit event.
-func lastEvent(ctx context.Context, q queryer) (int64, string, error) {
+// scanLastEvent reads the id and hash of the newest audit event from
+// qLastEvent's row; an empty log has neither.
+func scanLastEvent(scan func(...any) error) (int64, string, error) {
 	var id int64
 	var h string
-	err := q.QueryRowContext(ctx, qLastEvent).Scan(&id, &h)
+	err := scan(&id, &h)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, "", nil
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strings"
 )
 
 // wconn is the writer's connection, driven below database/sql.
@@ -25,8 +26,8 @@ type wconn struct {
 	stmts map[string]driver.Stmt
 	args  []driver.NamedValue // reused between statements; only the leader runs them
 	// writes counts statements that may have changed something (all but
-	// the known reads), so the writer can tell whether a failed command left
-	// changes behind.
+	// SELECTs), so the writer can tell whether a failed command left changes
+	// behind.
 	writes int
 }
 
@@ -77,20 +78,26 @@ func (w *wconn) ExecContext(_ context.Context, q string, args ...any) (sql.Resul
 	return st.(driver.StmtExecContext).ExecContext(context.Background(), nv)
 }
 
-// queryRow reads the first row of a query.
-func (w *wconn) queryRow(q string, args ...any) row {
+// query starts a statement that returns rows. Anything but a SELECT may
+// have written (INSERT … RETURNING returns a row too), and is counted.
+func (w *wconn) query(q string, args []any) (driver.Rows, error) {
 	st, err := w.stmt(q)
 	if err != nil {
-		return row{err: err}
+		return nil, err
 	}
 	nv, err := w.bind(args)
 	if err != nil {
-		return row{err: err}
+		return nil, err
 	}
-	if !readOnlyStatements[q] {
-		w.writes++ // INSERT … RETURNING reads a row too
+	if !strings.HasPrefix(q, "SELECT") {
+		w.writes++
 	}
-	rows, err := st.(driver.StmtQueryContext).QueryContext(context.Background(), nv)
+	return st.(driver.StmtQueryContext).QueryContext(context.Background(), nv)
+}
+
+// queryRow reads the first row of a query.
+func (w *wconn) queryRow(q string, args ...any) row {
+	rows, err := w.query(q, args)
 	if err != nil {
 		return row{err: err}
 	}
@@ -105,18 +112,10 @@ func (w *wconn) queryRow(q string, args ...any) row {
 	return row{vals: vals}
 }
 
-// queryRows runs a read and hands each row to each; the values are valid
-// during the call only.
+// queryRows hands each row of a query to each; the values are valid during
+// the call only.
 func (w *wconn) queryRows(q string, args []any, each func([]driver.Value) error) error {
-	st, err := w.stmt(q)
-	if err != nil {
-		return err
-	}
-	nv, err := w.bind(args)
-	if err != nil {
-		return err
-	}
-	rows, err := st.(driver.StmtQueryContext).QueryContext(context.Background(), nv)
+	rows, err := w.query(q, args)
 	if err != nil {
 		return err
 	}

@@ -144,12 +144,9 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 		return nil
 	}
 	changed := false
-	bufs := db.spare.take()
 	b := &batch{head: db.head, lastAudit: db.lastAudit, pending: map[int64]*flows.Document{}, done: map[string]flows.Outcome{},
-		rows: map[int64]*docRow{}, audit: bufs.audit, notes: bufs.notes, keys: bufs.keys, noteArgs: bufs.noteArgs}
-	defer func() {
-		db.spare.give(buffers{audit: b.audit, notes: b.notes, keys: b.keys, noteArgs: b.noteArgs})
-	}()
+		rows: map[int64]*docRow{}, buffers: db.spare.take()}
+	defer func() { db.spare.give(b.buffers) }()
 	if len(reqs) > 1 {
 		if err := db.lookUpKeys(b, reqs); err != nil {
 			db.rollback()
@@ -206,13 +203,7 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 // failed flush: should anything but the writer have appended to it, the
 // writer's own numbering would otherwise collide with it on every batch.
 func (db *DB) rereadLastEvent() {
-	var id int64
-	var h string
-	err := db.w.queryRow(qLastEvent).Scan(&id, &h)
-	if errors.Is(err, sql.ErrNoRows) {
-		id, h, err = 0, "", nil
-	}
-	if err == nil {
+	if id, h, err := scanLastEvent(db.w.queryRow(qLastEvent).Scan); err == nil {
 		db.lastAudit, db.head = id, h
 	}
 }
@@ -287,7 +278,7 @@ func (db *DB) seen(t *txn, key string) (flows.Outcome, bool, error) {
 		return out, ok, nil
 	}
 	var out flows.Outcome
-	err := t.queryRow(qInboundLookup, key).Scan(&out.DocID, &out.Number, &out.State, &out.TaskID, &out.Round, &out.Version)
+	err := t.queryRow(qInboundLookup, key).Scan(outcomeColumns(&out)...)
 	switch {
 	case err == nil:
 		return out, true, nil
@@ -296,6 +287,12 @@ func (db *DB) seen(t *txn, key string) (flows.Outcome, bool, error) {
 	default:
 		return flows.Outcome{}, false, fmt.Errorf("look up key %q: %w", key, err)
 	}
+}
+
+// outcomeColumns are where the inbound table's outcome columns (doc_id,
+// number, state, task_id, round, version) scan into.
+func outcomeColumns(out *flows.Outcome) []any {
+	return []any{&out.DocID, &out.Number, &out.State, &out.TaskID, &out.Round, &out.Version}
 }
 
 // lookUpKeys finds which keys of a batch were stored before it, in one
@@ -311,10 +308,10 @@ func (db *DB) lookUpKeys(b *batch, reqs []*writeReq) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	err := db.w.queryRows(keyLookups[len(keys)], keys, func(v []driver.Value) error {
+	err := db.w.queryRows(keyLookup.text(len(keys)), keys, func(v []driver.Value) error {
 		var key string
 		var out flows.Outcome
-		if err := (row{vals: v}).Scan(&key, &out.DocID, &out.Number, &out.State, &out.TaskID, &out.Round, &out.Version); err != nil {
+		if err := (row{vals: v}).Scan(append([]any{&key}, outcomeColumns(&out)...)...); err != nil {
 			return err
 		}
 		b.known[key] = out
