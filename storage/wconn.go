@@ -66,33 +66,37 @@ func (w *wconn) bind(args []any) ([]driver.NamedValue, error) {
 // ExecContext runs a statement of the current transaction. The context is
 // not watched: a statement of a shared batch runs to its end.
 func (w *wconn) ExecContext(_ context.Context, q string, args ...any) (sql.Result, error) {
-	st, err := w.stmt(q)
+	st, nv, err := w.prepare(q, args)
 	if err != nil {
 		return nil, err
 	}
-	nv, err := w.bind(args)
-	if err != nil {
-		return nil, err
-	}
-	w.writes++
 	return st.(driver.StmtExecContext).ExecContext(context.Background(), nv)
 }
 
-// query starts a statement that returns rows. Anything but a SELECT may
-// have written (INSERT … RETURNING returns a row too), and is counted.
+// query starts a statement that returns rows.
 func (w *wconn) query(q string, args []any) (driver.Rows, error) {
-	st, err := w.stmt(q)
+	st, nv, err := w.prepare(q, args)
 	if err != nil {
 		return nil, err
 	}
+	return st.(driver.StmtQueryContext).QueryContext(context.Background(), nv)
+}
+
+// prepare readies a statement with its arguments. Anything but a SELECT
+// may write (INSERT … RETURNING returns a row too), and is counted.
+func (w *wconn) prepare(q string, args []any) (driver.Stmt, []driver.NamedValue, error) {
+	st, err := w.stmt(q)
+	if err != nil {
+		return nil, nil, err
+	}
 	nv, err := w.bind(args)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !strings.HasPrefix(q, "SELECT") {
 		w.writes++
 	}
-	return st.(driver.StmtQueryContext).QueryContext(context.Background(), nv)
+	return st, nv, nil
 }
 
 // queryRow reads the first row of a query.
