@@ -88,30 +88,28 @@ func (t *txn) Document(id int64) (*flows.Document, error) {
 // DocumentByNumber finds the id first: the row's body may be older than a
 // save earlier in the batch (see docRow), and Document knows the newer one.
 func (t *txn) DocumentByNumber(number string) (*flows.Document, error) {
-	var id int64
-	err := t.queryRow(qDocIDByNumber, number).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, flows.Errorf(flows.KindNotFound, "doc_not_found", "document number %s", number)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("find document %s: %w", number, err)
-	}
-	return t.Document(id)
+	return t.documentVia(qDocIDByNumber, number, "doc_not_found", "document number")
 }
 
 func (t *txn) DocumentOfTask(taskID int64) (*flows.Document, error) {
 	if id, ok := t.db.cache.docOfTask(taskID, t.pending, t.batch.pending); ok {
 		return t.Document(id)
 	}
-	var docID int64
-	err := t.queryRow(qDocOfTask, taskID).Scan(&docID)
+	return t.documentVia(qDocOfTask, taskID, "task_not_found", "task")
+}
+
+// documentVia reads the document whose id q finds for arg; what names arg
+// in errors, and code is the not-found error's.
+func (t *txn) documentVia(q string, arg any, code, what string) (*flows.Document, error) {
+	var id int64
+	err := t.queryRow(q, arg).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, flows.Errorf(flows.KindNotFound, "task_not_found", "task %d", taskID)
+		return nil, flows.Errorf(flows.KindNotFound, code, "%s %v", what, arg)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("document of task %d: %w", taskID, err)
+		return nil, fmt.Errorf("find the document of %s %v: %w", what, arg, err)
 	}
-	return t.Document(docID)
+	return t.Document(id)
 }
 
 // cached returns a private copy of a document the writer saved earlier —
