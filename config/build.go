@@ -19,7 +19,13 @@ func (c *Config) Directory() (*flows.Directory, error) {
 	var people []*flows.Person
 	for _, p := range c.People {
 		fp := &flows.Person{ID: flows.PersonID(p.ID), Name: p.Name, Title: p.Title, Manager: flows.PersonID(p.Manager),
-			Deputy: flows.PersonID(p.Deputy), Roles: p.Roles, Language: p.Language, Identities: map[string]string{}}
+			Deputy: flows.PersonID(p.Deputy), Roles: p.Roles, Language: p.Language, Email: strings.TrimSpace(p.Email),
+			Identities: map[string]string{}}
+		if p.Timezone != "" {
+			if fp.Location, err = time.LoadLocation(p.Timezone); err != nil {
+				return nil, fmt.Errorf("time zone %q of %s: %w", p.Timezone, p.ID, err)
+			}
+		}
 		if p.Phone != "" {
 			if fp.Phone, err = c.NormalizePhone(p.Phone); err != nil {
 				return nil, err

@@ -51,6 +51,8 @@ type Person struct {
 	Deputy   string         `yaml:"deputy"`
 	Roles    []string       `yaml:"roles"`
 	Language string         `yaml:"language"`
+	Timezone string         `yaml:"timezone"`
+	Email    string         `yaml:"email"`
 	Telegram string         `yaml:"telegram"`
 	Slack    string         `yaml:"slack"`
 	Bitrix24 string         `yaml:"bitrix24"`

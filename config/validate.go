@@ -17,6 +17,10 @@ var Languages = []string{"ru", "en"}
 
 var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 
+// emailRE accepts what mail servers do in practice: a local part and a
+// domain with a dot; the mail server has the last word.
+var emailRE = regexp.MustCompile(`^[^@\s<>"]+@[^@\s<>"]+\.[^@\s<>"]+$`)
+
 func line(lines map[string]int, key string, fallback int) int {
 	if l, ok := lines[key]; ok {
 		return l
@@ -65,6 +69,14 @@ func (c *Config) validate(ps *Problems) {
 		}
 		if p.Language != "" && !slices.Contains(Languages, p.Language) {
 			ps.add(line(p.Lines, "language", p.Line), path+".language", "%q is not one of %v", p.Language, Languages)
+		}
+		if p.Timezone != "" {
+			if _, err := time.LoadLocation(p.Timezone); err != nil {
+				ps.add(line(p.Lines, "timezone", p.Line), path+".timezone", "unknown time zone %q", p.Timezone)
+			}
+		}
+		if p.Email != "" && !emailRE.MatchString(p.Email) {
+			ps.add(line(p.Lines, "email", p.Line), path+".email", "%q is not an e-mail address", p.Email)
 		}
 	}
 	identities := map[string]string{}

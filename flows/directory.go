@@ -19,6 +19,8 @@ type Person struct {
 	Deputy   PersonID
 	Roles    []string
 	Language string // empty: the company default
+	Email    string
+	Location *time.Location // nil: the company's time zone
 	// Identities maps a channel name ("telegram", "slack", "bitrix24") to
 	// the person's id on that platform.
 	Identities map[string]string
@@ -98,6 +100,24 @@ func (d *Directory) LanguageOf(id PersonID) string {
 		return p.Language
 	}
 	return d.Language
+}
+
+// LocationOf returns the time zone a person reads times in.
+func (d *Directory) LocationOf(id PersonID) *time.Location {
+	if p, ok := d.byID[id]; ok && p.Location != nil {
+		return p.Location
+	}
+	return d.Location
+}
+
+// ByEmail finds a person by e-mail address, in any letter case.
+func (d *Directory) ByEmail(email string) (*Person, bool) {
+	for _, p := range d.People {
+		if p.Email != "" && strings.EqualFold(p.Email, strings.TrimSpace(email)) {
+			return p, true
+		}
+	}
+	return nil, false
 }
 
 // IsViewer reports whether the person may see every document.

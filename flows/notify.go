@@ -43,6 +43,28 @@ type Notification struct {
 	Version    int               `json:"version,omitzero"`
 	Due        time.Time         `json:"due,omitzero"`
 	At         time.Time         `json:"at,omitzero"`
+
+	// What an approver needs to decide from a phone, filled in requests
+	// (a new task, its reminders and escalations): the document's parties
+	// and money, the file to read and the objections still open.
+	Counterparty   string   `json:"counterparty,omitzero"`
+	AmountMinor    int64    `json:"amount_minor,omitzero"`
+	HasAmount      bool     `json:"has_amount,omitzero"`
+	Currency       string   `json:"currency,omitzero"`
+	Initiator      PersonID `json:"initiator,omitzero"`
+	FileName       string   `json:"file_name,omitzero"`
+	VersionComment string   `json:"version_comment,omitzero"`
+	Blocking       int      `json:"blocking,omitzero"` // open blocking remarks
+}
+
+// IsRequest reports whether a notification asks its reader to act on a
+// task, and so carries the request's facts.
+func (n *Notification) IsRequest() bool {
+	switch n.Kind {
+	case NoteTaskAssigned, NoteReminder, NoteReminderSMS, NoteEscalation:
+		return true
+	}
+	return false
 }
 
 // AuditEvent is one entry of the append-only, hash-chained audit log.

@@ -48,7 +48,21 @@ func (o *op) taskFill(t *Task) func(*Notification) {
 		n.Stage, n.StageCount, n.StageName = s.Index+1, len(o.d.Stages), s.Name
 		n.For = t.OnBehalfOf
 		n.Round = t.Round
+		if n.IsRequest() {
+			o.requestFacts(n)
+		}
 	}
+}
+
+// requestFacts copies into a request what its reader needs to decide
+// without opening anything else.
+func (o *op) requestFacts(n *Notification) {
+	d := o.d
+	n.Counterparty, n.AmountMinor, n.HasAmount, n.Currency, n.Initiator = d.Counterparty, d.AmountMinor, d.HasAmount, d.Currency, d.Initiator
+	if v, ok := d.Version(d.CurrentVersion()); ok {
+		n.FileName, n.VersionComment = v.FileName, v.Comment
+	}
+	n.Blocking = len(d.OpenBlockingRemarks())
 }
 
 // notifyAll tells every participant except the listed people.

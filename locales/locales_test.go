@@ -1,11 +1,14 @@
 package locales
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/viza-app/viza/messages/rich"
 )
 
 var placeholderRE = regexp.MustCompile(`\{\{[^}]*?\.([A-Za-z]+)[^}]*\}\}`)
@@ -90,5 +93,43 @@ func TestRussianPlurals(t *testing.T) {
 	}
 	if got := en.Plural("days", 3); got != "3 days" {
 		t.Errorf("en 3: %q", got)
+	}
+}
+
+var actionRE = regexp.MustCompile(`\{\{[^}]*\}\}`)
+
+// TestMessagesAreNeutralMarkup: every message, with its placeholders taken
+// out, parses as the neutral rich-text markup the channels render, and
+// has the same tags in every language.
+func TestMessagesAreNeutralMarkup(t *testing.T) {
+	tags := map[string]map[string]string{}
+	for _, lang := range Languages {
+		tags[lang] = map[string]string{}
+		for key, v := range catalogue(t, lang) {
+			forms := map[string]any{"": v}
+			if m, ok := v.(map[string]any); ok {
+				forms = m
+			}
+			for form, text := range forms {
+				s, _ := text.(string)
+				txt, err := rich.Parse(actionRE.ReplaceAllString(s, "x"))
+				if err != nil {
+					t.Errorf("%s %s%s: %v", lang, key, form, err)
+					continue
+				}
+				var styles []string
+				for _, sp := range txt.Spans {
+					if sp.Style != 0 || sp.Link != "" {
+						styles = append(styles, fmt.Sprint(sp.Style, sp.Link != ""))
+					}
+				}
+				tags[lang][key+form] = fmt.Sprint(styles)
+			}
+		}
+	}
+	for key, want := range tags["en"] {
+		if got := tags["ru"][key]; got != want {
+			t.Errorf("%s: styles en %s, ru %s", key, want, got)
+		}
 	}
 }

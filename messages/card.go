@@ -7,6 +7,7 @@ import (
 
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/locales"
+	"github.com/viza-app/viza/messages/rich"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 )
@@ -54,9 +55,9 @@ func modeText(l *locales.Localizer, s flows.Stage) string {
 }
 
 // Route lists a route's stages with their people, one per line.
-func (r Renderer) Route(stages []flows.Stage, lang string) string {
+func (r Renderer) Route(stages []flows.Stage, lang string) rich.Text {
 	l := mustLocalizer(lang)
-	var lines []string
+	var lines []rich.Text
 	for _, s := range stages {
 		data := map[string]any{"N": s.Index + 1, "Name": StageName(l, s, lang), "People": r.names(s.Approvers),
 			"Mode": modeText(l, s), "Kind": "", "When": s.When}
@@ -64,12 +65,12 @@ func (r Renderer) Route(stages []flows.Stage, lang string) string {
 			data["Kind"] = l.T("task."+s.Kind, nil)
 		}
 		if s.Skipped {
-			lines = append(lines, l.T("route.skipped", data))
+			lines = append(lines, Rich(l, "route.skipped", data))
 		} else {
-			lines = append(lines, l.T("route.stage", data))
+			lines = append(lines, Rich(l, "route.stage", data))
 		}
 	}
-	return strings.Join(lines, "\n")
+	return rich.Join(lines, "\n")
 }
 
 func mustLocalizer(lang string) *locales.Localizer {
@@ -98,62 +99,62 @@ func stateSince(d *flows.Document) time.Time {
 
 // Card is a document's status: state and since when, the stage, whom it
 // waits on and since when, and what is overdue.
-func (r Renderer) Card(d *flows.Document, lang string, now time.Time) string {
+func (r Renderer) Card(d *flows.Document, lang string, now time.Time) rich.Text {
 	l := mustLocalizer(lang)
 	since := stateSince(d)
 	days := int(now.Sub(since).Hours() / 24)
-	lines := []string{
-		l.T("card.header", map[string]any{"Type": Localized(d.TypeName, lang), "Number": d.Number, "Title": d.Title}),
-		l.T("card.state", map[string]any{"State": State(d.State, lang), "Since": r.FormatTime(since), "Days": l.Plural("days", days)}),
+	lines := []rich.Text{
+		Rich(l, "card.header", map[string]any{"Type": Localized(d.TypeName, lang), "Number": d.Number, "Title": d.Title}),
+		Rich(l, "card.state", map[string]any{"State": State(d.State, lang), "Since": r.FormatTime(since), "Days": l.Plural("days", days)}),
 	}
 	if d.Counterparty != "" {
-		lines = append(lines, l.T("card.counterparty", map[string]any{"Counterparty": d.Counterparty}))
+		lines = append(lines, Rich(l, "card.counterparty", map[string]any{"Counterparty": d.Counterparty}))
 	}
 	if d.HasAmount {
-		lines = append(lines, l.T("card.amount", map[string]any{"Amount": Amount(d.AmountMinor, d.Currency, lang)}))
+		lines = append(lines, Rich(l, "card.amount", map[string]any{"Amount": Amount(d.AmountMinor, d.Currency, lang)}))
 	}
-	lines = append(lines, l.T("card.initiator", map[string]any{"Name": r.Name(d.Initiator)}))
+	lines = append(lines, Rich(l, "card.initiator", map[string]any{"Name": r.Name(d.Initiator)}))
 	if rd := d.CurrentRound(); rd != nil {
-		lines = append(lines, l.T("card.version", map[string]any{"Version": d.CurrentVersion(), "Round": rd.No}))
+		lines = append(lines, Rich(l, "card.version", map[string]any{"Version": d.CurrentVersion(), "Round": rd.No}))
 		if rd.Outcome == "" && rd.Stage < len(d.Stages) {
 			s := d.Stages[rd.Stage]
-			lines = append(lines, l.T("card.stage", map[string]any{"Stage": s.Index + 1, "StageCount": len(d.Stages), "StageName": StageName(l, s, lang)}))
+			lines = append(lines, Rich(l, "card.stage", map[string]any{"Stage": s.Index + 1, "StageCount": len(d.Stages), "StageName": StageName(l, s, lang)}))
 		}
 	}
 	for _, t := range d.OpenTasks() {
 		data := map[string]any{"Name": r.Name(t.Assignee), "Since": r.FormatTime(t.OpenedAt), "Due": r.FormatTime(t.Due), "For": r.Name(t.OnBehalfOf)}
-		line := l.T("card.waiting", data)
+		line := Rich(l, "card.waiting", data)
 		if !t.Due.IsZero() && now.After(t.Due) {
-			line += " " + l.T("card.overdue", data)
+			line = rich.Concat(line, rich.Plain(" "), Rich(l, "card.overdue", data))
 		}
 		lines = append(lines, line)
 	}
 	if open := d.OpenBlockingRemarks(); len(open) > 0 {
-		lines = append(lines, l.T("card.blocking", map[string]any{"Count": len(open)}))
+		lines = append(lines, Rich(l, "card.blocking", map[string]any{"Count": len(open)}))
 	}
-	return strings.Join(lines, "\n")
+	return rich.Join(lines, "\n")
 }
 
 // History lists versions and decisions.
-func (r Renderer) History(d *flows.Document, lang string) string {
+func (r Renderer) History(d *flows.Document, lang string) rich.Text {
 	l := mustLocalizer(lang)
-	lines := []string{l.T("history.header", map[string]any{"Number": d.Number, "Title": d.Title}), l.T("history.versions", nil)}
+	lines := []rich.Text{Rich(l, "history.header", map[string]any{"Number": d.Number, "Title": d.Title}), Rich(l, "history.versions", nil)}
 	for _, v := range d.Versions {
-		lines = append(lines, l.T("history.version", map[string]any{"No": v.No, "File": v.FileName, "Size": l.Plural("bytes", int(v.Size)),
+		lines = append(lines, Rich(l, "history.version", map[string]any{"No": v.No, "File": v.FileName, "Size": l.Plural("bytes", int(v.Size)),
 			"SHA": v.SHA256, "Name": r.Name(v.UploadedBy), "At": r.FormatTime(v.At), "Comment": v.Comment}))
 	}
-	lines = append(lines, l.T("history.decisions", nil))
+	lines = append(lines, Rich(l, "history.decisions", nil))
 	for _, dc := range d.Decisions {
 		data := map[string]any{"At": r.FormatTime(dc.At), "Round": dc.Round, "Stage": dc.Stage + 1, "Name": r.Name(dc.Actor),
 			"For": r.Name(dc.For), "Decision": l.T("decision."+dc.Kind, nil), "Comment": dc.Comment, "Version": dc.Version}
-		lines = append(lines, l.T("history.decision", data))
+		lines = append(lines, Rich(l, "history.decision", data))
 	}
-	return strings.Join(lines, "\n")
+	return rich.Join(lines, "\n")
 }
 
 // ListLine is one document in a table of documents: number, short title,
 // state, whom it waits on, days in that state, an overdue mark.
-func (r Renderer) ListLine(d *flows.Document, lang string, now time.Time) string {
+func (r Renderer) ListLine(d *flows.Document, lang string, now time.Time) rich.Text {
 	l := mustLocalizer(lang)
 	title := []rune(d.Title)
 	if len(title) > 32 {
@@ -166,6 +167,28 @@ func (r Renderer) ListLine(d *flows.Document, lang string, now time.Time) string
 		overdue = overdue || (!t.Due.IsZero() && now.After(t.Due))
 	}
 	days := int(now.Sub(stateSince(d)).Hours() / 24)
-	return l.T("list.line", map[string]any{"Number": d.Number, "Title": string(title), "State": State(d.State, lang),
+	return Rich(l, "list.line", map[string]any{"Number": d.Number, "Title": string(title), "State": State(d.State, lang),
 		"Waiting": strings.Join(waiting, ", "), "Days": l.Plural("days", days), "Overdue": overdue})
+}
+
+// Size shows a file size the way people say it: bytes, then KB and MB
+// with one decimal where it matters ("16,2 КБ", "20 MB").
+func Size(n int64, lang string) string {
+	l := mustLocalizer(lang)
+	if n < 1024 {
+		return l.Plural("bytes", int(n))
+	}
+	unit, v := "size.kb", float64(n)/1024
+	if v >= 1024 {
+		unit, v = "size.mb", v/1024
+	}
+	tag := language.English
+	if lang == "ru" {
+		tag = language.Russian
+	}
+	num := message.NewPrinter(tag).Sprintf("%.1f", v)
+	if v >= 100 || v == float64(int64(v)) {
+		num = message.NewPrinter(tag).Sprintf("%.0f", v)
+	}
+	return l.T(unit, map[string]any{"N": num})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/locales"
+	"github.com/viza-app/viza/messages/rich"
 )
 
 // Button actions. A channel encodes (action, ref) into its own payload; it
@@ -35,7 +36,7 @@ type Button struct {
 
 // Message is a rendered notification.
 type Message struct {
-	Text    string
+	Text    rich.Text
 	Buttons [][]Button
 }
 
@@ -75,11 +76,37 @@ func Localized(names map[string]string, lang string) string {
 }
 
 // FormatTime shows a time in the company's zone.
-func (r Renderer) FormatTime(t time.Time) string {
+func (r Renderer) FormatTime(t time.Time) string { return r.formatIn(t, r.Dir.Location) }
+
+// FormatTimeFor shows a time in the zone its reader lives in.
+func (r Renderer) FormatTimeFor(p flows.PersonID, t time.Time) string {
+	return r.formatIn(t, r.Dir.LocationOf(p))
+}
+
+func (r Renderer) formatIn(t time.Time, loc *time.Location) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.In(r.Dir.Location).Format("02.01.2006 15:04 MST")
+	t = t.In(loc)
+	return t.Format("02.01.2006 15:04 ") + zoneName(t)
+}
+
+// zoneName is the zone's abbreviation ("MSK"), or its offset from UTC
+// ("UTC+5") for zones that have none and would show as a bare "+05".
+func zoneName(t time.Time) string {
+	abbr, offset := t.Zone()
+	if abbr != "" && abbr[0] != '+' && abbr[0] != '-' {
+		return abbr
+	}
+	sign := "+"
+	if offset < 0 {
+		sign, offset = "-", -offset
+	}
+	s := fmt.Sprintf("UTC%s%d", sign, offset/3600)
+	if m := offset % 3600 / 60; m != 0 {
+		s += fmt.Sprintf(":%02d", m)
+	}
+	return s
 }
 
 // Notification renders n for its recipient in lang.
@@ -95,8 +122,13 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 	data := map[string]any{
 		"Type": Localized(n.TypeName, lang), "Number": n.Number, "Title": n.Title,
 		"Stage": n.Stage, "StageCount": n.StageCount, "StageName": stageName, "Round": n.Round, "Version": n.Version,
-		"Actor": r.Name(n.Actor), "For": r.Name(n.For), "Comment": n.Comment, "Due": r.FormatTime(n.Due),
-		"Task": "", "Decision": "", "Reason": "", "Since": r.FormatTime(n.At), "Company": r.Dir.Company,
+		"Actor": r.Name(n.Actor), "For": r.Name(n.For), "Comment": n.Comment, "Due": r.FormatTimeFor(n.To, n.Due),
+		"Task": "", "Decision": "", "Reason": "", "Since": r.FormatTimeFor(n.To, n.At), "Company": r.Dir.Company,
+		"Counterparty": n.Counterparty, "Amount": "", "Initiator": r.Name(n.Initiator), "File": n.FileName,
+		"VersionComment": n.VersionComment, "Blocking": n.Blocking,
+	}
+	if n.HasAmount {
+		data["Amount"] = Amount(n.AmountMinor, n.Currency, lang)
 	}
 	if n.TaskKind != "" {
 		data["Task"] = l.T("task."+n.TaskKind, nil)
@@ -110,7 +142,7 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 			data["Reason"] = l.T("reason."+n.Reason, nil)
 		}
 	}
-	m := Message{Text: l.T("notify."+n.Kind, data)}
+	m := Message{Text: Rich(l, "notify."+n.Kind, data)}
 	button := func(key, act string, ref int64) Button {
 		return Button{Label: l.T("button."+key, nil), Action: act, Ref: ref}
 	}
@@ -164,7 +196,7 @@ func State(state, lang string) string {
 // Plain renders a message as plain text with buttons listed, for logs and
 // golden files.
 func Plain(m Message) string {
-	s := m.Text
+	s := m.Text.String()
 	for _, row := range m.Buttons {
 		s += "\n"
 		for i, b := range row {

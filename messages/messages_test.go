@@ -59,6 +59,19 @@ func TestNotificationGolden(t *testing.T) {
 	with := func(f func(*flows.Notification)) flows.Notification { n := base; f(&n); return n }
 	cases := map[string]flows.Notification{
 		"task_assigned": with(func(n *flows.Notification) { n.Kind = flows.NoteTaskAssigned; n.Due = at.Add(8 * time.Hour) }),
+		// Everything an approver needs from a phone: the parties, the money,
+		// the file and its comment, what is still objected to, and the
+		// deadline in the reader's own time zone (Yekaterinburg).
+		"task_assigned_full": with(func(n *flows.Notification) {
+			n.Kind, n.To, n.Due = flows.NoteTaskAssigned, "kuznetsova", at.Add(8*time.Hour)
+			n.Counterparty, n.AmountMinor, n.HasAmount, n.Currency, n.Initiator = "ООО «Север»", 150000050, true, "RUB", "ivanova"
+			n.FileName, n.VersionComment, n.Blocking = "Договор_v3.docx", "Исправлен п. 5", 1
+		}),
+		"reminder_full": with(func(n *flows.Notification) {
+			n.Kind, n.To, n.Due = flows.NoteReminder, "kuznetsova", at.Add(8*time.Hour)
+			n.Counterparty, n.AmountMinor, n.HasAmount, n.Currency, n.Initiator = "ООО «Север»", 150000050, true, "RUB", "ivanova"
+			n.FileName, n.Blocking = "Договор_v3.docx", 2
+		}),
 		"task_assigned_deputy": with(func(n *flows.Notification) {
 			n.Kind, n.For = flows.NoteTaskAssigned, "petrov"
 		}),

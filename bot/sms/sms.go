@@ -279,26 +279,36 @@ func (c *Channel) onMessenger(p *flows.Person) bool {
 // Reaches implements flows.Channel.
 func (c *Channel) Reaches(p *flows.Person) bool { return p.Phone != "" }
 
-// Deliver implements flows.Channel.
+// Deliver implements flows.Channel. A new task's SMS names the
+// counterparty and the amount when that costs no extra segment.
 func (c *Channel) Deliver(ctx context.Context, n flows.Notification, p *flows.Person) (string, error) {
 	r := c.Renderer()
 	lang := c.Lang(p.ID)
-	sms := n
-	sms.Kind = flows.NoteReminderSMS // one short text for every kind SMS carries
+	short := n
+	short.Kind = flows.NoteReminderSMS // one short text for every kind SMS carries
 	if n.Kind == flows.NoteTaskAssigned {
-		sms.Kind = "task_sms"
+		short.Kind = "task_sms"
 	}
-	m, err := r.Notification(sms, lang)
+	m, err := r.Notification(short, lang)
 	if err != nil {
 		return "", err
 	}
-	text := m.Text
+	link := ""
 	if c.TaskLink != nil && n.TaskID != 0 {
-		link, err := c.TaskLink(ctx, n.TaskID, p.ID)
-		if err != nil {
+		if link, err = c.TaskLink(ctx, n.TaskID, p.ID); err != nil {
 			return "", err
 		}
-		text += " " + link
+		link = " " + link
+	}
+	text := m.Text.String() + link
+	if n.Kind == flows.NoteTaskAssigned && (n.Counterparty != "" || n.HasAmount) {
+		full := n
+		full.Kind = "task_sms_full"
+		if fm, err := r.Notification(full, lang); err == nil {
+			if t := fm.Text.String() + link; Segments(t) <= Segments(text) {
+				text = t
+			}
+		}
 	}
 	id, err := c.Sender.Send(ctx, p.Phone, text)
 	if err != nil {

@@ -12,23 +12,24 @@ import (
 	"strings"
 	"time"
 
-	"github.com/viza-app/viza/locales"
+	"github.com/viza-app/viza/bot/secret"
 	"github.com/viza-app/viza/storage"
 )
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 func isNotModified(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "message is not modified")
 }
 
-// t translates for the channel's own messages.
-func (c *Channel) t(lang, id string, data any) string {
-	l, err := locales.For(lang)
-	if err != nil {
-		return id
-	}
-	return l.T(id, data)
+// redact keeps the bot token out of an error: it is part of every Bot API
+// URL.
+func (t *Transport) redact(err error) error { return secret.Redact(err, t.cfg.Token) }
+
+func redact(err error, token string) error { return secret.Redact(err, token) }
+
+// client is the HTTP client for the calls written here (getUpdates, file
+// downloads), whose errors would otherwise name the URL with the token.
+func (t *Transport) client() *secret.Client {
+	return &secret.Client{HTTP: t.httpc, Secrets: []string{t.cfg.Token}}
 }
 
 type updatesEnvelope struct {
@@ -43,15 +44,15 @@ type updatesEnvelope struct {
 
 // getUpdates is written by hand because the library's poller confirms an
 // update (by moving the offset) before it has been handled.
-func (c *Channel) getUpdates(ctx context.Context, offset int64) ([]json.RawMessage, time.Duration, error) {
-	body, _ := json.Marshal(map[string]any{"offset": offset, "timeout": int(c.cfg.PollTimeout / time.Second),
+func (t *Transport) getUpdates(ctx context.Context, offset int64) ([]json.RawMessage, time.Duration, error) {
+	body, _ := json.Marshal(map[string]any{"offset": offset, "timeout": int(t.cfg.PollTimeout / time.Second),
 		"allowed_updates": []string{"message", "callback_query"}})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.cfg.APIURL, "/")+"/bot"+c.cfg.Token+"/getUpdates", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(t.cfg.APIURL, "/")+"/bot"+t.cfg.Token+"/getUpdates", bytes.NewReader(body))
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("getUpdates: %w", t.redact(err))
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.httpc.Do(req)
+	resp, err := t.client().Do(req)
 	if err != nil {
 		return nil, 0, fmt.Errorf("getUpdates: %w", err)
 	}
@@ -82,17 +83,17 @@ func updateID(raw []byte) (int64, error) {
 // pollLoop stores each batch of updates before asking for the next one:
 // only the next call's offset confirms them to Telegram, so a crash at any
 // point leaves every update either stored or still on Telegram's side.
-func (c *Channel) pollLoop(ctx context.Context) error {
+func (t *Transport) pollLoop(ctx context.Context) error {
 	var offset int64
 	backoff := 500 * time.Millisecond
 	for ctx.Err() == nil {
-		raws, retryAfter, err := c.getUpdates(ctx, offset)
+		raws, retryAfter, err := t.getUpdates(ctx, offset)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			wait := max(backoff, retryAfter)
-			c.log.Warn("getUpdates failed", "err", err, "wait", wait)
+			t.log.Warn("getUpdates failed", "err", err, "wait", wait)
 			sleep(ctx, wait)
 			backoff = min(backoff*2, 30*time.Second)
 			continue
@@ -106,20 +107,20 @@ func (c *Channel) pollLoop(ctx context.Context) error {
 		for _, raw := range raws {
 			id, err := updateID(raw)
 			if err != nil {
-				c.log.Error("update without an id dropped", "err", err)
+				t.log.Error("update without an id dropped", "err", err)
 				continue
 			}
 			items = append(items, storage.InboxItem{ID: strconv.FormatInt(id, 10), Payload: raw})
 			next = max(next, id+1)
 		}
-		if _, err := c.store.InboxPut(ctx, Name, items); err != nil {
+		if _, err := t.store.InboxPut(ctx, Name, items); err != nil {
 			// Not confirmed: the same updates come again on the next call.
-			c.log.Error("store updates", "err", err)
+			t.log.Error("store updates", "err", err)
 			sleep(ctx, backoff)
 			continue
 		}
 		offset = next
-		c.Wake()
+		t.Wake()
 	}
 	return nil
 }
@@ -137,15 +138,15 @@ func sleep(ctx context.Context, d time.Duration) {
 // library's handler it checks the secret with a real answer (401) and
 // answers 200 only once the update is stored, so that Telegram retries
 // whatever we failed to keep.
-func (c *Channel) WebhookHandler() http.Handler {
+func (t *Transport) WebhookHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
 		got := r.Header.Get("X-Telegram-Bot-Api-Secret-Token")
-		if c.cfg.WebhookSecret == "" || subtle.ConstantTimeCompare([]byte(got), []byte(c.cfg.WebhookSecret)) != 1 {
-			c.log.Warn("webhook call with a wrong secret ignored", "remote", r.RemoteAddr)
+		if t.cfg.WebhookSecret == "" || subtle.ConstantTimeCompare([]byte(got), []byte(t.cfg.WebhookSecret)) != 1 {
+			t.log.Warn("webhook call with a wrong secret ignored", "remote", r.RemoteAddr)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
@@ -156,16 +157,16 @@ func (c *Channel) WebhookHandler() http.Handler {
 		}
 		id, err := updateID(raw)
 		if err != nil {
-			c.log.Warn("webhook body is not an update", "err", err)
+			t.log.Warn("webhook body is not an update", "err", err)
 			http.Error(w, "not an update", http.StatusBadRequest)
 			return
 		}
-		if _, err := c.store.InboxPut(r.Context(), Name, []storage.InboxItem{{ID: strconv.FormatInt(id, 10), Payload: raw}}); err != nil {
-			c.log.Error("store webhook update", "update", id, "err", err)
+		if _, err := t.store.InboxPut(r.Context(), Name, []storage.InboxItem{{ID: strconv.FormatInt(id, 10), Payload: raw}}); err != nil {
+			t.log.Error("store webhook update", "update", id, "err", err)
 			http.Error(w, "try again", http.StatusServiceUnavailable)
 			return
 		}
-		c.Wake()
+		t.Wake()
 		w.WriteHeader(http.StatusOK)
 	})
 }

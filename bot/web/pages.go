@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"mime"
 	"net/http"
@@ -263,8 +264,8 @@ func (s *Server) linkTask(h taskHandler) http.HandlerFunc {
 type taskView struct {
 	Doc     *flows.Document
 	Task    *flows.Task
-	Card    string
-	History string
+	Card    template.HTML
+	History template.HTML
 	Base    string
 	Open    bool
 	Kind    string
@@ -274,7 +275,7 @@ func (s *Server) taskPage(w http.ResponseWriter, r *http.Request, p *flows.Perso
 	lang := s.lang(p)
 	rd := messages.Renderer{Dir: s.Engine.Directory()}
 	s.render(w, http.StatusOK, "task.html", page{Person: p, CSRF: s.csrf(scope), Flash: r.URL.Query().Get("done"),
-		Data: taskView{Doc: d, Task: t, Card: rd.Card(d, lang, s.Clock.Now()), History: rd.History(d, lang), Base: base,
+		Data: taskView{Doc: d, Task: t, Card: richHTML(rd.Card(d, lang, s.Clock.Now())), History: richHTML(rd.History(d, lang)), Base: base,
 			Open: t.State == flows.TaskOpen, Kind: t.Kind}})
 }
 
@@ -379,8 +380,14 @@ func (s *Server) linkDownload(w http.ResponseWriter, r *http.Request, p *flows.P
 	s.sendVersion(w, p, d, r.PathValue("no"))
 }
 
+type recentView struct {
+	Kind, Number string
+	At           time.Time
+	Text         template.HTML
+}
+
 type inboxView struct {
-	Recent []inboxNote
+	Recent []recentView
 	Tasks  []inboxTask
 	Docs   []*flows.Document
 	Types  []*flows.DocType
@@ -408,7 +415,7 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request, p *flows.Person, 
 		if err != nil {
 			continue
 		}
-		v.Tasks = append(v.Tasks, inboxTask{ID: ot.ID, Doc: d, Due: rd.FormatTime(ot.Due), Line: rd.ListLine(d, lang, s.Clock.Now())})
+		v.Tasks = append(v.Tasks, inboxTask{ID: ot.ID, Doc: d, Due: rd.FormatTime(ot.Due), Line: rd.ListLine(d, lang, s.Clock.Now()).String()})
 	}
 	if s.Reports != nil {
 		all, _ := s.Reports.Visible(r.Context(), p.ID)
@@ -418,9 +425,8 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request, p *flows.Person, 
 			}
 		}
 	}
-	v.Recent = s.recent(r.Context(), p.ID)
-	for i := range v.Recent {
-		v.Recent[i].Text = strings.TrimSpace(v.Recent[i].Text)
+	for _, n := range s.recent(r.Context(), p.ID) {
+		v.Recent = append(v.Recent, recentView{Kind: n.Kind, Number: n.Number, At: n.At, Text: n.html()})
 	}
 	v.Types = s.Engine.Directory().Types
 	for _, other := range s.Engine.Directory().People {
@@ -467,8 +473,8 @@ func (s *Server) visible(r *http.Request, p *flows.Person) (*flows.Document, err
 type docView struct {
 	Remarks []remarkView
 	Doc     *flows.Document
-	Card    string
-	History string
+	Card    template.HTML
+	History template.HTML
 	Stages  []stageView
 	MyTask  int64
 }
@@ -495,7 +501,7 @@ func (s *Server) docPage(w http.ResponseWriter, r *http.Request, p *flows.Person
 	}
 	lang := s.lang(p)
 	rd := messages.Renderer{Dir: s.Engine.Directory()}
-	v := docView{Doc: d, Card: rd.Card(d, lang, s.Clock.Now()), History: rd.History(d, lang)}
+	v := docView{Doc: d, Card: richHTML(rd.Card(d, lang, s.Clock.Now())), History: richHTML(rd.History(d, lang))}
 	cur := d.CurrentRound()
 	for _, st := range d.Stages {
 		sv := stageView{N: st.Index + 1, Name: messages.StageName(mustLocalizer(lang), st, lang)}

@@ -29,6 +29,7 @@ import (
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/locales"
 	"github.com/viza-app/viza/messages"
+	"github.com/viza-app/viza/messages/rich"
 	"github.com/viza-app/viza/storage"
 )
 
@@ -232,8 +233,18 @@ const inboxSize = 20
 type inboxNote struct {
 	Kind   string    `json:"kind"`
 	Number string    `json:"number"`
-	Text   string    `json:"text"`
+	Text   string    `json:"text,omitempty"` // plain, as earlier versions kept it
+	Rich   string    `json:"rich,omitempty"`
 	At     time.Time `json:"at"`
+}
+
+func (n inboxNote) html() template.HTML {
+	if n.Rich != "" {
+		if t, err := rich.Parse(n.Rich); err == nil {
+			return richHTML(t.TrimSpace())
+		}
+	}
+	return richHTML(rich.Plain(strings.TrimSpace(n.Text)))
 }
 
 var _ flows.Channel = (*Server)(nil)
@@ -256,7 +267,7 @@ func (s *Server) Deliver(ctx context.Context, n flows.Notification, p *flows.Per
 		return "", err
 	}
 	notes := s.recent(ctx, p.ID)
-	notes = append([]inboxNote{{Kind: n.Kind, Number: n.Number, Text: m.Text, At: n.At}}, notes...)
+	notes = append([]inboxNote{{Kind: n.Kind, Number: n.Number, Rich: m.Text.Markup(), At: n.At}}, notes...)
 	if len(notes) > inboxSize {
 		notes = notes[:inboxSize]
 	}

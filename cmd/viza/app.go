@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/viza-app/viza/bot/chat"
 	"github.com/viza-app/viza/bot/logchannel"
 	"github.com/viza-app/viza/bot/sms"
 	"github.com/viza-app/viza/bot/telegram"
@@ -38,13 +39,19 @@ type Main struct {
 	Dispatcher *flows.Dispatcher
 	Clock      flows.Clock
 	Listener   net.Listener
-	Telegram   *telegram.Channel
+	// Chat is the conversation every messenger shares; Telegram is its
+	// Telegram channel (nil when off) and Messengers every messenger on.
+	Chat       *chat.Conversation
+	Telegram   *chat.Messenger
+	Messengers map[string]*chat.Messenger
 	Calendar   *calendar.Calendar
 	Scheduler  *flows.Scheduler
 	Web        *web.Server
 
-	server *http.Server
-	mu     sync.Mutex
+	server   *http.Server
+	runners  []func(context.Context) error
+	tgWire   *telegram.Transport
+	mu       sync.Mutex
 }
 
 // OpenStorage opens the database and the engine without channels, for the
@@ -108,15 +115,28 @@ func (m *Main) writeReport(ctx context.Context, kind, number, lang string, csv b
 	return f.Close()
 }
 
+// Wire is a messenger's transport with the loop that feeds it events; a
+// test adds its own (the in-memory channel) through NewMain.
+type Wire struct {
+	Transport chat.Transport
+	// Run receives the platform's updates and hands them to m until ctx
+	// ends; nil when the events come from elsewhere (a test).
+	Run func(ctx context.Context, m *chat.Messenger) error
+}
+
 // NewMain opens storage and wires the engine, the channels and the HTTP
-// listener. Run starts them.
-func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Logger) (*Main, error) {
+// listener. Run starts them. extra are messengers beyond the configured
+// ones.
+func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Logger, extra ...Wire) (*Main, error) {
 	m, err := OpenStorage(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	m.ConfigPath, m.Log = path, log
+	m.Chat = &chat.Conversation{Engine: m.Engine, Store: m.DB, Files: m.Files, Clock: m.Clock, Log: log, Reports: reportsFunc(m.reports)}
+	m.Messengers = map[string]*chat.Messenger{}
 	var channels []flows.Channel
+	wires := extra
 	if cfg.Telegram != nil {
 		tg, err := m.telegram(ctx, cfg.Telegram)
 		if err != nil {
@@ -124,10 +144,24 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 			return nil, err
 		}
 		if tg != nil {
-			m.Telegram = tg
-			channels = append(channels, tg)
+			m.tgWire = tg
+			wires = append([]Wire{{Transport: tg, Run: tg.Run}}, wires...)
 		}
 	}
+	for _, w := range wires {
+		ms, err := chat.New(ctx, m.Chat, w.Transport)
+		if err != nil {
+			m.DB.Close()
+			return nil, err
+		}
+		m.Messengers[ms.Name()] = ms
+		channels = append(channels, ms)
+		if w.Run != nil {
+			run := w.Run
+			m.runners = append(m.runners, func(ctx context.Context) error { return run(ctx, ms) })
+		}
+	}
+	m.Telegram = m.Messengers[telegram.Name]
 	if cfg.SMS != nil {
 		ch, err := m.sms(cfg.SMS)
 		if err != nil {
@@ -138,7 +172,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 			channels = append(channels, ch)
 		}
 	}
-	if m.Telegram == nil {
+	if len(m.Messengers) == 0 {
 		// With no messenger, notifications go to the log so that the outbox
 		// can be seen working (the demo, a first install).
 		channels = append(channels, &logchannel.Channel{Log: log, Renderer: func() messages.Renderer { return messages.Renderer{Dir: m.Engine.Directory()} }})
@@ -163,11 +197,9 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		m.DB.Close()
 		return nil, err
 	}
-	if m.Telegram != nil {
-		m.Telegram.SetLoginLink(func(ctx context.Context, p flows.PersonID) (string, error) {
-			return m.Web.LoginLink(ctx, p, web.LoginTTL)
-		})
-	}
+	m.Chat.SetLoginLink(func(ctx context.Context, p flows.PersonID) (string, error) {
+		return m.Web.LoginLink(ctx, p, web.LoginTTL)
+	})
 	metrics := web.NewMetrics(m.DB, m.Clock.Now)
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler())
@@ -180,8 +212,8 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		}
 		io.WriteString(w, "ready\n")
 	})
-	if m.Telegram != nil && cfg.Telegram.Mode == "webhook" {
-		mux.Handle("POST /telegram/webhook", m.Telegram.WebhookHandler())
+	if m.tgWire != nil && cfg.Telegram.Mode == "webhook" {
+		mux.Handle("POST /telegram/webhook", m.tgWire.WebhookHandler())
 	}
 	m.server = &http.Server{Handler: metrics.Wrap(mux), ReadHeaderTimeout: 10 * time.Second}
 	return m, nil
@@ -191,7 +223,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 func (m *Main) Run(ctx context.Context) error {
 	m.Log.Info("viza started", "company", m.Config.Company, "people", len(m.Config.People),
 		"types", len(m.Config.DocumentTypes), "data_dir", m.Config.DataDir, "http", "http://"+m.Listener.Addr().String())
-	errc := make(chan error, 4)
+	errc := make(chan error, 3+len(m.runners))
 	go func() {
 		if err := m.server.Serve(m.Listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
@@ -199,8 +231,8 @@ func (m *Main) Run(ctx context.Context) error {
 	}()
 	go func() { errc <- m.Dispatcher.Run(ctx) }()
 	go func() { errc <- m.Scheduler.Run(ctx) }()
-	if m.Telegram != nil {
-		go func() { errc <- m.Telegram.Run(ctx) }()
+	for _, run := range m.runners {
+		go func() { errc <- run(ctx) }()
 	}
 	select {
 	case <-ctx.Done():
@@ -299,9 +331,9 @@ func (m *Main) Close() error {
 	return m.DB.Close()
 }
 
-// telegram starts the Telegram channel when its token is in the
+// telegram connects the Telegram transport when its token is in the
 // environment; without one the channel is off and the service runs on.
-func (m *Main) telegram(ctx context.Context, tc *config.Telegram) (*telegram.Channel, error) {
+func (m *Main) telegram(ctx context.Context, tc *config.Telegram) (*telegram.Transport, error) {
 	token, err := config.Secret(tc.TokenEnv)
 	if err != nil {
 		return nil, err
@@ -318,7 +350,7 @@ func (m *Main) telegram(ctx context.Context, tc *config.Telegram) (*telegram.Cha
 		return nil, fmt.Errorf("telegram webhook mode needs a secret in %s", tc.WebhookSecretEnv)
 	}
 	ch, err := telegram.New(ctx, telegram.Config{Token: token, APIURL: tc.APIURL, Mode: tc.Mode, WebhookURL: tc.WebhookURL,
-		WebhookSecret: secret, Reports: reportsFunc(m.reports)}, m.Engine, m.DB, m.Files, m.Clock, m.Log)
+		WebhookSecret: secret}, m.DB, m.Engine.Directory().Language, m.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -365,7 +397,12 @@ func (m *Main) sms(sc *config.SMS) (flows.Channel, error) {
 // linked by a shared phone, so that SMS carries tasks only to people no chat
 // reaches.
 func (m *Main) onMessenger(p *flows.Person) bool {
-	return m.Telegram != nil && m.Telegram.Reaches(p)
+	for _, ms := range m.Messengers {
+		if ms.Reaches(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // initWeb prepares the web pages (and the links they are reached by).

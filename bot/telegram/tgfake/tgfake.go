@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf16"
 )
 
 // BotID is the fake bot's own user id.
@@ -46,11 +47,43 @@ type User struct {
 type Sent struct {
 	MessageID int64
 	ChatID    int64
-	Text      string // text, or caption for documents
+	Text      string // text, or caption for documents, as the person reads it
+	Entities  []Entity
+	Raw       string // text as sent, before parse_mode
 	Markup    string // reply_markup JSON as sent
 	FileID    string // for documents
 	FileName  string
 	Edits     int
+}
+
+// Bold lists the parts of the text shown in bold.
+func (m Sent) Bold() []string { return m.styled("bold") }
+
+func (m Sent) styled(kind string) []string {
+	u := utf16.Encode([]rune(m.Text))
+	var out []string
+	for _, e := range m.Entities {
+		if e.Type == kind && e.Offset+e.Length <= len(u) {
+			out = append(out, string(utf16.Decode(u[e.Offset:e.Offset+e.Length])))
+		}
+	}
+	return out
+}
+
+// formatted applies parse_mode the way the Bot API does: the text people
+// read and its entities.
+func formatted(text, mode string) (string, []Entity, *apiError) {
+	switch mode {
+	case "":
+		return text, nil, nil
+	case "HTML":
+		plain, ents, err := ParseHTML(text)
+		if err != nil {
+			return "", nil, &apiError{code: 400, desc: "Bad Request: " + err.Error()}
+		}
+		return plain, ents, nil
+	}
+	return "", nil, &apiError{code: 400, desc: "Bad Request: unsupported parse_mode " + mode}
 }
 
 type file struct {
@@ -564,8 +597,11 @@ func (s *Server) handleLocked(method string, p map[string]string, files map[stri
 		s.callbacks[id] = true
 		return true, nil
 	case "sendMessage":
-		text := p["text"]
-		if n := len([]rune(text)); n == 0 || n > 4096 {
+		text, ents, perr := formatted(p["text"], p["parse_mode"])
+		if perr != nil {
+			return nil, perr
+		}
+		if n := len(utf16.Encode([]rune(text))); n == 0 || n > 4096 {
 			return nil, &apiError{code: 400, desc: "Bad Request: message text is empty or too long"}
 		}
 		if err := checkMarkup(p["reply_markup"]); err != nil {
@@ -574,9 +610,13 @@ func (s *Server) handleLocked(method string, p map[string]string, files map[stri
 		if e := s.floodLocked(chatID); e != nil {
 			return nil, e
 		}
-		return s.storeLocked(&Sent{ChatID: chatID, Text: text, Markup: p["reply_markup"]}), nil
+		return s.storeLocked(&Sent{ChatID: chatID, Text: text, Entities: ents, Raw: p["text"], Markup: p["reply_markup"]}), nil
 	case "sendDocument":
-		if len([]rune(p["caption"])) > 1024 {
+		caption, ents, perr := formatted(p["caption"], p["parse_mode"])
+		if perr != nil {
+			return nil, perr
+		}
+		if len(utf16.Encode([]rune(caption))) > 1024 {
 			return nil, &apiError{code: 400, desc: "Bad Request: message caption is too long"}
 		}
 		if err := checkMarkup(p["reply_markup"]); err != nil {
@@ -593,7 +633,7 @@ func (s *Server) handleLocked(method string, p map[string]string, files map[stri
 		if e := s.floodLocked(chatID); e != nil {
 			return nil, e
 		}
-		return s.storeLocked(&Sent{ChatID: chatID, Text: p["caption"], Markup: p["reply_markup"], FileID: f.id, FileName: f.name}), nil
+		return s.storeLocked(&Sent{ChatID: chatID, Text: caption, Entities: ents, Raw: p["caption"], Markup: p["reply_markup"], FileID: f.id, FileName: f.name}), nil
 	case "editMessageText", "editMessageReplyMarkup":
 		id, _ := strconv.ParseInt(p["message_id"], 10, 64)
 		m, ok := s.messages[id]
@@ -603,18 +643,22 @@ func (s *Server) handleLocked(method string, p map[string]string, files map[stri
 		if err := checkMarkup(p["reply_markup"]); err != nil {
 			return nil, err
 		}
-		text := m.Text
+		text, ents, raw := m.Text, m.Entities, m.Raw
 		if method == "editMessageText" {
-			text = p["text"]
+			var perr *apiError
+			if text, ents, perr = formatted(p["text"], p["parse_mode"]); perr != nil {
+				return nil, perr
+			}
+			raw = p["text"]
 		}
 		markup := normalizeMarkup(p["reply_markup"])
-		if text == m.Text && markup == normalizeMarkup(m.Markup) {
+		if raw == m.Raw && markup == normalizeMarkup(m.Markup) {
 			return nil, &apiError{code: 400, desc: "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"}
 		}
 		if e := s.floodLocked(chatID); e != nil {
 			return nil, e
 		}
-		m.Text, m.Markup = text, p["reply_markup"]
+		m.Text, m.Entities, m.Raw, m.Markup = text, ents, raw, p["reply_markup"]
 		m.Edits++
 		return messageJSON(m), nil
 	case "getFile":
@@ -648,6 +692,13 @@ func messageJSON(m *Sent) map[string]any {
 		}
 	} else {
 		out["text"] = m.Text
+	}
+	if len(m.Entities) > 0 {
+		key := "entities"
+		if m.FileID != "" {
+			key = "caption_entities"
+		}
+		out[key] = m.Entities
 	}
 	if m.Markup != "" {
 		var mk any

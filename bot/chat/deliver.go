@@ -1,0 +1,123 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/messages/rich"
+)
+
+// Deliver implements flows.Channel: a notification becomes a message in
+// the person's private conversation — a task's card with its buttons
+// after the file to read, the outcome shown on a card once the task
+// closes, the final version and the approval sheet with the approval.
+func (m *Messenger) Deliver(ctx context.Context, n flows.Notification, p *flows.Person) (string, error) {
+	conv, err := m.convOf(ctx, p)
+	if err != nil {
+		return "", err
+	}
+	lang := m.lang(p.ID)
+	msg, err := m.renderer().Notification(n, lang)
+	if err != nil {
+		return "", err
+	}
+	out := Message{Text: msg.Text, Buttons: m.buttons(msg.Buttons)}
+	progress := fmt.Sprintf("sent:%d:", n.ID)
+	switch n.Kind {
+	case flows.NoteTaskAssigned:
+		// The file first, then the card with the buttons; a retry after a
+		// failure in between does not send the file twice.
+		if err := m.once(ctx, progress+"file", func() error { return m.sendNotificationVersion(ctx, p.ID, conv, n, lang, false) }); err != nil {
+			return "", err
+		}
+		id, err := m.say(ctx, p.ID, conv, out)
+		if err != nil {
+			return "", err
+		}
+		m.remember(ctx, taskKey(n.TaskID), taskRef{Conv: ID(conv), Msg: ID(id), Rich: msg.Text.Markup()})
+		m.remember(ctx, cardKey(conv, id), cardRef{Doc: n.DocID, Rich: msg.Text.Markup()})
+		return id, nil
+	case flows.NoteTaskClosed:
+		var ref taskRef
+		if ok, err := m.recall(ctx, taskKey(n.TaskID), &ref); err != nil {
+			return "", err
+		} else if ok && n.Reason == flows.CloseDecided {
+			// Decided elsewhere (the web page, a deputy's chat): the card
+			// shows the outcome; decided here, it already does.
+			if !ref.Decided {
+				if err := m.edit(ctx, p.ID, string(ref.Conv), string(ref.Msg), Message{Text: m.withOutcome(ref.text(), m.outcomeLine(p.ID, lang, n.Decision, n.At))}); err != nil {
+					return "", err
+				}
+			}
+			return string(ref.Msg), nil
+		} else if ok {
+			line := m.t(lang, "chat.outcome", map[string]any{"Mark": "⏹", "What": msg.Text, "At": ""}).TrimSpace()
+			if err := m.edit(ctx, p.ID, string(ref.Conv), string(ref.Msg), Message{Text: m.withOutcome(ref.text(), line)}); err != nil {
+				return "", err
+			}
+			return string(ref.Msg), nil
+		}
+	case flows.NoteApproved:
+		id, err := m.say(ctx, p.ID, conv, Message{Text: msg.Text})
+		if err != nil {
+			return "", err
+		}
+		if err := m.once(ctx, progress+"file", func() error { return m.sendNotificationVersion(ctx, p.ID, conv, n, lang, true) }); err != nil {
+			return "", err
+		}
+		// The approval sheet comes with the final approval.
+		if err := m.once(ctx, progress+"sheet", func() error {
+			d, err := m.Store.Document(ctx, n.DocID)
+			if err != nil {
+				return err
+			}
+			return m.sendSheet(ctx, p.ID, conv, d, lang)
+		}); err != nil {
+			return "", err
+		}
+		return id, nil
+	case flows.NoteChangesRequested:
+		id, err := m.say(ctx, p.ID, conv, out)
+		if err != nil {
+			return "", err
+		}
+		m.remember(ctx, cardKey(conv, id), cardRef{Doc: n.DocID, Rich: msg.Text.Markup()})
+		return id, nil
+	}
+	id, err := m.say(ctx, p.ID, conv, out)
+	if err != nil {
+		return "", err
+	}
+	if n.Kind == flows.NoteReminder {
+		// The reminder carries the task's buttons: it becomes the message
+		// that a decision edits.
+		m.remember(ctx, taskKey(n.TaskID), taskRef{Conv: ID(conv), Msg: ID(id), Rich: msg.Text.Markup()})
+		m.remember(ctx, cardKey(conv, id), cardRef{Doc: n.DocID, Rich: msg.Text.Markup()})
+	}
+	return id, nil
+}
+
+// sendNotificationVersion sends the version a notification is about.
+func (m *Messenger) sendNotificationVersion(ctx context.Context, p flows.PersonID, conv string, n flows.Notification, lang string, final bool) error {
+	d, err := m.Store.Document(ctx, n.DocID)
+	if err != nil {
+		return err
+	}
+	v, ok := d.Version(n.Version)
+	if !ok {
+		return nil
+	}
+	key := "chat.version_caption"
+	if final {
+		key = "chat.final_version"
+	}
+	return m.sendFile(ctx, p, conv, m.versionFile(v, m.t(lang, key, map[string]any{"Number": n.Number, "Version": v.No})))
+}
+
+func (m *Messenger) versionFile(v *flows.Version, caption rich.Text) File {
+	sha := v.SHA256
+	return File{Name: v.FileName, SHA256: sha, Size: v.Size, Caption: caption,
+		Open: func() (io.ReadCloser, error) { return m.Files.Open(sha) }}
+}

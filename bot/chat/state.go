@@ -1,0 +1,132 @@
+package chat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/viza-app/viza/messages/rich"
+)
+
+// The layer's state, per transport, in SQLite (channel_state):
+//
+//	dialog:<conv>         a document being started, step by step
+//	prompt:<conv>:<ref>   a question waiting for its answer (ref: the question's message, a form's id, or "" for the next message)
+//	task:<id>             the message that carries a task's buttons
+//	card:<conv>:<msg>     the document a message is about, and its rich text
+//	pages:<conv>:<msg>    a message's buttons beyond the platform's limit
+//	sent:<note>:<step>    the steps of a delivery already done
+//	link:<user>, conv:<person>, inactive:<person>, lang:<person>, act:<hash>
+
+// ID is a platform id kept as text. It also reads the JSON numbers that
+// Telegram's ids were stored as before the layer was shared.
+type ID string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (id *ID) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] != '"' {
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return err
+		}
+		*id = ID(n.String())
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*id = ID(s)
+	return nil
+}
+
+// taskRef remembers the message that carries a task's buttons, to show the
+// outcome on it when the task closes.
+type taskRef struct {
+	Conv    ID     `json:"chat"`
+	Msg     ID     `json:"msg"`
+	Rich    string `json:"rich,omitempty"`
+	Text    string `json:"text,omitempty"` // plain text, kept by earlier versions
+	Decided bool   `json:"decided,omitempty"`
+}
+
+func (r taskRef) text() rich.Text {
+	if r.Rich != "" {
+		if t, err := rich.Parse(r.Rich); err == nil {
+			return t
+		}
+	}
+	return rich.Plain(r.Text)
+}
+
+// cardRef is the document a message is about, and what it says.
+type cardRef struct {
+	Doc  int64  `json:"doc"`
+	Rich string `json:"rich,omitempty"`
+}
+
+// UnmarshalJSON reads a cardRef, or the bare document id earlier versions
+// kept.
+func (c *cardRef) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] != '{' {
+		id, err := strconv.ParseInt(string(b), 10, 64)
+		c.Doc = id
+		return err
+	}
+	type plain cardRef
+	return json.Unmarshal(b, (*plain)(c))
+}
+
+func (c cardRef) text() (rich.Text, bool) {
+	if c.Rich == "" {
+		return rich.Text{}, false
+	}
+	t, err := rich.Parse(c.Rich)
+	return t, err == nil
+}
+
+func (m *Messenger) remember(ctx context.Context, key string, v any) {
+	b, err := json.Marshal(v)
+	if err == nil {
+		err = m.Store.StatePut(ctx, m.name, key, string(b))
+	}
+	if err != nil {
+		m.log.Warn("remember", "key", key, "err", err)
+	}
+}
+
+func (m *Messenger) recall(ctx context.Context, key string, v any) (bool, error) {
+	s, ok, err := m.Store.StateGet(ctx, m.name, key)
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		return false, fmt.Errorf("state %s: %w", key, err)
+	}
+	return true, nil
+}
+
+func (m *Messenger) forget(ctx context.Context, key string) {
+	if err := m.Store.StatePut(ctx, m.name, key, ""); err != nil {
+		m.log.Warn("forget", "key", key, "err", err)
+	}
+}
+
+// once runs a step of a delivery unless an earlier attempt completed it.
+func (m *Messenger) once(ctx context.Context, key string, step func() error) error {
+	if _, done, err := m.Store.StateGet(ctx, m.name, key); err != nil || done {
+		return err
+	}
+	if err := step(); err != nil {
+		return err
+	}
+	return m.Store.StatePut(ctx, m.name, key, "1")
+}
+
+func taskKey(id int64) string          { return "task:" + strconv.FormatInt(id, 10) }
+func cardKey(conv, msg string) string  { return "card:" + conv + ":" + msg }
+func promptKey(conv, ref string) string { return "prompt:" + conv + ":" + ref }
+func dialogKey(conv string) string     { return "dialog:" + conv }
