@@ -417,4 +417,3 @@ func (m *Messenger) docNamedIn(ctx context.Context, p flows.PersonID, text strin
 	}
 	return 0
 }
-

@@ -266,7 +266,9 @@ func (m *Messenger) t(lang, id string, data map[string]any) rich.Text {
 }
 
 // s is t as plain text, for button labels and toasts.
-func (m *Messenger) s(lang, id string, data map[string]any) string { return m.t(lang, id, data).String() }
+func (m *Messenger) s(lang, id string, data map[string]any) string {
+	return m.t(lang, id, data).String()
+}
 
 // action encodes a button's action id within the platform's limit; a
 // longer one is kept in SQLite and the button carries its hash.

@@ -126,7 +126,7 @@ func (m *Messenger) once(ctx context.Context, key string, step func() error) err
 	return m.Store.StatePut(ctx, m.name, key, "1")
 }
 
-func taskKey(id int64) string          { return "task:" + strconv.FormatInt(id, 10) }
-func cardKey(conv, msg string) string  { return "card:" + conv + ":" + msg }
+func taskKey(id int64) string           { return "task:" + strconv.FormatInt(id, 10) }
+func cardKey(conv, msg string) string   { return "card:" + conv + ":" + msg }
 func promptKey(conv, ref string) string { return "prompt:" + conv + ":" + ref }
-func dialogKey(conv string) string     { return "dialog:" + conv }
+func dialogKey(conv string) string      { return "dialog:" + conv }

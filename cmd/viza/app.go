@@ -48,10 +48,10 @@ type Main struct {
 	Scheduler  *flows.Scheduler
 	Web        *web.Server
 
-	server   *http.Server
-	runners  []func(context.Context) error
-	tgWire   *telegram.Transport
-	mu       sync.Mutex
+	server  *http.Server
+	runners []func(context.Context) error
+	tgWire  *telegram.Transport
+	mu      sync.Mutex
 }
 
 // OpenStorage opens the database and the engine without channels, for the
