@@ -166,6 +166,21 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 	return m, nil
 }
 
+// Context is a request's secondary line — stage and deadline — for
+// platforms that show it apart.
+func (r Renderer) Context(n flows.Notification, lang string) rich.Text {
+	if !n.IsRequest() || n.Stage == 0 {
+		return rich.Text{}
+	}
+	l := mustLocalizer(lang)
+	name := Localized(n.StageName, lang)
+	if name == "" {
+		name = l.T("stage.unnamed", map[string]any{"N": n.Stage})
+	}
+	return Rich(l, "notify.context", map[string]any{"Stage": n.Stage, "StageCount": n.StageCount, "StageName": name,
+		"Due": r.FormatTimeFor(n.To, n.Due)})
+}
+
 // Error renders an error for a person: the kind's safe text, never the
 // detail meant for the log.
 func Error(err error, lang string) string {

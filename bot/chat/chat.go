@@ -88,9 +88,29 @@ type Identifier interface {
 	Knows(p *flows.Person) bool
 }
 
+// HomeTransport is implemented by a platform with a home view of the bot
+// (Slack's App Home) that shows a person's open tasks and documents. The
+// layer tells it whose home changed; the transport asks Messenger.Home for
+// the content when it publishes, at the pace the platform allows.
+type HomeTransport interface {
+	HomeChanged(user string)
+}
+
+// Home is what a person's home view shows.
+type Home struct {
+	Header    rich.Text
+	Tasks     []Message // each open task's request, with its buttons
+	NoTasks   rich.Text // said instead when there are none
+	Documents rich.Text // the documents the person started, with states
+}
+
 // Message is what the bot says: rich text and rows of buttons.
 type Message struct {
-	Text    rich.Text
+	Text rich.Text
+	// Context is a request's secondary line (stage, deadline) that a
+	// platform may show apart in small print; Text already says it, so a
+	// transport without such a place leaves it out.
+	Context rich.Text
 	Buttons [][]Button
 	// ShareContact offers a button, with this label, to share one's phone
 	// number (Caps.Contacts); ClearContact takes it away again.
@@ -141,6 +161,10 @@ type Question struct {
 	Tap           *Tap
 	Title, Label  string
 	Submit, Close string
+	// Required is what a form says when submitted empty; Lang the
+	// language of the person asked.
+	Required string
+	Lang     string
 }
 
 // Event is one thing a person did, in neutral terms.
@@ -166,6 +190,9 @@ type Event struct {
 	File    *FileRef
 	Contact *Contact
 	Form    *Form
+	// Home is set when the person opened the bot's home view (Slack's App
+	// Home): a HomeTransport shows it afresh.
+	Home bool
 }
 
 // Tap is a button pressed.

@@ -201,3 +201,54 @@ func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// TestEveryCopyOfARequestShowsTheOutcome: the request, a reminder of it and
+// a /my answer are three messages with the same buttons; deciding on one
+// takes the buttons off all three.
+func TestEveryCopyOfARequestShowsTheOutcome(t *testing.T) {
+	m, mem, rig := messenger(t, chat.Caps{Edit: true, ReplyTo: true})
+	out := start(t, rig, "Три копии")
+	deliver(t, m, rig, out.DocID)
+	d, _ := rig.DB.Document(context.Background(), out.DocID)
+	var task *flows.Task
+	for _, tk := range d.OpenTasks() {
+		if tk.Assignee == "petrov" {
+			task = tk
+		}
+	}
+	reminder := flows.TaskNotification(d, task)
+	reminder.Kind = flows.NoteReminder
+	p, _ := rig.Dir.Person("petrov")
+	if _, err := m.Deliver(context.Background(), reminder, p); err != nil {
+		t.Fatal(err)
+	}
+	m.Handle(context.Background(), chat.Event{Key: "my", Conv: "c-u-petrov", User: "u-petrov", Command: "my"})
+	var cards []chattest.MemMsg
+	for _, msg := range mem.Conv("c-u-petrov") {
+		for _, b := range buttonsOf(msg) {
+			if strings.HasPrefix(b.Action, "ap:") {
+				cards = append(cards, msg)
+			}
+		}
+	}
+	if len(cards) != 3 {
+		t.Fatalf("%d messages with Approve, want 3", len(cards))
+	}
+	m.Handle(context.Background(), chat.Event{Key: "tap", Conv: "c-u-petrov", User: "u-petrov",
+		Tap: &chat.Tap{ID: "t", Action: "ap:" + itoa(task.ID), Message: cards[1].ID}})
+	for _, msg := range mem.Conv("c-u-petrov") {
+		for _, c := range cards {
+			if msg.ID != c.ID {
+				continue
+			}
+			for _, b := range buttonsOf(msg) {
+				if strings.HasPrefix(b.Action, "ap:") {
+					t.Fatalf("message %s still offers Approve: %q", msg.ID, msg.Text.String())
+				}
+			}
+			if !strings.Contains(msg.Text.String(), "Approved by you") {
+				t.Fatalf("message %s does not show the outcome: %q", msg.ID, msg.Text.String())
+			}
+		}
+	}
+}

@@ -23,7 +23,8 @@ func (m *Messenger) Deliver(ctx context.Context, n flows.Notification, p *flows.
 	if err != nil {
 		return "", err
 	}
-	out := Message{Text: msg.Text, Buttons: m.buttons(msg.Buttons)}
+	out := Message{Text: msg.Text, Context: m.renderer().Context(n, lang), Buttons: m.buttons(msg.Buttons)}
+	defer m.homeChanged(ctx, p)
 	progress := fmt.Sprintf("sent:%d:", n.ID)
 	switch n.Kind {
 	case flows.NoteTaskAssigned:
@@ -36,8 +37,7 @@ func (m *Messenger) Deliver(ctx context.Context, n flows.Notification, p *flows.
 		if err != nil {
 			return "", err
 		}
-		m.remember(ctx, taskKey(n.TaskID), taskRef{Conv: ID(conv), Msg: ID(id), Rich: msg.Text.Markup()})
-		m.remember(ctx, cardKey(conv, id), cardRef{Doc: n.DocID, Rich: msg.Text.Markup()})
+		m.rememberCard(ctx, n.TaskID, conv, id, n.DocID, msg.Text)
 		return id, nil
 	case flows.NoteTaskClosed:
 		var ref taskRef
@@ -47,14 +47,14 @@ func (m *Messenger) Deliver(ctx context.Context, n flows.Notification, p *flows.
 			// Decided elsewhere (the web page, a deputy's chat): the card
 			// shows the outcome; decided here, it already does.
 			if !ref.Decided {
-				if err := m.edit(ctx, p.ID, string(ref.Conv), string(ref.Msg), Message{Text: m.withOutcome(ref.text(), m.outcomeLine(p.ID, lang, n.Decision, n.At))}); err != nil {
+				if err := m.showOutcome(ctx, p.ID, ref, m.outcomeLine(p.ID, lang, n.Decision, n.At), ""); err != nil {
 					return "", err
 				}
 			}
 			return string(ref.Msg), nil
 		} else if ok {
 			line := m.t(lang, "chat.outcome", map[string]any{"Mark": "⏹", "What": msg.Text, "At": ""}).TrimSpace()
-			if err := m.edit(ctx, p.ID, string(ref.Conv), string(ref.Msg), Message{Text: m.withOutcome(ref.text(), line)}); err != nil {
+			if err := m.showOutcome(ctx, p.ID, ref, line, ""); err != nil {
 				return "", err
 			}
 			return string(ref.Msg), nil
@@ -92,9 +92,8 @@ func (m *Messenger) Deliver(ctx context.Context, n flows.Notification, p *flows.
 	}
 	if n.Kind == flows.NoteReminder {
 		// The reminder carries the task's buttons: it becomes the message
-		// that a decision edits.
-		m.remember(ctx, taskKey(n.TaskID), taskRef{Conv: ID(conv), Msg: ID(id), Rich: msg.Text.Markup()})
-		m.remember(ctx, cardKey(conv, id), cardRef{Doc: n.DocID, Rich: msg.Text.Markup()})
+		// that a decision edits, beside the request it repeats.
+		m.rememberCard(ctx, n.TaskID, conv, id, n.DocID, msg.Text)
 	}
 	return id, nil
 }
@@ -120,4 +119,38 @@ func (m *Messenger) versionFile(v *flows.Version, caption rich.Text) File {
 	sha := v.SHA256
 	return File{Name: v.FileName, SHA256: sha, Size: v.Size, Caption: caption,
 		Open: func() (io.ReadCloser, error) { return m.Files.Open(sha) }}
+}
+
+// homeChanged tells a platform with a home view that the person's tasks or
+// documents changed.
+func (m *Messenger) homeChanged(ctx context.Context, p *flows.Person) {
+	h, ok := m.wire.(HomeTransport)
+	if !ok {
+		return
+	}
+	if user, ok := m.userOf(ctx, p); ok {
+		h.HomeChanged(user)
+	}
+}
+
+// showOutcome shows a task's outcome on its main message (unless that is
+// skip, edited by the caller) and on every earlier copy of the request:
+// the buttons go wherever the person could still press them.
+func (m *Messenger) showOutcome(ctx context.Context, p flows.PersonID, ref taskRef, line rich.Text, skip string) error {
+	var first error
+	if string(ref.Msg) != skip && ref.Msg != "" {
+		first = m.edit(ctx, p, string(ref.Conv), string(ref.Msg), Message{Text: m.withOutcome(ref.text(), line)})
+	}
+	if !m.caps.Edit {
+		return first // a new message says it once; old buttons answer "already decided"
+	}
+	for _, c := range ref.Copies {
+		if string(c.Msg) == skip {
+			continue
+		}
+		if err := m.edit(ctx, p, string(c.Conv), string(c.Msg), Message{Text: m.withOutcome(c.text(), line)}); err != nil {
+			m.log.Warn("show the outcome on a copy of the request", "person", p, "err", err)
+		}
+	}
+	return first
 }

@@ -295,14 +295,15 @@ func (m *Messenger) onAnswer(ctx context.Context, ev *Event, p *flows.Person, la
 		if ok, _ := m.recall(ctx, taskKey(pr.TaskID), &ref); ok && action == flows.ActionReject {
 			claimed := ref
 			claimed.Decided = true
-			undo = m.claimOutcome(ctx, pr.TaskID, claimed)
+			m.remember(ctx, taskKey(pr.TaskID), claimed)
+			undo = func() { m.remember(ctx, taskKey(pr.TaskID), ref) }
 		}
 		_, err = m.Engine.Decide(ctx, flows.DecideCmd{Key: ev.Key, Actor: p.ID, TaskID: pr.TaskID, Action: action, Comment: text})
 		if err != nil {
 			undo()
 		}
 		if err == nil && action == flows.ActionReject && ref.Msg != "" {
-			if err := m.edit(ctx, p.ID, string(ref.Conv), string(ref.Msg), Message{Text: m.withOutcome(ref.text(), m.outcomeLine(p.ID, lang, flows.ActionReject, m.Clock.Now()))}); err != nil {
+			if err := m.showOutcome(ctx, p.ID, ref, m.outcomeLine(p.ID, lang, flows.ActionReject, m.Clock.Now()), ""); err != nil {
 				m.log.Warn("edit task message", "person", p.ID, "err", err)
 			}
 		}

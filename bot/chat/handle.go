@@ -10,6 +10,7 @@ import (
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/messages/rich"
+	"github.com/viza-app/viza/storage"
 )
 
 // Handle does what one event asks. It never fails: whatever goes wrong is
@@ -29,6 +30,12 @@ func (m *Messenger) Handle(ctx context.Context, ev Event) {
 	}
 	if ev.Contact != nil {
 		m.onContact(ctx, &ev)
+		return
+	}
+	if ev.Home {
+		if h, ok := m.wire.(HomeTransport); ok {
+			h.HomeChanged(ev.User)
+		}
 		return
 	}
 	p, ok := m.person(ctx, ev.User)
@@ -188,10 +195,26 @@ func (m *Messenger) showMyTasks(ctx context.Context, p *flows.Person, lang, conv
 		return
 	}
 	m.text(ctx, p.ID, conv, m.t(lang, "chat.my_header", map[string]any{"Count": len(tasks)}))
+	for _, card := range m.openCards(ctx, p, lang, tasks) {
+		if id := m.reply(ctx, p.ID, conv, card.Message); id != "" {
+			m.rememberCard(ctx, card.task, conv, id, card.doc, card.Text)
+		}
+	}
+}
+
+// openCard is the request of one open task, as a message.
+type openCard struct {
+	Message
+	task, doc int64
+}
+
+// openCards renders the requests of a person's open tasks.
+func (m *Messenger) openCards(ctx context.Context, p *flows.Person, lang string, tasks []storage.OpenTask) []openCard {
+	var out []openCard
 	for _, ot := range tasks {
 		d, err := m.Store.Document(ctx, ot.DocID)
 		if err != nil {
-			m.log.Error("load document for /my", "doc", ot.DocID, "err", err)
+			m.log.Error("load document of an open task", "doc", ot.DocID, "err", err)
 			continue
 		}
 		t, ok := d.Task(ot.ID)
@@ -204,11 +227,46 @@ func (m *Messenger) showMyTasks(ctx context.Context, p *flows.Person, lang, conv
 		if err != nil {
 			continue
 		}
-		if id := m.reply(ctx, p.ID, conv, Message{Text: msg.Text, Buttons: m.buttons(msg.Buttons)}); id != "" {
-			m.remember(ctx, taskKey(t.ID), taskRef{Conv: ID(conv), Msg: ID(id), Rich: msg.Text.Markup()})
-			m.remember(ctx, cardKey(conv, id), cardRef{Doc: d.ID, Rich: msg.Text.Markup()})
-		}
+		out = append(out, openCard{Message: Message{Text: msg.Text, Context: m.renderer().Context(n, lang), Buttons: m.buttons(msg.Buttons)},
+			task: t.ID, doc: d.ID})
 	}
+	return out
+}
+
+// Home renders a person's home view: open tasks with their buttons, and the
+// documents they started. False for a user the bot does not know.
+func (m *Messenger) Home(ctx context.Context, user string) (Home, bool) {
+	p, ok := m.person(ctx, user)
+	if !ok {
+		return Home{}, false
+	}
+	lang := m.lang(p.ID)
+	h := Home{Header: m.t(lang, "chat.home.header", map[string]any{"Name": p.Name})}
+	tasks, err := m.Store.OpenTasksOf(ctx, p.ID)
+	if err != nil {
+		m.log.Error("open tasks for the home view", "person", p.ID, "err", err)
+	}
+	for _, c := range m.openCards(ctx, p, lang, tasks) {
+		c.Buttons = m.fit(ctx, "home:"+user, c.Text, c.Buttons)
+		h.Tasks = append(h.Tasks, c.Message)
+	}
+	if len(h.Tasks) == 0 {
+		h.NoTasks = m.t(lang, "chat.home.no_tasks", nil)
+	} else {
+		h.Header = rich.Concat(h.Header, rich.Plain("\n"), m.t(lang, "chat.home.tasks", map[string]any{"Count": len(h.Tasks)}))
+	}
+	docs, err := m.Store.DocumentsOf(ctx, p.ID, 20)
+	if err != nil {
+		m.log.Error("documents for the home view", "person", p.ID, "err", err)
+	}
+	if len(docs) > 0 {
+		lines := []rich.Text{m.t(lang, "chat.home.docs", nil)}
+		for _, d := range docs {
+			lines = append(lines, m.t(lang, "chat.doc_line", map[string]any{"Number": d.Number, "Title": d.Title, "State": messages.State(d.State, lang)}))
+		}
+		h.Documents = rich.Join(lines, "\n")
+	}
+	return h, true
 }
 
 func (m *Messenger) showMyDocuments(ctx context.Context, p *flows.Person, lang, conv string) {

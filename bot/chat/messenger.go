@@ -153,6 +153,25 @@ func (m *Messenger) convOf(ctx context.Context, p *flows.Person) (string, error)
 	return "", flows.Errorf(flows.KindPermanent, flows.CodeUnreachable, "%s has no %s identity", p.ID, m.name)
 }
 
+// userOf is the platform user a person is, if the bot knows.
+func (m *Messenger) userOf(ctx context.Context, p *flows.Person) (string, bool) {
+	if user := p.Identities[m.name]; user != "" {
+		return user, true
+	}
+	m.mu.Lock()
+	for user, id := range m.links {
+		if id == p.ID {
+			m.mu.Unlock()
+			return user, true
+		}
+	}
+	m.mu.Unlock()
+	if id, ok := m.wire.(Identifier); ok {
+		return id.UserOf(ctx, p)
+	}
+	return "", false
+}
+
 // person finds who a platform user is: by the id in viza.yaml, by the phone
 // they shared, or by the transport's own lookup.
 func (m *Messenger) person(ctx context.Context, user string) (*flows.Person, bool) {

@@ -43,13 +43,47 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 }
 
 // taskRef remembers the message that carries a task's buttons, to show the
-// outcome on it when the task closes.
+// outcome on it when the task closes, and the earlier copies of it (the
+// first request, a reminder, a /my answer) that must show it too.
 type taskRef struct {
-	Conv    ID     `json:"chat"`
-	Msg     ID     `json:"msg"`
-	Rich    string `json:"rich,omitempty"`
-	Text    string `json:"text,omitempty"` // plain text, kept by earlier versions
-	Decided bool   `json:"decided,omitempty"`
+	Conv    ID       `json:"chat"`
+	Msg     ID       `json:"msg"`
+	Rich    string   `json:"rich,omitempty"`
+	Text    string   `json:"text,omitempty"` // plain text, kept by earlier versions
+	Decided bool     `json:"decided,omitempty"`
+	Copies  []msgRef `json:"copies,omitempty"`
+}
+
+// msgRef is one message and its rich text.
+type msgRef struct {
+	Conv ID     `json:"chat"`
+	Msg  ID     `json:"msg"`
+	Rich string `json:"rich,omitempty"`
+}
+
+// maxCopies bounds the copies of a request kept per task: a daily reminder
+// for months would otherwise grow the row without end.
+const maxCopies = 10
+
+// withMain makes conv/msg the task's main message; the one before becomes
+// a copy.
+func (r taskRef) withMain(conv, msg string, text rich.Text) taskRef {
+	if r.Msg != "" && !(string(r.Conv) == conv && string(r.Msg) == msg) {
+		r.Copies = append(r.Copies, msgRef{Conv: r.Conv, Msg: r.Msg, Rich: r.text().Markup()})
+		if len(r.Copies) > maxCopies {
+			r.Copies = r.Copies[len(r.Copies)-maxCopies:]
+		}
+	}
+	r.Conv, r.Msg, r.Rich, r.Text = ID(conv), ID(msg), text.Markup(), ""
+	return r
+}
+
+func (c msgRef) text() rich.Text {
+	t, err := rich.Parse(c.Rich)
+	if err != nil {
+		return rich.Text{}
+	}
+	return t
 }
 
 func (r taskRef) text() rich.Text {
@@ -124,6 +158,19 @@ func (m *Messenger) once(ctx context.Context, key string, step func() error) err
 		return err
 	}
 	return m.Store.StatePut(ctx, m.name, key, "1")
+}
+
+// rememberCard records a request sent for a task: the task's main message
+// from now on, and what the message is about.
+func (m *Messenger) rememberCard(ctx context.Context, task int64, conv, msgID string, doc int64, text rich.Text) {
+	var ref taskRef
+	if _, err := m.recall(ctx, taskKey(task), &ref); err != nil {
+		m.log.Warn("recall task message", "task", task, "err", err)
+	}
+	ref = ref.withMain(conv, msgID, text)
+	ref.Decided = false
+	m.remember(ctx, taskKey(task), ref)
+	m.remember(ctx, cardKey(conv, msgID), cardRef{Doc: doc, Rich: text.Markup()})
 }
 
 func taskKey(id int64) string           { return "task:" + strconv.FormatInt(id, 10) }

@@ -64,10 +64,11 @@ func (m *Messenger) onTap(ctx context.Context, ev *Event) {
 		action := map[string]string{"ap": flows.ActionApprove, "rd": flows.ActionAcknowledge, "dn": flows.ActionDone}[code]
 		text := m.tapText(ctx, conv, tap)
 		var undo func()
+		var claimed taskRef
 		if msgID != "" {
 			// This message will show the outcome; say so before deciding, so
 			// that the notification of the decision does not change it too.
-			undo = m.claimOutcome(ctx, id, taskRef{Conv: ID(conv), Msg: ID(msgID), Rich: text.Markup(), Decided: true})
+			claimed, undo = m.claimOutcome(ctx, id, conv, msgID, text)
 		}
 		out, err := m.Engine.Decide(ctx, flows.DecideCmd{Key: ev.Key, Actor: p.ID, TaskID: id, Action: action})
 		if err != nil {
@@ -83,8 +84,12 @@ func (m *Messenger) onTap(ctx context.Context, ev *Event) {
 			after = [][]Button{{{Label: m.s(lang, "button.add_remark", nil), Action: fmt.Sprintf("rm:%d", out.DocID)}}}
 		}
 		if msgID != "" {
-			if err := m.edit(ctx, p.ID, conv, msgID, Message{Text: m.withOutcome(text, m.outcomeLine(p.ID, lang, action, m.Clock.Now())), Buttons: after}); err != nil {
+			line := m.outcomeLine(p.ID, lang, action, m.Clock.Now())
+			if err := m.edit(ctx, p.ID, conv, msgID, Message{Text: m.withOutcome(text, line), Buttons: after}); err != nil {
 				m.log.Warn("edit task message", "person", p.ID, "err", err)
+			}
+			if err := m.showOutcome(ctx, p.ID, claimed, line, msgID); err != nil {
+				m.log.Warn("show the outcome on the request", "person", p.ID, "err", err)
 			}
 		} else {
 			m.markDecided(ctx, p, lang, id, action)
@@ -188,13 +193,16 @@ func (m *Messenger) checkTask(ctx context.Context, p flows.PersonID, taskID int6
 }
 
 // claimOutcome records that a message of the task is about to show its
-// outcome, and returns how to take that back if the decision fails.
-func (m *Messenger) claimOutcome(ctx context.Context, taskID int64, ref taskRef) func() {
+// outcome, and returns the task's messages and how to take the claim back
+// if the decision fails.
+func (m *Messenger) claimOutcome(ctx context.Context, taskID int64, conv, msgID string, text rich.Text) (taskRef, func()) {
 	k := taskKey(taskID)
 	var before taskRef
 	had, _ := m.recall(ctx, k, &before)
+	ref := before.withMain(conv, msgID, text)
+	ref.Decided = true
 	m.remember(ctx, k, ref)
-	return func() {
+	return ref, func() {
 		if had {
 			m.remember(ctx, k, before)
 		} else {
@@ -210,7 +218,7 @@ func (m *Messenger) markDecided(ctx context.Context, p *flows.Person, lang strin
 	if ok, err := m.recall(ctx, taskKey(taskID), &ref); err != nil || !ok {
 		return
 	}
-	if err := m.edit(ctx, p.ID, string(ref.Conv), string(ref.Msg), Message{Text: m.withOutcome(ref.text(), m.outcomeLine(p.ID, lang, action, m.Clock.Now()))}); err != nil {
+	if err := m.showOutcome(ctx, p.ID, ref, m.outcomeLine(p.ID, lang, action, m.Clock.Now()), ""); err != nil {
 		m.log.Warn("edit task message", "person", p.ID, "err", err)
 	}
 	ref.Decided = true
