@@ -24,6 +24,7 @@ type Config struct {
 	People        []Person       `yaml:"people"`
 	DocumentTypes []DocumentType `yaml:"document_types"`
 	Telegram      *Telegram      `yaml:"telegram"`
+	Slack         *Slack         `yaml:"slack"`
 	SMS           *SMS           `yaml:"sms"`
 	HTTP          *HTTP          `yaml:"http"`
 	Log           *Log           `yaml:"log"`
@@ -101,6 +102,17 @@ type ReminderStep struct {
 	Send  string         `yaml:"send"`
 	Line  int            `yaml:"-"`
 	Lines map[string]int `yaml:"-"`
+}
+
+// Slack configures the Slack channel.
+type Slack struct {
+	Mode             string `yaml:"mode"` // socket | http
+	BotTokenEnv      string `yaml:"bot_token_env"`
+	AppTokenEnv      string `yaml:"app_token_env"`
+	SigningSecretEnv string `yaml:"signing_secret_env"`
+	APIURL           string `yaml:"api_url"`
+	MaxFileMB        int    `yaml:"max_file_mb"`
+	Line             int    `yaml:"-"`
 }
 
 // Telegram configures the Telegram channel.
@@ -266,6 +278,26 @@ func (c *Config) applyDefaults() {
 		}
 		if c.Telegram.WebhookSecretEnv == "" {
 			c.Telegram.WebhookSecretEnv = "VIZA_TELEGRAM_WEBHOOK_SECRET"
+		}
+	}
+	if sl := c.Slack; sl != nil {
+		if sl.Mode == "" {
+			sl.Mode = "socket"
+		}
+		if sl.BotTokenEnv == "" {
+			sl.BotTokenEnv = "VIZA_SLACK_BOT_TOKEN"
+		}
+		if sl.AppTokenEnv == "" {
+			sl.AppTokenEnv = "VIZA_SLACK_APP_TOKEN"
+		}
+		if sl.SigningSecretEnv == "" {
+			sl.SigningSecretEnv = "VIZA_SLACK_SIGNING_SECRET"
+		}
+		if sl.APIURL == "" {
+			sl.APIURL = "https://slack.com/api/"
+		}
+		if sl.MaxFileMB == 0 {
+			sl.MaxFileMB = 20
 		}
 	}
 	if c.SMS != nil {

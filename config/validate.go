@@ -156,6 +156,14 @@ func (c *Config) validate(ps *Problems) {
 			ps.add(tg.Line, "telegram.mode", "%q: want polling or webhook", tg.Mode)
 		}
 	}
+	if sl := c.Slack; sl != nil {
+		if sl.Mode != "socket" && sl.Mode != "http" {
+			ps.add(sl.Line, "slack.mode", "%q: want socket or http", sl.Mode)
+		}
+		if sl.MaxFileMB < 0 || sl.MaxFileMB > 1024 {
+			ps.add(sl.Line, "slack.max_file_mb", "%d: want 1 to 1024", sl.MaxFileMB)
+		}
+	}
 	if sm := c.SMS; sm != nil {
 		switch sm.Provider {
 		case "smsru", "smsc":

@@ -247,8 +247,20 @@ func (m *Messenger) ask(ctx context.Context, p flows.PersonID, conv, lang string
 		q.Submit, q.Close = m.s(lang, "chat.form.submit", nil), m.s(lang, "chat.form.cancel", nil)
 		q.Text = rich.Plain(q.Label)
 	}
+	q.Lang = lang
+	if q.Mode == AskForm {
+		q.Required = messages.Error(flows.Errorf(flows.KindInvalid, map[bool]string{true: "reason_required", false: "text_required"}[pr.Action == "reject"], ""), lang)
+	}
 	pr.Mode, pr.At = q.Mode, m.Clock.Now()
 	id, err := m.wire.Ask(ctx, conv, q)
+	if err != nil && q.Mode == AskForm {
+		// A form that could not open (its trigger expired): the question
+		// goes in the conversation, answered by the next message.
+		m.log.Info("form did not open; asking in the conversation", "person", p, "err", err)
+		q = Question{Mode: AskNext, Text: m.t(lang, textID+".next", data), Lang: lang}
+		pr.Mode = AskNext
+		id, err = m.wire.Ask(ctx, conv, q)
+	}
 	if err != nil {
 		m.log.Warn("ask failed", "person", p, "err", m.sendFailed(p, err))
 		return

@@ -16,6 +16,7 @@ import (
 
 	"github.com/viza-app/viza/bot/chat"
 	"github.com/viza-app/viza/bot/logchannel"
+	"github.com/viza-app/viza/bot/slack"
 	"github.com/viza-app/viza/bot/sms"
 	"github.com/viza-app/viza/bot/telegram"
 	"github.com/viza-app/viza/bot/web"
@@ -51,6 +52,7 @@ type Main struct {
 	server  *http.Server
 	runners []func(context.Context) error
 	tgWire  *telegram.Transport
+	slWire  *slack.Transport
 	mu      sync.Mutex
 }
 
@@ -148,6 +150,17 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 			wires = append([]Wire{{Transport: tg, Run: tg.Run}}, wires...)
 		}
 	}
+	if cfg.Slack != nil {
+		sl, err := m.slack(ctx, cfg.Slack)
+		if err != nil {
+			m.DB.Close()
+			return nil, err
+		}
+		if sl != nil {
+			m.slWire = sl
+			wires = append(wires, Wire{Transport: sl, Run: sl.Run})
+		}
+	}
 	for _, w := range wires {
 		ms, err := chat.New(ctx, m.Chat, w.Transport)
 		if err != nil {
@@ -214,6 +227,9 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 	})
 	if m.tgWire != nil && cfg.Telegram.Mode == "webhook" {
 		mux.Handle("POST /telegram/webhook", m.tgWire.WebhookHandler())
+	}
+	if m.slWire != nil && cfg.Slack.Mode == "http" {
+		mux.Handle("/slack/", m.slWire.Handler())
 	}
 	m.server = &http.Server{Handler: metrics.Wrap(mux), ReadHeaderTimeout: 10 * time.Second}
 	return m, nil
@@ -356,6 +372,40 @@ func (m *Main) telegram(ctx context.Context, tc *config.Telegram) (*telegram.Tra
 	}
 	m.Log.Info("telegram channel on", "mode", tc.Mode)
 	return ch, nil
+}
+
+// slack connects the Slack transport when its bot token is in the
+// environment; without one the channel is off and the service runs on.
+func (m *Main) slack(ctx context.Context, sc *config.Slack) (*slack.Transport, error) {
+	bot, err := config.Secret(sc.BotTokenEnv)
+	if err != nil {
+		return nil, err
+	}
+	if bot == "" {
+		m.Log.Info("slack channel off: no bot token in the environment", "env", sc.BotTokenEnv)
+		return nil, nil
+	}
+	app, err := config.Secret(sc.AppTokenEnv)
+	if err != nil {
+		return nil, err
+	}
+	signing, err := config.Secret(sc.SigningSecretEnv)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case sc.Mode == "socket" && app == "":
+		return nil, fmt.Errorf("slack socket mode needs an app-level token in %s", sc.AppTokenEnv)
+	case sc.Mode == "http" && signing == "":
+		return nil, fmt.Errorf("slack http mode needs the signing secret in %s", sc.SigningSecretEnv)
+	}
+	tr, err := slack.New(ctx, slack.Config{Mode: sc.Mode, BotToken: bot, AppToken: app, SigningSecret: signing, APIURL: sc.APIURL,
+		MaxFile: int64(sc.MaxFileMB) << 20}, m.DB, m.Log)
+	if err != nil {
+		return nil, err
+	}
+	m.Log.Info("slack channel on", "mode", sc.Mode)
+	return tr, nil
 }
 
 // sms builds the SMS channel when its key is in the environment.

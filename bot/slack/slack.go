@@ -1,0 +1,251 @@
+// Package slack is Viza's Slack transport, built on
+// github.com/slack-go/slack. It only translates: Events API events,
+// interactions and the /viza slash command — from Socket Mode or signed
+// HTTP requests — into the conversation layer's events (bot/chat), and the
+// layer's messages into Block Kit: rich text as mrkdwn with what people
+// typed neutralised, buttons as actions blocks, questions as modals, files
+// through the external upload flow, the App Home as a published view.
+//
+// Every event is stored in the inbox SQLite shares with the other channels
+// before Slack is told it arrived, and handled once: a crash after the
+// acknowledgement loses nothing acknowledged, a redelivery changes nothing.
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+	"golang.org/x/time/rate"
+
+	"github.com/viza-app/viza/bot/chat"
+	"github.com/viza-app/viza/bot/secret"
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/storage"
+)
+
+// Name is the channel's name in deliveries and identities.
+const Name = "slack"
+
+// Store is what the transport keeps: the inbox, the DM channels and the
+// people looked up by e-mail.
+type Store interface {
+	InboxPut(ctx context.Context, channel string, items []storage.InboxItem) ([]string, error)
+	InboxPending(ctx context.Context, channel string, limit int) ([]storage.InboxItem, error)
+	InboxDone(ctx context.Context, channel, id string) error
+	StateGet(ctx context.Context, channel, key string) (string, bool, error)
+	StatePut(ctx context.Context, channel, key, value string) error
+}
+
+// Config is the channel's part of viza.yaml plus the secrets.
+type Config struct {
+	Mode          string // socket (default) | http
+	BotToken      string
+	AppToken      string // socket mode
+	SigningSecret string // http mode
+	APIURL        string // the Web API base; default https://slack.com/api/
+	MaxFile       int64  // the largest file taken in; default 20 MB
+	// PerChannel is the gap between messages in one conversation (Slack:
+	// about one a second); Workspace messages a second across them.
+	PerChannel time.Duration
+	Workspace  rate.Limit
+	// Tiers overrides the calls a minute allowed per method.
+	Tiers map[string]int
+}
+
+// Transport implements chat.Transport, chat.Identifier and
+// chat.HomeTransport for Slack.
+type Transport struct {
+	cfg   Config
+	api   *slack.Client
+	store Store
+	log   *slog.Logger
+	wake  chan struct{}
+	m     *chat.Messenger
+
+	limits    *limits
+	homeDirty chan string
+
+	mu  sync.Mutex
+	dms map[string]string // user → DM channel
+}
+
+var (
+	_ chat.Transport     = (*Transport)(nil)
+	_ chat.Identifier    = (*Transport)(nil)
+	_ chat.HomeTransport = (*Transport)(nil)
+)
+
+// New connects to the Web API, checking the bot token with auth.test.
+func New(ctx context.Context, cfg Config, store Store, log *slog.Logger) (*Transport, error) {
+	if cfg.Mode == "" {
+		cfg.Mode = "socket"
+	}
+	if cfg.APIURL == "" {
+		cfg.APIURL = "https://slack.com/api/"
+	}
+	if cfg.APIURL[len(cfg.APIURL)-1] != '/' {
+		cfg.APIURL += "/" // slack-go appends method names to it as they are
+	}
+	if cfg.MaxFile == 0 {
+		cfg.MaxFile = 20 << 20
+	}
+	if cfg.PerChannel == 0 {
+		cfg.PerChannel = time.Second
+	}
+	if cfg.Workspace == 0 {
+		cfg.Workspace = 5
+	}
+	secrets := []string{cfg.BotToken, cfg.AppToken, cfg.SigningSecret}
+	httpc := &secret.Client{HTTP: &http.Client{Timeout: 30 * time.Second}, Secrets: secrets}
+	opts := []slack.Option{slack.OptionAPIURL(cfg.APIURL), slack.OptionHTTPClient(httpc)}
+	if cfg.AppToken != "" {
+		opts = append(opts, slack.OptionAppLevelToken(cfg.AppToken))
+	}
+	t := &Transport{cfg: cfg, api: slack.New(cfg.BotToken, opts...), store: store, log: log.With("channel", Name),
+		wake: make(chan struct{}, 1), limits: newLimits(cfg), homeDirty: make(chan string, 1024), dms: map[string]string{}}
+	initCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := t.call(initCtx, "auth.test", "", func(ctx context.Context) error {
+		_, err := t.api.AuthTestContext(ctx)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("slack: auth.test: %w", t.redact(err))
+	}
+	return t, nil
+}
+
+func (t *Transport) redact(err error) error {
+	return secret.Redact(err, t.cfg.BotToken, t.cfg.AppToken, t.cfg.SigningSecret)
+}
+
+// Name implements chat.Transport.
+func (t *Transport) Name() string { return Name }
+
+// Caps implements chat.Transport. A section holds 3,000 characters; an
+// actions block 25 buttons and a message 50 blocks; action values 2,000
+// bytes. Buttons open modals (Forms); a file in a request's thread answers
+// it, but a text question is asked in a modal or for the next message.
+func (t *Transport) Caps() chat.Caps {
+	return chat.Caps{RowButtons: 5, MsgButtons: 40, MaxText: 12000, MaxAction: 2000, MaxFile: t.cfg.MaxFile,
+		Edit: true, Forms: true, Dialect: "slack-mrkdwn", Command: "/viza "}
+}
+
+// Run handles stored events in order until ctx ends, and in Socket Mode
+// receives them; in HTTP mode Handler receives them.
+func (t *Transport) Run(ctx context.Context, m *chat.Messenger) error {
+	t.m = m
+	errc := make(chan error, 3)
+	go func() { errc <- t.processLoop(ctx) }()
+	go func() { errc <- t.homeLoop(ctx) }()
+	if t.cfg.Mode == "socket" {
+		go func() { errc <- t.socketLoop(ctx) }()
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+// Wake makes the processor look at the inbox now.
+func (t *Transport) Wake() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// stored is one inbox item: what kind of request, and its payload as it
+// came.
+type stored struct {
+	Kind    string          `json:"kind"` // events_api | interactive | slash_commands
+	Payload json.RawMessage `json:"payload"`
+}
+
+func (t *Transport) processLoop(ctx context.Context) error {
+	for {
+		items, err := t.store.InboxPending(ctx, Name, 50)
+		if err != nil && ctx.Err() == nil {
+			t.log.Error("read inbox", "err", err)
+		}
+		for _, it := range items {
+			t.process(ctx, it)
+			if ctx.Err() != nil {
+				return nil
+			}
+		}
+		if len(items) > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.wake:
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (t *Transport) process(ctx context.Context, it storage.InboxItem) {
+	var st stored
+	if err := json.Unmarshal(it.Payload, &st); err != nil {
+		t.log.Error("undecodable event dropped", "event", it.ID, "err", err)
+	} else if ev, ok := t.event(ctx, st); ok {
+		ev.Key = "slack:" + it.ID
+		t.m.Handle(ctx, ev)
+	}
+	if ctx.Err() != nil {
+		return // unfinished: handled again after restart, idempotently
+	}
+	if err := t.store.InboxDone(context.WithoutCancel(ctx), Name, it.ID); err != nil {
+		t.log.Error("mark event handled", "event", it.ID, "err", err)
+	}
+}
+
+// keep stores an event under its dedup key; false when it had been seen.
+func (t *Transport) keep(ctx context.Context, key string, st stored) (bool, error) {
+	b, _ := json.Marshal(st)
+	fresh, err := t.store.InboxPut(ctx, Name, []storage.InboxItem{{ID: key, Payload: b}})
+	if err != nil {
+		return false, err
+	}
+	t.Wake()
+	return len(fresh) == 1, nil
+}
+
+// apiErr maps a Web API error: 429 and 5xx → transient; a person the app
+// cannot write to → unreachable; anything else → permanent.
+func (t *Transport) apiErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	err = t.redact(err)
+	var rl *slack.RateLimitedError
+	var sc slack.StatusCodeError
+	var se slack.SlackErrorResponse
+	switch {
+	case errors.As(err, &rl):
+		return &flows.Error{Kind: flows.KindTransient, Code: "rate_limited", Err: err, RetryAfter: rl.RetryAfter}
+	case errors.As(err, &sc) && sc.Code >= 500:
+		return &flows.Error{Kind: flows.KindTransient, Code: "slack_unavailable", Err: err}
+	case errors.As(err, &se):
+		switch se.Err {
+		case "channel_not_found", "user_not_found", "user_disabled", "cannot_dm_bot", "not_in_channel", "is_archived":
+			return &flows.Error{Kind: flows.KindPermanent, Code: flows.CodeUnreachable, Err: err}
+		}
+		return &flows.Error{Kind: flows.KindPermanent, Code: "slack_rejected", Err: err}
+	}
+	var fe *flows.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	return &flows.Error{Kind: flows.KindTransient, Code: "slack_unavailable", Err: err}
+}
