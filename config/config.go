@@ -112,7 +112,12 @@ type Slack struct {
 	SigningSecretEnv string `yaml:"signing_secret_env"`
 	APIURL           string `yaml:"api_url"`
 	MaxFileMB        int    `yaml:"max_file_mb"`
-	Line             int    `yaml:"-"`
+	// MessagesPerSecond and MethodLimits (calls a minute by method) are
+	// Slack's limits for the workspace, where they differ from the
+	// published tiers (Enterprise Grid).
+	MessagesPerSecond float64        `yaml:"messages_per_second"`
+	MethodLimits      map[string]int `yaml:"method_limits"`
+	Line              int            `yaml:"-"`
 }
 
 // Telegram configures the Telegram channel.

@@ -187,3 +187,27 @@ sms:
 		t.Fatalf("bad ladder: %v", err)
 	}
 }
+
+// TestSlackLimits: a workspace's own limits are read, and impossible ones
+// refused with the key named.
+func TestSlackLimits(t *testing.T) {
+	base, err := os.ReadFile("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := string(base) + "slack:\n  messages_per_second: 20\n  method_limits: {chat.update: 200}\n"
+	c, err := Parse("viza.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Slack.MessagesPerSecond != 20 || c.Slack.MethodLimits["chat.update"] != 200 || c.Slack.Mode != "socket" {
+		t.Fatalf("slack = %+v", c.Slack)
+	}
+	bad := string(base) + "slack:\n  messages_per_second: -1\n  method_limits: {chat.update: 0}\n"
+	_, err = Parse("viza.yaml", []byte(bad))
+	for _, want := range []string{"slack.messages_per_second: must not be negative", "slack.method_limits.chat.update: 0: want calls a minute above 0"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("no problem %q in %v", want, err)
+		}
+	}
+}

@@ -163,6 +163,14 @@ func (c *Config) validate(ps *Problems) {
 		if sl.MaxFileMB < 0 || sl.MaxFileMB > 1024 {
 			ps.add(sl.Line, "slack.max_file_mb", "%d: want 1 to 1024", sl.MaxFileMB)
 		}
+		if sl.MessagesPerSecond < 0 {
+			ps.add(sl.Line, "slack.messages_per_second", "must not be negative")
+		}
+		for m, n := range sl.MethodLimits {
+			if n <= 0 {
+				ps.add(sl.Line, "slack.method_limits."+m, "%d: want calls a minute above 0", n)
+			}
+		}
 	}
 	if sm := c.SMS; sm != nil {
 		switch sm.Provider {

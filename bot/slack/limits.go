@@ -32,15 +32,20 @@ type limits struct {
 }
 
 func newLimits(cfg Config) *limits {
-	l := &limits{gap: cfg.PerChannel, workspace: rate.NewLimiter(cfg.Workspace, 1), methods: map[string]*rate.Limiter{},
+	// The workspace's messages go at 95% of its rate: requests that leave
+	// evenly spaced may reach Slack closer together, and Slack counts them
+	// as they arrive.
+	l := &limits{gap: cfg.PerChannel, workspace: rate.NewLimiter(cfg.Workspace*0.95, 1), methods: map[string]*rate.Limiter{},
 		next: map[string]time.Time{}}
 	for m, perMinute := range tiers {
 		if v, ok := cfg.Tiers[m]; ok {
 			perMinute = v
 		}
-		// A burst of a tenth of the minute's allowance: Slack lets short
-		// bursts through, but not a whole minute's at once.
-		l.methods[m] = rate.NewLimiter(rate.Limit(float64(perMinute)/60), max(1, perMinute/10))
+		// Slack counts a method's calls over a minute. A bucket that holds
+		// a burst and refills at the minute's allowance less that burst
+		// never passes the allowance in any minute, and keeps 95% of it.
+		burst := max(1, perMinute/20)
+		l.methods[m] = rate.NewLimiter(rate.Limit(float64(max(1, perMinute-burst))/60), burst)
 	}
 	return l
 }

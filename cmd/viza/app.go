@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/viza-app/viza/bot/chat"
 	"github.com/viza-app/viza/bot/logchannel"
 	"github.com/viza-app/viza/bot/slack"
@@ -400,7 +402,7 @@ func (m *Main) slack(ctx context.Context, sc *config.Slack) (*slack.Transport, e
 		return nil, fmt.Errorf("slack http mode needs the signing secret in %s", sc.SigningSecretEnv)
 	}
 	tr, err := slack.New(ctx, slack.Config{Mode: sc.Mode, BotToken: bot, AppToken: app, SigningSecret: signing, APIURL: sc.APIURL,
-		MaxFile: int64(sc.MaxFileMB) << 20}, m.DB, m.Log)
+		MaxFile: int64(sc.MaxFileMB) << 20, Workspace: rate.Limit(sc.MessagesPerSecond), Tiers: sc.MethodLimits}, m.DB, m.Log)
 	if err != nil {
 		return nil, err
 	}

@@ -55,10 +55,11 @@ type child struct {
 	addr chan string
 }
 
-func startChild(t *testing.T, cfgPath, token string) *child {
+// startChild runs the binary on cfgPath with env added to the test's.
+func startChild(t *testing.T, cfgPath string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(binary(t), "serve", "-config", cfgPath)
-	cmd.Env = append(os.Environ(), "VIZA_TEST_TG_TOKEN="+token, "VIZA_TEST_TG_SECRET=s3cret-token")
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +155,7 @@ func TestTelegramSurvivesSIGKILL(t *testing.T) {
 			delivered := map[int64]bool{}
 			kills := 0
 			for round := 0; round < 6; round++ {
-				c := startChild(t, cfgPath, fake.Token)
+				c := startChild(t, cfgPath, "VIZA_TEST_TG_TOKEN="+fake.Token, "VIZA_TEST_TG_SECRET=s3cret-token")
 				var addr string
 				select {
 				case addr = <-c.addr:

@@ -160,6 +160,7 @@ type Server struct {
 	failNext  map[string][]int // method → HTTP statuses to answer next
 	envelopes []*envelope
 	acks      map[string]json.RawMessage
+	ackCount  map[string]int
 	conns     map[*websocket.Conn]*sync.Mutex
 	ackWait   time.Duration
 	mode      string // "socket" or "http"
@@ -184,7 +185,7 @@ func New(users ...User) *Server {
 	s := &Server{BotToken: "xoxb-1-test-bot-token", AppToken: "xapp-1-test-app-token", SigningSecret: "8f742231b10e8888abcd99yyyzzz85a5",
 		users: map[string]*User{}, dms: map[string]string{}, views: map[string]*View{}, homes: map[string]*View{}, files: map[string]*File{},
 		triggers: map[string]time.Time{}, lastIn: map[string]time.Time{}, recent: map[string][]time.Time{}, failNext: map[string][]int{},
-		acks: map[string]json.RawMessage{}, conns: map[*websocket.Conn]*sync.Mutex{}, ackWait: 3 * time.Second, mode: "socket",
+		acks: map[string]json.RawMessage{}, ackCount: map[string]int{}, conns: map[*websocket.Conn]*sync.Mutex{}, ackWait: 3 * time.Second, mode: "socket",
 		delivered: map[string]int{}}
 	for _, u := range users {
 		s.users[u.ID] = &u
@@ -205,6 +206,14 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	s.srv.CloseClientConnections()
 	s.srv.Close()
+}
+
+// RemoveUser takes a member out of the workspace: lookups and DMs to them
+// fail as they do for a deactivated account.
+func (s *Server) RemoveUser(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.users, id)
 }
 
 // SetLimits turns rate limits on.
@@ -686,8 +695,12 @@ func (s *Server) serveDownload(w http.ResponseWriter, r *http.Request) {
 }
 
 // Sign computes Slack's request signature of body at ts.
-func (s *Server) Sign(ts string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(s.SigningSecret))
+func (s *Server) Sign(ts string, body []byte) string { return SignWith(s.SigningSecret, ts, body) }
+
+// SignWith computes a request signature with another signing secret, as
+// a forger who does not hold the app's would.
+func SignWith(secret, ts string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
 	fmt.Fprintf(mac, "v0:%s:%s", ts, body)
 	return "v0=" + hex.EncodeToString(mac.Sum(nil))
 }

@@ -79,6 +79,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.mu.Lock()
+		s.ackCount[ack.EnvelopeID]++
 		for _, e := range s.envelopes {
 			if e.ID == ack.EnvelopeID && !e.Acked {
 				e.Acked, e.Response = true, ack.Payload
@@ -161,6 +162,15 @@ func (s *Server) Connections() int {
 	return len(s.conns)
 }
 
+// Acks counts the acknowledgements an envelope got, redeliveries
+// included: once it equals the times it was sent, the app has seen every
+// copy.
+func (s *Server) Acks(envelopeID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ackCount[envelopeID]
+}
+
 // Acked reports the acknowledgement payload of an envelope, once acked.
 func (s *Server) Acked(envelopeID string) (json.RawMessage, bool) {
 	s.mu.Lock()
@@ -177,6 +187,9 @@ type Delivery struct {
 	Body     []byte // HTTP mode: its body
 	EventID  string
 	Trigger  string
+
+	path, contentType string
+	request           []byte
 }
 
 // Response waits for the app's answer to a delivery: the ack payload in
@@ -217,7 +230,7 @@ func (s *Server) deliver(kind string, payload any, form url.Values, accepts bool
 			path, ct = "/slack/commands", "application/x-www-form-urlencoded"
 			body = []byte(form.Encode())
 		}
-		d := Delivery{}
+		d := Delivery{path: path, contentType: ct, request: body}
 		for attempt := 0; attempt <= 3; attempt++ {
 			headers := map[string]string{}
 			if attempt > 0 {
@@ -253,8 +266,17 @@ func (s *Server) deliver(kind string, payload any, form url.Values, accepts bool
 }
 
 // Redeliver sends an envelope or request again exactly as before, as Slack
-// does when it did not see an acknowledgement.
-func (s *Server) Redeliver(d Delivery) {
+// does when it did not see an acknowledgement; in HTTP mode the request is
+// signed anew and marked with X-Slack-Retry-Num. It returns the app's HTTP
+// status (0 in Socket Mode).
+func (s *Server) Redeliver(d Delivery) int {
+	if d.Envelope == "" {
+		status, _, err := s.post(d.path, d.contentType, d.request, map[string]string{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+		if err != nil {
+			return 0
+		}
+		return status
+	}
 	s.mu.Lock()
 	var e *envelope
 	for _, x := range s.envelopes {
@@ -269,6 +291,12 @@ func (s *Server) Redeliver(d Delivery) {
 	if e != nil {
 		s.send(e)
 	}
+	return 0
+}
+
+// Request is what a delivery sent in HTTP mode: path, content type, body.
+func (d Delivery) Request() (path, contentType string, body []byte) {
+	return d.path, d.contentType, d.request
 }
 
 func (s *Server) eventCallback(event map[string]any) (map[string]any, string) {
