@@ -25,6 +25,7 @@ type Config struct {
 	DocumentTypes []DocumentType `yaml:"document_types"`
 	Telegram      *Telegram      `yaml:"telegram"`
 	Slack         *Slack         `yaml:"slack"`
+	Bitrix24      *Bitrix24      `yaml:"bitrix24"`
 	SMS           *SMS           `yaml:"sms"`
 	HTTP          *HTTP          `yaml:"http"`
 	Log           *Log           `yaml:"log"`
@@ -118,6 +119,43 @@ type Slack struct {
 	MessagesPerSecond float64        `yaml:"messages_per_second"`
 	MethodLimits      map[string]int `yaml:"method_limits"`
 	Line              int            `yaml:"-"`
+}
+
+// Bitrix24 configures the Bitrix24 chat channel: an inbound webhook
+// (its URL, a secret, in webhook_env) or a local application (client_id
+// and its secret) on portal_url.
+type Bitrix24 struct {
+	PortalURL           string `yaml:"portal_url"`
+	WebhookEnv          string `yaml:"webhook_env"`
+	ClientID            string `yaml:"client_id"`
+	ClientSecretEnv     string `yaml:"client_secret_env"`
+	ApplicationTokenEnv string `yaml:"application_token_env"`
+	Mode                string `yaml:"mode"` // auto | fetch | events
+	// APIURL replaces the portal's REST endpoint (portal_url + /rest/) and
+	// OAuthURL the OAuth server, for a test server.
+	APIURL   string `yaml:"api_url"`
+	OAuthURL string `yaml:"oauth_url"`
+	// RequestsPerSecond and Burst are the portal's leaky bucket: 2 and 50,
+	// 5 and 250 on Enterprise plans.
+	RequestsPerSecond float64        `yaml:"requests_per_second"`
+	Burst             int            `yaml:"burst"`
+	FetchInterval     string         `yaml:"fetch_interval"`
+	MaxFileMB         int            `yaml:"max_file_mb"`
+	RegistryList      *Bitrix24List  `yaml:"registry_list"`
+	Line              int            `yaml:"-"`
+	Lines             map[string]int `yaml:"-"`
+}
+
+// Bitrix24List is the universal list where the company keeps its contract
+// register: every document is mirrored there as one element.
+type Bitrix24List struct {
+	ID     string `yaml:"id"`      // IBLOCK_ID
+	TypeID string `yaml:"type_id"` // IBLOCK_TYPE_ID, default "lists"
+	// Fields maps Viza's columns (number, title, counterparty, amount,
+	// state, waiting_on, final_version, sheet) to the list's fields (NAME,
+	// PROPERTY_123 …).
+	Fields map[string]string `yaml:"fields"`
+	Line   int               `yaml:"-"`
 }
 
 // Telegram configures the Telegram channel.
@@ -303,6 +341,41 @@ func (c *Config) applyDefaults() {
 		}
 		if sl.MaxFileMB == 0 {
 			sl.MaxFileMB = 20
+		}
+	}
+	if b := c.Bitrix24; b != nil {
+		if b.Mode == "" {
+			b.Mode = "auto"
+		}
+		if b.WebhookEnv == "" {
+			b.WebhookEnv = "VIZA_BITRIX24_WEBHOOK"
+		}
+		if b.ClientSecretEnv == "" {
+			b.ClientSecretEnv = "VIZA_BITRIX24_CLIENT_SECRET"
+		}
+		if b.ApplicationTokenEnv == "" {
+			b.ApplicationTokenEnv = "VIZA_BITRIX24_APP_TOKEN"
+		}
+		if b.APIURL == "" && b.PortalURL != "" {
+			b.APIURL = strings.TrimSuffix(b.PortalURL, "/") + "/rest/"
+		}
+		if b.OAuthURL == "" {
+			b.OAuthURL = "https://oauth.bitrix.info/oauth/token/"
+		}
+		if b.RequestsPerSecond == 0 {
+			b.RequestsPerSecond = 2
+		}
+		if b.Burst == 0 {
+			b.Burst = 50
+		}
+		if b.FetchInterval == "" {
+			b.FetchInterval = "5s"
+		}
+		if b.MaxFileMB == 0 {
+			b.MaxFileMB = 20
+		}
+		if l := b.RegistryList; l != nil && l.TypeID == "" {
+			l.TypeID = "lists"
 		}
 	}
 	if c.SMS != nil {

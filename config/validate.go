@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -169,6 +170,42 @@ func (c *Config) validate(ps *Problems) {
 		for m, n := range sl.MethodLimits {
 			if n <= 0 {
 				ps.add(sl.Line, "slack.method_limits."+m, "%d: want calls a minute above 0", n)
+			}
+		}
+	}
+	if b := c.Bitrix24; b != nil {
+		switch b.Mode {
+		case "auto", "fetch", "events":
+		default:
+			ps.add(b.Line, "bitrix24.mode", "%q: want auto, fetch or events", b.Mode)
+		}
+		if b.PortalURL == "" && b.ClientID != "" {
+			ps.add(b.Line, "bitrix24.portal_url", "a local application needs the portal's address")
+		}
+		if b.PortalURL != "" {
+			if u, err := url.Parse(b.PortalURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				ps.add(b.Line, "bitrix24.portal_url", "%q: want https://your-portal.bitrix24.ru", b.PortalURL)
+			}
+		}
+		if b.RequestsPerSecond < 0 || b.Burst < 0 {
+			ps.add(b.Line, "bitrix24.requests_per_second", "the leaky bucket's rate and burst must not be negative")
+		}
+		if d, err := time.ParseDuration(b.FetchInterval); err != nil || d <= 0 {
+			ps.add(b.Line, "bitrix24.fetch_interval", "%q: want a duration such as 5s", b.FetchInterval)
+		}
+		if b.MaxFileMB < 0 || b.MaxFileMB > 1024 {
+			ps.add(b.Line, "bitrix24.max_file_mb", "%d: want 1 to 1024", b.MaxFileMB)
+		}
+		if l := b.RegistryList; l != nil {
+			if l.ID == "" {
+				ps.add(l.Line, "bitrix24.registry_list.id", "the list's id (IBLOCK_ID) is required")
+			}
+			for k := range l.Fields {
+				switch k {
+				case "number", "title", "counterparty", "amount", "state", "waiting_on", "final_version", "sheet":
+				default:
+					ps.add(l.Line, "bitrix24.registry_list.fields."+k, "want number, title, counterparty, amount, state, waiting_on, final_version or sheet")
+				}
 			}
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/viza-app/viza/bot/bitrix24"
 	"github.com/viza-app/viza/bot/chat"
 	"github.com/viza-app/viza/bot/logchannel"
 	"github.com/viza-app/viza/bot/slack"
@@ -55,6 +56,10 @@ type Main struct {
 	runners []func(context.Context) error
 	tgWire  *telegram.Transport
 	slWire  *slack.Transport
+	b24Wire *bitrix24.Transport
+	// b24Install takes a local application's installation (nil unless
+	// the channel is an OAuth application).
+	b24Install http.Handler
 	mu      sync.Mutex
 }
 
@@ -141,11 +146,25 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 	m.Messengers = map[string]*chat.Messenger{}
 	var channels []flows.Channel
 	wires := extra
+	// Listening first: a channel may need the address people and platforms
+	// reach the service at (Bitrix24 registers its event handlers there).
+	if m.Listener, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
+		m.DB.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTP.Listen, err)
+	}
+	publicURL := cfg.HTTP.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + m.Listener.Addr().String()
+	}
+	fail := func(err error) (*Main, error) {
+		m.Listener.Close()
+		m.DB.Close()
+		return nil, err
+	}
 	if cfg.Telegram != nil {
 		tg, err := m.telegram(ctx, cfg.Telegram)
 		if err != nil {
-			m.DB.Close()
-			return nil, err
+			return fail(err)
 		}
 		if tg != nil {
 			m.tgWire = tg
@@ -155,19 +174,27 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 	if cfg.Slack != nil {
 		sl, err := m.slack(ctx, cfg.Slack)
 		if err != nil {
-			m.DB.Close()
-			return nil, err
+			return fail(err)
 		}
 		if sl != nil {
 			m.slWire = sl
 			wires = append(wires, Wire{Transport: sl, Run: sl.Run})
 		}
 	}
+	if cfg.Bitrix24 != nil {
+		b, err := m.bitrix24(ctx, cfg.Bitrix24, strings.TrimSuffix(publicURL, "/")+"/bitrix24/events")
+		if err != nil {
+			return fail(err)
+		}
+		if b != nil {
+			m.b24Wire = b
+			wires = append(wires, Wire{Transport: b, Run: b.Run})
+		}
+	}
 	for _, w := range wires {
 		ms, err := chat.New(ctx, m.Chat, w.Transport)
 		if err != nil {
-			m.DB.Close()
-			return nil, err
+			return fail(err)
 		}
 		m.Messengers[ms.Name()] = ms
 		channels = append(channels, ms)
@@ -180,8 +207,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 	if cfg.SMS != nil {
 		ch, err := m.sms(cfg.SMS)
 		if err != nil {
-			m.DB.Close()
-			return nil, err
+			return fail(err)
 		}
 		if ch != nil {
 			channels = append(channels, ch)
@@ -200,17 +226,8 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		m.Dispatcher.Wake()
 		m.Scheduler.Wake()
 	})
-	if m.Listener, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
-		m.DB.Close()
-		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTP.Listen, err)
-	}
-	publicURL := cfg.HTTP.PublicURL
-	if publicURL == "" {
-		publicURL = "http://" + m.Listener.Addr().String()
-	}
 	if err := m.initWeb(ctx, publicURL, path == ""); err != nil {
-		m.DB.Close()
-		return nil, err
+		return fail(err)
 	}
 	m.Chat.SetLoginLink(func(ctx context.Context, p flows.PersonID) (string, error) {
 		return m.Web.LoginLink(ctx, p, web.LoginTTL)
@@ -232,6 +249,12 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 	}
 	if m.slWire != nil && cfg.Slack.Mode == "http" {
 		mux.Handle("/slack/", m.slWire.Handler())
+	}
+	if m.b24Wire != nil && m.b24Wire.Mode() == "events" {
+		mux.Handle("POST /bitrix24/events", m.b24Wire.Handler())
+	}
+	if m.b24Install != nil {
+		mux.Handle("POST /bitrix24/install", m.b24Install)
 	}
 	m.server = &http.Server{Handler: metrics.Wrap(mux), ReadHeaderTimeout: 10 * time.Second}
 	return m, nil
@@ -407,6 +430,55 @@ func (m *Main) slack(ctx context.Context, sc *config.Slack) (*slack.Transport, e
 		return nil, err
 	}
 	m.Log.Info("slack channel on", "mode", sc.Mode)
+	return tr, nil
+}
+
+// bitrix24 connects the Bitrix24 transport when an inbound webhook or a
+// local application is configured; without either the channel is off and
+// the service runs on. A local application not installed yet serves its
+// installation handler and waits for a restart.
+func (m *Main) bitrix24(ctx context.Context, bc *config.Bitrix24, eventsURL string) (*bitrix24.Transport, error) {
+	webhook, err := config.Secret(bc.WebhookEnv)
+	if err != nil {
+		return nil, err
+	}
+	clientSecret, err := config.Secret(bc.ClientSecretEnv)
+	if err != nil {
+		return nil, err
+	}
+	appToken, err := config.Secret(bc.ApplicationTokenEnv)
+	if err != nil {
+		return nil, err
+	}
+	cc := bitrix24.ClientConfig{Webhook: webhook, Rate: bc.RequestsPerSecond, Burst: bc.Burst, Secrets: []string{appToken}}
+	switch {
+	case webhook != "":
+	case bc.ClientID != "" && clientSecret != "":
+		cc.RESTURL = bc.APIURL
+		cc.OAuth = &bitrix24.OAuth{ClientID: bc.ClientID, ClientSecret: clientSecret, TokenURL: bc.OAuthURL, Store: bitrix24.StateTokens{Store: m.DB}}
+		m.b24Install = bitrix24.InstallHandler(cc.OAuth, bc.APIURL, m.DB, m.Log.With("channel", bitrix24.Name))
+		if _, ok, err := cc.OAuth.Store.LoadTokens(ctx); err != nil {
+			return nil, err
+		} else if !ok {
+			m.Log.Warn("bitrix24 channel waits for the application's installation on the portal", "install_url", strings.TrimSuffix(eventsURL, "/events")+"/install")
+			return nil, nil
+		}
+	default:
+		m.Log.Info("bitrix24 channel off: neither an inbound webhook nor a local application's secret in the environment",
+			"webhook_env", bc.WebhookEnv, "client_secret_env", bc.ClientSecretEnv)
+		return nil, nil
+	}
+	client, err := bitrix24.NewClient(cc, m.Log.With("channel", bitrix24.Name))
+	if err != nil {
+		return nil, err
+	}
+	poll, _ := time.ParseDuration(bc.FetchInterval)
+	tr, err := bitrix24.New(ctx, bitrix24.Config{Mode: bc.Mode, ApplicationToken: appToken, EventsURL: eventsURL,
+		MaxFile: int64(bc.MaxFileMB) << 20, Poll: poll}, client, m.DB, m.Log)
+	if err != nil {
+		return nil, err
+	}
+	m.Log.Info("bitrix24 channel on", "mode", tr.Mode())
 	return tr, nil
 }
 

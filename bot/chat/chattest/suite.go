@@ -5,12 +5,17 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/viza-app/viza/bot/chat"
 	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/locales"
 	"github.com/viza-app/viza/messages"
+	"github.com/viza-app/viza/messages/rich"
 	"github.com/viza-app/viza/messages/rich/richtest"
 )
 
@@ -347,3 +352,42 @@ func decisions(d *flows.Document, kind string, p flows.PersonID) int {
 // hostileTitle is a title made of what would be markup or a mention in
 // every dialect the channels speak.
 var hostileTitle = strings.Join([]string{richtest.Hostile[0], richtest.Hostile[5], richtest.Hostile[7], richtest.Hostile[9], richtest.Hostile[10]}, " ")
+
+// NextQuestion reports whether a bot's message is one of the questions
+// answered by the next message (the catalogue's "….next" entries, in any
+// language), for a platform whose messages carry no mark of a question.
+func NextQuestion(text string) bool {
+	nextQuestionsOnce.Do(loadNextQuestions)
+	text = strings.TrimSpace(text)
+	for _, re := range nextQuestions {
+		if re.MatchString(text) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	nextQuestionsOnce sync.Once
+	nextQuestions     []*regexp.Regexp
+)
+
+func loadNextQuestions() {
+	placeholder := regexp.MustCompile(`\\\{\\\{[^}]*\\\}\\\}`)
+	for _, lang := range locales.Languages {
+		raw, err := locales.Raw(lang)
+		if err != nil {
+			panic(err)
+		}
+		var cat map[string]any
+		if err := yaml.Unmarshal(raw, &cat); err != nil {
+			panic(err)
+		}
+		for k, x := range cat {
+			if v, ok := x.(string); ok && strings.HasSuffix(k, ".next") {
+				pattern := placeholder.ReplaceAllString(regexp.QuoteMeta(strings.TrimSpace(rich.MustParse(v).String())), ".*")
+				nextQuestions = append(nextQuestions, regexp.MustCompile("^"+pattern+"$"))
+			}
+		}
+	}
+}

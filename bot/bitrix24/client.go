@@ -1,0 +1,394 @@
+package bitrix24
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/viza-app/viza/bot/secret"
+)
+
+// Client calls Bitrix24 REST methods: JSON in, the {"result": …, "time": …}
+// envelope out, {"error", "error_description"} for failures. Every call
+// passes one client-side leaky bucket (the portal's own is 2 requests a
+// second with a burst of 50, 5 and 250 on Enterprise), waits and tries
+// again on QUERY_LIMIT_EXCEEDED (503) and OPERATION_TIME_LIMIT (429), and
+// with OAuth refreshes the access token before it expires and when the
+// portal says it has.
+type Client struct {
+	base    string // ends in "/": an inbound webhook's URL, or the portal's /rest/
+	http    *secret.Client
+	bucket  *rate.Limiter
+	oauth   *OAuth // nil for an inbound webhook
+	log     *slog.Logger
+	secrets []string
+	// MaxWait bounds how long one call keeps waiting out the portal's
+	// limits; the default is a minute.
+	MaxWait time.Duration
+}
+
+// ClientConfig is how to reach the portal.
+type ClientConfig struct {
+	// Webhook is an inbound webhook's URL, https://portal/rest/<user>/<secret>/:
+	// it carries its own key and is a secret as a whole.
+	Webhook string
+	// RESTURL is the portal's REST endpoint for an OAuth application
+	// (https://portal/rest/); OAuth holds its tokens.
+	RESTURL string
+	OAuth   *OAuth
+	// Rate and Burst are the portal's leaky bucket (default 2 and 50).
+	Rate    float64
+	Burst   int
+	Secrets []string // more values to keep out of errors and logs
+}
+
+// NewClient makes a client for a portal.
+func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
+	base := cfg.Webhook
+	if base == "" {
+		base = cfg.RESTURL
+	}
+	if base == "" {
+		return nil, errors.New("bitrix24: neither an inbound webhook nor an OAuth application is configured")
+	}
+	if !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	if cfg.Rate == 0 {
+		cfg.Rate = 2
+	}
+	if cfg.Burst == 0 {
+		cfg.Burst = 50
+	}
+	secrets := append([]string{cfg.Webhook}, cfg.Secrets...)
+	if u, err := url.Parse(cfg.Webhook); err == nil && cfg.Webhook != "" {
+		// The path's last part is the webhook's key: masked on its own too,
+		// wherever a library prints only the path.
+		parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+		secrets = append(secrets, parts[len(parts)-1])
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{base: base, bucket: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst), oauth: cfg.OAuth, log: log,
+		MaxWait: time.Minute}
+	if cfg.OAuth != nil {
+		secrets = append(secrets, cfg.OAuth.ClientSecret)
+	}
+	c.secrets = secrets
+	c.http = &secret.Client{HTTP: &http.Client{Timeout: 60 * time.Second}, Secrets: secrets}
+	if cfg.OAuth != nil {
+		cfg.OAuth.http = c.http
+	}
+	return c, nil
+}
+
+// APIError is the portal's answer to a call that failed.
+type APIError struct {
+	Status      int
+	Code        string
+	Description string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("bitrix24: %s (HTTP %d): %s", e.Code, e.Status, e.Description)
+}
+
+// Temporary reports whether the call may succeed later as it is.
+func (e *APIError) Temporary() bool {
+	return e.Status >= 500 || e.Status == http.StatusTooManyRequests || e.Code == "QUERY_LIMIT_EXCEEDED" || e.Code == "OPERATION_TIME_LIMIT"
+}
+
+// Redact masks the client's secrets in a text, for logs.
+func (c *Client) Redact(s string) string { return secret.String(s, c.secrets...) }
+
+// RedactErr masks the client's secrets in an error's text, keeping its
+// chain.
+func (c *Client) RedactErr(err error) error { return secret.Redact(err, c.secrets...) }
+
+// Call runs one method with params (marshalled as JSON) and decodes the
+// envelope's result into out (nil to ignore it).
+func (c *Client) Call(ctx context.Context, method string, params any, out any) error {
+	body, err := json.Marshal(params)
+	if err != nil {
+		return fmt.Errorf("bitrix24: encode %s: %w", method, err)
+	}
+	deadline := time.Now().Add(c.MaxWait)
+	refreshed := false
+	for attempt := 0; ; attempt++ {
+		if err := c.bucket.Wait(ctx); err != nil {
+			return err
+		}
+		raw, err := c.post(ctx, method, body)
+		var ae *APIError
+		switch {
+		case err == nil:
+			if out == nil {
+				return nil
+			}
+			if err := json.Unmarshal(raw, out); err != nil {
+				return fmt.Errorf("bitrix24: decode %s result: %w", method, err)
+			}
+			return nil
+		case errors.As(err, &ae) && c.oauth != nil && !refreshed && (ae.Code == "expired_token" || ae.Code == "invalid_token"):
+			refreshed = true
+			if rerr := c.oauth.Refresh(ctx); rerr != nil {
+				return fmt.Errorf("bitrix24: %s: %w", method, rerr)
+			}
+			continue
+		case errors.As(err, &ae) && ae.Temporary(), !errors.As(err, &ae) && ctx.Err() == nil:
+			// Over the limit, or the portal is unreachable for now: wait
+			// with backoff, the same call again.
+			wait := min(time.Duration(1<<min(attempt, 5))*500*time.Millisecond, 15*time.Second)
+			if time.Now().Add(wait).After(deadline) {
+				return err
+			}
+			c.log.Info("bitrix24 asked to slow down or is unreachable; trying again", "method", method, "wait", wait, "err", c.Redact(err.Error()))
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return err
+			case <-t.C:
+			}
+		default:
+			return err
+		}
+	}
+}
+
+func (c *Client) post(ctx context.Context, method string, body []byte) (json.RawMessage, error) {
+	endpoint := c.base + method
+	if c.oauth != nil {
+		token, err := c.oauth.Token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		// The token goes as the body's auth parameter, not in the URL, so
+		// that no error that names the URL can carry it.
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+			fields = map[string]json.RawMessage{}
+		}
+		fields["auth"], _ = json.Marshal(token)
+		body, _ = json.Marshal(fields)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("bitrix24: %s: %w", method, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("bitrix24: %s: %w", method, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("bitrix24: %s: read answer: %w", method, err)
+	}
+	var env struct {
+		Result      json.RawMessage `json:"result"`
+		Error       string          `json:"error"`
+		Description string          `json:"error_description"`
+	}
+	if jerr := json.Unmarshal(raw, &env); jerr != nil || env.Error != "" || resp.StatusCode >= 300 {
+		e := &APIError{Status: resp.StatusCode, Code: env.Error, Description: env.Description}
+		if e.Code == "" {
+			e.Code = http.StatusText(resp.StatusCode)
+		}
+		return nil, e
+	}
+	return env.Result, nil
+}
+
+// BatchCall is one call of a batch.
+type BatchCall struct {
+	Method string
+	Params url.Values
+}
+
+// Batch runs up to 50 calls in one request (the portal's batch method),
+// which counts once against the leaky bucket. It returns each call's
+// error, nil where it succeeded.
+func (c *Client) Batch(ctx context.Context, calls []BatchCall) ([]error, error) {
+	errs := make([]error, len(calls))
+	for start := 0; start < len(calls); start += 50 {
+		part := calls[start:min(start+50, len(calls))]
+		cmd := map[string]string{}
+		for i, call := range part {
+			cmd[fmt.Sprint("c", i)] = call.Method + "?" + call.Params.Encode()
+		}
+		var res struct {
+			Errors map[string]json.RawMessage `json:"result_error"`
+		}
+		if err := c.Call(ctx, "batch", map[string]any{"halt": 0, "cmd": cmd}, &res); err != nil {
+			return nil, err
+		}
+		for i := range part {
+			if e, ok := res.Errors[fmt.Sprint("c", i)]; ok && len(e) > 0 && string(e) != "null" {
+				var ae struct {
+					Error       string `json:"error"`
+					Description string `json:"error_description"`
+				}
+				json.Unmarshal(e, &ae)
+				errs[start+i] = &APIError{Status: http.StatusBadRequest, Code: ae.Error, Description: ae.Description}
+			}
+		}
+	}
+	return errs, nil
+}
+
+// Download fetches a portal URL (a file's DOWNLOAD_URL carries its own
+// token), at most max bytes; errTooBig past that.
+func (c *Client) Download(ctx context.Context, link string, max int64) ([]byte, error) {
+	if err := c.bucket.Wait(ctx); err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
+	if err != nil {
+		return nil, errors.New("bitrix24: download: bad link")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		// A download link carries a token of its own: the error names the
+		// host only.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("bitrix24: download from %s: %w", req.URL.Host, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, &APIError{Status: resp.StatusCode, Code: "DOWNLOAD_FAILED", Description: http.StatusText(resp.StatusCode)}
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("bitrix24: download: %w", err)
+	}
+	if int64(len(data)) > max {
+		return nil, errTooBig
+	}
+	return data, nil
+}
+
+var errTooBig = errors.New("bitrix24: file over the limit")
+
+// OAuth holds a local application's tokens: the access token lasts an
+// hour, the refresh token is kept in SQLite so that a restart goes on
+// with it.
+type OAuth struct {
+	ClientID     string
+	ClientSecret string
+	// TokenURL is the OAuth server (https://oauth.bitrix.info/oauth/token/).
+	TokenURL string
+	Store    TokenStore
+
+	http    *secret.Client
+	mu      sync.Mutex
+	tokens  Tokens
+	loaded  bool
+}
+
+// Tokens are an application's OAuth tokens.
+type Tokens struct {
+	Access  string    `json:"access"`
+	Refresh string    `json:"refresh"`
+	Expires time.Time `json:"expires"`
+}
+
+// TokenStore keeps the tokens.
+type TokenStore interface {
+	LoadTokens(ctx context.Context) (Tokens, bool, error)
+	SaveTokens(ctx context.Context, t Tokens) error
+}
+
+// ErrNotInstalled means the application has no tokens yet: it is
+// installed on the portal, which hands them over (see Install).
+var ErrNotInstalled = errors.New("bitrix24: the application has no OAuth tokens yet; install it on the portal")
+
+// Token returns a valid access token, refreshed when it is about to
+// expire.
+func (o *OAuth) Token(ctx context.Context) (string, error) {
+	o.mu.Lock()
+	if !o.loaded {
+		t, ok, err := o.Store.LoadTokens(ctx)
+		if err != nil {
+			o.mu.Unlock()
+			return "", err
+		}
+		o.tokens, o.loaded = t, ok
+	}
+	t := o.tokens
+	o.mu.Unlock()
+	if t.Refresh == "" {
+		return "", ErrNotInstalled
+	}
+	if time.Until(t.Expires) < 5*time.Minute {
+		if err := o.Refresh(ctx); err != nil {
+			return "", err
+		}
+		o.mu.Lock()
+		t = o.tokens
+		o.mu.Unlock()
+	}
+	return t.Access, nil
+}
+
+// Set keeps tokens the portal handed over (at installation).
+func (o *OAuth) Set(ctx context.Context, t Tokens) error {
+	o.mu.Lock()
+	o.tokens, o.loaded = t, true
+	o.mu.Unlock()
+	return o.Store.SaveTokens(ctx, t)
+}
+
+// Refresh trades the refresh token for new tokens.
+func (o *OAuth) Refresh(ctx context.Context) error {
+	o.mu.Lock()
+	refresh := o.tokens.Refresh
+	o.mu.Unlock()
+	if refresh == "" {
+		return ErrNotInstalled
+	}
+	// Posted as a form, so that neither the client secret nor the refresh
+	// token is in a URL an error could name.
+	form := url.Values{"grant_type": {"refresh_token"}, "client_id": {o.ClientID}, "client_secret": {o.ClientSecret}, "refresh_token": {refresh}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.TokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("bitrix24: refresh token: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := o.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("bitrix24: refresh token: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Access      string `json:"access_token"`
+		Refresh     string `json:"refresh_token"`
+		ExpiresIn   int    `json:"expires_in"`
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Access == "" {
+		return &APIError{Status: resp.StatusCode, Code: "refresh_failed", Description: out.Error + " " + out.Description}
+	}
+	if out.ExpiresIn == 0 {
+		out.ExpiresIn = 3600
+	}
+	return o.Set(ctx, Tokens{Access: out.Access, Refresh: out.Refresh, Expires: time.Now().Add(time.Duration(out.ExpiresIn) * time.Second)})
+}

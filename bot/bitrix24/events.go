@@ -1,0 +1,299 @@
+package bitrix24
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/viza-app/viza/bot/chat"
+	"github.com/viza-app/viza/storage"
+)
+
+// form reads PHP's bracketed keys (data[PARAMS][MESSAGE]) of a v1 event.
+type form url.Values
+
+func (f form) get(path ...string) string {
+	return url.Values(f).Get(path[0] + bracket(path[1:]))
+}
+
+func bracket(parts []string) string {
+	var b strings.Builder
+	for _, p := range parts {
+		b.WriteString("[" + p + "]")
+	}
+	return b.String()
+}
+
+// children lists the keys one level below prefix: for data[COMMAND] the
+// command ids, for data[PARAMS][FILES] the files' ids.
+func (f form) children(prefix string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for k := range f {
+		rest, ok := strings.CutPrefix(k, prefix+"[")
+		if !ok {
+			continue
+		}
+		child, _, _ := strings.Cut(rest, "]")
+		if !seen[child] {
+			seen[child] = true
+			out = append(out, child)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// event translates a stored event into the conversation layer's terms.
+// The sender is the user the portal names in an event whose
+// application_token held (v1) or that the bot fetched itself (v2), never a
+// button's parameters.
+func (t *Transport) event(ctx context.Context, st stored) (chat.Event, bool) {
+	if st.Kind == "v2" {
+		return t.eventV2(st)
+	}
+	q, err := url.ParseQuery(st.Form)
+	if err != nil {
+		return chat.Event{}, false
+	}
+	f := form(q)
+	user := f.get("data", "USER", "ID")
+	if user == "" || user == "0" {
+		return chat.Event{}, false
+	}
+	dialog := f.get("data", "PARAMS", "DIALOG_ID")
+	if dialog == "" {
+		dialog = user
+	}
+	t.noteChat(dialog, f.get("data", "PARAMS", "CHAT_ID"))
+	ev := chat.Event{User: user, Conv: dialog, Lang: strings.ToLower(f.get("data", "PARAMS", "LANGUAGE"))}
+	switch q.Get("event") {
+	case "ONIMBOTMESSAGEADD":
+		ev.Text = f.get("data", "PARAMS", "MESSAGE")
+		for _, id := range f.children("data[PARAMS][FILES]") {
+			size, _ := strconv.ParseInt(f.get("data", "PARAMS", "FILES", id, "size"), 10, 64)
+			fileID := f.get("data", "PARAMS", "FILES", id, "id")
+			if fileID == "" {
+				fileID = id
+			}
+			ev.File = &chat.FileRef{Ref: fileID, Name: f.get("data", "PARAMS", "FILES", id, "name"), Size: size,
+				MIME: mimeOf(f.get("data", "PARAMS", "FILES", id, "extension"))}
+			break
+		}
+		if ev.File == nil && strings.HasPrefix(strings.TrimSpace(ev.Text), "/") {
+			return chat.Event{}, false // a command: its ONIMCOMMANDADD carries it
+		}
+		return ev, true
+	case "ONIMCOMMANDADD":
+		for _, id := range f.children("data[COMMAND]") {
+			name := f.get("data", "COMMAND", id, "COMMAND")
+			params := f.get("data", "COMMAND", id, "COMMAND_PARAMS")
+			if name == buttonCommand {
+				ev.Tap = &chat.Tap{ID: dialog + "|" + user, Action: params, Message: f.get("data", "COMMAND", id, "MESSAGE_ID")}
+				return ev, true
+			}
+			ev.Command, ev.Args = strings.ToLower(strings.TrimPrefix(name, "/")), strings.TrimSpace(params)
+			return ev, true
+		}
+	case "ONIMBOTJOINCHAT":
+		ev.Command = "start" // the person opened the bot's chat
+		return ev, true
+	}
+	return chat.Event{}, false
+}
+
+// v2 event data, the parts Viza reads.
+type v2Data struct {
+	Message struct {
+		ID     int64  `json:"id"`
+		ChatID int64  `json:"chatId"`
+		Text   string `json:"text"`
+		Params struct {
+			FileIDs []int64 `json:"FILE_ID"`
+		} `json:"params"`
+	} `json:"message"`
+	Chat struct {
+		ID       int64  `json:"id"`
+		DialogID string `json:"dialogId"`
+	} `json:"chat"`
+	DialogID string `json:"dialogId"`
+	User     struct {
+		ID int64 `json:"id"`
+	} `json:"user"`
+	Command struct {
+		Command string `json:"command"`
+		Params  string `json:"params"`
+		Context string `json:"context"`
+	} `json:"command"`
+	Files    json.RawMessage `json:"files"`
+	Language string          `json:"language"`
+}
+
+type v2File struct {
+	ID        int64  `json:"id"`
+	Name      string `json:"name"`
+	Extension string `json:"extension"`
+	Size      int64  `json:"size"`
+}
+
+func (t *Transport) eventV2(st stored) (chat.Event, bool) {
+	var d v2Data
+	if err := json.Unmarshal(st.Data, &d); err != nil || d.User.ID == 0 {
+		return chat.Event{}, false
+	}
+	user := strconv.FormatInt(d.User.ID, 10)
+	dialog := d.Chat.DialogID
+	if dialog == "" {
+		dialog = d.DialogID
+	}
+	if dialog == "" {
+		dialog = user
+	}
+	ev := chat.Event{User: user, Conv: dialog, Lang: strings.ToLower(d.Language)}
+	switch st.Type {
+	case "ONIMBOTV2MESSAGEADD":
+		ev.Text = d.Message.Text
+		if len(d.Message.Params.FileIDs) > 0 {
+			f := v2File{ID: d.Message.Params.FileIDs[0]}
+			// The files of a message come as an array or keyed by id.
+			var list []v2File
+			var byID map[string]v2File
+			if json.Unmarshal(d.Files, &list) != nil {
+				json.Unmarshal(d.Files, &byID)
+				for _, x := range byID {
+					list = append(list, x)
+				}
+			}
+			for _, x := range list {
+				if x.ID == f.ID {
+					f = x
+				}
+			}
+			ev.File = &chat.FileRef{Ref: strconv.FormatInt(f.ID, 10), Name: f.Name, Size: f.Size, MIME: mimeOf(f.Extension)}
+			return ev, true
+		}
+		if strings.HasPrefix(strings.TrimSpace(ev.Text), "/") {
+			return chat.Event{}, false // a command: its ONIMBOTV2COMMANDADD carries it
+		}
+		return ev, true
+	case "ONIMBOTV2COMMANDADD":
+		name := strings.ToLower(strings.TrimPrefix(d.Command.Command, "/"))
+		if name == buttonCommand {
+			ev.Tap = &chat.Tap{ID: dialog + "|" + user, Action: d.Command.Params, Message: strconv.FormatInt(d.Message.ID, 10)}
+			return ev, true
+		}
+		ev.Command, ev.Args = name, strings.TrimSpace(d.Command.Params)
+		return ev, true
+	case "ONIMBOTV2JOINCHAT":
+		ev.Command = "start"
+		return ev, true
+	}
+	return chat.Event{}, false
+}
+
+func mimeOf(ext string) string {
+	switch strings.ToLower(ext) {
+	case "pdf":
+		return "application/pdf"
+	case "docx":
+		return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+	case "doc":
+		return "application/msword"
+	case "xlsx":
+		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	case "xls":
+		return "application/vnd.ms-excel"
+	case "odt":
+		return "application/vnd.oasis.opendocument.text"
+	case "rtf":
+		return "application/rtf"
+	case "txt":
+		return "text/plain"
+	case "jpg", "jpeg":
+		return "image/jpeg"
+	case "png":
+		return "image/png"
+	case "zip":
+		return "application/zip"
+	}
+	return "application/octet-stream"
+}
+
+// eventKey identifies a v1 event by what it says, leaving out the tokens
+// that come with it: classic events carry no id of their own, and the
+// same event posted twice must be applied once.
+func eventKey(q url.Values) string {
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		if strings.HasPrefix(k, "auth[") || strings.Contains(k, "token]") || strings.Contains(k, "[AUTH]") ||
+			strings.Contains(k, "[expires") || strings.Contains(k, "[client_endpoint]") || k == "event_handler_id" {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		io.WriteString(h, k+"="+strings.Join(q[k], ",")+"\n")
+	}
+	return "v1:" + hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// Handler receives classic imbot events at /bitrix24/events. An event is
+// trusted only when its auth[application_token] is the stored one; it is
+// stored before the portal is answered (Bitrix24 never sends an event
+// again), and handled after.
+func (t *Transport) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, "read body", http.StatusBadRequest)
+			return
+		}
+		q, err := url.ParseQuery(string(body))
+		if err != nil || q.Get("event") == "" {
+			http.Error(w, "bad event", http.StatusBadRequest)
+			return
+		}
+		want := t.applicationToken(r.Context())
+		got := q.Get("auth[application_token]")
+		if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			t.log.Warn("bitrix24 event refused: wrong application_token", "event", q.Get("event"), "remote", r.RemoteAddr)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		defer cancel()
+		b, _ := json.Marshal(stored{Kind: "v1", Form: string(body)})
+		fresh, err := t.store.InboxPut(ctx, Name, []storage.InboxItem{{ID: eventKey(q), Payload: b}})
+		if err != nil {
+			t.log.Error("store bitrix24 event", "err", err)
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		if len(fresh) == 0 {
+			t.log.Info("bitrix24 event seen before; applied once", "event", q.Get("event"))
+		}
+		t.Wake()
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// applicationToken is the token events must carry: from the environment,
+// else the one the portal gave at installation.
+func (t *Transport) applicationToken(ctx context.Context) string {
+	if t.cfg.ApplicationToken != "" {
+		return t.cfg.ApplicationToken
+	}
+	v, _, _ := t.store.StateGet(ctx, Name, "application_token")
+	return v
+}
