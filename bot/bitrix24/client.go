@@ -147,7 +147,7 @@ func (c *Client) Call(ctx context.Context, method string, params any, out any) e
 				return fmt.Errorf("bitrix24: %s: %w", method, rerr)
 			}
 			continue
-		case errors.As(err, &ae) && ae.Temporary(), !errors.As(err, &ae) && ctx.Err() == nil:
+		case errors.As(err, &ae) && ae.Temporary(), errors.As(err, new(*unreachable)) && ctx.Err() == nil:
 			// Over the limit, or the portal is unreachable for now: wait
 			// with backoff, the same call again.
 			wait := min(time.Duration(1<<min(attempt, 5))*500*time.Millisecond, 15*time.Second)
@@ -192,12 +192,12 @@ func (c *Client) post(ctx context.Context, method string, body []byte) (json.Raw
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("bitrix24: %s: %w", method, err)
+		return nil, &unreachable{fmt.Errorf("bitrix24: %s: %w", method, err)}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, fmt.Errorf("bitrix24: %s: read answer: %w", method, err)
+		return nil, &unreachable{fmt.Errorf("bitrix24: %s: read answer: %w", method, err)}
 	}
 	var env struct {
 		Result      json.RawMessage `json:"result"`
@@ -286,6 +286,13 @@ func (c *Client) Download(ctx context.Context, link string, max int64) ([]byte, 
 }
 
 var errTooBig = errors.New("bitrix24: file over the limit")
+
+// unreachable is a call that never got the portal's answer: worth trying
+// again, unlike a refusal.
+type unreachable struct{ err error }
+
+func (u *unreachable) Error() string { return u.err.Error() }
+func (u *unreachable) Unwrap() error { return u.err }
 
 // OAuth holds a local application's tokens: the access token lasts an
 // hour, the refresh token is kept in SQLite so that a restart goes on

@@ -97,6 +97,7 @@ type Server struct {
 	botID     int64
 	botToken  string
 	fetchBot  bool
+	eventToken string // "" : ApplicationToken
 	clientID  string
 	handlers  map[string]string // v1 event → handler URL
 	commands  map[string]int64
@@ -920,15 +921,19 @@ func (s *Server) emit(u *User, v1 string, v1data map[string]any, v2 string, v2da
 		target = s.cmdURLs[strings.TrimPrefix(handler, "cmd:")]
 	}
 	bot := strconv.FormatInt(s.botID, 10)
+	token := s.ApplicationToken
+	if s.eventToken != "" {
+		token = s.eventToken
+	}
 	v1data["BOT"] = map[string]any{bot: map[string]any{"BOT_ID": bot, "BOT_CODE": "viza", "access_token": "acc" + random(6), "expires_in": "3600",
-		"application_token": s.ApplicationToken, "client_endpoint": s.RESTURL}}
+		"application_token": token, "client_endpoint": s.RESTURL}}
 	v1data["USER"] = map[string]any{"ID": strconv.FormatInt(u.ID, 10), "NAME": u.Name + " " + u.LastName, "FIRST_NAME": u.Name,
 		"LAST_NAME": u.LastName, "IS_BOT": "N", "IS_EXTRANET": "N"}
 	ev := map[string]any{"event": v1, "event_handler_id": "403", "data": v1data, "ts": strconv.FormatInt(time.Now().UnixNano(), 10),
 		"auth": map[string]any{"access_token": "acc" + random(6), "expires": "1771932585", "expires_in": "3600", "scope": "imbot",
 			"domain": strings.TrimPrefix(s.URL, "http://"), "server_endpoint": "https://oauth.bitrix.info/rest/", "status": "L",
 			"client_endpoint": s.RESTURL, "member_id": "bac1cd5c8940947a75e0d71b1a84e348", "user_id": strconv.FormatInt(u.ID, 10),
-			"application_token": s.ApplicationToken}}
+			"application_token": token}}
 	s.mu.Unlock()
 	return Posted{Status: s.post(target, ev), Event: ev, URL: target}
 }
@@ -944,6 +949,14 @@ func (s *Server) PostInstall(target, access, refresh, appToken string) int {
 
 // Repost sends a classic event again exactly as before.
 func (s *Server) Repost(p Posted) int { return s.post(p.URL, p.Event) }
+
+// SetEventToken makes the portal sign the events it posts from now on
+// with another application_token (a forger's).
+func (s *Server) SetEventToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.eventToken = token
+}
 
 // PostForged sends a classic event with another application token.
 func (s *Server) PostForged(p Posted, token string) int {

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/viza-app/viza/bot/bitrix24/b24fake"
+	"github.com/viza-app/viza/bot/chat/chattest"
+	"github.com/viza-app/viza/bot/web/webtest"
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/storage"
+)
+
+// b24Card waits for the request about number in a user's dialog.
+func b24Card(t *testing.T, fake *b24fake.Server, user int64, number string) (b24fake.Message, b24fake.Button) {
+	t.Helper()
+	var card b24fake.Message
+	var btn b24fake.Button
+	if !until(func() bool {
+		for _, m := range fake.Dialog(user) {
+			for _, b := range m.Buttons {
+				if strings.HasPrefix(b.Params, "ap:") && strings.Contains(m.Text, number) {
+					card, btn = m, b
+					return true
+				}
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("%d has no request about %s: %+v", user, number, fake.Dialog(user))
+	}
+	return card, btn
+}
+
+// TestBitrix24RefusesAWrongApplicationToken: a classic event whose
+// auth[application_token] is not the stored one is refused and changes
+// nothing; the same event posted twice is applied once.
+func TestBitrix24RefusesAWrongApplicationToken(t *testing.T) {
+	fake := newB24Fake(t, false)
+	m := startB24(t, fake, "", "", nil)
+	out := suiteStart(t, m, "Токен приложения")
+	petrov := b24Users[chattest.Petrov].ID
+	card, btn := b24Card(t, fake, petrov, out.Number)
+
+	for _, token := range []string{"wrong-token", strings.ToUpper(fake.ApplicationToken), fake.ApplicationToken[:16]} {
+		fake.SetEventToken(token)
+		if p := fake.UserTap(petrov, card.ID, btn); p.Status != http.StatusUnauthorized {
+			t.Fatalf("token %q answered %d, want 401", token, p.Status)
+		}
+	}
+	fake.SetEventToken("")
+	b24InboxHandled(t, m)
+	if n := approvals(m, out.Number); n != 0 {
+		t.Fatalf("%d approvals after forged events", n)
+	}
+	p := fake.UserTap(petrov, card.ID, btn)
+	if p.Status != http.StatusOK {
+		t.Fatalf("the tap was answered %d", p.Status)
+	}
+	// Posted again exactly as it was (Bitrix24 does not, a proxy might):
+	// applied once.
+	if code := fake.Repost(p); code != http.StatusOK {
+		t.Fatalf("the repost was answered %d", code)
+	}
+	b24InboxHandled(t, m)
+	if n := approvals(m, out.Number); n != 1 {
+		t.Fatalf("%d approvals for one event posted twice", n)
+	}
+}
+
+// TestBitrix24LimitStormDelaysNeverDrops: the portal answering
+// QUERY_LIMIT_EXCEEDED and OPERATION_TIME_LIMIT again and again only
+// delays the requests; each approver gets theirs once, and the card that
+// was tapped is updated.
+func TestBitrix24LimitStormDelaysNeverDrops(t *testing.T) {
+	fake := newB24Fake(t, true)
+	m := startB24(t, fake, "", "", nil)
+	fake.FailNext("imbot.v2.Chat.Message.send", 503, 503, 429, 503)
+	fake.FailNext("imbot.v2.File.upload", 503, 429)
+	fake.FailNext("imbot.v2.Chat.Message.update", 503, 503)
+	out := suiteStart(t, m, "Шторм")
+	for _, p := range []flows.PersonID{chattest.Petrov, chattest.Sidorov} {
+		b24Card(t, fake, b24Users[p].ID, out.Number)
+	}
+	petrov := b24Users[chattest.Petrov].ID
+	card, btn := b24Card(t, fake, petrov, out.Number)
+	fake.UserTap(petrov, card.ID, btn)
+	if !until(func() bool {
+		msg, _ := fake.Message(card.ID)
+		return msg.Edits > 0 && len(msg.Buttons) <= 1 && strings.Contains(msg.Text, "Approved by you")
+	}) {
+		msg, _ := fake.Message(card.ID)
+		t.Fatalf("the card was not updated: %+v", msg)
+	}
+	if fake.Limited() < 8 {
+		t.Fatalf("%d answers were 503 or 429", fake.Limited())
+	}
+	for _, p := range []flows.PersonID{chattest.Petrov, chattest.Sidorov} {
+		cards := 0
+		for _, msg := range fake.Dialog(b24Users[p].ID) {
+			if msg.FromBot && strings.Contains(msg.Text, out.Number) && strings.Contains(msg.Text, "📄") {
+				cards++
+			}
+		}
+		if cards != 1 {
+			t.Fatalf("%s got %d requests", p, cards)
+		}
+	}
+}
+
+// TestBitrix24MixedRoute: one route with an approver in Bitrix24, one in
+// Slack and one on no messenger at all (the web page); each decides where
+// they are, and every copy of every request shows what happened.
+func TestBitrix24MixedRoute(t *testing.T) {
+	b24 := newB24Fake(t, true)
+	sl := newSlackFake(t)
+	ident := func(p flows.PersonID) string {
+		switch p {
+		case chattest.Ivanova, chattest.Petrov:
+			return b24Ident(p)
+		case chattest.Sidorov:
+			return "slack: " + slackUsers[p].ID
+		}
+		return ""
+	}
+	sl.RemoveUser(slackUsers[chattest.Kuznetsova].ID)
+	t.Setenv("VIZA_SLACK_BOT_TOKEN", sl.BotToken)
+	t.Setenv("VIZA_SLACK_APP_TOKEN", sl.AppToken)
+	m := startB24(t, b24, "", fmt.Sprintf("slack: {mode: socket, api_url: %q}\n", sl.URL), ident)
+	if !until(func() bool { return sl.Connections() > 0 }) {
+		t.Fatal("no Socket Mode connection")
+	}
+	out := suiteStart(t, m, "Три канала")
+
+	petrov := b24Users[chattest.Petrov].ID
+	card, btn := b24Card(t, b24, petrov, out.Number)
+	b24.UserTap(petrov, card.ID, btn)
+
+	sid := slackUsers[chattest.Sidorov].ID
+	scard, sbtn := slackCard(t, sl, sid, out.Number)
+	sl.UserTap(sid, scard, sbtn)
+
+	var task int64
+	if !until(func() bool {
+		open, _ := m.DB.OpenTasksOfDocument(context.Background(), out.DocID)
+		for _, tk := range open {
+			if tk.Assignee == chattest.Kuznetsova {
+				task = tk.ID
+			}
+		}
+		return task != 0
+	}) {
+		t.Fatal("finance got no task")
+	}
+	link, err := m.Web.TaskLink(context.Background(), task, chattest.Kuznetsova)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{}
+	_, page := webtest.Get(t, c, link)
+	if code, _ := webtest.Post(t, c, link+"/act", url.Values{"csrf": {webtest.CSRF(t, page)}, "action": {"approve"}}); code != 200 {
+		t.Fatalf("web approve = %d", code)
+	}
+	if !until(func() bool {
+		d, _ := m.DB.DocumentByNumber(context.Background(), out.Number)
+		return d.State == flows.StateApproved
+	}) {
+		t.Fatal("the route did not complete")
+	}
+	if !until(func() bool {
+		msg, _ := b24.Message(card.ID)
+		for _, b := range msg.Buttons {
+			if strings.HasPrefix(b.Params, "ap:") {
+				return false
+			}
+		}
+		return strings.Contains(msg.Text, "Approved by you")
+	}) {
+		msg, _ := b24.Message(card.ID)
+		t.Fatalf("the Bitrix24 request was not updated: %+v", msg)
+	}
+	if !until(func() bool {
+		for _, msg := range sl.Messages(scard.Channel, sid) {
+			if msg.TS == scard.TS {
+				_, undecided := msg.Button("ap:")
+				return !undecided && strings.Contains(msg.Text, "Согласовано вами")
+			}
+		}
+		return false
+	}) {
+		t.Fatal("the Slack request was not updated")
+	}
+	// The initiator, in Bitrix24, gets the final version and the sheet.
+	ivanova := b24Users[chattest.Ivanova].ID
+	if !until(func() bool {
+		files := 0
+		for _, msg := range b24.Dialog(ivanova) {
+			if msg.FromBot && msg.File != nil {
+				files++
+			}
+		}
+		return files >= 2
+	}) {
+		t.Fatalf("the initiator got no final version and sheet: %+v", b24.Dialog(ivanova))
+	}
+}
+
+// TestBitrix24SurvivesSIGKILLMidFetch kills the service while it fetches
+// and handles a stream of taps; each restart fetches again from the offset
+// stored, and every tap is applied exactly once.
+func TestBitrix24SurvivesSIGKILLMidFetch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the binary")
+	}
+	fake := newB24Fake(t, true)
+	// An Enterprise portal's bucket, so that the test runs in seconds.
+	fake.SetBucket(5, 250)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "viza.yaml")
+	body := chattest.Config(filepath.Join(dir, "data"), b24Ident,
+		fmt.Sprintf("bitrix24: {mode: fetch, fetch_interval: 20ms, requests_per_second: 5, burst: 250, portal_url: %q}\n", fake.URL))
+	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dataDir, tasks := prepare(t, cfgPath, 20)
+	env := []string{"VIZA_BITRIX24_WEBHOOK=" + fake.Webhook, "VIZA_LOG_LEVEL=warn"}
+	// The first start registers the bot; the taps then wait on the portal.
+	c := startChild(t, cfgPath, env...)
+	if !until(func() bool { id, _ := fake.Registered(); return id != 0 }) {
+		c.kill()
+		t.Fatal("the bot did not register")
+	}
+	c.kill()
+	for _, tk := range tasks {
+		fake.UserTap(b24Users[tk.Assignee].ID, 1, b24fake.Button{Command: "vizabtn", Params: "ap:" + strconv.FormatInt(tk.ID, 10)})
+	}
+	kills := 0
+	for round := 0; round < 4 && !allApproved(t, dataDir, tasks); round++ {
+		c := startChild(t, cfgPath, env...)
+		before := approvedCount(dataDir, tasks)
+		until(func() bool { return approvedCount(dataDir, tasks) > before+2 })
+		c.kill()
+		kills++
+		t.Logf("killed in round %d with %d of %d taps applied", round, approvedCount(dataDir, tasks), len(tasks))
+	}
+	c = startChild(t, cfgPath, env...)
+	done := until(func() bool { return allApproved(t, dataDir, tasks) && fake.Pending() == 0 })
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	c.cmd.Wait()
+	if !done {
+		t.Fatalf("after %d kills %d of %d taps applied", kills, approvedCount(dataDir, tasks), len(tasks))
+	}
+	db, err := storage.Open(context.Background(), filepath.Join(dataDir, "viza.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, tk := range tasks {
+		d, err := db.Document(context.Background(), tk.DocID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, dc := range d.Decisions {
+			if dc.TaskID == tk.ID && dc.Kind == flows.ActionApprove {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("task %d approved %d times", tk.ID, n)
+		}
+	}
+}
