@@ -304,10 +304,10 @@ type OAuth struct {
 	TokenURL string
 	Store    TokenStore
 
-	http    *secret.Client
-	mu      sync.Mutex
-	tokens  Tokens
-	loaded  bool
+	http   *secret.Client
+	mu     sync.Mutex
+	tokens Tokens
+	loaded bool
 }
 
 // Tokens are an application's OAuth tokens.

@@ -94,7 +94,7 @@ func InstallHandler(oauth *OAuth, restURL string, store Store, log interface {
 type memTokens struct{ t *Tokens }
 
 func (m memTokens) LoadTokens(context.Context) (Tokens, bool, error) { return *m.t, true, nil }
-func (m memTokens) SaveTokens(_ context.Context, t Tokens) error    { *m.t = t; return nil }
+func (m memTokens) SaveTokens(_ context.Context, t Tokens) error     { *m.t = t; return nil }
 
 type notOurs struct{}
 

@@ -60,7 +60,7 @@ type Main struct {
 	// b24Install takes a local application's installation (nil unless
 	// the channel is an OAuth application).
 	b24Install http.Handler
-	mu      sync.Mutex
+	mu         sync.Mutex
 }
 
 // OpenStorage opens the database and the engine without channels, for the

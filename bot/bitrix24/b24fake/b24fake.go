@@ -91,36 +91,36 @@ type Server struct {
 
 	srv *httptest.Server
 
-	mu        sync.Mutex
-	secret    string
-	users     map[int64]*User
-	botID     int64
-	botToken  string
-	fetchBot  bool
+	mu         sync.Mutex
+	secret     string
+	users      map[int64]*User
+	botID      int64
+	botToken   string
+	fetchBot   bool
 	eventToken string // "" : ApplicationToken
-	clientID  string
-	handlers  map[string]string // v1 event → handler URL
-	commands  map[string]int64
-	cmdURLs   map[string]string
-	msgs      []*Message
-	nextID    int64
-	events    []event
-	eventSeq  int64
-	offset    int64 // everything below is confirmed
-	files     map[int64]*File
-	downloads map[string]int64
-	access    map[string]time.Time // OAuth access token → expiry
-	refresh   string
-	refreshes int
-	level     float64 // the leaky bucket
-	leakedAt  time.Time
-	rate      float64
-	burst     float64
-	failNext  map[string][]int
-	limited   int
-	calls     []Call
-	lists     map[string]map[string]any // element code → fields
-	companies []string
+	clientID   string
+	handlers   map[string]string // v1 event → handler URL
+	commands   map[string]int64
+	cmdURLs    map[string]string
+	msgs       []*Message
+	nextID     int64
+	events     []event
+	eventSeq   int64
+	offset     int64 // everything below is confirmed
+	files      map[int64]*File
+	downloads  map[string]int64
+	access     map[string]time.Time // OAuth access token → expiry
+	refresh    string
+	refreshes  int
+	level      float64 // the leaky bucket
+	leakedAt   time.Time
+	rate       float64
+	burst      float64
+	failNext   map[string][]int
+	limited    int
+	calls      []Call
+	lists      map[string]map[string]any // element code → fields
+	companies  []string
 }
 
 // New starts a fake portal with users; the bot's portal has Chatbots 2.0
