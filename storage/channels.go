@@ -300,3 +300,35 @@ func (db *DB) DocumentsByCounterparty(ctx context.Context, q string, limit int) 
 	}
 	return out, nil
 }
+
+// ChangedDocument is a document with the moment it was last written.
+type ChangedDocument struct {
+	Doc       *flows.Document
+	UpdatedAt int64 // Unix nanoseconds, as stored
+}
+
+// DocumentsChangedSince lists the documents last written after (at, id),
+// in the order written, at most limit: a reader that keeps the last one's
+// (UpdatedAt, ID) as its cursor sees every change once it is committed.
+func (db *DB) DocumentsChangedSince(ctx context.Context, at, id int64, limit int) ([]ChangedDocument, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, updated_at, body FROM documents
+		WHERE updated_at > ? OR (updated_at = ? AND id > ?) ORDER BY updated_at, id LIMIT ?`, at, at, id, limit)
+	if err != nil {
+		return nil, fmt.Errorf("documents changed since %d: %w", at, err)
+	}
+	defer rows.Close()
+	var out []ChangedDocument
+	for rows.Next() {
+		var docID, updated int64
+		var b body
+		if err := rows.Scan(&docID, &updated, &b); err != nil {
+			return nil, fmt.Errorf("scan document: %w", err)
+		}
+		d, err := decodeDocument(docID, b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ChangedDocument{Doc: d, UpdatedAt: updated})
+	}
+	return out, rows.Err()
+}

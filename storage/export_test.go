@@ -1,6 +1,9 @@
 package storage
 
-import "context"
+import (
+	"context"
+	"database/sql"
+)
 
 // TamperForTest sets one column of one audit row behind the triggers'
 // back, as an attacker with the file would, so that verify can be shown to
@@ -56,3 +59,10 @@ func QueuedForTest(db *DB) int {
 
 // CommitsForTest counts the writer's commits so far.
 func CommitsForTest(db *DB) int { return db.commits }
+
+// ReaderForTest is the readers' pool, for query plans.
+func (db *DB) ReaderForTest() interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+} {
+	return db.reader
+}

@@ -311,3 +311,60 @@ func TestAllDocumentsSeesChangesAndHandsOutCopies(t *testing.T) {
 		t.Fatalf("after an update and an insert: %s", got)
 	}
 }
+
+// TestDocumentsChangedSince: a reader keeping the last document's
+// (updated_at, id) sees each write once, in the order written, an update
+// of an old document included, and the query uses the index.
+func TestDocumentsChangedSince(t *testing.T) {
+	db, _ := storagetest.Open(t)
+	ctx := context.Background()
+	save := func(d *flows.Document) {
+		t.Helper()
+		if _, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) { return flows.Outcome{}, tx.SaveDocument(d) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var at, id int64
+	next := func(limit int) string {
+		t.Helper()
+		changed, err := db.DocumentsChangedSince(ctx, at, id, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, c := range changed {
+			out = append(out, c.Doc.Title)
+			at, id = c.UpdatedAt, c.Doc.ID
+		}
+		return strings.Join(out, ",")
+	}
+	a := &flows.Document{Number: "N-A", TypeID: "t", Title: "a1", Initiator: "x", State: flows.StateInApproval}
+	save(a)
+	save(&flows.Document{Number: "N-B", TypeID: "t", Title: "b1", Initiator: "x", State: flows.StateInApproval})
+	save(&flows.Document{Number: "N-C", TypeID: "t", Title: "c1", Initiator: "x", State: flows.StateInApproval})
+	if got := next(2); got != "a1,b1" {
+		t.Fatalf("first page: %q", got)
+	}
+	if got := next(2); got != "c1" {
+		t.Fatalf("second page: %q", got)
+	}
+	if got := next(2); got != "" {
+		t.Fatalf("nothing changed, yet: %q", got)
+	}
+	a2 := *a
+	a2.Title = "a2"
+	save(&a2)
+	if got := next(10); got != "a2" {
+		t.Fatalf("after an update: %q", got)
+	}
+	var plan string
+	row := db.ReaderForTest().QueryRowContext(ctx, `EXPLAIN QUERY PLAN SELECT id, updated_at, body FROM documents
+		WHERE updated_at > 1 OR (updated_at = 1 AND id > 1) ORDER BY updated_at, id LIMIT 10`)
+	var a1, a3 int
+	if err := row.Scan(&a1, &a3, new(int), &plan); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "documents_updated") {
+		t.Fatalf("the query does not use the index: %s", plan)
+	}
+}

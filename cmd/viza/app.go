@@ -57,6 +57,8 @@ type Main struct {
 	tgWire  *telegram.Transport
 	slWire  *slack.Transport
 	b24Wire *bitrix24.Transport
+	// b24Registry mirrors documents into the portal's list (nil: off).
+	b24Registry *bitrix24.Registry
 	// b24Install takes a local application's installation (nil unless
 	// the channel is an OAuth application).
 	b24Install http.Handler
@@ -225,6 +227,9 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 	m.DB.OnCommit(func() {
 		m.Dispatcher.Wake()
 		m.Scheduler.Wake()
+		if m.b24Registry != nil {
+			m.b24Registry.Wake()
+		}
 	})
 	if err := m.initWeb(ctx, publicURL, path == ""); err != nil {
 		return fail(err)
@@ -479,6 +484,12 @@ func (m *Main) bitrix24(ctx context.Context, bc *config.Bitrix24, eventsURL stri
 		return nil, err
 	}
 	m.Log.Info("bitrix24 channel on", "mode", tr.Mode())
+	if l := bc.RegistryList; l != nil {
+		m.b24Registry = &bitrix24.Registry{Client: client, List: bitrix24.List{ID: l.ID, TypeID: l.TypeID, Fields: l.Fields}, Changes: m.DB,
+			Dir: m.Engine.Directory, Files: m.Files, Log: m.Log.With("channel", bitrix24.Name), Poll: 30 * time.Second,
+			Sheet: func(ctx context.Context, d *flows.Document, lang string, w io.Writer) error { return m.reports().Sheet(ctx, d, lang, w) }}
+		m.runners = append(m.runners, m.b24Registry.Run)
+	}
 	return tr, nil
 }
 

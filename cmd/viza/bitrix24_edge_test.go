@@ -279,3 +279,67 @@ func TestBitrix24SurvivesSIGKILLMidFetch(t *testing.T) {
 		}
 	}
 }
+
+// approveAll approves every open task of a document until none is left.
+func approveAll(t *testing.T, m *Main, docID int64) {
+	t.Helper()
+	for round := 0; round < 5; round++ {
+		open, err := m.DB.OpenTasksOfDocument(context.Background(), docID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(open) == 0 {
+			return
+		}
+		for _, tk := range open {
+			if _, err := m.Engine.Decide(context.Background(), flows.DecideCmd{Key: fmt.Sprint("approve-all:", tk.ID), Actor: tk.Assignee,
+				TaskID: tk.ID, Action: flows.ActionApprove}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestBitrix24RegistryList: every document is mirrored into the portal's
+// universal list as one element — added once, updated as it moves, with
+// the final version and the approval sheet attached on approval.
+func TestBitrix24RegistryList(t *testing.T) {
+	fake := newB24Fake(t, true)
+	m := startB24(t, fake, `, registry_list: {id: "17", fields: {number: PROPERTY_NUMBER, title: NAME, counterparty: PROPERTY_CP,
+    amount: PROPERTY_AMOUNT, state: PROPERTY_STATE, waiting_on: PROPERTY_WAITING, final_version: PROPERTY_FILE, sheet: PROPERTY_SHEET}}`, "", nil)
+	out, err := m.Engine.Start(context.Background(), flows.StartCmd{Key: "reg", Actor: chattest.Ivanova, TypeID: "supply", Title: "Поставка бумаги",
+		Counterparty: "ООО «Север»", AmountMinor: 1250000, HasAmount: true, Currency: "RUB",
+		File: flows.Upload{Name: "Договор.pdf", Content: strings.NewReader("%PDF-1.4 реестр")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	element := func() map[string]any { return fake.ListElements()[out.Number] }
+	if !until(func() bool { e := element(); return e != nil && e["PROPERTY_WAITING"] != "" }) {
+		t.Fatalf("the document was not mirrored: %+v", fake.ListElements())
+	}
+	e := element()
+	if e["NAME"] != "Поставка бумаги" || e["PROPERTY_NUMBER"] != out.Number || e["PROPERTY_CP"] != "ООО «Север»" ||
+		e["PROPERTY_AMOUNT"] != "12500.00" || !strings.Contains(fmt.Sprint(e["PROPERTY_WAITING"]), "Петров") {
+		t.Fatalf("element = %+v", e)
+	}
+	approveAll(t, m, out.DocID)
+	if !until(func() bool { e := element(); return e["PROPERTY_FILE"] != nil && e["PROPERTY_SHEET"] != nil }) {
+		t.Fatalf("the approved document has no final version and sheet: %+v", element())
+	}
+	e = element()
+	if file, _ := e["PROPERTY_FILE"].([]any); len(file) != 2 || file[0] != "Договор.pdf" {
+		t.Fatalf("final version = %v", e["PROPERTY_FILE"])
+	}
+	if e["PROPERTY_WAITING"] != "" || e["PROPERTY_STATE"] == "" {
+		t.Fatalf("after approval: %+v", e)
+	}
+	adds := 0
+	for _, c := range fake.Calls("lists.element.add") {
+		if c.Params["ELEMENT_CODE"] == out.Number {
+			adds++
+		}
+	}
+	if adds != 1 || len(fake.Calls("lists.element.update")) == 0 {
+		t.Fatalf("%d adds, %d updates", adds, len(fake.Calls("lists.element.update")))
+	}
+}

@@ -39,15 +39,17 @@ func newB24Fake(t *testing.T, v2 bool) *b24fake.Server {
 
 func b24Ident(p flows.PersonID) string { return fmt.Sprint("bitrix24: ", b24Users[p].ID) }
 
-// startB24 starts Main on the suite's company with Bitrix24 in mode
-// (fetch: the fake has Chatbots 2.0; events: it has only classic imbot).
-func startB24(t *testing.T, fake *b24fake.Server, mode, extra string, ident func(flows.PersonID) string) *Main {
+// startB24 starts Main on the suite's company with Bitrix24 (the mode is
+// the portal's: fetch where the fake has Chatbots 2.0, events where it has
+// only classic imbot); fields are more keys of the bitrix24 section
+// (", registry_list: {…}"), extra more sections.
+func startB24(t *testing.T, fake *b24fake.Server, fields, extra string, ident func(flows.PersonID) string) *Main {
 	t.Setenv("VIZA_BITRIX24_WEBHOOK", fake.Webhook)
 	t.Setenv("VIZA_BITRIX24_APP_TOKEN", fake.ApplicationToken)
 	if ident == nil {
 		ident = b24Ident
 	}
-	return startSuiteService(t, ident, fmt.Sprintf("bitrix24: {mode: auto, fetch_interval: 20ms, portal_url: %q}\n", fake.URL)+extra)
+	return startSuiteService(t, ident, fmt.Sprintf("bitrix24: {mode: auto, fetch_interval: 20ms, portal_url: %q%s}\n", fake.URL, fields)+extra)
 }
 
 type b24Env struct {
