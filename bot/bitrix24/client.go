@@ -399,3 +399,40 @@ func (o *OAuth) Refresh(ctx context.Context) error {
 	}
 	return o.Set(ctx, Tokens{Access: out.Access, Refresh: out.Refresh, Expires: time.Now().Add(time.Duration(out.ExpiresIn) * time.Second)})
 }
+
+// User is a portal user as user.get lists them.
+type User struct {
+	ID       string
+	Name     string
+	LastName string
+	Email    string
+	Phone    string
+}
+
+// Users lists the portal's active users, page by page (50 a page).
+func Users(ctx context.Context, c *Client) ([]User, error) {
+	var out []User
+	for start := 0; ; start += 50 {
+		var page []struct {
+			ID       json.RawMessage `json:"ID"`
+			Name     string          `json:"NAME"`
+			LastName string          `json:"LAST_NAME"`
+			Email    string          `json:"EMAIL"`
+			Mobile   string          `json:"PERSONAL_MOBILE"`
+			Work     string          `json:"WORK_PHONE"`
+		}
+		if err := c.Call(ctx, "user.get", map[string]any{"FILTER": map[string]any{"ACTIVE": true}, "start": start}, &page); err != nil {
+			return nil, fmt.Errorf("bitrix24: list users: %w", err)
+		}
+		for _, u := range page {
+			phone := u.Mobile
+			if phone == "" {
+				phone = u.Work
+			}
+			out = append(out, User{ID: strings.Trim(string(u.ID), `"`), Name: u.Name, LastName: u.LastName, Email: u.Email, Phone: phone})
+		}
+		if len(page) < 50 {
+			return out, nil
+		}
+	}
+}

@@ -438,22 +438,21 @@ func (m *Main) slack(ctx context.Context, sc *config.Slack) (*slack.Transport, e
 	return tr, nil
 }
 
-// bitrix24 connects the Bitrix24 transport when an inbound webhook or a
-// local application is configured; without either the channel is off and
-// the service runs on. A local application not installed yet serves its
-// installation handler and waits for a restart.
-func (m *Main) bitrix24(ctx context.Context, bc *config.Bitrix24, eventsURL string) (*bitrix24.Transport, error) {
+// bitrix24Client makes the portal's REST client from the inbound webhook
+// or the local application in the environment; nil when neither is
+// there, or the application is not installed yet.
+func (m *Main) bitrix24Client(ctx context.Context, bc *config.Bitrix24) (client *bitrix24.Client, appToken string, err error) {
 	webhook, err := config.Secret(bc.WebhookEnv)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	clientSecret, err := config.Secret(bc.ClientSecretEnv)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	appToken, err := config.Secret(bc.ApplicationTokenEnv)
+	appToken, err = config.Secret(bc.ApplicationTokenEnv)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	cc := bitrix24.ClientConfig{Webhook: webhook, Rate: bc.RequestsPerSecond, Burst: bc.Burst, Secrets: []string{appToken}}
 	switch {
@@ -462,19 +461,28 @@ func (m *Main) bitrix24(ctx context.Context, bc *config.Bitrix24, eventsURL stri
 		cc.RESTURL = bc.APIURL
 		cc.OAuth = &bitrix24.OAuth{ClientID: bc.ClientID, ClientSecret: clientSecret, TokenURL: bc.OAuthURL, Store: bitrix24.StateTokens{Store: m.DB}}
 		m.b24Install = bitrix24.InstallHandler(cc.OAuth, bc.APIURL, m.DB, m.Log.With("channel", bitrix24.Name))
-		if _, ok, err := cc.OAuth.Store.LoadTokens(ctx); err != nil {
-			return nil, err
-		} else if !ok {
-			m.Log.Warn("bitrix24 channel waits for the application's installation on the portal", "install_url", strings.TrimSuffix(eventsURL, "/events")+"/install")
-			return nil, nil
+		if _, ok, err := cc.OAuth.Store.LoadTokens(ctx); err != nil || !ok {
+			if err == nil {
+				m.Log.Warn("bitrix24 channel waits for the application's installation on the portal: its handler is /bitrix24/install")
+			}
+			return nil, "", err
 		}
 	default:
 		m.Log.Info("bitrix24 channel off: neither an inbound webhook nor a local application's secret in the environment",
 			"webhook_env", bc.WebhookEnv, "client_secret_env", bc.ClientSecretEnv)
-		return nil, nil
+		return nil, "", nil
 	}
-	client, err := bitrix24.NewClient(cc, m.Log.With("channel", bitrix24.Name))
-	if err != nil {
+	client, err = bitrix24.NewClient(cc, m.Log.With("channel", bitrix24.Name))
+	return client, appToken, err
+}
+
+// bitrix24 connects the Bitrix24 transport when an inbound webhook or a
+// local application is configured; without either the channel is off and
+// the service runs on. A local application not installed yet serves its
+// installation handler and waits for a restart.
+func (m *Main) bitrix24(ctx context.Context, bc *config.Bitrix24, eventsURL string) (*bitrix24.Transport, error) {
+	client, appToken, err := m.bitrix24Client(ctx, bc)
+	if err != nil || client == nil {
 		return nil, err
 	}
 	poll, _ := time.ParseDuration(bc.FetchInterval)

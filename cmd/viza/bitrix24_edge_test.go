@@ -343,3 +343,43 @@ func TestBitrix24RegistryList(t *testing.T) {
 		t.Fatalf("%d adds, %d updates", adds, len(fake.Calls("lists.element.update")))
 	}
 }
+
+// TestBitrix24UsersCommand: `viza bitrix24 users` lists the portal's
+// users with what an administrator needs to fill in viza.yaml, and who is
+// linked already.
+func TestBitrix24UsersCommand(t *testing.T) {
+	fake := newB24Fake(t, true)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "viza.yaml")
+	ident := func(p flows.PersonID) string {
+		if p == chattest.Ivanova {
+			return b24Ident(p)
+		}
+		return ""
+	}
+	body := chattest.Config(filepath.Join(dir, "data"), ident, fmt.Sprintf("bitrix24: {portal_url: %q}\n", fake.URL))
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VIZA_BITRIX24_WEBHOOK", fake.Webhook)
+	var stdout, stderr strings.Builder
+	if code := run(context.Background(), []string{"bitrix24", "users", "-config", path}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"ID", "Эл. почта", "11", "Анна Иванова", "ivanova@romashka.example", "+79001112233", "ivanova", "Василий Волков", "bitrix24: ID"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	parts := strings.Split(strings.Trim(fake.Webhook, "/"), "/")
+	if strings.Contains(out+stderr.String(), parts[len(parts)-1]) {
+		t.Fatal("the webhook's key was printed")
+	}
+	t.Setenv("VIZA_BITRIX24_WEBHOOK", "")
+	stdout.Reset()
+	stderr.Reset()
+	if code := run(context.Background(), []string{"bitrix24", "users", "-config", path}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "Битрикс24 не подключён") {
+		t.Fatalf("without credentials: exit %d, %s", code, stderr.String())
+	}
+}

@@ -7,6 +7,7 @@
 //	viza sheet NUMBER -o FILE.pdf             the approval sheet of a document
 //	viza export -o FILE.xlsx [--csv]          the registry of all documents
 //	viza verify --doc NUMBER --hash HASH      does a printed sheet still match the record?
+//	viza bitrix24 users                       the portal's users with their ids, for viza.yaml
 //	viza version
 package main
 
@@ -45,6 +46,7 @@ commands:
   login-link P   print a one-time sign-in link (10 minutes) for person P
   sheet NUMBER   write the approval sheet of a document (-o FILE.pdf, -lang ru|en)
   export         write the registry of all documents (-o FILE.xlsx, --csv)
+  bitrix24 users list the Bitrix24 portal's users with their ids, e-mails and phones
   version        print the version
 `
 
@@ -55,7 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, args := args[0], args[1:]
 	var positional string
-	if cmd == "sheet" && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if (cmd == "sheet" || cmd == "bitrix24") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		positional, args = args[0], args[1:]
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
@@ -164,6 +166,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			fmt.Fprintln(stdout, cliText(m.language(*lang))("cli.written", map[string]any{"File": *out}))
 			return 0
+		})
+	case "bitrix24":
+		if positional != "users" || fs.NArg() != 0 {
+			fmt.Fprintln(stderr, "usage: viza bitrix24 users [-config FILE]")
+			return 2
+		}
+		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
+			m.Log = log
+			return m.bitrix24Users(ctx, m.language(*lang), stdout, stderr)
 		})
 	case "backup":
 		if fs.NArg() != 1 {
