@@ -495,7 +495,9 @@ func (m *Main) bitrix24(ctx context.Context, bc *config.Bitrix24, eventsURL stri
 	if l := bc.RegistryList; l != nil {
 		m.b24Registry = &bitrix24.Registry{Client: client, List: bitrix24.List{ID: l.ID, TypeID: l.TypeID, Fields: l.Fields}, Changes: m.DB,
 			Dir: m.Engine.Directory, Files: m.Files, Log: m.Log.With("channel", bitrix24.Name), Poll: 30 * time.Second,
-			Sheet: func(ctx context.Context, d *flows.Document, lang string, w io.Writer) error { return m.reports().Sheet(ctx, d, lang, w) }}
+			Sheet: func(ctx context.Context, d *flows.Document, lang string, w io.Writer) error {
+				return m.reports().Sheet(ctx, d, lang, w)
+			}}
 		m.runners = append(m.runners, m.b24Registry.Run)
 	}
 	return tr, nil
