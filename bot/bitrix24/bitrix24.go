@@ -82,6 +82,8 @@ type Transport struct {
 	botToken string // v2 over an inbound webhook
 	clientID string // v1 over an inbound webhook
 
+	edits coalescer
+
 	mu    sync.Mutex
 	chats map[string]int64 // dialog → chat id, for v1 uploads
 }
@@ -101,7 +103,8 @@ func New(ctx context.Context, cfg Config, c *Client, store Store, log *slog.Logg
 	if cfg.Poll == 0 {
 		cfg.Poll = 5 * time.Second
 	}
-	t := &Transport{cfg: cfg, c: c, store: store, log: log.With("channel", Name), wake: make(chan struct{}, 1), chats: map[string]int64{}}
+	t := &Transport{cfg: cfg, c: c, store: store, log: log.With("channel", Name), wake: make(chan struct{}, 1), chats: map[string]int64{},
+		edits: coalescer{window: 30 * time.Millisecond}}
 	initCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	t.mode = cfg.Mode

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -217,7 +218,7 @@ func (c *Client) post(ctx context.Context, method string, body []byte) (json.Raw
 // BatchCall is one call of a batch.
 type BatchCall struct {
 	Method string
-	Params url.Values
+	Params map[string]any
 }
 
 // Batch runs up to 50 calls in one request (the portal's batch method),
@@ -229,26 +230,65 @@ func (c *Client) Batch(ctx context.Context, calls []BatchCall) ([]error, error) 
 		part := calls[start:min(start+50, len(calls))]
 		cmd := map[string]string{}
 		for i, call := range part {
-			cmd[fmt.Sprint("c", i)] = call.Method + "?" + call.Params.Encode()
+			q := url.Values{}
+			buildQuery("", call.Params, q)
+			cmd[fmt.Sprint("c", i)] = call.Method + "?" + q.Encode()
 		}
 		var res struct {
-			Errors map[string]json.RawMessage `json:"result_error"`
+			Errors json.RawMessage `json:"result_error"`
 		}
 		if err := c.Call(ctx, "batch", map[string]any{"halt": 0, "cmd": cmd}, &res); err != nil {
 			return nil, err
 		}
+		// An empty result_error is [] in PHP's JSON, a filled one an object.
+		var byKey map[string]struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		json.Unmarshal(res.Errors, &byKey)
 		for i := range part {
-			if e, ok := res.Errors[fmt.Sprint("c", i)]; ok && len(e) > 0 && string(e) != "null" {
-				var ae struct {
-					Error       string `json:"error"`
-					Description string `json:"error_description"`
-				}
-				json.Unmarshal(e, &ae)
-				errs[start+i] = &APIError{Status: http.StatusBadRequest, Code: ae.Error, Description: ae.Description}
+			if e, ok := byKey[fmt.Sprint("c", i)]; ok {
+				errs[start+i] = &APIError{Status: http.StatusBadRequest, Code: e.Error, Description: e.Description}
 			}
 		}
 	}
 	return errs, nil
+}
+
+// buildQuery writes params the way PHP's http_build_query does, which is
+// how the portal reads a batch command's query: nested keys in brackets,
+// lists by index, booleans as 1 and 0.
+func buildQuery(prefix string, v any, out url.Values) {
+	key := func(k string) string {
+		if prefix == "" {
+			return k
+		}
+		return prefix + "[" + k + "]"
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			buildQuery(key(k), val, out)
+		}
+	case []map[string]any:
+		for i, val := range x {
+			buildQuery(key(strconv.Itoa(i)), val, out)
+		}
+	case []string:
+		for i, val := range x {
+			out.Set(key(strconv.Itoa(i)), val)
+		}
+	case []any:
+		for i, val := range x {
+			buildQuery(key(strconv.Itoa(i)), val, out)
+		}
+	case bool:
+		out.Set(prefix, map[bool]string{true: "1", false: "0"}[x])
+	case nil:
+		out.Set(prefix, "")
+	default:
+		out.Set(prefix, fmt.Sprint(x))
+	}
 }
 
 // Download fetches a portal URL (a file's DOWNLOAD_URL carries its own

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/viza-app/viza/bot/chat"
 	"github.com/viza-app/viza/flows"
@@ -82,7 +84,8 @@ func (t *Transport) post(ctx context.Context, conv, text string, kb, att []map[s
 }
 
 // Edit implements chat.Transport; a message without buttons loses its
-// keyboard ("N").
+// keyboard ("N"). Edits that come together — every copy of a request
+// changing after a decision — go out as one batch call.
 func (t *Transport) Edit(ctx context.Context, conv, msgID string, m chat.Message) error {
 	id, err := strconv.ParseInt(msgID, 10, 64)
 	if err != nil {
@@ -96,15 +99,73 @@ func (t *Transport) Edit(ctx context.Context, conv, msgID string, m chat.Message
 	if a := attach(m.Context); a != nil {
 		att = a
 	}
-	if t.mode == "fetch" {
-		return t.apiErr(t.c.Call(ctx, "imbot.v2.Chat.Message.update", map[string]any{"botId": t.botID, "botToken": t.botToken, "messageId": id,
-			"fields": map[string]any{"message": BBCode(m.Text), "keyboard": kb, "attach": att}}, nil))
+	call := BatchCall{Method: "imbot.v2.Chat.Message.update", Params: map[string]any{"botId": t.botID, "botToken": t.botToken, "messageId": id,
+		"fields": map[string]any{"message": BBCode(m.Text), "keyboard": kb, "attach": att}}}
+	if t.mode != "fetch" {
+		if k, ok := kb.([]map[string]any); ok {
+			kb = map[string]any{"BUTTONS": k}
+		}
+		call = BatchCall{Method: "imbot.message.update", Params: map[string]any{"BOT_ID": t.botID, "CLIENT_ID": t.clientID, "MESSAGE_ID": id,
+			"MESSAGE": BBCode(m.Text), "KEYBOARD": kb, "ATTACH": att, "URL_PREVIEW": "N"}}
 	}
-	if k, ok := kb.([]map[string]any); ok {
-		kb = map[string]any{"BUTTONS": k}
+	return t.apiErr(t.edits.do(ctx, t.c, call))
+}
+
+// coalescer gathers calls made at about the same time into one batch:
+// the first caller waits a moment for others, then sends them all and
+// hands each its own result.
+type coalescer struct {
+	window  time.Duration
+	mu      sync.Mutex
+	pending []*pendingCall
+}
+
+type pendingCall struct {
+	call BatchCall
+	done chan error
+}
+
+func (co *coalescer) do(ctx context.Context, c *Client, call BatchCall) error {
+	p := &pendingCall{call: call, done: make(chan error, 1)}
+	co.mu.Lock()
+	lead := len(co.pending) == 0
+	co.pending = append(co.pending, p)
+	co.mu.Unlock()
+	if lead {
+		// The batch goes out even if the leader's own caller gives up: the
+		// others wait for it.
+		go co.flush(context.WithoutCancel(ctx), c)
 	}
-	return t.apiErr(t.c.Call(ctx, "imbot.message.update", map[string]any{"BOT_ID": t.botID, "CLIENT_ID": t.clientID, "MESSAGE_ID": id,
-		"MESSAGE": BBCode(m.Text), "KEYBOARD": kb, "ATTACH": att, "URL_PREVIEW": "N"}, nil))
+	select {
+	case err := <-p.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (co *coalescer) flush(ctx context.Context, c *Client) {
+	time.Sleep(co.window)
+	co.mu.Lock()
+	calls := co.pending
+	co.pending = nil
+	co.mu.Unlock()
+	if len(calls) == 1 {
+		calls[0].done <- c.Call(ctx, calls[0].call.Method, calls[0].call.Params, nil)
+		return
+	}
+	batch := make([]BatchCall, len(calls))
+	for i, p := range calls {
+		batch[i] = p.call
+	}
+	errs, err := c.Batch(ctx, batch)
+	for i, p := range calls {
+		if err != nil {
+			p.done <- err
+		} else {
+			p.done <- errs[i]
+		}
+	}
 }
 
 // SendFile implements chat.Transport: imbot.v2.File.upload; for classic

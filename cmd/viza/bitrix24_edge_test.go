@@ -222,11 +222,11 @@ func TestBitrix24SurvivesSIGKILLMidFetch(t *testing.T) {
 	}
 	fake := newB24Fake(t, true)
 	// An Enterprise portal's bucket, so that the test runs in seconds.
-	fake.SetBucket(5, 250)
+	fake.SetBucket(20, 250)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "viza.yaml")
 	body := chattest.Config(filepath.Join(dir, "data"), b24Ident,
-		fmt.Sprintf("bitrix24: {mode: fetch, fetch_interval: 20ms, requests_per_second: 5, burst: 250, portal_url: %q}\n", fake.URL))
+		fmt.Sprintf("bitrix24: {mode: fetch, fetch_interval: 100ms, requests_per_second: 20, burst: 250, portal_url: %q}\n", fake.URL))
 	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}

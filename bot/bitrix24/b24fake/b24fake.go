@@ -737,7 +737,11 @@ func (s *Server) handleLocked(method string, p map[string]any) (any, string, str
 			}
 			results[k] = r
 		}
-		return map[string]any{"result": results, "result_error": errs}, "", ""
+		var errOut any = errs
+		if len(errs) == 0 {
+			errOut = []any{} // PHP's empty array
+		}
+		return map[string]any{"result": results, "result_error": errOut}, "", ""
 	}
 	return nil, "ERROR_METHOD_NOT_FOUND", "Method not found!"
 }
@@ -768,8 +772,35 @@ func (s *Server) downloadLinkLocked(id int64, field string) (any, string, string
 	return map[string]any{field: s.URL + "/download/" + token + "?auth=" + random(8), "ID": id, "NAME": s.files[id].Name}, "", ""
 }
 
-// unflatten reads PHP bracket keys (a batch command's query) into maps.
+// unflatten reads PHP bracket keys (a batch command's query) into maps;
+// a level whose keys are 0, 1, 2 … is a list, as PHP reads it.
 func unflatten(q url.Values) map[string]any {
+	return listify(unflattenMaps(q)).(map[string]any)
+}
+
+func listify(v any) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	for k, x := range m {
+		m[k] = listify(x)
+	}
+	list := make([]any, len(m))
+	for i := range list {
+		x, ok := m[strconv.Itoa(i)]
+		if !ok {
+			return m
+		}
+		list[i] = x
+	}
+	if len(list) == 0 {
+		return m
+	}
+	return list
+}
+
+func unflattenMaps(q url.Values) map[string]any {
 	out := map[string]any{}
 	for k, v := range q {
 		parts := strings.Split(strings.ReplaceAll(k, "]", ""), "[")
