@@ -130,4 +130,3 @@ func TestRegistrationIsIdempotent(t *testing.T) {
 		})
 	}
 }
-
