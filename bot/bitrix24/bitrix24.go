@@ -88,7 +88,10 @@ type Transport struct {
 	chats map[string]int64 // dialog → chat id, for v1 uploads
 }
 
-var _ chat.Transport = (*Transport)(nil)
+var (
+	_ chat.Transport          = (*Transport)(nil)
+	_ chat.CounterpartyFinder = (*Transport)(nil)
+)
 
 // New connects to the portal: it settles the mode (auto: Chatbots 2.0
 // where imbot.v2.Revision.get answers, classic imbot elsewhere), and

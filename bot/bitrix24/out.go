@@ -306,3 +306,22 @@ func (t *Transport) Fetch(ctx context.Context, f chat.FileRef, max int64) ([]byt
 // Open implements chat.Transport: a person's private dialog with the bot
 // is their user id.
 func (t *Transport) Open(_ context.Context, user string) (string, error) { return user, nil }
+
+// Counterparties implements chat.CounterpartyFinder with the portal's CRM
+// companies whose title contains the query.
+func (t *Transport) Counterparties(ctx context.Context, query string, limit int) ([]string, error) {
+	var res []struct {
+		Title string `json:"TITLE"`
+	}
+	if err := t.c.Call(ctx, "crm.company.list", map[string]any{"filter": map[string]any{"%TITLE": query},
+		"select": []string{"ID", "TITLE"}, "order": map[string]string{"TITLE": "ASC"}}, &res); err != nil {
+		return nil, t.apiErr(err)
+	}
+	var out []string
+	for _, c := range res {
+		if c.Title != "" && len(out) < limit {
+			out = append(out, c.Title)
+		}
+	}
+	return out, nil
+}

@@ -88,6 +88,13 @@ type Identifier interface {
 	Knows(p *flows.Person) bool
 }
 
+// CounterpartyFinder is implemented by a platform that keeps the
+// company's counterparties (Bitrix24's CRM companies): when an initiator
+// types a counterparty, the layer offers the ones that match to pick from.
+type CounterpartyFinder interface {
+	Counterparties(ctx context.Context, query string, limit int) ([]string, error)
+}
+
 // HomeTransport is implemented by a platform with a home view of the bot
 // (Slack's App Home) that shows a person's open tasks and documents. The
 // layer tells it whose home changed; the transport asks Messenger.Home for

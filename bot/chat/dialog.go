@@ -5,6 +5,7 @@ import (
 	"context"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,9 @@ type dialog struct {
 	Title            string           `json:"title,omitzero"`
 	Counterparty     string           `json:"counterparty,omitzero"`
 	CounterpartyDone bool             `json:"counterparty_done,omitzero"`
+	// Candidates are the platform's counterparties offered for what was
+	// typed.
+	Candidates []string `json:"candidates,omitzero"`
 	AmountMinor      int64            `json:"amount,omitzero"`
 	HasAmount        bool             `json:"has_amount,omitzero"`
 	AmountDone       bool             `json:"amount_done,omitzero"`
@@ -189,6 +193,9 @@ func (m *Messenger) onDialogText(ctx context.Context, ev *Event, p *flows.Person
 	case stepTitle:
 		d.Title = text
 	case stepCounterparty:
+		if m.offerCounterparties(ctx, p, lang, conv, d, text) {
+			return true
+		}
 		d.Counterparty, d.CounterpartyDone = text, true
 	case stepAmount:
 		v, err := input.ParseAmount(text)
@@ -204,6 +211,41 @@ func (m *Messenger) onDialogText(ctx context.Context, ev *Event, p *flows.Person
 		return false
 	}
 	m.advance(ctx, p, lang, conv, d)
+	return true
+}
+
+// offerCounterparties looks what was typed up among the platform's
+// counterparties: one of the same name is taken as it is written there;
+// others that match are offered as buttons, next to keeping the text as
+// typed. False when there is nothing to offer.
+func (m *Messenger) offerCounterparties(ctx context.Context, p *flows.Person, lang, conv string, d *dialog, text string) bool {
+	finder, ok := m.wire.(CounterpartyFinder)
+	if !ok || text == "" {
+		return false
+	}
+	found, err := finder.Counterparties(ctx, text, 5)
+	if err != nil {
+		m.log.Warn("look the counterparty up", "person", p.ID, "err", err)
+		return false
+	}
+	for _, f := range found {
+		if strings.EqualFold(strings.TrimSpace(f), text) {
+			d.Counterparty, d.CounterpartyDone = f, true
+			m.advance(ctx, p, lang, conv, d)
+			return true
+		}
+	}
+	if len(found) == 0 {
+		return false
+	}
+	d.Counterparty, d.Candidates = text, found
+	m.saveDialog(ctx, conv, d)
+	var rows [][]Button
+	for i, f := range found {
+		rows = append(rows, []Button{{Label: f, Action: "cp:" + strconv.Itoa(i)}})
+	}
+	rows = append(rows, []Button{{Label: m.s(lang, "button.as_typed", nil), Action: "cp:t"}})
+	m.reply(ctx, p.ID, conv, Message{Text: m.t(lang, "chat.pick_counterparty", map[string]any{"Text": text}), Buttons: rows})
 	return true
 }
 

@@ -250,6 +250,20 @@ func (m *Messenger) onDialogButton(ctx context.Context, ev *Event, p *flows.Pers
 			m.answer(ctx, tap, "")
 			return
 		}
+	case "cp":
+		i, err := strconv.Atoi(ref)
+		switch {
+		case d.Step != stepCounterparty || len(d.Candidates) == 0:
+			m.answer(ctx, tap, "")
+			return
+		case ref == "t": // keep the text as typed
+		case err == nil && i >= 0 && i < len(d.Candidates):
+			d.Counterparty = d.Candidates[i]
+		default:
+			m.answer(ctx, tap, "")
+			return
+		}
+		d.Candidates, d.CounterpartyDone = nil, true
 	case "pa":
 		if _, ok := m.Engine.Directory().Person(flows.PersonID(ref)); !ok || d.Step != stepApprovers {
 			m.answer(ctx, tap, "")

@@ -383,3 +383,60 @@ func TestBitrix24UsersCommand(t *testing.T) {
 		t.Fatalf("without credentials: exit %d, %s", code, stderr.String())
 	}
 }
+
+// TestBitrix24CounterpartyFromTheCRM: a counterparty typed while starting a
+// document is looked up among the portal's CRM companies; the initiator
+// picks one, or keeps the text; an exact name is taken as the CRM writes
+// it.
+func TestBitrix24CounterpartyFromTheCRM(t *testing.T) {
+	fake := newB24Fake(t, true)
+	fake.AddCompany("ООО «Север»")
+	fake.AddCompany("АО «Северсталь»")
+	fake.AddCompany("ООО «Юг»")
+	fake.AddCompany("ООО «Северный завод №2»")
+	m := startB24(t, fake, "", "", nil)
+	env := &b24Env{t: t, m: m, fake: fake}
+	ivan := env.User(chattest.Ivanova)
+	start := func(title, typed string) []chattest.Msg {
+		t.Helper()
+		env.Upload(ivan, chattest.File{Name: title + ".pdf", MIME: "application/pdf", Data: []byte("%PDF " + title), Caption: title})
+		msgs := env.Messages(ivan)
+		env.Tap(ivan, msgs[len(msgs)-1], "ty:supply")
+		env.Text(ivan, typed)
+		return env.Messages(ivan)
+	}
+	msgs := start("Поставка угля", "север")
+	offer := msgs[len(msgs)-1]
+	if len(offer.Buttons) != 4 || offer.Buttons[0].Label != "ООО «Север»" || offer.Buttons[1].Label != "АО «Северсталь»" || offer.Buttons[3].Action != "cp:t" {
+		t.Fatalf("offer = %+v", offer)
+	}
+	env.Tap(ivan, offer, offer.Buttons[1].Action)
+	msgs = env.Messages(ivan)
+	summary := msgs[len(msgs)-1]
+	if !strings.Contains(summary.Text, "АО «Северсталь»") {
+		t.Fatalf("the summary does not name the company picked:\n%s", summary.Text)
+	}
+	env.Tap(ivan, summary, "go:0")
+	if !until(func() bool {
+		docs, _ := m.DB.DocumentsOf(context.Background(), chattest.Ivanova, 5)
+		return len(docs) == 1 && docs[0].Counterparty == "АО «Северсталь»"
+	}) {
+		t.Fatal("the document does not carry the company picked")
+	}
+	// Typed exactly (but for case): taken as the CRM writes it, no offer.
+	msgs = start("Поставка песка", "ооо «юг»")
+	if last := msgs[len(msgs)-1]; !strings.Contains(last.Text, "ООО «Юг»") {
+		t.Fatalf("the exact name was not taken from the CRM:\n%s", last.Text)
+	}
+	env.Tap(ivan, msgs[len(msgs)-1], "cx:0")
+	// Kept as typed.
+	msgs = start("Поставка льда", "Северный завод")
+	if last := msgs[len(msgs)-1]; len(last.Buttons) == 0 || last.Buttons[0].Action != "cp:0" {
+		t.Fatalf("no offer for a partial match: %+v", last)
+	}
+	env.Tap(ivan, msgs[len(msgs)-1], "cp:t")
+	msgs = env.Messages(ivan)
+	if last := msgs[len(msgs)-1]; !strings.Contains(last.Text, "Северный завод") {
+		t.Fatalf("the text typed was not kept:\n%s", last.Text)
+	}
+}
