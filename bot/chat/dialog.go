@@ -32,25 +32,25 @@ const dialogTTL = 24 * time.Hour
 // dialog is the state of one conversation's dialogue, kept in SQLite so
 // that a restart does not lose it.
 type dialog struct {
-	Step             string           `json:"step"`
-	Started          time.Time        `json:"started"`
-	File             FileRef          `json:"file,omitzero"`
-	Caption          string           `json:"caption,omitzero"`
-	TypeID           string           `json:"type,omitzero"`
-	Title            string           `json:"title,omitzero"`
-	Counterparty     string           `json:"counterparty,omitzero"`
-	CounterpartyDone bool             `json:"counterparty_done,omitzero"`
+	Step             string    `json:"step"`
+	Started          time.Time `json:"started"`
+	File             FileRef   `json:"file,omitzero"`
+	Caption          string    `json:"caption,omitzero"`
+	TypeID           string    `json:"type,omitzero"`
+	Title            string    `json:"title,omitzero"`
+	Counterparty     string    `json:"counterparty,omitzero"`
+	CounterpartyDone bool      `json:"counterparty_done,omitzero"`
 	// Candidates are the platform's counterparties offered for what was
 	// typed.
-	Candidates []string `json:"candidates,omitzero"`
-	AmountMinor      int64            `json:"amount,omitzero"`
-	HasAmount        bool             `json:"has_amount,omitzero"`
-	AmountDone       bool             `json:"amount_done,omitzero"`
-	Approvers        []flows.PersonID `json:"approvers,omitzero"`
-	ApproversDone    bool             `json:"approvers_done,omitzero"`
-	Parallel         bool             `json:"parallel,omitzero"`
-	DocID            int64            `json:"doc,omitzero"` // stepRework
-	Comment          string           `json:"comment,omitzero"`
+	Candidates    []string         `json:"candidates,omitzero"`
+	AmountMinor   int64            `json:"amount,omitzero"`
+	HasAmount     bool             `json:"has_amount,omitzero"`
+	AmountDone    bool             `json:"amount_done,omitzero"`
+	Approvers     []flows.PersonID `json:"approvers,omitzero"`
+	ApproversDone bool             `json:"approvers_done,omitzero"`
+	Parallel      bool             `json:"parallel,omitzero"`
+	DocID         int64            `json:"doc,omitzero"` // stepRework
+	Comment       string           `json:"comment,omitzero"`
 }
 
 func (d *dialog) startCmd(p flows.PersonID) flows.StartCmd {
