@@ -211,3 +211,39 @@ func TestSlackLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestDeployExampleLoads: the example the README points administrators at
+// is a valid configuration.
+func TestDeployExampleLoads(t *testing.T) {
+	c, err := Load("../deploy/viza.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Bitrix24 == nil || c.Bitrix24.RegistryList == nil || c.Bitrix24.RegistryList.Fields["sheet"] != "PROPERTY_SHEET" ||
+		c.Bitrix24.WebhookEnv != "VIZA_BITRIX24_WEBHOOK" || c.Bitrix24.APIURL != "https://romashka.bitrix24.ru/rest/" || c.Slack.Mode != "socket" {
+		t.Fatalf("bitrix24 = %+v, slack = %+v", c.Bitrix24, c.Slack)
+	}
+}
+
+// TestBitrix24Mistakes: impossible Bitrix24 settings are reported with the
+// key named.
+func TestBitrix24Mistakes(t *testing.T) {
+	base, err := os.ReadFile("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := string(base) + `bitrix24:
+  portal_url: romashka
+  mode: push
+  fetch_interval: soon
+  client_id: local.1
+  registry_list: {fields: {price: PROPERTY_1}}
+`
+	_, err = Parse("viza.yaml", []byte(bad))
+	for _, want := range []string{`bitrix24.mode: "push": want auto, fetch or events`, `bitrix24.portal_url: "romashka"`,
+		`bitrix24.fetch_interval: "soon"`, "bitrix24.registry_list.id", "bitrix24.registry_list.fields.price"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("no problem %q in %v", want, err)
+		}
+	}
+}
