@@ -82,7 +82,9 @@ func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{base: base, bucket: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst), oauth: cfg.OAuth, log: log,
+	// A little under the portal's own bucket: requests that leave evenly
+	// may arrive bunched, and the portal counts them as they arrive.
+	c := &Client{base: base, bucket: rate.NewLimiter(rate.Limit(cfg.Rate*0.95), max(1, cfg.Burst-2)), oauth: cfg.OAuth, log: log,
 		MaxWait: time.Minute}
 	if cfg.OAuth != nil {
 		secrets = append(secrets, cfg.OAuth.ClientSecret)

@@ -163,3 +163,28 @@ func TestNoSecretInErrors(t *testing.T) {
 		t.Fatalf("after a 500: %v", err)
 	}
 }
+
+// TestLeakyBucketKeptOnOurSide: a burst of calls larger than the portal's
+// bucket is paced on our side, and the portal refuses none.
+func TestLeakyBucketKeptOnOurSide(t *testing.T) {
+	fake := b24fake.New(true, b24fake.User{ID: 1, Name: "Анна"})
+	defer fake.Close()
+	fake.SetBucket(20, 10)
+	c, err := bitrix24.NewClient(bitrix24.ClientConfig{Webhook: fake.Webhook, Rate: 20, Burst: 10}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const calls = 50
+	errs := make(chan error, calls)
+	for range calls {
+		go func() { errs <- c.Call(context.Background(), "user.get", map[string]any{}, nil) }()
+	}
+	for range calls {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := fake.Limited(); n != 0 {
+		t.Fatalf("the portal refused %d calls", n)
+	}
+}
