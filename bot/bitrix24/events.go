@@ -74,6 +74,12 @@ func (t *Transport) event(ctx context.Context, st stored) (chat.Event, bool) {
 	if dialog == "" {
 		dialog = user
 	}
+	if dialog != user {
+		// A mention in a group chat: requests, remarks and sheets are
+		// private, so the bot talks in the person's own dialog only.
+		t.log.Info("bitrix24 event from a group chat ignored", "dialog", dialog)
+		return chat.Event{}, false
+	}
 	t.noteChat(dialog, f.get("data", "PARAMS", "CHAT_ID"))
 	ev := chat.Event{User: user, Conv: dialog, Lang: strings.ToLower(f.get("data", "PARAMS", "LANGUAGE"))}
 	switch q.Get("event") {
@@ -157,6 +163,10 @@ func (t *Transport) eventV2(st stored) (chat.Event, bool) {
 	}
 	if dialog == "" {
 		dialog = user
+	}
+	if dialog != user {
+		t.log.Info("bitrix24 event from a group chat ignored", "dialog", dialog)
+		return chat.Event{}, false
 	}
 	ev := chat.Event{User: user, Conv: dialog, Lang: strings.ToLower(d.Language)}
 	switch st.Type {
