@@ -208,7 +208,9 @@ func (c *Client) post(ctx context.Context, method string, body []byte) (json.Raw
 		Description string          `json:"error_description"`
 	}
 	if jerr := json.Unmarshal(raw, &env); jerr != nil || env.Error != "" || resp.StatusCode >= 300 {
-		e := &APIError{Status: resp.StatusCode, Code: env.Error, Description: env.Description}
+		// A portal, or a proxy before it, may echo the request: what it
+		// says goes into errors and logs only with the secrets masked.
+		e := &APIError{Status: resp.StatusCode, Code: c.Redact(env.Error), Description: c.Redact(env.Description)}
 		if e.Code == "" {
 			e.Code = http.StatusText(resp.StatusCode)
 		}

@@ -19,6 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/viza-app/viza/bot/secret"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/messages"
 )
@@ -245,6 +246,10 @@ type Channel struct {
 	// id from viza.yaml or one linked by the phone they shared, and not
 	// blocked. Unset, only chat ids in viza.yaml count.
 	OnMessenger func(p *flows.Person) bool
+	// Secrets are the gateway's credentials: masked in every error, which
+	// reaches the log and the document's status card, since a gateway may
+	// echo the request (its key in the form) in an error page.
+	Secrets []string
 }
 
 var (
@@ -312,7 +317,7 @@ func (c *Channel) Deliver(ctx context.Context, n flows.Notification, p *flows.Pe
 	}
 	id, err := c.Sender.Send(ctx, p.Phone, text)
 	if err != nil {
-		return "", err
+		return "", secret.Redact(err, c.Secrets...)
 	}
 	c.Log.Info("sms sent", "person", p.ID, "doc", n.Number, "kind", n.Kind, "segments", Segments(text), "gateway_id", id)
 	return id, nil

@@ -43,8 +43,14 @@ type updatesEnvelope struct {
 }
 
 // getUpdates is written by hand because the library's poller confirms an
-// update (by moving the offset) before it has been handled.
+// update (by moving the offset) before it has been handled. Its errors
+// carry no token: the URL holds it, and an answer may echo it.
 func (t *Transport) getUpdates(ctx context.Context, offset int64) ([]json.RawMessage, time.Duration, error) {
+	raws, wait, err := t.getUpdatesRaw(ctx, offset)
+	return raws, wait, t.redact(err)
+}
+
+func (t *Transport) getUpdatesRaw(ctx context.Context, offset int64) ([]json.RawMessage, time.Duration, error) {
 	body, _ := json.Marshal(map[string]any{"offset": offset, "timeout": int(t.cfg.PollTimeout / time.Second),
 		"allowed_updates": []string{"message", "callback_query"}})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(t.cfg.APIURL, "/")+"/bot"+t.cfg.Token+"/getUpdates", bytes.NewReader(body))

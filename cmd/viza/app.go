@@ -528,7 +528,7 @@ func (m *Main) sms(sc *config.SMS) (flows.Channel, error) {
 		sender = &sms.Twilio{BaseURL: sc.APIURL, AccountSID: sc.AccountSID, AuthToken: key, From: sc.Sender, HTTP: client}
 	}
 	m.Log.Info("sms on", "provider", sc.Provider)
-	return &sms.Channel{Sender: sender, Log: m.Log, Lang: func(p flows.PersonID) string { return m.Engine.Directory().LanguageOf(p) },
+	return &sms.Channel{Sender: sender, Log: m.Log, Secrets: []string{key, sc.AccountSID}, Lang: func(p flows.PersonID) string { return m.Engine.Directory().LanguageOf(p) },
 		OnMessenger: m.onMessenger,
 		Renderer:    func() messages.Renderer { return messages.Renderer{Dir: m.Engine.Directory()} },
 		// The web pages are set up after the channels; the link is made
