@@ -103,6 +103,24 @@ func (db *DB) StatePut(ctx context.Context, channel, key, value string) error {
 	})
 }
 
+// StateSwap replaces a state value only if it still is old, in one
+// conditional write, and reports whether it did: of many callers that read
+// the same value, exactly one wins (a one-time link used once).
+func (db *DB) StateSwap(ctx context.Context, channel, key, old, new string) (bool, error) {
+	var swapped bool
+	err := db.writeTx(ctx, func(tx execer) error {
+		res, err := tx.ExecContext(ctx, `UPDATE channel_state SET value = ?, updated_at = ? WHERE channel = ? AND key = ? AND value = ?`,
+			new, time.Now().UnixNano(), channel, key, old)
+		if err != nil {
+			return fmt.Errorf("swap %s state %s: %w", channel, key, err)
+		}
+		n, err := res.RowsAffected()
+		swapped = err == nil && n == 1
+		return err
+	})
+	return swapped, err
+}
+
 // StatePrefix lists a channel's state values whose keys start with prefix.
 func (db *DB) StatePrefix(ctx context.Context, channel, prefix string) (map[string]string, error) {
 	rows, err := db.reader.QueryContext(ctx, `SELECT key, value FROM channel_state WHERE channel = ? AND key >= ? AND key < ?`,

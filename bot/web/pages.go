@@ -153,8 +153,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	l.Used = true
 	b, _ := json.Marshal(l)
-	if err := s.Store.StatePut(r.Context(), Name, "login:"+hash, string(b)); err != nil {
+	// Claimed in one conditional write: of requests that read the link
+	// unused at the same moment, one signs in.
+	claimed, err := s.Store.StateSwap(r.Context(), Name, "login:"+hash, raw, string(b))
+	if err != nil {
 		s.fail(w, nil, http.StatusInternalServerError, err)
+		return
+	}
+	if !claimed {
+		s.fail(w, nil, http.StatusForbidden, flows.Errorf(flows.KindForbidden, "link_expired", "login link"))
 		return
 	}
 	if err := s.startSession(w, r, l.Person); err != nil {

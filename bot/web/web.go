@@ -50,6 +50,7 @@ var templateFS embed.FS
 type Store interface {
 	StateGet(ctx context.Context, channel, key string) (string, bool, error)
 	StatePut(ctx context.Context, channel, key, value string) error
+	StateSwap(ctx context.Context, channel, key, old, new string) (bool, error)
 	Document(ctx context.Context, id int64) (*flows.Document, error)
 	DocumentOfTask(ctx context.Context, taskID int64) (*flows.Document, error)
 	OpenTasksOf(ctx context.Context, p flows.PersonID) ([]storage.OpenTask, error)

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -341,5 +342,46 @@ func TestWebInboxIsAChannel(t *testing.T) {
 	}
 	if _, body := webtest.Get(t, viewer, r.http.URL+"/dashboard?initiator=ivanova"); !strings.Contains(body, "Д-2026-0001") {
 		t.Fatal("the initiator filter lost the document")
+	}
+}
+
+// TestLoginLinkWorksOnceUnderConcurrency: a hundred requests on one
+// sign-in link at once make exactly one session; the other 99 are
+// refused.
+func TestLoginLinkWorksOnceUnderConcurrency(t *testing.T) {
+	r := newRig(t)
+	link, err := r.srv.LoginLink(context.Background(), "petrov", web.LoginTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 100
+	codes := make(chan int, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			<-start
+			resp, err := client().Get(link)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[http.StatusSeeOther] != 1 || count[http.StatusForbidden] != n-1 {
+		t.Fatalf("answers: %v, want one 303 and %d 403", count, n-1)
+	}
+	sessions, err := r.db.StatePrefix(context.Background(), web.Name, "session:")
+	if err != nil || len(sessions) != 1 {
+		t.Fatalf("%d sessions (%v)", len(sessions), err)
 	}
 }
