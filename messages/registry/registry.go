@@ -185,6 +185,19 @@ func WriteXLSX(w io.Writer, rows []Row, lang string, loc *time.Location) error {
 	return nil
 }
 
+// neutralize keeps a text cell from being read as a formula by a
+// spreadsheet (CSV injection, OWASP): a value that starts with =, +, -, @,
+// a tab or a carriage return gets a leading apostrophe, which Excel and
+// LibreOffice show as text and do not evaluate. Every text column goes
+// through it — titles, counterparties and comments are typed by people, and
+// names and stage names come from a configuration others may edit.
+func neutralize(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
 // WriteCSV writes the same table as CSV (UTF-8, dates as ISO 8601 in loc).
 func WriteCSV(w io.Writer, rows []Row, lang string, loc *time.Location) error {
 	hdr, err := headers(lang)
@@ -206,8 +219,10 @@ func WriteCSV(w io.Writer, rows []Row, lang string, loc *time.Location) error {
 		if row.HasAmount {
 			amount = strconv.FormatFloat(row.Amount, 'f', 2, 64)
 		}
-		if err := cw.Write([]string{row.Number, row.Type, row.Title, row.Counterparty, amount, row.Currency, row.Initiator, row.State,
-			ts(row.Started), ts(row.Finished), strconv.Itoa(row.WorkingDays), row.Stage, row.WaitingOn, strconv.Itoa(row.Versions), row.LastComment}); err != nil {
+		typed := neutralize
+		if err := cw.Write([]string{typed(row.Number), typed(row.Type), typed(row.Title), typed(row.Counterparty), amount, typed(row.Currency),
+			typed(row.Initiator), typed(row.State), ts(row.Started), ts(row.Finished), strconv.Itoa(row.WorkingDays), typed(row.Stage),
+			typed(row.WaitingOn), strconv.Itoa(row.Versions), typed(row.LastComment)}); err != nil {
 			return err
 		}
 	}

@@ -124,3 +124,34 @@ func TestCSV(t *testing.T) {
 		t.Fatalf("csv = %q", recs)
 	}
 }
+
+// TestCSVNeutralizesFormulas: text that a spreadsheet would run as a
+// formula is written so that it shows as typed instead.
+func TestCSVNeutralizesFormulas(t *testing.T) {
+	rows, loc := fixture(t)
+	tests := []struct{ in, want string }{
+		{`=HYPERLINK("http://evil.example","Договор")`, `'=HYPERLINK("http://evil.example","Договор")`},
+		{"+7 900 111-22-33", "'+7 900 111-22-33"},
+		{"-2+3", "'-2+3"},
+		{"@SUM(A1)", "'@SUM(A1)"},
+		{"\tcmd", "'\tcmd"},
+		{"\rcmd", "'\rcmd"},
+		{"Поставка = 5", "Поставка = 5"},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		r := rows[0]
+		r.Title, r.Counterparty, r.LastComment = tc.in, tc.in, tc.in
+		var buf bytes.Buffer
+		if err := registry.WriteCSV(&buf, []registry.Row{r}, "en", loc); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(&buf).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := recs[1]; got[2] != tc.want || got[3] != tc.want || got[14] != tc.want {
+			t.Errorf("%q written as %q / %q / %q, want %q", tc.in, got[2], got[3], got[14], tc.want)
+		}
+	}
+}
