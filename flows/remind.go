@@ -228,6 +228,9 @@ func (e *Engine) RemindNow(ctx context.Context, key string, actor PersonID, docI
 	}
 	sent := 0
 	_, err = e.run(ctx, key, dir, loadDoc(docID), func(o *op) (Outcome, error) {
+		// The writer may run a command again (a batch rerun after another
+		// command failed): the count is the last run's, not a sum.
+		sent = 0
 		if actor != o.d.Initiator && !dir.IsViewer(actor) {
 			return Outcome{}, Errorf(KindForbidden, "initiator_only", "%s reminding on %s", actor, o.d.Number)
 		}

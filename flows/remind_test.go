@@ -202,3 +202,16 @@ func TestReminderLadderSkipsHolidays(t *testing.T) {
 	want(t, "thu (holiday)", r.at("2027-01-07 15:00"))
 	want(t, "fri 13:00", r.at("2027-01-08 13:00"), "petrov:reminder_sms", "sidorov:reminder_sms")
 }
+
+// TestRemindNowCountsOnceWhenRerun: the writer may run a command again
+// (here: always, rehearsing each batch first); the reminders counted are
+// those of the run that counts.
+func TestRemindNowCountsOnceWhenRerun(t *testing.T) {
+	t.Setenv(storage.RunTwiceEnv, "1")
+	clock := flowstest.NewClock(msk("2026-11-30 10:00"))
+	r := newLadderRig(t, filepath.Join(t.TempDir(), "viza.db"), clock)
+	d := r.start("ivanova", "contract", 10).DocID
+	if n, err := r.eng.RemindNow(r.ctx, r.key(), "ivanova", d); err != nil || n != 2 {
+		t.Fatalf("reminded %d for two open tasks, %v", n, err)
+	}
+}

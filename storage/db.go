@@ -37,6 +37,7 @@ type DB struct {
 	reader *sql.DB
 
 	onCommit func()
+	runTwice bool // see RunTwiceEnv
 
 	// The writer role (see Write): mu guards the queue and who leads.
 	mu      sync.Mutex
@@ -137,7 +138,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open readers on %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	db := &DB{Path: path, w: w, reader: r, head: head, lastAudit: lastAudit}
+	db := &DB{Path: path, w: w, reader: r, head: head, lastAudit: lastAudit, runTwice: os.Getenv(RunTwiceEnv) == "1"}
 	db.idle = sync.NewCond(&db.mu)
 	return db, nil
 }

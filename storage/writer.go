@@ -118,11 +118,40 @@ func (db *DB) stepDown() {
 	db.idle.Broadcast()
 }
 
+// RunTwiceEnv names the environment variable that turns the writer's
+// rehearsal on: every batch is run once and rolled back before it is run
+// for real. A command is a function of the transaction it runs in and may
+// be run again (the writer reruns a batch when one command fails after
+// writing); one that keeps anything outside its transaction — a count in a
+// captured variable, a message sent — shows under this mode, in which the
+// engine's and the channels' test suites must pass unchanged.
+const RunTwiceEnv = "VIZA_WRITER_RUN_TWICE"
+
 // runBatch runs queued commands in one transaction and answers each.
 func (db *DB) runBatch(reqs []*writeReq) {
+	if db.runTwice {
+		db.rehearse(reqs)
+	}
 	for len(reqs) > 0 {
 		reqs = db.tryBatch(reqs)
 	}
+}
+
+// rehearse runs every command of a batch in a transaction that is rolled
+// back, throwing their results away (see RunTwiceEnv).
+func (db *DB) rehearse(reqs []*writeReq) {
+	if _, err := db.w.ExecContext(context.Background(), qBegin); err != nil {
+		return
+	}
+	b := &batch{head: db.head, lastAudit: db.lastAudit, pending: map[int64]*flows.Document{}, done: map[string]flows.Outcome{},
+		rows: map[int64]*docRow{}, buffers: db.spare.take()}
+	defer func() { db.spare.give(b.buffers) }()
+	for _, r := range reqs {
+		if r.ctx.Err() == nil {
+			db.applyOne(r, b)
+		}
+	}
+	db.rollback()
 }
 
 // tryBatch runs reqs in one transaction and commits once. Commands run
