@@ -16,20 +16,63 @@ type ChainReport struct {
 	// BrokenAt is the id of the first event whose hash does not follow from
 	// its predecessor and content; 0 when the chain is intact.
 	BrokenAt int64
-	// Reason says what is wrong there, as a code (prev_hash, content or
-	// doc_link) for the caller to put in words.
+	// Reason says what is wrong there, as a code (prev_hash, content,
+	// doc_link, doc_head, no_key) for the caller to put in words.
 	Reason string
+	// Document is the number of the document whose last event the chain
+	// does not end with (doc_head).
+	Document string
+	// SealedFrom is the first keyed event (0: the chain is not keyed).
+	SealedFrom int64
 }
 
-// VerifyChain recomputes every audit hash in order.
+// VerifyChain recomputes every audit hash in order — plain up to the
+// seal, keyed from it — and holds every document's recorded last event
+// against the chain, so that a chain cut short shows too.
 func (db *DB) VerifyChain(ctx context.Context) (ChainReport, error) {
+	rep, lastOfDoc, err := db.walkChain(ctx)
+	if err != nil || rep.BrokenAt != 0 {
+		return rep, err
+	}
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, number, COALESCE(last_event, 0) FROM documents ORDER BY id`)
+	if err != nil {
+		return rep, fmt.Errorf("read documents' last events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, last int64
+		var number string
+		if err := rows.Scan(&id, &number, &last); err != nil {
+			return rep, fmt.Errorf("scan document: %w", err)
+		}
+		if last != lastOfDoc[id] {
+			rep.BrokenAt, rep.Reason, rep.Document = max(last, lastOfDoc[id]), "doc_head", number
+			return rep, nil
+		}
+	}
+	return rep, rows.Err()
+}
+
+func (db *DB) walkChain(ctx context.Context) (ChainReport, map[int64]int64, error) {
+	seal := db.seal
+	if db.auditKey == nil {
+		if raw, ok, err := db.StateGet(ctx, auditChannel, sealKey); err != nil {
+			return ChainReport{}, nil, err
+		} else if ok {
+			var v struct {
+				From int64 `json:"from"`
+			}
+			json.Unmarshal([]byte(raw), &v)
+			seal = v.From
+		}
+	}
 	rows, err := db.reader.QueryContext(ctx, `SELECT id, doc_id, at, actor, on_behalf_of, kind, version, task_id, detail, prev_hash, hash, doc_prev
 		FROM audit ORDER BY id`)
 	if err != nil {
-		return ChainReport{}, fmt.Errorf("read audit: %w", err)
+		return ChainReport{}, nil, fmt.Errorf("read audit: %w", err)
 	}
 	defer rows.Close()
-	var rep ChainReport
+	rep := ChainReport{SealedFrom: seal}
 	prev := ""
 	// The per-document links are not hashed (a document's history is read
 	// through them, not proven by them), so they are checked against the
@@ -40,30 +83,48 @@ func (db *DB) VerifyChain(ctx context.Context) (ChainReport, error) {
 		var c auditContent
 		var storedPrev, stored string
 		if err := rows.Scan(&id, &c.DocID, &c.At, &c.Actor, &c.For, &c.Kind, &c.Version, &c.TaskID, &c.Detail, &storedPrev, &stored, &docPrev); err != nil {
-			return rep, fmt.Errorf("scan audit: %w", err)
+			return rep, nil, fmt.Errorf("scan audit: %w", err)
 		}
 		rep.Events++
+		if id != int64(rep.Events) {
+			// The writer numbers events 1, 2, 3 …: a gap is an event gone.
+			rep.BrokenAt, rep.Reason = id, "gap"
+			return rep, nil, nil
+		}
 		if storedPrev != prev {
 			rep.BrokenAt, rep.Reason = id, "prev_hash"
-			return rep, nil
+			return rep, nil, nil
 		}
 		if docPrev != lastOfDoc[c.DocID] {
 			rep.BrokenAt, rep.Reason = id, "doc_link"
-			return rep, nil
+			return rep, nil, nil
 		}
 		lastOfDoc[c.DocID] = id
-		h, err := chainHash(prev, c)
+		if seal != 0 && id >= seal && db.auditKey == nil {
+			// The keyed part cannot be checked without its key.
+			rep.BrokenAt, rep.Reason = id, "no_key"
+			return rep, nil, nil
+		}
+		h, err := db.hashEvent(id, prev, c)
 		if err != nil {
-			return rep, err
+			return rep, nil, err
 		}
 		if h != stored {
 			rep.BrokenAt, rep.Reason = id, "content"
-			return rep, nil
+			return rep, nil, nil
 		}
 		prev = h
 		rep.LastHash = h
 	}
-	return rep, rows.Err()
+	if err := rows.Err(); err != nil {
+		return rep, nil, err
+	}
+	if seal != 0 && int64(rep.Events) < seal-1 {
+		// Sealed when the chain had seal-1 events: it cannot have fewer.
+		rep.BrokenAt, rep.Reason = int64(rep.Events)+1, "cut"
+		return rep, nil, nil
+	}
+	return rep, lastOfDoc, nil
 }
 
 // DocumentEvents returns a document's audit events in order.

@@ -38,6 +38,9 @@ type DB struct {
 
 	onCommit func()
 	runTwice bool // see RunTwiceEnv
+	// auditKey keys the chain from event seal on (see UseAuditKey).
+	auditKey []byte
+	seal     int64
 
 	// The writer role (see Write): mu guards the queue and who leads.
 	mu      sync.Mutex

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"fmt"
 )
 
 // TamperForTest sets one column of one audit row behind the triggers'
@@ -65,4 +66,24 @@ func (db *DB) ReaderForTest() interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 } {
 	return db.reader
+}
+
+// AttackForTest runs statements on the database file as someone who can
+// write it would: triggers dropped, no writer, no key.
+func AttackForTest(db *DB, statements ...string) error {
+	return db.writeTx(context.Background(), func(tx execer) error {
+		for _, q := range append([]string{`DROP TRIGGER IF EXISTS audit_no_update`, `DROP TRIGGER IF EXISTS audit_no_delete`}, statements...) {
+			if _, err := tx.ExecContext(context.Background(), q); err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		return nil
+	})
+}
+
+// ChainHashForTest is the plain (unkeyed) chain hash of an event, as an
+// attacker without the key can compute it.
+func ChainHashForTest(prev string, docID, at int64, actor, forWhom, kind string, version int, taskID int64, detail string) string {
+	h, _ := chainHash(prev, auditContent{DocID: docID, At: at, Actor: actor, For: forWhom, Kind: kind, Version: version, TaskID: taskID, Detail: detail})
+	return h
 }

@@ -300,7 +300,7 @@ func (t *txn) Record(events []flows.AuditEvent, notes []flows.Notification) erro
 	for _, e := range events {
 		c := auditContent{DocID: e.DocID, At: e.At.UnixNano(), Actor: string(e.Actor), For: string(e.For), Kind: e.Kind,
 			Version: e.Version, TaskID: e.TaskID, Detail: e.Detail}
-		h, err := chainHash(prev, c)
+		h, err := t.db.hashEvent(t.batch.lastAudit+1, prev, c)
 		if err != nil {
 			return err
 		}

@@ -144,6 +144,10 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		return nil, err
 	}
 	m.ConfigPath, m.Log = path, log
+	if err := m.useAuditKey(ctx, true); err != nil {
+		m.DB.Close()
+		return nil, err
+	}
 	m.Chat = &chat.Conversation{Engine: m.Engine, Store: m.DB, Files: m.Files, Clock: m.Clock, Log: log, Reports: reportsFunc(m.reports)}
 	m.Messengers = map[string]*chat.Messenger{}
 	var channels []flows.Channel
@@ -269,7 +273,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 func (m *Main) Run(ctx context.Context) error {
 	m.Log.Info("viza started", "company", m.Config.Company, "people", len(m.Config.People),
 		"types", len(m.Config.DocumentTypes), "data_dir", m.Config.DataDir, "http", "http://"+m.Listener.Addr().String())
-	errc := make(chan error, 3+len(m.runners))
+	errc := make(chan error, 4+len(m.runners))
 	go func() {
 		if err := m.server.Serve(m.Listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
@@ -277,6 +281,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}()
 	go func() { errc <- m.Dispatcher.Run(ctx) }()
 	go func() { errc <- m.Scheduler.Run(ctx) }()
+	go func() { errc <- m.logHead(ctx) }()
 	for _, run := range m.runners {
 		go func() { errc <- run(ctx) }()
 	}
@@ -332,8 +337,12 @@ func (m *Main) Verify(ctx context.Context, w io.Writer, lang string) int {
 		return 1
 	}
 	if rep.BrokenAt != 0 {
-		fmt.Fprintln(w, say("cli.chain_broken", map[string]any{"ID": rep.BrokenAt, "Reason": say("cli.chain."+rep.Reason, nil), "Events": rep.Events}))
+		reason := say("cli.chain."+rep.Reason, map[string]any{"Document": rep.Document})
+		fmt.Fprintln(w, say("cli.chain_broken", map[string]any{"ID": rep.BrokenAt, "Reason": reason, "Events": rep.Events}))
 		return 1
+	}
+	if rep.SealedFrom != 0 {
+		fmt.Fprintln(w, say("cli.chain_sealed", map[string]any{"ID": rep.SealedFrom}))
 	}
 	integrity, err := m.DB.IntegrityCheck(ctx)
 	if err != nil {
@@ -347,6 +356,22 @@ func (m *Main) Verify(ctx context.Context, w io.Writer, lang string) int {
 		return 1
 	}
 	return 0
+}
+
+// logHead writes the audit chain's head to the log at start and then
+// daily: an anchor outside the database, which a later `viza verify` can be
+// held against by whoever keeps the logs.
+func (m *Main) logHead(ctx context.Context) error {
+	for {
+		if id, hash, err := m.DB.Head(ctx); err == nil {
+			m.Log.Info("audit head", "anchor", storage.FormatAnchor(id, hash))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(24 * time.Hour):
+		}
+	}
 }
 
 // cliText renders the administration commands' messages in lang. The

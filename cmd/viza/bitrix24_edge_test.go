@@ -16,7 +16,6 @@ import (
 	"github.com/viza-app/viza/bot/chat/chattest"
 	"github.com/viza-app/viza/bot/web/webtest"
 	"github.com/viza-app/viza/flows"
-	"github.com/viza-app/viza/storage"
 )
 
 // b24Card waits for the request about number in a user's dialog.
@@ -258,11 +257,11 @@ func TestBitrix24SurvivesSIGKILLMidFetch(t *testing.T) {
 	if !done {
 		t.Fatalf("after %d kills %d of %d taps applied", kills, approvedCount(dataDir, tasks), len(tasks))
 	}
-	db, err := storage.Open(context.Background(), filepath.Join(dataDir, "viza.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openRecord(t, dataDir)
 	defer db.Close()
+	if rep, err := db.VerifyChain(context.Background()); err != nil || rep.BrokenAt != 0 {
+		t.Fatalf("audit chain: %+v %v", rep, err)
+	}
 	for _, tk := range tasks {
 		d, err := db.Document(context.Background(), tk.DocID)
 		if err != nil {

@@ -7,6 +7,7 @@
 //	viza sheet NUMBER -o FILE.pdf             the approval sheet of a document
 //	viza export -o FILE.xlsx [--csv]          the registry of all documents
 //	viza verify --doc NUMBER --hash HASH      does a printed sheet still match the record?
+//	viza verify --head                        the audit chain's head, an anchor to keep elsewhere
 //	viza bitrix24 users                       the portal's users with their ids, for viza.yaml
 //	viza version
 package main
@@ -27,6 +28,7 @@ import (
 	"github.com/viza-app/viza/bot/web"
 	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/storage"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -41,7 +43,7 @@ const usage = `usage: viza <command> [flags]
 commands:
   serve          run the service (-config FILE, --demo)
   check-config   validate the configuration and exit
-  verify         check the audit hash chain
+  verify         check the audit hash chain (--head: print its head to keep elsewhere)
   backup FILE    write a consistent copy of the database while the service runs
   login-link P   print a one-time sign-in link (10 minutes) for person P
   sheet NUMBER   write the approval sheet of a document (-o FILE.pdf, -lang ru|en)
@@ -69,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asCSV := fs.Bool("csv", false, "export as CSV instead of XLSX")
 	docNumber := fs.String("doc", "", "verify: the document number printed on the sheet")
 	docHash := fs.String("hash", "", "verify: the hash printed in the sheet's footer")
+	head := fs.Bool("head", false, "verify: print the audit chain's head (ID:HASH), an anchor to keep outside the database")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -127,6 +130,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "verify":
 		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
+			if *head {
+				id, hash, err := m.DB.Head(ctx)
+				if err != nil {
+					fmt.Fprintln(stderr, err)
+					return 1
+				}
+				fmt.Fprintln(stdout, storage.FormatAnchor(id, hash))
+				return 0
+			}
 			if *docNumber != "" {
 				return m.reports().VerifyDocument(ctx, *docNumber, *docHash, m.language(*lang), stdout)
 			}
@@ -206,6 +218,11 @@ func withDB(ctx context.Context, cfgPath string, demo bool, stderr io.Writer, f 
 		return 1
 	}
 	defer m.DB.Close()
+	m.Log = newLogger(stderr)
+	if err := m.useAuditKey(ctx, false); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
 	return f(m)
 }
 

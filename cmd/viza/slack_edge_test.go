@@ -19,7 +19,6 @@ import (
 	"github.com/viza-app/viza/bot/telegram/tgfake"
 	"github.com/viza-app/viza/bot/web/webtest"
 	"github.com/viza-app/viza/flows"
-	"github.com/viza-app/viza/storage"
 )
 
 func suiteStart(t *testing.T, m *Main, title string) flows.Outcome {
@@ -553,11 +552,11 @@ func TestSlackSurvivesSIGKILLAfterAck(t *testing.T) {
 	if !done {
 		t.Fatalf("%d of %d acknowledged taps applied after the restarts", approvedCount(dataDir, tasks), len(tasks))
 	}
-	db, err := storage.Open(context.Background(), filepath.Join(dataDir, "viza.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openRecord(t, dataDir)
 	defer db.Close()
+	if rep, err := db.VerifyChain(context.Background()); err != nil || rep.BrokenAt != 0 {
+		t.Fatalf("audit chain: %+v %v", rep, err)
+	}
 	for _, tk := range tasks {
 		doc, err := db.Document(context.Background(), tk.DocID)
 		if err != nil {

@@ -207,10 +207,7 @@ func TestTelegramSurvivesSIGKILL(t *testing.T) {
 				}
 				break
 			}
-			db, err := storage.Open(context.Background(), filepath.Join(dataDir, "viza.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			db := openRecord(t, dataDir)
 			defer db.Close()
 			seen := map[int64]int{}
 			for _, tk := range tasks {
@@ -235,6 +232,28 @@ func TestTelegramSurvivesSIGKILL(t *testing.T) {
 			t.Logf("%s: %d taps applied exactly once across %d SIGKILLs", mode, len(tasks), kills)
 		})
 	}
+}
+
+// openRecord opens a data folder's database as `viza verify` does: with
+// the audit key the service made beside it.
+func openRecord(t *testing.T, dataDir string) *storage.DB {
+	t.Helper()
+	db, err := storage.Open(context.Background(), filepath.Join(dataDir, "viza.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dataDir, "audit.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := storage.ParseAuditKey(string(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.UseAuditKey(context.Background(), key); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 func allApproved(t *testing.T, dataDir string, tasks []storage.OpenTask) bool {
