@@ -182,7 +182,10 @@ type SMS struct {
 type HTTP struct {
 	Listen    string `yaml:"listen"`
 	PublicURL string `yaml:"public_url"`
-	Line      int    `yaml:"-"`
+	// TaskLinkTTL is how long a one-tap task link works at most (it dies
+	// sooner when the task closes); default 336h, two weeks.
+	TaskLinkTTL string `yaml:"task_link_ttl"`
+	Line        int    `yaml:"-"`
 }
 
 // Log configures logging.
@@ -391,6 +394,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = "127.0.0.1:8080"
+	}
+	if c.HTTP.TaskLinkTTL == "" {
+		c.HTTP.TaskLinkTTL = "336h"
 	}
 }
 

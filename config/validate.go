@@ -173,6 +173,11 @@ func (c *Config) validate(ps *Problems) {
 			}
 		}
 	}
+	if h := c.HTTP; h != nil {
+		if d, err := time.ParseDuration(h.TaskLinkTTL); err != nil || d < time.Hour {
+			ps.add(h.Line, "http.task_link_ttl", "%q: want a duration of an hour or more, such as 336h", h.TaskLinkTTL)
+		}
+	}
 	if b := c.Bitrix24; b != nil {
 		switch b.Mode {
 		case "auto", "fetch", "events":

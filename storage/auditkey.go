@@ -123,3 +123,14 @@ func (db *DB) Head(ctx context.Context) (id int64, hash string, err error) {
 
 // FormatAnchor writes a head as ID:HASH.
 func FormatAnchor(id int64, hash string) string { return strconv.FormatInt(id, 10) + ":" + hash }
+
+// DerivedKey is a key for purpose derived from the audit key, kept as far
+// from the database as it is; nil without an audit key.
+func (db *DB) DerivedKey(purpose string) []byte {
+	if db.auditKey == nil {
+		return nil
+	}
+	m := hmac.New(sha256.New, db.auditKey)
+	m.Write([]byte("viza-derived-key:" + purpose))
+	return m.Sum(nil)
+}

@@ -237,6 +237,10 @@ func (s *Server) linkTask(h taskHandler) http.HandlerFunc {
 			s.fail(w, nil, http.StatusNotFound, flows.Errorf(flows.KindNotFound, "link_expired", "task link"))
 			return
 		}
+		if !l.Expires.IsZero() && s.Clock.Now().After(l.Expires) {
+			s.fail(w, nil, http.StatusGone, flows.Errorf(flows.KindConflict, "link_expired", "task link past its time"))
+			return
+		}
 		p, ok := s.Engine.Directory().Person(l.Person)
 		if !ok {
 			s.fail(w, nil, http.StatusNotFound, flows.Errorf(flows.KindNotFound, "link_expired", "person gone"))
@@ -248,7 +252,9 @@ func (s *Server) linkTask(h taskHandler) http.HandlerFunc {
 			return
 		}
 		t, _ := d.Task(l.Task)
-		if t.State != flows.TaskOpen && r.Method == http.MethodGet && r.PathValue("no") == "" {
+		if t.State != flows.TaskOpen {
+			// A link is the task's, not the person's: it acts, shows and
+			// downloads nothing once the task is closed.
 			s.fail(w, p, http.StatusGone, flows.Errorf(flows.KindConflict, "link_expired", "task %d closed", t.ID))
 			return
 		}

@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,6 +75,13 @@ type Server struct {
 	PublicURL string // links in SMS and chats; https makes cookies Secure
 	Demo      bool   // the demo chooser on the front page
 	MaxUpload int64  // bytes; default flows.MaxFileSize
+	// LinkKey, kept outside the database, makes a task's link from the
+	// task, the person and the link's generation, so that an SMS sent
+	// again for the same task carries the same link while the database
+	// keeps only its hash. Without it every link is random and new.
+	LinkKey []byte
+	// LinkTTL bounds a task link's life; default two weeks.
+	LinkTTL time.Duration
 
 	secret []byte
 	tmpl   *template.Template
@@ -145,32 +153,87 @@ func hashToken(token string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func (s *Server) csrf(scope string) string {
+// csrfWindow is how long a form's CSRF value lasts: it is made for an
+// hour's window and accepted in the next, so a form is good for one to two
+// hours, never forever.
+const csrfWindow = time.Hour
+
+func (s *Server) csrfAt(scope string, window int64) string {
 	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte("csrf:" + scope))
-	return hex.EncodeToString(m.Sum(nil))[:32]
+	fmt.Fprintf(m, "csrf:%s:%d", scope, window)
+	return strconv.FormatInt(window, 10) + "." + hex.EncodeToString(m.Sum(nil))[:32]
+}
+
+func (s *Server) csrf(scope string) string {
+	return s.csrfAt(scope, s.Clock.Now().Unix()/int64(csrfWindow/time.Second))
 }
 
 func (s *Server) csrfOK(r *http.Request, scope string) bool {
 	got := r.FormValue("csrf")
-	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.csrf(scope))) == 1
+	w, _, ok := strings.Cut(got, ".")
+	window, err := strconv.ParseInt(w, 10, 64)
+	now := s.Clock.Now().Unix() / int64(csrfWindow/time.Second)
+	if !ok || err != nil || (window != now && window != now-1) {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte(s.csrfAt(scope, window))) == 1
 }
 
 type taskLink struct {
-	Task   int64          `json:"task"`
-	Person flows.PersonID `json:"person"`
+	Task    int64          `json:"task"`
+	Person  flows.PersonID `json:"person"`
+	Expires time.Time      `json:"expires,omitzero"`
+}
+
+// issued is the current link of a task for a person: its generation and
+// until when it works.
+type issued struct {
+	Gen     int       `json:"gen"`
+	Expires time.Time `json:"expires"`
 }
 
 // TaskLink makes a one-tap link to a task for its holder. The link works
-// while the task is open.
+// while the task is open, for LinkTTL at most; asked again for the same
+// task and person while it works, it is the same link.
 func (s *Server) TaskLink(ctx context.Context, taskID int64, p flows.PersonID) (string, error) {
-	token, hash := newToken()
-	b, _ := json.Marshal(taskLink{Task: taskID, Person: p})
-	if err := s.Store.StatePut(ctx, Name, "link:"+hash, string(b)); err != nil {
+	ttl := s.LinkTTL
+	if ttl == 0 {
+		ttl = 14 * 24 * time.Hour
+	}
+	now := s.Clock.Now()
+	key := fmt.Sprintf("tasklink:%d:%s", taskID, p)
+	var cur issued
+	if raw, ok, err := s.Store.StateGet(ctx, Name, key); err != nil {
+		return "", err
+	} else if ok {
+		json.Unmarshal([]byte(raw), &cur)
+	}
+	if s.LinkKey != nil && cur.Gen > 0 && now.Before(cur.Expires.Add(-time.Hour)) {
+		return s.linkURL(s.derivedToken(taskID, p, cur.Gen)), nil
+	}
+	cur = issued{Gen: cur.Gen + 1, Expires: now.Add(ttl)}
+	token := s.derivedToken(taskID, p, cur.Gen)
+	if s.LinkKey == nil {
+		token, _ = newToken()
+	}
+	b, _ := json.Marshal(taskLink{Task: taskID, Person: p, Expires: cur.Expires})
+	if err := s.Store.StatePut(ctx, Name, "link:"+hashToken(token), string(b)); err != nil {
 		return "", err
 	}
-	return strings.TrimRight(s.PublicURL, "/") + "/t/" + token, nil
+	c, _ := json.Marshal(cur)
+	if err := s.Store.StatePut(ctx, Name, key, string(c)); err != nil {
+		return "", err
+	}
+	return s.linkURL(token), nil
 }
+
+func (s *Server) derivedToken(taskID int64, p flows.PersonID, gen int) string {
+	m := hmac.New(sha256.New, s.LinkKey)
+	fmt.Fprintf(m, "task-link:%d:%s:%d", taskID, p, gen)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func (s *Server) linkURL(token string) string { return strings.TrimRight(s.PublicURL, "/") + "/t/" + token }
 
 type login struct {
 	Person  flows.PersonID `json:"person"`

@@ -68,7 +68,7 @@ func newRig(t *testing.T) *rig {
 	db, files, clock, eng := sr.DB, sr.Files, sr.Clock, sr.Engine
 	r := &rig{t: t, db: db, eng: eng, clock: clock}
 	r.srv = &web.Server{Engine: eng, Store: db, Files: files, Reports: reports{db, eng}, Clock: clock,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxUpload: 64 << 10}
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxUpload: 64 << 10, LinkKey: []byte("a test key for task links, 32+ bytes")}
 	r.http = httptest.NewServer(r.srvHandler())
 	t.Cleanup(r.http.Close)
 	r.srv.PublicURL = r.http.URL
@@ -383,5 +383,78 @@ func TestLoginLinkWorksOnceUnderConcurrency(t *testing.T) {
 	sessions, err := r.db.StatePrefix(context.Background(), web.Name, "session:")
 	if err != nil || len(sessions) != 1 {
 		t.Fatalf("%d sessions (%v)", len(sessions), err)
+	}
+}
+
+// TestClosedTaskLinkActsOnNothing: once its task is closed, a link
+// refuses every method — the page, a decision, a new version, a download —
+// and the document keeps its versions.
+func TestClosedTaskLinkActsOnNothing(t *testing.T) {
+	r := newRig(t)
+	link, _ := r.srv.TaskLink(context.Background(), r.task("petrov"), "petrov")
+	c := client()
+	_, page := webtest.Get(t, c, link)
+	csrf := webtest.CSRF(t, page)
+	if code, _ := webtest.Post(t, c, link+"/act", url.Values{"action": {"approve"}, "csrf": {csrf}}); code != 200 {
+		t.Fatalf("approve = %d", code)
+	}
+	versions := func() int {
+		d, _ := r.db.Document(context.Background(), r.doc.DocID)
+		return len(d.Versions)
+	}
+	before := versions()
+	ct, body := multipartForm(t, map[string]string{"csrf": csrf, "comment": "после закрытия"}, "v2.pdf", []byte("%PDF v2"))
+	resp, err := c.Post(link+"/version", ct, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGone || versions() != before {
+		t.Fatalf("a new version through a closed task's link: %d, %d versions (was %d)", resp.StatusCode, versions(), before)
+	}
+	if code, _ := webtest.Post(t, c, link+"/act", url.Values{"action": {"comment"}, "comment": {"x"}, "csrf": {csrf}}); code != http.StatusGone {
+		t.Fatalf("a comment through a closed task's link = %d", code)
+	}
+	if code, _ := webtest.Get(t, c, link+"/v/1"); code != http.StatusGone {
+		t.Fatalf("a download through a closed task's link = %d", code)
+	}
+}
+
+// TestTaskLinkLifetime: a form's CSRF value lasts one to two hours, not
+// forever; a link works for its time at most; asked again while it works
+// (an SMS sent again), the link is the same, and a new one only after.
+func TestTaskLinkLifetime(t *testing.T) {
+	r := newRig(t)
+	r.srv.LinkTTL = 48 * time.Hour
+	task := r.task("petrov")
+	link, _ := r.srv.TaskLink(context.Background(), task, "petrov")
+	again, _ := r.srv.TaskLink(context.Background(), task, "petrov")
+	if again != link {
+		t.Fatalf("the same task's link changed: %s → %s", link, again)
+	}
+	if other, _ := r.srv.TaskLink(context.Background(), r.task("sidorov"), "sidorov"); other == link {
+		t.Fatal("two people share a link")
+	}
+	c := client()
+	_, page := webtest.Get(t, c, link)
+	stale := webtest.CSRF(t, page)
+	r.clock.Advance(2*time.Hour + time.Minute)
+	if code, _ := webtest.Post(t, c, link+"/act", url.Values{"action": {"comment"}, "comment": {"x"}, "csrf": {stale}}); code != http.StatusForbidden {
+		t.Fatalf("a CSRF value two hours old = %d, want 403", code)
+	}
+	_, page = webtest.Get(t, c, link)
+	if code, _ := webtest.Post(t, c, link+"/act", url.Values{"action": {"comment"}, "comment": {"x"}, "csrf": {webtest.CSRF(t, page)}}); code != 200 && code != http.StatusSeeOther {
+		t.Fatalf("a fresh CSRF value = %d", code)
+	}
+	r.clock.Advance(46 * time.Hour)
+	if code, _ := webtest.Get(t, c, link); code != http.StatusGone {
+		t.Fatalf("a link past its time = %d, want 410", code)
+	}
+	fresh, _ := r.srv.TaskLink(context.Background(), task, "petrov")
+	if fresh == link {
+		t.Fatal("an expired link was handed out again")
+	}
+	if code, _ := webtest.Get(t, client(), fresh); code != 200 {
+		t.Fatalf("the new link = %d", code)
 	}
 }

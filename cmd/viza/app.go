@@ -581,8 +581,9 @@ func (m *Main) initWeb(ctx context.Context, publicURL string, demo bool) error {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	ttl, _ := time.ParseDuration(m.Config.HTTP.TaskLinkTTL) // validated with the configuration
 	m.Web = &web.Server{Engine: m.Engine, Store: m.DB, Files: m.Files, Reports: reportsFunc(m.reports), Clock: m.Clock, Log: log,
-		PublicURL: publicURL, Demo: demo}
+		PublicURL: publicURL, Demo: demo, LinkKey: m.DB.DerivedKey("task-links"), LinkTTL: ttl}
 	return m.Web.Init(ctx)
 }
 

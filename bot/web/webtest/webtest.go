@@ -41,7 +41,7 @@ func read(tb testing.TB, resp *http.Response) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-var csrfRE = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+var csrfRE = regexp.MustCompile(`name="csrf" value="([0-9]+\.[0-9a-f]+)"`)
 
 // CSRF returns the token of the first form on page.
 func CSRF(tb testing.TB, page string) string {
