@@ -12,8 +12,12 @@ CONFIG  ?= $(if $(wildcard viza.yaml),-config viza.yaml,--demo)
 run:
 	$(GO) run ./cmd/viza serve $(CONFIG)
 
+# Then the engine's and the channels' suites again with the writer
+# rehearsing every batch (run once, rolled back, run for real): a command
+# that keeps anything outside its transaction fails them.
 test:
 	$(GO) test -race -count=1 ./...
+	VIZA_WRITER_RUN_TWICE=1 $(GO) test -count=1 ./flows/... ./bot/... ./cmd/viza/...
 
 lint:
 	$(GO) vet ./...

@@ -233,7 +233,9 @@ func (s *Server) derivedToken(taskID int64, p flows.PersonID, gen int) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func (s *Server) linkURL(token string) string { return strings.TrimRight(s.PublicURL, "/") + "/t/" + token }
+func (s *Server) linkURL(token string) string {
+	return strings.TrimRight(s.PublicURL, "/") + "/t/" + token
+}
 
 type login struct {
 	Person  flows.PersonID `json:"person"`
