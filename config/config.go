@@ -185,7 +185,13 @@ type HTTP struct {
 	// TaskLinkTTL is how long a one-tap task link works at most (it dies
 	// sooner when the task closes); default 336h, two weeks.
 	TaskLinkTTL string `yaml:"task_link_ttl"`
-	Line        int    `yaml:"-"`
+	// MetricsListen serves /metrics on an address of its own (say
+	// 127.0.0.1:9090) instead of the public one; MetricsTokenEnv names
+	// the variable with a bearer token /metrics then requires (default
+	// VIZA_METRICS_TOKEN; unset, no token is asked).
+	MetricsListen   string `yaml:"metrics_listen"`
+	MetricsTokenEnv string `yaml:"metrics_token_env"`
+	Line            int    `yaml:"-"`
 }
 
 // Log configures logging.
@@ -394,6 +400,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = "127.0.0.1:8080"
+	}
+	if c.HTTP.MetricsTokenEnv == "" {
+		c.HTTP.MetricsTokenEnv = "VIZA_METRICS_TOKEN"
 	}
 	if c.HTTP.TaskLinkTTL == "" {
 		c.HTTP.TaskLinkTTL = "336h"

@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"path"
 	"slices"
@@ -29,13 +30,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /login/{token}", s.login)
 	mux.HandleFunc("POST /logout", s.logout)
 	mux.HandleFunc("GET /inbox", s.withSession(s.inbox))
-	mux.HandleFunc("POST /start", s.withSession(s.start))
+	mux.HandleFunc("POST /start", s.fewUploads(s.withSession(s.start)))
 	mux.HandleFunc("GET /task/{id}", s.withSession(s.sessionTask(s.taskPage)))
 	mux.HandleFunc("POST /task/{id}/act", s.withSession(s.sessionTask(s.act)))
-	mux.HandleFunc("POST /task/{id}/version", s.withSession(s.sessionTask(s.version)))
+	mux.HandleFunc("POST /task/{id}/version", s.fewUploads(s.withSession(s.sessionTask(s.version))))
 	mux.HandleFunc("GET /t/{token}", s.linkTask(s.taskPage))
 	mux.HandleFunc("POST /t/{token}/act", s.linkTask(s.act))
-	mux.HandleFunc("POST /t/{token}/version", s.linkTask(s.version))
+	mux.HandleFunc("POST /t/{token}/version", s.fewUploads(s.linkTask(s.version)))
 	mux.HandleFunc("GET /t/{token}/v/{no}", s.linkTask(s.linkDownload))
 	mux.HandleFunc("GET /dashboard", s.withSession(s.dashboard))
 	mux.HandleFunc("GET /doc/{number}", s.withSession(s.docPage))
@@ -43,6 +44,40 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /doc/{number}/sheet.pdf", s.withSession(s.sheet))
 	mux.HandleFunc("GET /export.xlsx", s.withSession(s.export))
 	return mux
+}
+
+// uploadsPerClient bounds the uploads one address sends at once: a phone
+// on a slow line holds its request for minutes, and a client that opened
+// many would hold the server's connections and memory.
+const uploadsPerClient = 2
+
+func (s *Server) fewUploads(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		client, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			client = r.RemoteAddr
+		}
+		s.upMu.Lock()
+		if s.uploading == nil {
+			s.uploading = map[string]int{}
+		}
+		if s.uploading[client] >= uploadsPerClient {
+			s.upMu.Unlock()
+			s.Log.Warn("upload refused: too many at once from one client", "client", client)
+			s.fail(w, nil, http.StatusTooManyRequests, flows.Errorf(flows.KindConflict, "too_many_uploads", "%s", client))
+			return
+		}
+		s.uploading[client]++
+		s.upMu.Unlock()
+		defer func() {
+			s.upMu.Lock()
+			if s.uploading[client]--; s.uploading[client] == 0 {
+				delete(s.uploading, client)
+			}
+			s.upMu.Unlock()
+		}()
+		h(w, r)
+	}
 }
 
 type page struct {
@@ -287,7 +322,7 @@ type taskView struct {
 func (s *Server) taskPage(w http.ResponseWriter, r *http.Request, p *flows.Person, d *flows.Document, t *flows.Task, base, scope string) {
 	lang := s.lang(p)
 	rd := messages.Renderer{Dir: s.Engine.Directory()}
-	s.render(w, http.StatusOK, "task.html", page{Person: p, CSRF: s.csrf(scope), Flash: r.URL.Query().Get("done"),
+	s.render(w, http.StatusOK, "task.html", page{Person: p, CSRF: s.csrf(scope), Flash: doneKey(r),
 		Data: taskView{Doc: d, Task: t, Card: richHTML(rd.Card(d, lang, s.Clock.Now())), History: richHTML(rd.History(d, lang)), Base: base,
 			Open: t.State == flows.TaskOpen, Kind: t.Kind}})
 }
@@ -297,6 +332,17 @@ func (s *Server) taskPage(w http.ResponseWriter, r *http.Request, p *flows.Perso
 func formKey(r *http.Request, p flows.PersonID) string {
 	if n := r.FormValue("nonce"); n != "" {
 		return "web:" + string(p) + ":" + n
+	}
+	return ""
+}
+
+// doneKeys are the confirmations a page shows after a redirect: ?done=
+// names one of them, never text of its own.
+var doneKeys = []string{flows.ActionApprove, flows.ActionReject, flows.ActionComment, flows.ActionAcknowledge, flows.ActionDone, "version", "started"}
+
+func doneKey(r *http.Request) string {
+	if k := r.URL.Query().Get("done"); slices.Contains(doneKeys, k) {
+		return k
 	}
 	return ""
 }
@@ -447,7 +493,7 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request, p *flows.Person, 
 			v.Peers = append(v.Peers, other)
 		}
 	}
-	s.render(w, http.StatusOK, "inbox.html", page{Person: p, CSRF: s.csrf(scope), Flash: r.URL.Query().Get("done"), Data: v})
+	s.render(w, http.StatusOK, "inbox.html", page{Person: p, CSRF: s.csrf(scope), Flash: doneKey(r), Data: v})
 }
 
 func (s *Server) start(w http.ResponseWriter, r *http.Request, p *flows.Person, _ string) {
@@ -543,7 +589,7 @@ func (s *Server) docPage(w http.ResponseWriter, r *http.Request, p *flows.Person
 		v.Remarks = append(v.Remarks, remarkView{Blocking: rm.Blocking, Open: rm.Open(), Author: rd.Name(rm.Author), At: rd.FormatTime(rm.At),
 			Text: rm.Text, Version: rm.Version})
 	}
-	s.render(w, http.StatusOK, "doc.html", page{Person: p, CSRF: s.csrf(scope), Flash: r.URL.Query().Get("done"), Data: v})
+	s.render(w, http.StatusOK, "doc.html", page{Person: p, CSRF: s.csrf(scope), Flash: doneKey(r), Data: v})
 }
 
 func (s *Server) docDownload(w http.ResponseWriter, r *http.Request, p *flows.Person, _ string) {

@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/viza-app/viza/flows"
@@ -85,6 +86,9 @@ type Server struct {
 
 	secret []byte
 	tmpl   *template.Template
+
+	upMu      sync.Mutex
+	uploading map[string]int // client address → uploads under way
 }
 
 // Init loads (or creates) the CSRF secret and parses the templates.

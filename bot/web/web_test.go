@@ -458,3 +458,75 @@ func TestTaskLinkLifetime(t *testing.T) {
 		t.Fatalf("the new link = %d", code)
 	}
 }
+
+// TestDoneTakesOnlyKnownKeys: the confirmation after a redirect is one of
+// the catalogue's; anything else in ?done= shows nothing.
+func TestDoneTakesOnlyKnownKeys(t *testing.T) {
+	r := newRig(t)
+	c := client()
+	r.signIn(c, "ivanova")
+	for _, tc := range []struct{ done, want, not string }{
+		{"started", "Документ отправлен", ""},
+		{"Позвоните+по+номеру+8-800", "", "Позвоните"},
+		{"approve<script>", "", "script"},
+	} {
+		_, body := webtest.Get(t, c, r.http.URL+"/inbox?done="+tc.done)
+		if tc.want != "" && !strings.Contains(body, tc.want) {
+			t.Errorf("?done=%s: no %q", tc.done, tc.want)
+		}
+		if tc.not != "" && (strings.Contains(body, tc.not) || strings.Contains(body, "web.done.")) {
+			t.Errorf("?done=%s shown on the page", tc.done)
+		}
+	}
+}
+
+// TestUploadsPerClient: one client's uploads under way at once are
+// bounded; the next is refused until one finishes.
+func TestUploadsPerClient(t *testing.T) {
+	r := newRig(t)
+	c := client()
+	r.signIn(c, "ivanova")
+	_, page := webtest.Get(t, c, r.http.URL+"/inbox")
+	csrf := webtest.CSRF(t, page)
+	type slow struct {
+		w    *io.PipeWriter
+		done chan int
+	}
+	start := func() slow {
+		pr, pw := io.Pipe()
+		req, _ := http.NewRequest(http.MethodPost, r.http.URL+"/start", pr)
+		req.Header.Set("Content-Type", "multipart/form-data; boundary=XYZ")
+		s := slow{w: pw, done: make(chan int, 1)}
+		go func() {
+			resp, err := c.Do(req)
+			if err != nil {
+				s.done <- 0
+				return
+			}
+			resp.Body.Close()
+			s.done <- resp.StatusCode
+		}()
+		io.WriteString(pw, "--XYZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n"+csrf+"\r\n--XYZ\r\n")
+		return s
+	}
+	a, b := start(), start()
+	// Both are inside the handler once the third is refused; retry until
+	// the server has taken them in.
+	var code int
+	for range 200 {
+		if code, _ = webtest.Post(t, c, r.http.URL+"/start", url.Values{"csrf": {csrf}}); code == http.StatusTooManyRequests {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if code != http.StatusTooManyRequests {
+		t.Fatalf("a third upload at once = %d, want 429", code)
+	}
+	a.w.CloseWithError(io.ErrUnexpectedEOF)
+	<-a.done
+	b.w.CloseWithError(io.ErrUnexpectedEOF)
+	<-b.done
+	if code, _ := webtest.Post(t, c, r.http.URL+"/start", url.Values{"csrf": {csrf}}); code == http.StatusTooManyRequests {
+		t.Fatal("uploads are still refused after the others finished")
+	}
+}

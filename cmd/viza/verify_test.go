@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"net/http"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/viza-app/viza/bot/chat/chattest"
+	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
 )
 
@@ -65,5 +68,55 @@ func TestVerifyTamperedRecord(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"msg":"audit key made beside the database`) {
 		t.Fatalf("the new key was not announced:\n%s", logs.String())
+	}
+}
+
+// TestMetricsAccess: /metrics can be kept off the public address, and
+// behind a bearer token.
+func TestMetricsAccess(t *testing.T) {
+	t.Setenv("VIZA_METRICS_TOKEN", "metrics-token-123")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "viza.yaml")
+	body := strings.Replace(chattest.Config(filepath.Join(dir, "data"), func(flows.PersonID) string { return "" }, ""),
+		`http: {listen: "127.0.0.1:0"}`, `http: {listen: "127.0.0.1:0", metrics_listen: "127.0.0.1:0"}`, 1)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m, err := NewMain(ctx, cfg, path, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() { cancel(); <-done; m.Close() }()
+	get := func(addr, token string) int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		var resp *http.Response
+		if !until(func() bool { resp, err = http.DefaultClient.Do(req); return err == nil }) {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	public, private := m.Listener.Addr().String(), m.metricsListener.Addr().String()
+	if code := get(public, "metrics-token-123"); code == http.StatusOK {
+		t.Fatal("/metrics is served on the public address")
+	}
+	if code := get(private, ""); code != http.StatusUnauthorized {
+		t.Fatalf("without the token = %d", code)
+	}
+	if code := get(private, "wrong"); code != http.StatusUnauthorized {
+		t.Fatalf("with a wrong token = %d", code)
+	}
+	if code := get(private, "metrics-token-123"); code != http.StatusOK {
+		t.Fatalf("with the token = %d", code)
 	}
 }
