@@ -53,14 +53,14 @@ type Main struct {
 	Scheduler  *flows.Scheduler
 	Web        *web.Server
 
-	server  *http.Server
+	server *http.Server
 	// metricsServer serves /metrics apart when http.metrics_listen says.
 	metricsServer   *http.Server
 	metricsListener net.Listener
-	runners []func(context.Context) error
-	tgWire  *telegram.Transport
-	slWire  *slack.Transport
-	b24Wire *bitrix24.Transport
+	runners         []func(context.Context) error
+	tgWire          *telegram.Transport
+	slWire          *slack.Transport
+	b24Wire         *bitrix24.Transport
 	// b24Registry mirrors documents into the portal's list (nil: off).
 	b24Registry *bitrix24.Registry
 	// b24Install takes a local application's installation (nil unless

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"database/sql"
-	"net/http"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
