@@ -144,9 +144,11 @@ func (e *Engine) storeFile(ctx context.Context, u Upload) (Version, error) {
 	if u.Content == nil {
 		return Version{}, Errorf(KindInvalid, "file_required", "no file")
 	}
-	name := strings.TrimSpace(u.Name)
-	if name == "" {
-		name = "document"
+	// Every channel's files meet one policy here, the web's and the
+	// messengers' alike.
+	name := CleanFileName(u.Name)
+	if !AllowedFile(name) {
+		return Version{}, Errorf(KindInvalid, "bad_file_type", "file %q", name)
 	}
 	sum, size, err := e.files.Put(ctx, u.Content, MaxFileSize)
 	if err != nil {

@@ -3,7 +3,6 @@ package chat
 import (
 	"bytes"
 	"context"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,14 +76,10 @@ func (m *Messenger) saveDialog(ctx context.Context, conv string, d *dialog) {
 
 func (m *Messenger) clearDialog(ctx context.Context, conv string) { m.forget(ctx, dialogKey(conv)) }
 
-// allowedExt are the formats people approve: office documents, PDFs,
-// scans and archives of them.
-var allowedExt = []string{".pdf", ".doc", ".docx", ".xls", ".xlsx", ".odt", ".rtf", ".txt", ".jpg", ".jpeg", ".png", ".zip"}
-
 // checkFile tells what is wrong with a file before anything downloads it:
 // the catalogue entry of the problem, or "".
 func (m *Messenger) checkFile(f *FileRef) string {
-	if !slices.Contains(allowedExt, strings.ToLower(path.Ext(f.Name))) {
+	if !flows.AllowedFile(f.Name) {
 		return "chat.bad_file_type"
 	}
 	if f.Size > m.caps.MaxFile {

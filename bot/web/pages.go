@@ -10,12 +10,10 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/viza-app/viza/bot/input"
 	"github.com/viza-app/viza/flows"
@@ -377,7 +375,7 @@ func (s *Server) upload(r *http.Request) (flows.Upload, error) {
 		f.Close()
 		return flows.Upload{}, flows.Errorf(flows.KindInvalid, "file_too_big", "%d bytes", hdr.Size)
 	}
-	return flows.Upload{Name: safeName(hdr.Filename), MIME: hdr.Header.Get("Content-Type"), Content: f}, nil
+	return flows.Upload{Name: flows.CleanFileName(hdr.Filename), MIME: hdr.Header.Get("Content-Type"), Content: f}, nil
 }
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request, p *flows.Person, d *flows.Document, t *flows.Task, base, _ string) {
@@ -397,21 +395,6 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request, p *flows.Person
 	http.Redirect(w, r, "/doc/"+d.Number+"?done=version", http.StatusSeeOther)
 }
 
-// safeName keeps a file name a name: no folders, no control characters.
-func safeName(name string) string {
-	name = path.Base(strings.ReplaceAll(name, `\`, "/"))
-	name = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '"' {
-			return -1
-		}
-		return r
-	}, name)
-	if name == "" || name == "." || name == "/" || name == ".." {
-		return "document"
-	}
-	return name
-}
-
 func (s *Server) sendVersion(w http.ResponseWriter, p *flows.Person, d *flows.Document, noStr string) {
 	no, _ := strconv.Atoi(noStr)
 	v, ok := d.Version(no)
@@ -425,7 +408,7 @@ func (s *Server) sendVersion(w http.ResponseWriter, p *flows.Person, d *flows.Do
 		return
 	}
 	defer f.Close()
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": safeName(v.FileName)}))
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": flows.CleanFileName(v.FileName)}))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	io.Copy(w, f)
@@ -616,7 +599,7 @@ func (s *Server) sheet(w http.ResponseWriter, r *http.Request, p *flows.Person, 
 		return
 	}
 	w.Header().Set("Content-Type", "application/pdf")
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": safeName("sheet_" + d.Number + ".pdf")}))
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": flows.CleanFileName("sheet_" + d.Number + ".pdf")}))
 	w.Write(buf.Bytes())
 }
 

@@ -233,9 +233,19 @@ func TestSessionTaskRulesAndUploads(t *testing.T) {
 	if code, _ := webtest.Post(t, c, r.http.URL+"/task/"+itoa(r.task("petrov"))+"/act", url.Values{"action": {"approve"}, "csrf": {csrf}}); code != http.StatusForbidden {
 		t.Fatalf("deciding another person's task = %d", code)
 	}
-	// A file name with path tricks is kept as a plain name.
-	ct, body := multipartForm(t, map[string]string{"csrf": csrf, "comment": "исправлено"}, `..\..\etc/../../passwd`, []byte("v2 bytes"))
+	// A file of a kind nobody approves is refused, as in every channel.
+	ct, body := multipartForm(t, map[string]string{"csrf": csrf}, "invoice.html", []byte("<script>"))
 	resp, err := c.Post(r.http.URL+"/task/"+itoa(r.task("sidorov"))+"/version", ct, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if d, _ := r.db.Document(context.Background(), r.doc.DocID); resp.StatusCode != http.StatusBadRequest || len(d.Versions) != 1 {
+		t.Fatalf("an .html upload = %d, %d versions", resp.StatusCode, len(d.Versions))
+	}
+	// A file name with path tricks is kept as a plain name.
+	ct, body = multipartForm(t, map[string]string{"csrf": csrf, "comment": "исправлено"}, `..\..\etc/../../passwd.pdf`, []byte("v2 bytes"))
+	resp, err = c.Post(r.http.URL+"/task/"+itoa(r.task("sidorov"))+"/version", ct, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +254,7 @@ func TestSessionTaskRulesAndUploads(t *testing.T) {
 		t.Fatalf("upload = %d", resp.StatusCode)
 	}
 	d, _ := r.db.Document(context.Background(), r.doc.DocID)
-	if v := d.Versions[1]; v.FileName != "passwd" {
+	if v := d.Versions[1]; v.FileName != "passwd.pdf" {
 		t.Fatalf("stored name %q", v.FileName)
 	}
 	resp, err = c.Get(r.http.URL + "/doc/" + d.Number + "/v/2")
@@ -252,7 +262,7 @@ func TestSessionTaskRulesAndUploads(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if cd := resp.Header.Get("Content-Disposition"); cd != `attachment; filename=passwd` {
+	if cd := resp.Header.Get("Content-Disposition"); cd != `attachment; filename=passwd.pdf` {
 		t.Fatalf("Content-Disposition = %q", cd)
 	}
 	// An upload over the limit is refused and nothing is recorded.
@@ -526,7 +536,14 @@ func TestUploadsPerClient(t *testing.T) {
 	<-a.done
 	b.w.CloseWithError(io.ErrUnexpectedEOF)
 	<-b.done
-	if code, _ := webtest.Post(t, c, r.http.URL+"/start", url.Values{"csrf": {csrf}}); code == http.StatusTooManyRequests {
+	// The server notices the broken uploads a moment after the client.
+	for range 200 {
+		if code, _ = webtest.Post(t, c, r.http.URL+"/start", url.Values{"csrf": {csrf}}); code != http.StatusTooManyRequests {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if code == http.StatusTooManyRequests {
 		t.Fatal("uploads are still refused after the others finished")
 	}
 }

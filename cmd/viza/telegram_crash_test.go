@@ -71,6 +71,9 @@ func startChild(t *testing.T, cfgPath string, env ...string) *child {
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			if os.Getenv("VIZA_TEST_CHILD_LOG") != "" {
+				fmt.Fprintln(os.Stderr, sc.Text())
+			}
 			var line map[string]any
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == "viza started" {
 				c.addr <- strings.TrimPrefix(fmt.Sprint(line["http"]), "http://")
