@@ -7,7 +7,7 @@ BIN     ?= bin/viza
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 CONFIG  ?= $(if $(wildcard viza.yaml),-config viza.yaml,--demo)
 
-.PHONY: run test lint bench stress build check-config clean
+.PHONY: run test lint bench stress fuzz build check-config clean
 
 run:
 	$(GO) run ./cmd/viza serve $(CONFIG)
@@ -32,6 +32,16 @@ bench:
 # Crash safety at length: 200 rounds of SIGKILL while decisions stream in.
 stress:
 	VIZA_CRASH_ROUNDS=200 $(GO) test -count=1 -run '^TestCrashSafety$$' -v ./flows
+
+# Every parser that takes outside input, fuzzed for FUZZTIME each.
+FUZZTIME ?= 10m
+FUZZ_TARGETS = ./bot/telegram:FuzzUpdate ./bot/slack:FuzzClassify ./bot/bitrix24:FuzzEvent ./config:FuzzParse \
+	./bot/input:FuzzParseAmount ./flows:FuzzCleanFileName
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/viza

@@ -425,11 +425,12 @@ func (m *Main) logHead(ctx context.Context) error {
 // catalogues are embedded and tested, so a failure to load them leaves the
 // message ids, still readable.
 func cliText(lang string) func(id string, data map[string]any) string {
-	l, err := locales.For(lang)
-	if err != nil {
+	if _, err := locales.For(lang); err != nil {
 		return func(id string, _ map[string]any) string { return id }
 	}
-	return func(id string, data map[string]any) string { return l.T(id, data) }
+	// A terminal shows plain text: the catalogue's markup is read and its
+	// entities (&lt;) become characters again.
+	return func(id string, data map[string]any) string { return messages.Say(lang, id, data).String() }
 }
 
 // language is the one the administration commands speak: -lang, else the

@@ -38,43 +38,170 @@ func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `usage: viza <command> [flags]
+// command is one of viza's commands: the flags it takes and the
+// positional argument it wants. Its usage and every flag's help are in
+// the catalogues (cli.cmd.<name>, cli.flag.<name>).
+type command struct {
+	name  string
+	flags []string
+	arg   string // the positional argument's placeholder, "" for none
+}
 
-commands:
-  serve          run the service (-config FILE, --demo)
-  check-config   validate the configuration and exit
-  verify         check the audit hash chain (--head: print its head to keep elsewhere)
-  backup FILE    write a consistent copy of the database while the service runs
-  login-link P   print a one-time sign-in link (10 minutes) for person P
-  sheet NUMBER   write the approval sheet of a document (-o FILE.pdf, -lang ru|en)
-  export         write the registry of all documents (-o FILE.xlsx, --csv)
-  bitrix24 users list the Bitrix24 portal's users with their ids, e-mails and phones
-  version        print the version
-`
+var commands = []command{
+	{"serve", []string{"config", "demo"}, ""},
+	{"check-config", []string{"config", "demo", "lang"}, ""},
+	{"verify", []string{"config", "lang", "doc", "hash", "head"}, ""},
+	{"backup", []string{"config", "lang"}, "OUT.db"},
+	{"login-link", []string{"config"}, "PERSON"},
+	{"sheet", []string{"config", "lang", "o"}, "NUMBER"},
+	{"export", []string{"config", "lang", "o", "csv"}, ""},
+	{"bitrix24", []string{"config", "lang"}, "users"},
+	{"version", nil, ""},
+}
+
+// options are the flags given, whichever command took them.
+type options struct {
+	config, out, lang, doc, hash string
+	demo, csv, head              bool
+}
+
+// usageLang is the language of usage texts, read before any
+// configuration: VIZA_LANG, else the locale's (LANG), else English.
+func usageLang() string {
+	for _, v := range []string{os.Getenv("VIZA_LANG"), os.Getenv("LC_ALL"), os.Getenv("LANG")} {
+		if strings.HasPrefix(v, "ru") {
+			return "ru"
+		}
+		if v != "" && v != "C" && v != "POSIX" && !strings.HasPrefix(v, "C.") {
+			return "en"
+		}
+	}
+	return "en"
+}
+
+// printUsage writes the list of commands.
+func printUsage(w io.Writer) {
+	say := cliText(usageLang())
+	fmt.Fprintln(w, say("cli.usage", nil))
+	for _, c := range commands {
+		name := c.name
+		if c.arg != "" {
+			name += " " + c.arg
+		}
+		fmt.Fprintf(w, "  %-22s %s\n", name, say("cli.cmd."+c.name, nil))
+	}
+}
+
+// flagSet makes a command's flags, with their help in the usage language.
+func (c command) flagSet(o *options, w io.Writer) *flag.FlagSet {
+	say := cliText(usageLang())
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	for _, f := range c.flags {
+		help := say("cli.flag."+f, nil)
+		switch f {
+		case "config":
+			fs.StringVar(&o.config, f, os.Getenv("VIZA_CONFIG"), help)
+		case "demo":
+			fs.BoolVar(&o.demo, f, false, help)
+		case "lang":
+			fs.StringVar(&o.lang, f, "", help)
+		case "o":
+			fs.StringVar(&o.out, f, "", help)
+		case "csv":
+			fs.BoolVar(&o.csv, f, false, help)
+		case "doc":
+			fs.StringVar(&o.doc, f, "", help)
+		case "hash":
+			fs.StringVar(&o.hash, f, "", help)
+		case "head":
+			fs.BoolVar(&o.head, f, false, help)
+		}
+	}
+	fs.Usage = func() {
+		name := c.name
+		if c.arg != "" {
+			name += " " + c.arg
+		}
+		fmt.Fprintln(w, say("cli.usage_of", map[string]any{"Command": name}))
+		fmt.Fprintln(w, "  "+say("cli.cmd."+c.name, nil))
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse reads a command's flags wherever they stand, before or after its
+// positional argument, and returns the positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, args[0]), args[1:]
+	}
+}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		printUsage(stderr)
 		return 2
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			for _, c := range commands {
+				if c.name == args[1] {
+					c.flagSet(&options{}, stdout).Usage()
+					return 0
+				}
+			}
+		}
+		printUsage(stdout)
+		return 0
 	}
 	cmd, args := args[0], args[1:]
-	var positional string
-	if (cmd == "sheet" || cmd == "bitrix24") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		positional, args = args[0], args[1:]
+	var spec *command
+	for i := range commands {
+		if commands[i].name == cmd {
+			spec = &commands[i]
+		}
 	}
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", os.Getenv("VIZA_CONFIG"), "path to viza.yaml (default $VIZA_CONFIG or ./viza.yaml)")
-	demo := fs.Bool("demo", false, "run the embedded demo company (no file, no tokens)")
-	out := fs.String("o", "", "output file (sheet, export)")
-	lang := fs.String("lang", "", "language of the sheet, the registry and the command's messages (default: the company's)")
-	asCSV := fs.Bool("csv", false, "export as CSV instead of XLSX")
-	docNumber := fs.String("doc", "", "verify: the document number printed on the sheet")
-	docHash := fs.String("hash", "", "verify: the hash printed in the sheet's footer")
-	head := fs.Bool("head", false, "verify: print the audit chain's head (ID:HASH), an anchor to keep outside the database")
-	if err := fs.Parse(args); err != nil {
+	if spec == nil {
+		fmt.Fprintln(stderr, cliText(usageLang())("cli.unknown_command", map[string]any{"Command": cmd}))
+		printUsage(stderr)
 		return 2
 	}
+	var o options
+	fs := spec.flagSet(&o, stderr)
+	pos, err := parse(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+	want := 0
+	if spec.arg != "" {
+		want = 1
+	}
+	if len(pos) != want || (spec.name == "bitrix24" && pos[0] != "users") {
+		fs.Usage()
+		return 2
+	}
+	positional := ""
+	if want == 1 {
+		positional = pos[0]
+	}
+	if o.lang != "" && o.lang != "ru" && o.lang != "en" {
+		fmt.Fprintln(stderr, cliText(usageLang())("cli.bad_lang", map[string]any{"Lang": o.lang}))
+		return 2
+	}
+	cfgPath, demo, out, lang, asCSV, docNumber, docHash, head := &o.config, &o.demo, &o.out, &o.lang, &o.csv, &o.doc, &o.hash, &o.head
 	log := newLogger(stderr)
 	switch cmd {
 	case "version":
@@ -145,10 +272,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return m.Verify(ctx, stdout, m.language(*lang))
 		})
 	case "login-link":
-		if fs.NArg() != 1 {
-			fmt.Fprintln(stderr, "usage: viza login-link [-config FILE] PERSON")
-			return 2
-		}
 		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
 			public := m.Config.HTTP.PublicURL
 			if public == "" {
@@ -158,7 +281,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintln(stderr, err)
 				return 1
 			}
-			link, err := m.Web.LoginLink(ctx, flows.PersonID(fs.Arg(0)), web.LoginTTL)
+			link, err := m.Web.LoginLink(ctx, flows.PersonID(positional), web.LoginTTL)
 			if err != nil {
 				fmt.Fprintln(stderr, err)
 				return 1
@@ -167,8 +290,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		})
 	case "sheet", "export":
-		if (cmd == "sheet" && positional == "") || *out == "" {
-			fmt.Fprintln(stderr, "usage: viza sheet NUMBER -o FILE.pdf | viza export -o FILE.xlsx [--csv]")
+		if *out == "" {
+			fs.Usage()
 			return 2
 		}
 		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
@@ -180,29 +303,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		})
 	case "bitrix24":
-		if positional != "users" || fs.NArg() != 0 {
-			fmt.Fprintln(stderr, "usage: viza bitrix24 users [-config FILE]")
-			return 2
-		}
 		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
 			m.Log = log
 			return m.bitrix24Users(ctx, m.language(*lang), stdout, stderr)
 		})
 	case "backup":
-		if fs.NArg() != 1 {
-			fmt.Fprintln(stderr, "usage: viza backup [-config FILE] OUTPUT.db")
-			return 2
-		}
 		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
-			if err := m.DB.Backup(ctx, fs.Arg(0)); err != nil {
+			if err := m.DB.Backup(ctx, positional); err != nil {
 				fmt.Fprintln(stderr, err)
 				return 1
 			}
-			fmt.Fprintln(stdout, cliText(m.language(*lang))("cli.backup_written", map[string]any{"File": fs.Arg(0)}))
+			fmt.Fprintln(stdout, cliText(m.language(*lang))("cli.backup_written", map[string]any{"File": positional}))
 			return 0
 		})
 	}
-	fmt.Fprint(stderr, usage)
+	printUsage(stderr)
 	return 2
 }
 

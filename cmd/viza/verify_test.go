@@ -120,3 +120,47 @@ func TestMetricsAccess(t *testing.T) {
 		t.Fatalf("with the token = %d", code)
 	}
 }
+
+// TestCommandLine: help exits 0 and lists every command; each command
+// takes only its own flags, before or after its argument; an unknown
+// command or language says so; usage follows the locale.
+func TestCommandLine(t *testing.T) {
+	cli := func(args ...string) (int, string) {
+		var out strings.Builder
+		code := run(context.Background(), args, &out, &out)
+		return code, out.String()
+	}
+	t.Setenv("VIZA_LANG", "en")
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
+		code, out := cli(args...)
+		if code != 0 || !strings.Contains(out, "bitrix24 users") || !strings.Contains(out, "sheet NUMBER") {
+			t.Fatalf("%v: exit %d\n%s", args, code, out)
+		}
+	}
+	code, out := cli("serve", "--help")
+	if code != 0 || !strings.Contains(out, "-demo") || strings.Contains(out, "-csv") || strings.Contains(out, "-hash") {
+		t.Fatalf("serve --help lists other commands' flags: exit %d\n%s", code, out)
+	}
+	if code, out := cli("frobnicate"); code != 2 || !strings.Contains(out, "unknown command “frobnicate”") {
+		t.Fatalf("unknown command: exit %d\n%s", code, out)
+	}
+	if code, out := cli("export", "--csv", "--head"); code != 2 || !strings.Contains(out, "-head") {
+		t.Fatalf("a flag of another command: exit %d\n%s", code, out)
+	}
+	if code, out := cli("sheet", "Д-1", "-o", "x.pdf", "-lang", "de"); code != 2 || !strings.Contains(out, "unknown language “de”") {
+		t.Fatalf("-lang de: exit %d\n%s", code, out)
+	}
+	if code, out := cli("sheet", "-o", "x.pdf"); code != 2 || !strings.Contains(out, "usage: viza sheet NUMBER") {
+		t.Fatalf("sheet without its number: exit %d\n%s", code, out)
+	}
+	t.Setenv("VIZA_LANG", "ru")
+	if code, out := cli("help", "verify"); code != 0 || !strings.Contains(out, "цепочку аудита") || !strings.Contains(out, "-head") {
+		t.Fatalf("help verify in Russian: exit %d\n%s", code, out)
+	}
+	// Flags after the argument count as well as before it.
+	_, path := testConfig(t)
+	outDir := t.TempDir()
+	if code, out := cli("backup", filepath.Join(outDir, "b.db"), "-config", path); code != 0 {
+		t.Fatalf("backup with -config after the file: exit %d\n%s", code, out)
+	}
+}
