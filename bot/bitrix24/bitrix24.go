@@ -74,7 +74,7 @@ type Transport struct {
 	c     *Client
 	store Store
 	log   *slog.Logger
-	wake  chan struct{}
+	inbox *chat.Inbox
 	m     *chat.Messenger
 
 	mode     string // fetch | events
@@ -106,8 +106,9 @@ func New(ctx context.Context, cfg Config, c *Client, store Store, log *slog.Logg
 	if cfg.Poll == 0 {
 		cfg.Poll = 5 * time.Second
 	}
-	t := &Transport{cfg: cfg, c: c, store: store, log: log.With("channel", Name), wake: make(chan struct{}, 1), chats: map[string]int64{},
+	t := &Transport{cfg: cfg, c: c, store: store, log: log.With("channel", Name), chats: map[string]int64{},
 		edits: coalescer{window: 30 * time.Millisecond}}
+	t.inbox = &chat.Inbox{Store: store, Channel: Name, Log: t.log, Event: t.inboxEvent}
 	initCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	t.mode = cfg.Mode
@@ -275,7 +276,7 @@ func (t *Transport) Caps() chat.Caps {
 func (t *Transport) Run(ctx context.Context, m *chat.Messenger) error {
 	t.m = m
 	errc := make(chan error, 2)
-	go func() { errc <- t.processLoop(ctx) }()
+	go func() { errc <- t.inbox.Run(ctx, m) }()
 	if t.mode == "fetch" {
 		go func() { errc <- t.fetchLoop(ctx) }()
 	}
@@ -288,12 +289,7 @@ func (t *Transport) Run(ctx context.Context, m *chat.Messenger) error {
 }
 
 // Wake makes the processor look at the inbox now.
-func (t *Transport) Wake() {
-	select {
-	case t.wake <- struct{}{}:
-	default:
-	}
-}
+func (t *Transport) Wake() { t.inbox.Wake() }
 
 // stored is one inbox item: a v1 event as the form it came in, or a v2
 // event as fetched.
@@ -369,44 +365,16 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-func (t *Transport) processLoop(ctx context.Context) error {
-	for {
-		items, err := t.store.InboxPending(ctx, Name, 50)
-		if err != nil && ctx.Err() == nil {
-			t.log.Error("read inbox", "err", err)
-		}
-		for _, it := range items {
-			t.process(ctx, it)
-			if ctx.Err() != nil {
-				return nil
-			}
-		}
-		if len(items) > 0 {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.wake:
-		case <-time.After(2 * time.Second):
-		}
-	}
-}
-
-func (t *Transport) process(ctx context.Context, it storage.InboxItem) {
+// inboxEvent translates a stored event.
+func (t *Transport) inboxEvent(ctx context.Context, it storage.InboxItem) (chat.Event, bool) {
 	var st stored
 	if err := json.Unmarshal(it.Payload, &st); err != nil {
 		t.log.Error("undecodable event dropped", "event", it.ID, "err", err)
-	} else if ev, ok := t.event(ctx, st); ok {
-		ev.Key = "b24:" + it.ID
-		t.m.Handle(ctx, ev)
+		return chat.Event{}, false
 	}
-	if ctx.Err() != nil {
-		return // unfinished: handled again after restart, idempotently
-	}
-	if err := t.store.InboxDone(context.WithoutCancel(ctx), Name, it.ID); err != nil {
-		t.log.Error("mark event handled", "event", it.ID, "err", err)
-	}
+	ev, ok := t.event(ctx, st)
+	ev.Key = "b24:" + it.ID
+	return ev, ok
 }
 
 // apiErr maps a portal error: limits and outages → transient; a person the

@@ -66,7 +66,7 @@ type Transport struct {
 	api   *slack.Client
 	store Store
 	log   *slog.Logger
-	wake  chan struct{}
+	inbox *chat.Inbox
 	m     *chat.Messenger
 
 	limits    *limits
@@ -109,7 +109,8 @@ func New(ctx context.Context, cfg Config, store Store, log *slog.Logger) (*Trans
 		opts = append(opts, slack.OptionAppLevelToken(cfg.AppToken))
 	}
 	t := &Transport{cfg: cfg, api: slack.New(cfg.BotToken, opts...), store: store, log: log.With("channel", Name),
-		wake: make(chan struct{}, 1), limits: newLimits(cfg), homeDirty: make(chan string, 1024), dms: map[string]string{}}
+		limits: newLimits(cfg), homeDirty: make(chan string, 1024), dms: map[string]string{}}
+	t.inbox = &chat.Inbox{Store: store, Channel: Name, Log: t.log, Event: t.inboxEvent}
 	initCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := t.call(initCtx, "auth.test", "", func(ctx context.Context) error {
@@ -142,7 +143,7 @@ func (t *Transport) Caps() chat.Caps {
 func (t *Transport) Run(ctx context.Context, m *chat.Messenger) error {
 	t.m = m
 	errc := make(chan error, 3)
-	go func() { errc <- t.processLoop(ctx) }()
+	go func() { errc <- t.inbox.Run(ctx, m) }()
 	go func() { errc <- t.homeLoop(ctx) }()
 	if t.cfg.Mode == "socket" {
 		go func() { errc <- t.socketLoop(ctx) }()
@@ -156,12 +157,7 @@ func (t *Transport) Run(ctx context.Context, m *chat.Messenger) error {
 }
 
 // Wake makes the processor look at the inbox now.
-func (t *Transport) Wake() {
-	select {
-	case t.wake <- struct{}{}:
-	default:
-	}
-}
+func (t *Transport) Wake() { t.inbox.Wake() }
 
 // stored is one inbox item: what kind of request, and its payload as it
 // came.
@@ -170,44 +166,16 @@ type stored struct {
 	Payload json.RawMessage `json:"payload"`
 }
 
-func (t *Transport) processLoop(ctx context.Context) error {
-	for {
-		items, err := t.store.InboxPending(ctx, Name, 50)
-		if err != nil && ctx.Err() == nil {
-			t.log.Error("read inbox", "err", err)
-		}
-		for _, it := range items {
-			t.process(ctx, it)
-			if ctx.Err() != nil {
-				return nil
-			}
-		}
-		if len(items) > 0 {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.wake:
-		case <-time.After(2 * time.Second):
-		}
-	}
-}
-
-func (t *Transport) process(ctx context.Context, it storage.InboxItem) {
+// inboxEvent translates a stored request.
+func (t *Transport) inboxEvent(ctx context.Context, it storage.InboxItem) (chat.Event, bool) {
 	var st stored
 	if err := json.Unmarshal(it.Payload, &st); err != nil {
 		t.log.Error("undecodable event dropped", "event", it.ID, "err", err)
-	} else if ev, ok := t.event(ctx, st); ok {
-		ev.Key = "slack:" + it.ID
-		t.m.Handle(ctx, ev)
+		return chat.Event{}, false
 	}
-	if ctx.Err() != nil {
-		return // unfinished: handled again after restart, idempotently
-	}
-	if err := t.store.InboxDone(context.WithoutCancel(ctx), Name, it.ID); err != nil {
-		t.log.Error("mark event handled", "event", it.ID, "err", err)
-	}
+	ev, ok := t.event(ctx, st)
+	ev.Key = "slack:" + it.ID
+	return ev, ok
 }
 
 // keep stores an event under its dedup key; false when it had been seen.

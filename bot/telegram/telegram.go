@@ -64,7 +64,7 @@ type Transport struct {
 	bot    *bot.Bot
 	httpc  *http.Client
 	global *rate.Limiter
-	wake   chan struct{}
+	inbox  *chat.Inbox
 	lang   string // the company's language, for the command menu's default
 
 	mu         sync.Mutex
@@ -87,7 +87,8 @@ func New(ctx context.Context, cfg Config, store Store, lang string, log *slog.Lo
 	}
 	t := &Transport{cfg: cfg, store: store, log: log.With("channel", Name), lang: lang,
 		httpc: &http.Client{Timeout: cfg.PollTimeout + 15*time.Second}, global: rate.NewLimiter(cfg.Global, 1),
-		wake: make(chan struct{}, 1), nextInChat: map[int64]time.Time{}}
+		nextInChat: map[int64]time.Time{}}
+	t.inbox = &chat.Inbox{Store: store, Channel: Name, Log: t.log, Event: t.inboxEvent}
 	opts := []bot.Option{bot.WithServerURL(cfg.APIURL), bot.WithNotAsyncHandlers(), bot.WithSkipGetMe(),
 		bot.WithHTTPClient(cfg.PollTimeout, t.httpc), bot.WithErrorsHandler(func(err error) { t.log.Warn("telegram library", "err", redact(err, cfg.Token)) })}
 	b, err := bot.New(cfg.Token, opts...)
@@ -121,7 +122,7 @@ func (t *Transport) Run(ctx context.Context, m *chat.Messenger) error {
 		t.log.Warn("setMyCommands failed; commands still work", "err", err)
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- t.processLoop(ctx, m) }()
+	go func() { errc <- t.inbox.Run(ctx, m) }()
 	if t.cfg.Mode == "webhook" {
 		if _, err := t.bot.SetWebhook(ctx, &bot.SetWebhookParams{URL: t.cfg.WebhookURL, SecretToken: t.cfg.WebhookSecret,
 			AllowedUpdates: []string{"message", "callback_query"}}); err != nil {
@@ -142,52 +143,16 @@ func (t *Transport) Run(ctx context.Context, m *chat.Messenger) error {
 }
 
 // Wake makes the processor look at the inbox now.
-func (t *Transport) Wake() {
-	select {
-	case t.wake <- struct{}{}:
-	default:
-	}
-}
+func (t *Transport) Wake() { t.inbox.Wake() }
 
-// processLoop hands stored updates to the conversation, oldest first, one
-// at a time: per-chat order matters (a reply must follow its question).
-func (t *Transport) processLoop(ctx context.Context, m *chat.Messenger) error {
-	for {
-		items, err := t.store.InboxPending(ctx, Name, 50)
-		if err != nil && ctx.Err() == nil {
-			t.log.Error("read inbox", "err", err)
-		}
-		for _, it := range items {
-			t.process(ctx, m, it)
-			if ctx.Err() != nil {
-				return nil
-			}
-		}
-		if len(items) > 0 {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.wake:
-		case <-time.After(2 * time.Second):
-		}
-	}
-}
-
-func (t *Transport) process(ctx context.Context, m *chat.Messenger, it storage.InboxItem) {
+// inboxEvent translates a stored update.
+func (t *Transport) inboxEvent(_ context.Context, it storage.InboxItem) (chat.Event, bool) {
 	var upd models.Update
 	if err := json.Unmarshal(it.Payload, &upd); err != nil {
 		t.log.Error("undecodable update dropped", "update", it.ID, "err", err)
-	} else if ev, ok := event(&upd); ok {
-		m.Handle(ctx, ev)
+		return chat.Event{}, false
 	}
-	if ctx.Err() != nil {
-		return // unfinished: it is handled again after restart, idempotently
-	}
-	if err := t.store.InboxDone(context.WithoutCancel(ctx), Name, it.ID); err != nil {
-		t.log.Error("mark update handled", "update", it.ID, "err", err)
-	}
+	return event(&upd)
 }
 
 // sendErr maps a Bot API error: 429 → transient with retry_after; 403 →
