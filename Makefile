@@ -40,7 +40,7 @@ FUZZ_TARGETS = ./bot/telegram:FuzzUpdate ./bot/slack:FuzzClassify ./bot/bitrix24
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name in $$pkg for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -timeout 0 $$pkg || exit 1; \
 	done
 
 build:
