@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/viza-app/viza/bot/bitrix24/b24fake"
 	"github.com/viza-app/viza/bot/chat/chattest"
-	"github.com/viza-app/viza/bot/web/webtest"
 	"github.com/viza-app/viza/flows"
 )
 
@@ -147,33 +145,7 @@ func TestBitrix24MixedRoute(t *testing.T) {
 	scard, sbtn := slackCard(t, sl, sid, out.Number)
 	sl.UserTap(sid, scard, sbtn)
 
-	var task int64
-	if !until(func() bool {
-		open, _ := m.DB.OpenTasksOfDocument(context.Background(), out.DocID)
-		for _, tk := range open {
-			if tk.Assignee == chattest.Kuznetsova {
-				task = tk.ID
-			}
-		}
-		return task != 0
-	}) {
-		t.Fatal("finance got no task")
-	}
-	link, err := m.Web.TaskLink(context.Background(), task, chattest.Kuznetsova)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &http.Client{}
-	_, page := webtest.Get(t, c, link)
-	if code, _ := webtest.Post(t, c, link+"/act", url.Values{"csrf": {webtest.CSRF(t, page)}, "action": {"approve"}}); code != 200 {
-		t.Fatalf("web approve = %d", code)
-	}
-	if !until(func() bool {
-		d, _ := m.DB.DocumentByNumber(context.Background(), out.Number)
-		return d.State == flows.StateApproved
-	}) {
-		t.Fatal("the route did not complete")
-	}
+	approveOnTheWeb(t, m, out, chattest.Kuznetsova)
 	if !until(func() bool {
 		msg, _ := b24.Message(card.ID)
 		for _, b := range msg.Buttons {

@@ -100,6 +100,40 @@ func envelopesSettled(t *testing.T, m *Main, fake *slackfake.Server, d slackfake
 	inboxHandled(t, m)
 }
 
+// approveOnTheWeb waits for who's task on a document, approves it through
+// the task's one-tap page, as someone on no messenger does, and waits for
+// the document to be approved.
+func approveOnTheWeb(t *testing.T, m *Main, out flows.Outcome, who flows.PersonID) {
+	t.Helper()
+	var task int64
+	if !until(func() bool {
+		open, _ := m.DB.OpenTasksOfDocument(context.Background(), out.DocID)
+		for _, tk := range open {
+			if tk.Assignee == who {
+				task = tk.ID
+			}
+		}
+		return task != 0
+	}) {
+		t.Fatalf("%s got no task", who)
+	}
+	link, err := m.Web.TaskLink(context.Background(), task, who)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{}
+	_, page := webtest.Get(t, c, link)
+	if code, _ := webtest.Post(t, c, link+"/act", url.Values{"csrf": {webtest.CSRF(t, page)}, "action": {"approve"}}); code != 200 {
+		t.Fatalf("web approve = %d", code)
+	}
+	if !until(func() bool {
+		d, _ := m.DB.DocumentByNumber(context.Background(), out.Number)
+		return d.State == flows.StateApproved
+	}) {
+		t.Fatal("the route did not complete")
+	}
+}
+
 func approvals(m *Main, number string) int {
 	d, err := m.DB.DocumentByNumber(context.Background(), number)
 	if err != nil {
@@ -385,33 +419,7 @@ func TestMixedRoute(t *testing.T) {
 	_, cb := tg.UserTap(sid, tcard.MessageID, tcard.Button("ap:"))
 	until(func() bool { return tg.Answered(cb) })
 
-	var task int64
-	if !until(func() bool {
-		open, _ := m.DB.OpenTasksOfDocument(context.Background(), out.DocID)
-		for _, tk := range open {
-			if tk.Assignee == chattest.Kuznetsova {
-				task = tk.ID
-			}
-		}
-		return task != 0
-	}) {
-		t.Fatal("finance got no task")
-	}
-	link, err := m.Web.TaskLink(context.Background(), task, chattest.Kuznetsova)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &http.Client{}
-	_, page := webtest.Get(t, c, link)
-	if code, _ := webtest.Post(t, c, link+"/act", url.Values{"csrf": {webtest.CSRF(t, page)}, "action": {"approve"}}); code != 200 {
-		t.Fatalf("web approve = %d", code)
-	}
-	if !until(func() bool {
-		d, _ := m.DB.DocumentByNumber(context.Background(), out.Number)
-		return d.State == flows.StateApproved
-	}) {
-		t.Fatal("the route did not complete")
-	}
+	approveOnTheWeb(t, m, out, chattest.Kuznetsova)
 	// Every copy shows its outcome and has no decision buttons left (the
 	// card tapped keeps "Add a remark", as in Telegram).
 	if !until(func() bool {
