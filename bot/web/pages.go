@@ -49,12 +49,29 @@ func (s *Server) Handler() http.Handler {
 // many would hold the server's connections and memory.
 const uploadsPerClient = 2
 
+// clientAddr is who sent a request: the peer, or — when the peer is a
+// reverse proxy on this machine — the address that proxy put last in
+// X-Forwarded-For. Nothing else is believed: a client can write the
+// header itself, but not the proxy's last entry.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			parts := strings.Split(xff[len(xff)-1], ",")
+			if last := strings.TrimSpace(parts[len(parts)-1]); net.ParseIP(last) != nil {
+				return last
+			}
+		}
+	}
+	return host
+}
+
 func (s *Server) fewUploads(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		client, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			client = r.RemoteAddr
-		}
+		client := clientAddr(r)
 		s.upMu.Lock()
 		if s.uploading == nil {
 			s.uploading = map[string]int{}
