@@ -10,9 +10,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/viza-app/viza/bot/bitrix24/b24fake"
 	"github.com/viza-app/viza/bot/chat/chattest"
+	"github.com/viza-app/viza/bot/telegram/tgfake"
 	"github.com/viza-app/viza/flows"
 )
 
@@ -80,7 +82,7 @@ func TestBitrix24RefusesAWrongApplicationToken(t *testing.T) {
 func TestBitrix24LimitStormDelaysNeverDrops(t *testing.T) {
 	fake := newB24Fake(t, true)
 	m := startB24(t, fake, "", "", nil)
-	fake.FailNext("imbot.v2.Chat.Message.send", 503, 503, 429, 503)
+	fake.FailNext("imbot.v2.Chat.Message.send", 503, 429, 503)
 	fake.FailNext("imbot.v2.File.upload", 503, 429)
 	fake.FailNext("imbot.v2.Chat.Message.update", 503, 503)
 	out := suiteStart(t, m, "Шторм")
@@ -97,7 +99,7 @@ func TestBitrix24LimitStormDelaysNeverDrops(t *testing.T) {
 		msg, _ := fake.Message(card.ID)
 		t.Fatalf("the card was not updated: %+v", msg)
 	}
-	if fake.Limited() < 8 {
+	if fake.Limited() < 7 {
 		t.Fatalf("%d answers were 503 or 429", fake.Limited())
 	}
 	for _, p := range []flows.PersonID{chattest.Petrov, chattest.Sidorov} {
@@ -223,7 +225,7 @@ func TestBitrix24SurvivesSIGKILLMidFetch(t *testing.T) {
 		t.Logf("killed in round %d with %d of %d taps applied", round, approvedCount(dataDir, tasks), len(tasks))
 	}
 	c = startChild(t, cfgPath, env...)
-	done := until(func() bool { return allApproved(t, dataDir, tasks) && fake.Pending() == 0 })
+	done := tgfake.Until(time.Minute, func() bool { return allApproved(t, dataDir, tasks) && fake.Pending() == 0 })
 	c.cmd.Process.Signal(syscall.SIGTERM)
 	c.cmd.Wait()
 	if !done {
