@@ -24,7 +24,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -118,7 +120,7 @@ func New(ctx context.Context, cfg Config, c *Client, store Store, log *slog.Logg
 		switch {
 		case err == nil:
 			t.mode = "fetch"
-		case errors.As(err, &ae) && !ae.Temporary():
+		case errors.As(err, &ae) && (ae.Status == http.StatusNotFound || strings.Contains(ae.Code, "METHOD_NOT_FOUND")):
 			t.mode = "events" // a portal without Chatbots 2.0
 		default:
 			return nil, fmt.Errorf("bitrix24: ask the portal for Chatbots 2.0: %w", err)

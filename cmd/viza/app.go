@@ -565,6 +565,10 @@ func (m *Main) bitrix24(ctx context.Context, bc *config.Bitrix24, eventsURL stri
 		return nil, err
 	}
 	m.Log.Info("bitrix24 channel on", "mode", tr.Mode())
+	if tr.Mode() == "events" && m.Config.HTTP.PublicURL == "" {
+		m.Log.Warn("classic Bitrix24 bots post events to http.public_url, which is not set: the portal was given the listen address, which it may not reach",
+			"events_url", eventsURL)
+	}
 	if l := bc.RegistryList; l != nil {
 		m.b24Registry = &bitrix24.Registry{Client: client, List: bitrix24.List{ID: l.ID, TypeID: l.TypeID, Fields: l.Fields}, Changes: m.DB,
 			Dir: m.Engine.Directory, Files: m.Files, Log: m.Log.With("channel", bitrix24.Name), Poll: 30 * time.Second,
