@@ -72,6 +72,9 @@ func (t *Transport) event(ctx context.Context, st stored) (chat.Event, bool) {
 		user := cb.User.ID
 		switch cb.Type {
 		case slack.InteractionTypeBlockActions:
+			if len(cb.ActionCallback.BlockActions) == 0 {
+				return chat.Event{}, false
+			}
 			a := cb.ActionCallback.BlockActions[0]
 			tap := &chat.Tap{Action: a.Value, Trigger: cb.TriggerID, MessageText: cb.Message.Text}
 			conv := cb.Container.ChannelID
@@ -92,7 +95,7 @@ func (t *Transport) event(ctx context.Context, st stored) (chat.Event, bool) {
 		case slack.InteractionTypeViewSubmission:
 			var meta formMeta
 			json.Unmarshal([]byte(cb.View.PrivateMetadata), &meta)
-			text := cb.View.State.Values[answerBlock][answerAction].Value
+			text := formAnswer(cb)
 			return chat.Event{User: user, Conv: meta.Conv, Form: &chat.Form{Question: meta.Question, Text: text}}, true
 		}
 	case "slash_commands":

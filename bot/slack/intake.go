@@ -90,9 +90,12 @@ func (t *Transport) classify(kind string, payload json.RawMessage) (key string, 
 			a := cb.ActionCallback.BlockActions[0]
 			return "act:" + a.ActionTs + ":" + cb.Container.ChannelID + ":" + cb.Container.MessageTs + cb.Container.ViewID, nil, true
 		case slack.InteractionTypeViewSubmission:
+			if cb.View.ID == "" || cb.View.State == nil {
+				return "", nil, false // no modal of ours: nothing to keep
+			}
 			var meta formMeta
 			json.Unmarshal([]byte(cb.View.PrivateMetadata), &meta)
-			if strings.TrimSpace(cb.View.State.Values[answerBlock][answerAction].Value) == "" {
+			if strings.TrimSpace(formAnswer(cb)) == "" {
 				// Refused at once, in the modal, as Slack asks: the person
 				// fixes it without losing what the modal says.
 				return "", map[string]any{"response_action": "errors", "errors": map[string]string{answerBlock: meta.Required}}, false
@@ -108,6 +111,15 @@ func (t *Transport) classify(kind string, payload json.RawMessage) (key string, 
 		return "cmd:" + cmd["trigger_id"], nil, true
 	}
 	return "", nil, false
+}
+
+// formAnswer is the text typed into a modal's field, "" when there is
+// none.
+func formAnswer(cb slack.InteractionCallback) string {
+	if cb.View.State == nil {
+		return ""
+	}
+	return cb.View.State.Values[answerBlock][answerAction].Value
 }
 
 // socketLoop receives requests over Socket Mode, reconnecting when Slack
