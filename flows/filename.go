@@ -36,7 +36,7 @@ func CleanFileName(name string) string {
 		if utf8.RuneCountInString(ext) > 10 {
 			ext = ""
 		}
-		name = string([]rune(strings.TrimSuffix(name, ext))[:maxFileName-utf8.RuneCountInString(ext)]) + ext
+		name = strings.TrimSpace(string([]rune(strings.TrimSuffix(name, ext))[:maxFileName-utf8.RuneCountInString(ext)]) + ext)
 	}
 	if name == "" || name == "." || name == "/" || name == ".." {
 		return "document"
