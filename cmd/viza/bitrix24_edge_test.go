@@ -231,26 +231,7 @@ func TestBitrix24SurvivesSIGKILLMidFetch(t *testing.T) {
 	if !done {
 		t.Fatalf("after %d kills %d of %d taps applied", kills, approvedCount(dataDir, tasks), len(tasks))
 	}
-	db := openRecord(t, dataDir)
-	defer db.Close()
-	if rep, err := db.VerifyChain(context.Background()); err != nil || rep.BrokenAt != 0 {
-		t.Fatalf("audit chain: %+v %v", rep, err)
-	}
-	for _, tk := range tasks {
-		d, err := db.Document(context.Background(), tk.DocID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, dc := range d.Decisions {
-			if dc.TaskID == tk.ID && dc.Kind == flows.ActionApprove {
-				n++
-			}
-		}
-		if n != 1 {
-			t.Fatalf("task %d approved %d times", tk.ID, n)
-		}
-	}
+	eachApprovedOnce(t, dataDir, tasks)
 }
 
 // approveAll approves every open task of a document until none is left.

@@ -210,28 +210,7 @@ func TestTelegramSurvivesSIGKILL(t *testing.T) {
 				}
 				break
 			}
-			db := openRecord(t, dataDir)
-			defer db.Close()
-			seen := map[int64]int{}
-			for _, tk := range tasks {
-				d, err := db.Document(context.Background(), tk.DocID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, dc := range d.Decisions {
-					if dc.TaskID == tk.ID && dc.Kind == flows.ActionApprove {
-						seen[tk.ID]++
-					}
-				}
-			}
-			for _, tk := range tasks {
-				if seen[tk.ID] != 1 {
-					t.Fatalf("task %d approved %d times", tk.ID, seen[tk.ID])
-				}
-			}
-			if rep, err := db.VerifyChain(context.Background()); err != nil || rep.BrokenAt != 0 {
-				t.Fatalf("audit chain: %+v %v", rep, err)
-			}
+			eachApprovedOnce(t, dataDir, tasks)
 			t.Logf("%s: %d taps applied exactly once across %d SIGKILLs", mode, len(tasks), kills)
 		})
 	}
@@ -257,6 +236,32 @@ func openRecord(t *testing.T, dataDir string) *storage.DB {
 		t.Fatal(err)
 	}
 	return db
+}
+
+// eachApprovedOnce checks the record a killed and restarted service left:
+// every task approved exactly once, and the audit chain whole.
+func eachApprovedOnce(t *testing.T, dataDir string, tasks []storage.OpenTask) {
+	t.Helper()
+	db := openRecord(t, dataDir)
+	defer db.Close()
+	for _, tk := range tasks {
+		d, err := db.Document(context.Background(), tk.DocID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, dc := range d.Decisions {
+			if dc.TaskID == tk.ID && dc.Kind == flows.ActionApprove {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("task %d approved %d times", tk.ID, n)
+		}
+	}
+	if rep, err := db.VerifyChain(context.Background()); err != nil || rep.BrokenAt != 0 {
+		t.Fatalf("audit chain: %+v %v", rep, err)
+	}
 }
 
 func allApproved(t *testing.T, dataDir string, tasks []storage.OpenTask) bool {
