@@ -489,4 +489,3 @@ func TestDoneTakesOnlyKnownKeys(t *testing.T) {
 		}
 	}
 }
-
