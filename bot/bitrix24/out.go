@@ -1,12 +1,10 @@
 package bitrix24
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -171,16 +169,11 @@ func (co *coalescer) flush(ctx context.Context, c *Client) {
 // SendFile implements chat.Transport: imbot.v2.File.upload; for classic
 // bots the chat's disk folder, an upload, and a commit into the chat.
 func (t *Transport) SendFile(ctx context.Context, conv string, f chat.File) (string, error) {
-	r, err := f.Open()
+	data, err := f.Bytes()
 	if err != nil {
-		return "", fmt.Errorf("open %s: %w", f.Name, err)
+		return "", err
 	}
-	defer r.Close()
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(r); err != nil {
-		return "", fmt.Errorf("read %s: %w", f.Name, err)
-	}
-	content := base64.StdEncoding.EncodeToString(buf.Bytes())
+	content := base64.StdEncoding.EncodeToString(data)
 	caption := BBCode(f.Caption)
 	if t.mode == "fetch" {
 		var res struct {

@@ -21,6 +21,7 @@ package chat
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/viza-app/viza/flows"
@@ -148,6 +149,20 @@ type File struct {
 	Size    int64
 	Open    func() (io.ReadCloser, error)
 	Caption rich.Text
+}
+
+// Bytes reads the whole file, for platforms that take it in one request.
+func (f File) Bytes() ([]byte, error) {
+	r, err := f.Open()
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", f.Name, err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", f.Name, err)
+	}
+	return b, nil
 }
 
 // How a question is answered.

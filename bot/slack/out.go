@@ -123,16 +123,11 @@ func (t *Transport) SendFile(ctx context.Context, conv string, f chat.File) (str
 		}
 		conv = dm
 	}
-	r, err := f.Open()
+	data, err := f.Bytes()
 	if err != nil {
-		return "", fmt.Errorf("open %s: %w", f.Name, err)
+		return "", err
 	}
-	defer r.Close()
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(r); err != nil {
-		return "", fmt.Errorf("read %s: %w", f.Name, err)
-	}
-	if buf.Len() == 0 {
+	if len(data) == 0 {
 		return "", flows.Errorf(flows.KindPermanent, "file_empty", "%s", f.Name)
 	}
 	var sum *slack.FileSummary
@@ -143,7 +138,7 @@ func (t *Transport) SendFile(ctx context.Context, conv string, f chat.File) (str
 			return err
 		}
 		var err error
-		sum, err = t.api.UploadFileContext(ctx, slack.UploadFileParameters{Reader: bytes.NewReader(buf.Bytes()), FileSize: buf.Len(),
+		sum, err = t.api.UploadFileContext(ctx, slack.UploadFileParameters{Reader: bytes.NewReader(data), FileSize: len(data),
 			Filename: f.Name, Title: f.Name, Channel: conv, InitialComment: Mrkdwn(f.Caption)})
 		return err
 	})
