@@ -19,7 +19,7 @@ func (c *Config) Directory() (*flows.Directory, error) {
 	var people []*flows.Person
 	for _, p := range c.People {
 		fp := &flows.Person{ID: flows.PersonID(p.ID), Name: p.Name, Title: p.Title, Manager: flows.PersonID(p.Manager),
-			Deputy: flows.PersonID(p.Deputy), Roles: p.Roles, Language: p.Language, Email: strings.TrimSpace(p.Email),
+			Deputy: flows.PersonID(p.Deputy), Roles: p.Roles, Language: p.Language, Email: strings.TrimSpace(p.Email), Notify: p.Notify,
 			Identities: map[string]string{}}
 		if p.Timezone != "" {
 			if fp.Location, err = time.LoadLocation(p.Timezone); err != nil {

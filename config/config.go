@@ -27,6 +27,7 @@ type Config struct {
 	Slack         *Slack         `yaml:"slack"`
 	Bitrix24      *Bitrix24      `yaml:"bitrix24"`
 	SMS           *SMS           `yaml:"sms"`
+	Email         *Email         `yaml:"email"`
 	HTTP          *HTTP          `yaml:"http"`
 	Log           *Log           `yaml:"log"`
 	Lines         map[string]int `yaml:"-"`
@@ -45,22 +46,26 @@ type Calendar struct {
 
 // Person is one entry of people.
 type Person struct {
-	ID       string         `yaml:"id"`
-	Name     string         `yaml:"name"`
-	Title    string         `yaml:"title"`
-	Phone    string         `yaml:"phone"`
-	Manager  string         `yaml:"manager"`
-	Deputy   string         `yaml:"deputy"`
-	Roles    []string       `yaml:"roles"`
-	Language string         `yaml:"language"`
-	Timezone string         `yaml:"timezone"`
-	Email    string         `yaml:"email"`
-	Telegram string         `yaml:"telegram"`
-	Slack    string         `yaml:"slack"`
-	Bitrix24 string         `yaml:"bitrix24"`
-	Away     []Away         `yaml:"away"`
-	Line     int            `yaml:"-"`
-	Lines    map[string]int `yaml:"-"`
+	ID       string   `yaml:"id"`
+	Name     string   `yaml:"name"`
+	Title    string   `yaml:"title"`
+	Phone    string   `yaml:"phone"`
+	Manager  string   `yaml:"manager"`
+	Deputy   string   `yaml:"deputy"`
+	Roles    []string `yaml:"roles"`
+	Language string   `yaml:"language"`
+	Timezone string   `yaml:"timezone"`
+	Email    string   `yaml:"email"`
+	Telegram string   `yaml:"telegram"`
+	Slack    string   `yaml:"slack"`
+	Bitrix24 string   `yaml:"bitrix24"`
+	Away     []Away   `yaml:"away"`
+	// Notify names the channels that push notifications to the person
+	// (telegram, slack, bitrix24, sms, email); empty, every one that
+	// reaches them.
+	Notify []string       `yaml:"notify"`
+	Line   int            `yaml:"-"`
+	Lines  map[string]int `yaml:"-"`
 }
 
 // Away is a planned absence.
@@ -176,6 +181,35 @@ type SMS struct {
 	APIURL     string `yaml:"api_url"`     // the gateway's base URL; a test server may replace it
 	AccountSID string `yaml:"account_sid"` // Twilio only
 	Line       int    `yaml:"-"`
+}
+
+// Email configures the e-mail channel: notifications with one-tap links
+// and the morning digest. Without smtp.host the channel is off.
+type Email struct {
+	SMTP SMTP   `yaml:"smtp"`
+	From string `yaml:"from"` // "Viza <viza@example.ru>"
+	// Digest is the time of day ("09:00", company time) of the digest on
+	// working days; empty, no digest.
+	Digest string `yaml:"digest"`
+	// StuckDays is how many working days without a move make a document
+	// "stuck" in the digest of managers and viewers; default 3.
+	StuckDays int `yaml:"stuck_days"`
+	// MaxAttachmentMB is the largest document attached to a mail (a
+	// bigger one is linked); default 10.
+	MaxAttachmentMB int `yaml:"max_attachment_mb"`
+	Line            int `yaml:"-"`
+}
+
+// SMTP is the mail server mail is handed to.
+type SMTP struct {
+	Host string `yaml:"host"`
+	Port int    `yaml:"port"` // default 587, 465 with tls: tls
+	// TLS is starttls (default: required), tls (implicit, port 465) or
+	// none (a relay on localhost).
+	TLS         string `yaml:"tls"`
+	Username    string `yaml:"username"`
+	PasswordEnv string `yaml:"password_env"` // default VIZA_SMTP_PASSWORD
+	Line        int    `yaml:"-"`
 }
 
 // HTTP configures the web server.
@@ -393,6 +427,26 @@ func (c *Config) applyDefaults() {
 		}
 		if c.SMS.APIURL == "" {
 			c.SMS.APIURL = map[string]string{"smsru": "https://sms.ru", "smsc": "https://smsc.ru", "twilio": "https://api.twilio.com"}[c.SMS.Provider]
+		}
+	}
+	if e := c.Email; e != nil {
+		if e.SMTP.TLS == "" {
+			e.SMTP.TLS = "starttls"
+		}
+		if e.SMTP.Port == 0 {
+			e.SMTP.Port = 587
+			if e.SMTP.TLS == "tls" {
+				e.SMTP.Port = 465
+			}
+		}
+		if e.SMTP.PasswordEnv == "" {
+			e.SMTP.PasswordEnv = "VIZA_SMTP_PASSWORD"
+		}
+		if e.StuckDays == 0 {
+			e.StuckDays = 3
+		}
+		if e.MaxAttachmentMB == 0 {
+			e.MaxAttachmentMB = 10
 		}
 	}
 	if c.HTTP == nil {

@@ -183,7 +183,7 @@ sms:
 	}
 	bad := string(base) + "reminders:\n  - at: tomorrow\n    send: pigeon\n"
 	_, err = Parse("viza.yaml", []byte(bad))
-	if err == nil || !strings.Contains(err.Error(), "want deadline or deadline+<duration>") || !strings.Contains(err.Error(), `"pigeon": want chat, sms or escalate`) {
+	if err == nil || !strings.Contains(err.Error(), "want deadline or deadline+<duration>") || !strings.Contains(err.Error(), `"pigeon": want chat, sms, email or escalate`) {
 		t.Fatalf("bad ladder: %v", err)
 	}
 }
@@ -245,5 +245,55 @@ func TestBitrix24Mistakes(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("no problem %q in %v", want, err)
 		}
+	}
+}
+
+func TestEmailMistakes(t *testing.T) {
+	base, err := os.ReadFile("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		extra string
+		old   string
+		new   string
+		want  []string
+	}{
+		{"bad section", "email:\n  smtp: {tls: maybe, port: 70000}\n  from: nobody\n  digest: \"9 am\"\n  stuck_days: 100\n", "", "",
+			[]string{"email.smtp.host: is required", `email.smtp.tls: "maybe"`, "email.smtp.port: 70000", `email.from: "nobody"`,
+				`email.digest: "9 am"`, "email.stuck_days: 100"}},
+		{"email step without section", "reminders:\n  - at: deadline\n    send: email\n", "", "",
+			[]string{"reminders[0].send: email needs the email section"}},
+		{"unknown notify channel", "", "    email: k.kuznetsova@romashka.example", "    email: k.kuznetsova@romashka.example\n    notify: [pigeon]",
+			[]string{`notify: "pigeon": want one of`}},
+		{"notify email without address", "email:\n  smtp: {host: mail.example}\n  from: viza@romashka.example\n",
+			"    manager: petrov\n    roles: [sales]", "    manager: petrov\n    notify: [email]\n    roles: [sales]",
+			[]string{"notify: email needs the person's email address"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := string(base)
+			if tc.old != "" {
+				if !strings.Contains(src, tc.old) {
+					t.Fatalf("fixture does not contain %q", tc.old)
+				}
+				src = strings.Replace(src, tc.old, tc.new, 1)
+			}
+			_, err := Parse("viza.yaml", []byte(src+tc.extra))
+			for _, want := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("no problem %q in %v", want, err)
+				}
+			}
+		})
+	}
+	good := string(base) + "email:\n  smtp: {host: mail.example, username: viza}\n  from: \"Viza <viza@romashka.example>\"\n  digest: \"09:00\"\n"
+	c, err := Parse("viza.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := c.Email; e.SMTP.Port != 587 || e.SMTP.TLS != "starttls" || e.SMTP.PasswordEnv != "VIZA_SMTP_PASSWORD" || e.StuckDays != 3 || e.MaxAttachmentMB != 10 {
+		t.Errorf("defaults = %+v", e)
 	}
 }

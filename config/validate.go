@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/mail"
 	"net/url"
 	"regexp"
 	"slices"
@@ -78,6 +79,18 @@ func (c *Config) validate(ps *Problems) {
 		}
 		if p.Email != "" && !emailRE.MatchString(p.Email) {
 			ps.add(line(p.Lines, "email", p.Line), path+".email", "%q is not an e-mail address", p.Email)
+		}
+		for _, ch := range p.Notify {
+			switch {
+			case !slices.Contains(notifyChannels, ch):
+				ps.add(line(p.Lines, "notify", p.Line), path+".notify", "%q: want one of %v", ch, notifyChannels)
+			case ch == "email" && p.Email == "":
+				ps.add(line(p.Lines, "notify", p.Line), path+".notify", "email needs the person's email address")
+			case ch == "email" && c.Email == nil:
+				ps.add(line(p.Lines, "notify", p.Line), path+".notify", "email needs the email section (its SMTP server)")
+			case ch == "sms" && p.Phone == "":
+				ps.add(line(p.Lines, "notify", p.Line), path+".notify", "sms needs the person's phone")
+			}
 		}
 	}
 	identities := map[string]string{}
@@ -225,6 +238,31 @@ func (c *Config) validate(ps *Problems) {
 			ps.add(sm.Line, "sms.provider", "%q: want smsru, smsc or twilio", sm.Provider)
 		}
 	}
+	if e := c.Email; e != nil {
+		if e.SMTP.Host == "" {
+			ps.add(e.Line, "email.smtp.host", "is required")
+		}
+		if !slices.Contains([]string{"starttls", "tls", "none"}, e.SMTP.TLS) {
+			ps.add(e.Line, "email.smtp.tls", "%q: want starttls, tls or none", e.SMTP.TLS)
+		}
+		if e.SMTP.Port < 1 || e.SMTP.Port > 65535 {
+			ps.add(e.Line, "email.smtp.port", "%d: want 1 to 65535", e.SMTP.Port)
+		}
+		if a, err := mail.ParseAddress(e.From); err != nil || !emailRE.MatchString(a.Address) {
+			ps.add(e.Line, "email.from", "%q: want an address such as \"Viza <viza@example.ru>\"", e.From)
+		}
+		if e.Digest != "" {
+			if _, err := time.Parse("15:04", e.Digest); err != nil {
+				ps.add(e.Line, "email.digest", "%q: want a time of day such as 09:00", e.Digest)
+			}
+		}
+		if e.StuckDays < 1 || e.StuckDays > 60 {
+			ps.add(e.Line, "email.stuck_days", "%d: want 1 to 60", e.StuckDays)
+		}
+		if e.MaxAttachmentMB < 0 || e.MaxAttachmentMB > 50 {
+			ps.add(e.Line, "email.max_attachment_mb", "%d: want 0 to 50", e.MaxAttachmentMB)
+		}
+	}
 	c.validateReminders(c.Reminders, top("reminders"), "reminders", ps)
 	types := map[string]int{}
 	for i := range c.DocumentTypes {
@@ -330,12 +368,18 @@ func (c *Config) validateReminders(steps []ReminderStep, l int, path string, ps 
 				ps.add(line(s.Lines, "every", s.Line), p+".every", "bad duration %q", s.Every)
 			}
 		}
-		if !slices.Contains([]string{"chat", "sms", "escalate"}, s.Send) {
-			ps.add(line(s.Lines, "send", s.Line), p+".send", "%q: want chat, sms or escalate", s.Send)
+		switch {
+		case !slices.Contains([]string{"chat", "sms", "email", "escalate"}, s.Send):
+			ps.add(line(s.Lines, "send", s.Line), p+".send", "%q: want chat, sms, email or escalate", s.Send)
+		case s.Send == "email" && c.Email == nil:
+			ps.add(line(s.Lines, "send", s.Line), p+".send", "email needs the email section (its SMTP server)")
 		}
 	}
 	_ = l
 }
+
+// notifyChannels are the names a person's notify list may hold.
+var notifyChannels = []string{"telegram", "slack", "bitrix24", "sms", "email"}
 
 // NormalizePhone returns the phone in E.164, reading local formats in the
 // calendar's country (RU by default).

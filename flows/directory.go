@@ -25,6 +25,9 @@ type Person struct {
 	// the person's id on that platform.
 	Identities map[string]string
 	Away       []Absence
+	// Notify names the channels that push notifications to the person
+	// ("telegram", "email", …); empty, every channel that reaches them.
+	Notify []string
 }
 
 // HasRole reports whether the person holds role.

@@ -61,7 +61,7 @@ type Notification struct {
 // task, and so carries the request's facts.
 func (n *Notification) IsRequest() bool {
 	switch n.Kind {
-	case NoteTaskAssigned, NoteReminder, NoteReminderSMS, NoteEscalation:
+	case NoteTaskAssigned, NoteReminder, NoteReminderSMS, NoteReminderEmail, NoteEscalation:
 		return true
 	}
 	return false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -52,6 +53,25 @@ type Outbox interface {
 	NextDue(ctx context.Context) (time.Time, bool, error)
 	// Reroute adds deliveries of a notification through more channels.
 	Reroute(ctx context.Context, notificationID int64, channels []string, now time.Time) error
+}
+
+// Patient is implemented by a channel whose failures are worth retrying
+// for longer than the dispatcher's default (a mail server may be down for
+// hours, and mail is expected late rather than lost).
+type Patient interface {
+	MaxAttempts() int
+}
+
+// stepChannel is the one channel a ladder step's own kind goes through: an
+// SMS step is an SMS, not a second chat reminder.
+var stepChannel = map[string]string{NoteReminderSMS: SendSMS, NoteReminderEmail: SendEmail}
+
+// Pushes is implemented by a channel that pushes a notification to the
+// person (a messenger, SMS, mail) and says false for one that only keeps
+// it where the person looks (the web inbox): a person's Notify list
+// chooses among the pushing ones.
+type Pushes interface {
+	Pushes() bool
 }
 
 // CodeUnreachable is the error code a channel returns when the person can
@@ -139,7 +159,14 @@ func (d *Dispatcher) route(n Notification) []string {
 		return nil
 	}
 	var names []string
+	only, stepKind := stepChannel[n.Kind]
 	for _, c := range d.Channels {
+		if stepKind && c.Name() != only {
+			continue
+		}
+		if !stepKind && len(p.Notify) > 0 && pushes(c) && !slices.Contains(p.Notify, c.Name()) {
+			continue
+		}
 		if a, ok := c.(PersonKindFilter); ok {
 			if !a.AcceptsFor(p, n.Kind) {
 				continue
@@ -155,6 +182,13 @@ func (d *Dispatcher) route(n Notification) []string {
 		d.Log.Warn("no channel reaches person", "person", n.To, "doc", n.Number, "kind", n.Kind)
 	}
 	return names
+}
+
+func pushes(c Channel) bool {
+	if p, ok := c.(Pushes); ok {
+		return p.Pushes()
+	}
+	return true
 }
 
 // Step fans out new notifications and attempts every due delivery once.
@@ -236,7 +270,11 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 	}
 	var e *Error
 	transient := errors.As(err, &e) && e.Kind == KindTransient
-	if transient && dl.Attempts+1 < d.MaxAttempts {
+	maxAttempts := d.MaxAttempts
+	if p, ok := c.(Patient); ok {
+		maxAttempts = max(maxAttempts, p.MaxAttempts())
+	}
+	if transient && dl.Attempts+1 < maxAttempts {
 		// A platform's retry-after is exact; our own backoff is for
 		// failures that say nothing about when to come back.
 		wait := backoff(dl.Attempts)

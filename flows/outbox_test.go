@@ -134,3 +134,107 @@ func TestDispatcherOneDeliveryPerLinkedChannel(t *testing.T) {
 		t.Fatalf("telegram %d, web %d; want 1 and 3", tg.count(), web.count())
 	}
 }
+
+// quietRecorder keeps notifications where the person looks (the web
+// inbox): a person's notify list does not choose it.
+type quietRecorder struct{ recorder }
+
+func (*quietRecorder) Pushes() bool { return false }
+
+// patientRecorder asks for more attempts than the dispatcher's default.
+type patientRecorder struct{ recorder }
+
+func (*patientRecorder) MaxAttempts() int { return 40 }
+
+func TestDispatcherRoutesByNotifyListAndLadderStep(t *testing.T) {
+	h := newHarness(t)
+	petrov, _ := h.eng.Directory().Person("petrov")
+	petrov.Notify = []string{"email"}
+	t.Cleanup(func() { petrov.Notify = nil })
+	tg := &recorder{name: "telegram"}
+	mail := &recorder{name: "email"}
+	sms := &recorder{name: "sms"}
+	web := &quietRecorder{recorder{name: "web"}}
+	disp := flows.NewDispatcher(h.db, h.eng.Directory, h.clock, slog.New(slog.NewTextHandler(io.Discard, nil)), tg, mail, sms, web)
+	h.start("ivanova", "contract", 10) // task_assigned to petrov and sidorov
+	if err := h.eng.Announce(h.ctx, "test:step", []flows.Notification{
+		{Kind: flows.NoteReminderEmail, To: "sidorov"}, {Kind: flows.NoteReminderSMS, To: "sidorov"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Announced again with the same key, nothing more is queued.
+	if err := h.eng.Announce(h.ctx, "test:step", []flows.Notification{{Kind: flows.NoteReminderEmail, To: "sidorov"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := disp.Step(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := func(r *recorder) map[string]int {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		m := map[string]int{}
+		for _, n := range r.got {
+			m[string(n.To)+":"+n.Kind]++
+		}
+		return m
+	}
+	tests := []struct {
+		channel *recorder
+		key     string
+		want    int
+	}{
+		{tg, "petrov:task_assigned", 0}, // notify: [email]
+		{sms, "petrov:task_assigned", 0},
+		{mail, "petrov:task_assigned", 1},
+		{&web.recorder, "petrov:task_assigned", 1}, // the web inbox is not chosen by notify
+		{tg, "sidorov:task_assigned", 1},           // no list: every channel
+		{mail, "sidorov:task_assigned", 1},
+		{mail, "sidorov:reminder_email", 1}, // a ladder step goes by its own channel only
+		{tg, "sidorov:reminder_email", 0},
+		{&web.recorder, "sidorov:reminder_email", 0},
+		{sms, "sidorov:reminder_email", 0},
+		{sms, "sidorov:reminder_sms", 1},
+		{tg, "sidorov:reminder_sms", 0},
+		{mail, "sidorov:reminder_sms", 0},
+	}
+	for _, tc := range tests {
+		if n := got(tc.channel)[tc.key]; n != tc.want {
+			t.Errorf("%s got %s %d times, want %d", tc.channel.name, tc.key, n, tc.want)
+		}
+	}
+}
+
+func TestDispatcherRetriesAPatientChannelLonger(t *testing.T) {
+	for _, patient := range []bool{false, true} {
+		h := newHarness(t)
+		failing := func(n flows.Notification, attempt int) error {
+			if attempt <= 20 {
+				return &flows.Error{Kind: flows.KindTransient, Code: "smtp_unavailable"}
+			}
+			return nil
+		}
+		var ch flows.Channel
+		var rec *recorder
+		if patient {
+			p := &patientRecorder{recorder{name: "email", fail: failing}}
+			ch, rec = p, &p.recorder
+		} else {
+			rec = &recorder{name: "email", fail: failing}
+			ch = rec
+		}
+		disp := flows.NewDispatcher(h.db, h.eng.Directory, h.clock, slog.New(slog.NewTextHandler(io.Discard, nil)), ch)
+		h.start("ivanova", "contract", 10)
+		for range 30 {
+			if _, err := disp.Step(h.ctx); err != nil {
+				t.Fatal(err)
+			}
+			h.clock.Advance(11 * time.Minute)
+		}
+		want := 0
+		if patient {
+			want = 2 // both approvers' requests, on the 21st attempt
+		}
+		if rec.count() != want {
+			t.Errorf("patient %v: delivered %d, want %d", patient, rec.count(), want)
+		}
+	}
+}

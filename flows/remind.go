@@ -11,13 +11,15 @@ import (
 const (
 	SendChat     = "chat"     // a chat reminder to the assignee, with the task's buttons
 	SendSMS      = "sms"      // an SMS to the assignee, in working hours only
+	SendEmail    = "email"    // an e-mail to the assignee
 	SendEscalate = "escalate" // the assignee's manager and the initiator are told
 )
 
 // Notification kinds of the reminder ladder.
 const (
 	NoteReminder    = "reminder"     // chat reminder of an open task
-	NoteReminderSMS = "reminder_sms" // the same by SMS
+	NoteReminderSMS   = "reminder_sms"   // the same by SMS
+	NoteReminderEmail = "reminder_email" // the same by e-mail
 	NoteEscalation  = "escalation"   // to a manager and the initiator: who holds the document
 )
 
@@ -200,6 +202,8 @@ func (o *op) remind(t *Task, send string) {
 	switch send {
 	case SendSMS:
 		o.notify(NoteReminderSMS, t.Assignee, since)
+	case SendEmail:
+		o.notify(NoteReminderEmail, t.Assignee, since)
 	case SendEscalate:
 		holder := t.Assignee
 		to := []PersonID{o.d.Initiator}
@@ -213,6 +217,27 @@ func (o *op) remind(t *Task, send string) {
 		o.notify(NoteReminder, t.Assignee, since)
 	}
 	o.audit("reminder_"+send, t.Assignee, "", t.ID, "")
+}
+
+// Announce queues notifications that belong to no change of a document
+// (the morning digest), once per key: announced again with the same key,
+// nothing more is queued.
+func (e *Engine) Announce(ctx context.Context, key string, notes []Notification) error {
+	now := e.clock.Now()
+	_, err := e.store.Write(ctx, key, func(tx Tx) (Outcome, error) {
+		out := make([]Notification, len(notes))
+		for i, n := range notes {
+			if n.At.IsZero() {
+				n.At = now
+			}
+			out[i] = n
+		}
+		return Outcome{}, tx.Record(nil, out)
+	})
+	if err != nil {
+		return fmt.Errorf("announce %s: %w", key, err)
+	}
+	return nil
 }
 
 // ManualReminderGap is how often the initiator may press "Remind" per task.

@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -277,17 +278,14 @@ func (t *Transport) Caps() chat.Caps {
 // fetches them; in events mode Handler receives them.
 func (t *Transport) Run(ctx context.Context, m *chat.Messenger) error {
 	t.m = m
-	errc := make(chan error, 2)
-	go func() { errc <- t.inbox.Run(ctx, m) }()
+	// The group returns only when every loop has, so nothing of this
+	// transport still writes after the service closes its database.
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return t.inbox.Run(ctx, m) })
 	if t.mode == "fetch" {
-		go func() { errc <- t.fetchLoop(ctx) }()
+		g.Go(func() error { return t.fetchLoop(ctx) })
 	}
-	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-errc:
-		return err
-	}
+	return g.Wait()
 }
 
 // Wake makes the processor look at the inbox now.

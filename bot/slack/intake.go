@@ -126,7 +126,10 @@ func formAnswer(cb slack.InteractionCallback) string {
 // asks to or the connection drops, and acknowledges each once stored.
 func (t *Transport) socketLoop(ctx context.Context) error {
 	client := socketmode.New(t.api, socketmode.OptionLog(log.New(io.Discard, "", 0)))
+	connected := make(chan struct{})
+	defer func() { <-connected }()
 	go func() {
+		defer close(connected)
 		for backoff := time.Second; ctx.Err() == nil; backoff = min(backoff*2, time.Minute) {
 			if err := client.RunContext(ctx); err != nil && ctx.Err() == nil {
 				t.log.Warn("socket mode connection failed; reconnecting", "err", t.redact(err), "wait", backoff)

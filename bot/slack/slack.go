@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/viza-app/viza/bot/chat"
@@ -142,18 +143,15 @@ func (t *Transport) Caps() chat.Caps {
 // receives them; in HTTP mode Handler receives them.
 func (t *Transport) Run(ctx context.Context, m *chat.Messenger) error {
 	t.m = m
-	errc := make(chan error, 3)
-	go func() { errc <- t.inbox.Run(ctx, m) }()
-	go func() { errc <- t.homeLoop(ctx) }()
+	// The group returns only when every loop has, so nothing of this
+	// transport still writes after the service closes its database.
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return t.inbox.Run(ctx, m) })
+	g.Go(func() error { return t.homeLoop(ctx) })
 	if t.cfg.Mode == "socket" {
-		go func() { errc <- t.socketLoop(ctx) }()
+		g.Go(func() error { return t.socketLoop(ctx) })
 	}
-	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-errc:
-		return err
-	}
+	return g.Wait()
 }
 
 // Wake makes the processor look at the inbox now.

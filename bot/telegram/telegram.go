@@ -21,6 +21,7 @@ import (
 
 	"github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/viza-app/viza/bot/chat"
@@ -121,25 +122,22 @@ func (t *Transport) Run(ctx context.Context, m *chat.Messenger) error {
 	if err := t.registerCommands(ctx); err != nil {
 		t.log.Warn("setMyCommands failed; commands still work", "err", err)
 	}
-	errc := make(chan error, 2)
-	go func() { errc <- t.inbox.Run(ctx, m) }()
 	if t.cfg.Mode == "webhook" {
 		if _, err := t.bot.SetWebhook(ctx, &bot.SetWebhookParams{URL: t.cfg.WebhookURL, SecretToken: t.cfg.WebhookSecret,
 			AllowedUpdates: []string{"message", "callback_query"}}); err != nil {
 			return fmt.Errorf("telegram: setWebhook: %w", redact(err, t.cfg.Token))
 		}
-	} else {
-		if _, err := t.bot.DeleteWebhook(ctx, &bot.DeleteWebhookParams{}); err != nil {
-			t.log.Warn("deleteWebhook failed", "err", redact(err, t.cfg.Token))
-		}
-		go func() { errc <- t.pollLoop(ctx) }()
+	} else if _, err := t.bot.DeleteWebhook(ctx, &bot.DeleteWebhookParams{}); err != nil {
+		t.log.Warn("deleteWebhook failed", "err", redact(err, t.cfg.Token))
 	}
-	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-errc:
-		return err
+	// The group returns only when every loop has, so nothing of this
+	// transport still writes after the service closes its database.
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return t.inbox.Run(ctx, m) })
+	if t.cfg.Mode != "webhook" {
+		g.Go(func() error { return t.pollLoop(ctx) })
 	}
+	return g.Wait()
 }
 
 // Wake makes the processor look at the inbox now.

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/viza-app/viza/bot/bitrix24"
@@ -294,39 +295,52 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 func (m *Main) Run(ctx context.Context) error {
 	m.Log.Info("viza started", "company", m.Config.Company, "people", len(m.Config.People),
 		"types", len(m.Config.DocumentTypes), "data_dir", m.Config.DataDir, "http", "http://"+m.Listener.Addr().String())
-	errc := make(chan error, 4+len(m.runners))
-	go func() {
+	// Every loop runs in one group: when the service stops, Run returns only
+	// after each has, so none writes into the data folder after Close.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
 		if err := m.server.Serve(m.Listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("http: %w", err)
+			return fmt.Errorf("http: %w", err)
 		}
-	}()
-	go func() { errc <- m.Dispatcher.Run(ctx) }()
-	go func() { errc <- m.Scheduler.Run(ctx) }()
-	go func() { errc <- m.logHead(ctx) }()
+		return nil
+	})
+	g.Go(func() error { return m.Dispatcher.Run(gctx) })
+	g.Go(func() error { return m.Scheduler.Run(gctx) })
+	g.Go(func() error { return m.logHead(gctx) })
 	if m.metricsServer != nil {
-		go func() {
+		g.Go(func() error {
 			if err := m.metricsServer.Serve(m.metricsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("metrics http: %w", err)
+				return fmt.Errorf("metrics http: %w", err)
 			}
-		}()
+			return nil
+		})
 	}
 	for _, run := range m.runners {
-		go func() { errc <- run(ctx) }()
+		g.Go(func() error { return run(gctx) })
 	}
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		if err != nil {
-			return err
-		}
-	}
+	<-gctx.Done()
 	m.Log.Info("shutting down")
 	shCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if m.metricsServer != nil {
-		m.metricsServer.Shutdown(shCtx)
+		if err := m.metricsServer.Shutdown(shCtx); err != nil {
+			m.Log.Warn("metrics server did not stop in time", "err", err)
+		}
 	}
-	return m.server.Shutdown(shCtx)
+	if err := m.server.Shutdown(shCtx); err != nil {
+		m.Log.Warn("web server did not stop in time", "err", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			return nil // stopped as asked
+		}
+		return err
+	case <-shCtx.Done():
+		return fmt.Errorf("shutdown: loops still running after %s", 10*time.Second)
+	}
 }
 
 // bearer lets through requests with the token, or all when there is none.
