@@ -142,12 +142,16 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 			data["Reason"] = l.T("reason."+n.Reason, nil)
 		}
 	}
-	m := Message{Text: Rich(l, "notify."+n.Kind, data)}
+	key := "notify." + n.Kind
+	if n.Kind == flows.NoteReminderEmail {
+		key = "notify.reminder" // the ladder's e-mail step says what a chat reminder says
+	}
+	m := Message{Text: Rich(l, key, data)}
 	button := func(key, act string, ref int64) Button {
 		return Button{Label: l.T("button."+key, nil), Action: act, Ref: ref}
 	}
 	switch n.Kind {
-	case flows.NoteTaskAssigned, flows.NoteReminder:
+	case flows.NoteTaskAssigned, flows.NoteReminder, flows.NoteReminderEmail:
 		switch n.TaskKind {
 		case flows.KindAcknowledge:
 			m.Buttons = [][]Button{{button("read", ActRead, n.TaskID), button("comment", ActComment, n.TaskID)}}

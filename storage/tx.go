@@ -390,6 +390,20 @@ func (db *DB) OpenTasksOf(ctx context.Context, p flows.PersonID) ([]OpenTask, er
 	if err != nil {
 		return nil, fmt.Errorf("open tasks of %s: %w", p, err)
 	}
+	return scanOpenTasks(rows)
+}
+
+// OpenTasks lists every open task, by id: the work in progress, which
+// stays small however long the register grows.
+func (db *DB) OpenTasks(ctx context.Context) ([]OpenTask, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, doc_id, assignee, due_at FROM open_tasks ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("open tasks: %w", err)
+	}
+	return scanOpenTasks(rows)
+}
+
+func scanOpenTasks(rows *sql.Rows) ([]OpenTask, error) {
 	defer rows.Close()
 	var out []OpenTask
 	for rows.Next() {

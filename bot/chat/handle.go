@@ -291,9 +291,16 @@ func (m *Messenger) showMyDocuments(ctx context.Context, p *flows.Person, lang, 
 // that could not be delivered are listed.
 func (m *Messenger) sendCard(ctx context.Context, p *flows.Person, lang, conv string, d *flows.Document) {
 	text := m.renderer().Card(d, lang, m.Clock.Now())
-	if failed, err := m.Store.FailedDeliveries(ctx, d.ID, "sms"); err == nil {
+	// The channels outside chat that can fail for good: a number or an
+	// address the gateway or the mail server refused.
+	for _, ch := range []string{"sms", "email"} {
+		failed, err := m.Store.FailedDeliveries(ctx, d.ID, ch)
+		if err != nil {
+			m.log.Warn("failed deliveries", "doc", d.Number, "channel", ch, "err", err)
+			continue
+		}
 		for _, f := range failed {
-			text = rich.Concat(text, rich.Plain("\n"), m.t(lang, "card.sms_failed", map[string]any{"Name": m.renderer().Name(f.Person), "Reason": f.Reason}))
+			text = rich.Concat(text, rich.Plain("\n"), m.t(lang, "card."+ch+"_failed", map[string]any{"Name": m.renderer().Name(f.Person), "Reason": f.Reason}))
 		}
 	}
 	row := []Button{{Label: m.s(lang, "button.history", nil), Action: fmt.Sprintf("hi:%d", d.ID)}}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/viza-app/viza/bot/bitrix24"
 	"github.com/viza-app/viza/bot/chat"
+	"github.com/viza-app/viza/bot/email"
 	"github.com/viza-app/viza/bot/logchannel"
 	"github.com/viza-app/viza/bot/slack"
 	"github.com/viza-app/viza/bot/sms"
@@ -67,6 +68,8 @@ type Main struct {
 	// b24Install takes a local application's installation (nil unless
 	// the channel is an OAuth application).
 	b24Install http.Handler
+	// mailSender replaces SMTP (tests).
+	mailSender email.Sender
 	mu         sync.Mutex
 }
 
@@ -217,6 +220,15 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 	m.Telegram = m.Messengers[telegram.Name]
 	if cfg.SMS != nil {
 		ch, err := m.sms(cfg.SMS)
+		if err != nil {
+			return fail(err)
+		}
+		if ch != nil {
+			channels = append(channels, ch)
+		}
+	}
+	if cfg.Email != nil {
+		ch, err := m.email(cfg.Email, m.mailSender, publicURL)
 		if err != nil {
 			return fail(err)
 		}
@@ -659,6 +671,10 @@ type webChannel struct{ m *Main }
 
 func (w webChannel) Name() string                 { return web.Name }
 func (w webChannel) Reaches(p *flows.Person) bool { return true }
+
+// Pushes implements flows.Pushes: the web inbox is where a person looks,
+// not a channel they choose to be told on.
+func (w webChannel) Pushes() bool { return false }
 func (w webChannel) Deliver(ctx context.Context, n flows.Notification, p *flows.Person) (string, error) {
 	return w.m.Web.Deliver(ctx, n, p)
 }

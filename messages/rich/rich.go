@@ -14,6 +14,7 @@ package rich
 
 import (
 	"fmt"
+	"html"
 	"strings"
 	"unicode/utf8"
 )
@@ -295,4 +296,34 @@ func (t Text) Split(n int) []Text {
 		chars = chars[cut:]
 	}
 	return out
+}
+
+// HTML renders the text as HTML (the web pages, mail): every span's text
+// is escaped, so what people typed stays text; a link keeps only an
+// http(s) or mailto target, or a path on the same site.
+func (t Text) HTML() string {
+	var b strings.Builder
+	for _, s := range t.Spans {
+		var open, close string
+		if s.Link != "" && safeLink(s.Link) {
+			open, close = `<a href="`+html.EscapeString(s.Link)+`">`, "</a>"
+		}
+		if s.Style&Bold != 0 {
+			open, close = open+"<b>", "</b>"+close
+		}
+		if s.Style&Italic != 0 {
+			open, close = open+"<i>", "</i>"+close
+		}
+		if s.Style&Code != 0 {
+			open, close = open+"<code>", "</code>"+close
+		}
+		b.WriteString(open + html.EscapeString(s.Text) + close)
+	}
+	return b.String()
+}
+
+func safeLink(u string) bool {
+	l := strings.ToLower(u)
+	return strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "mailto:") ||
+		(strings.HasPrefix(l, "/") && !strings.HasPrefix(l, "//"))
 }

@@ -1,0 +1,313 @@
+// Package email is Viza's e-mail channel: the notifications a person gets
+// in chat, by mail, and a morning digest of open tasks. A mail is rendered
+// from the same catalogue as the chat card, as plain text and HTML; its
+// buttons are one-tap links to the web decision pages, which only show
+// the choice — a link never acts by being opened, since mail scanners
+// open links. Mails about one document stay one thread.
+//
+// Delivery goes through the outbox like every channel: a server that is
+// down or answers 4xx gets the mail later, a 5xx answer is recorded as a
+// failed delivery and shown on the document.
+package email
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	netmail "net/mail"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/wneessen/go-mail"
+
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/locales"
+	"github.com/viza-app/viza/messages"
+	"github.com/viza-app/viza/messages/rich"
+	"github.com/viza-app/viza/storage"
+)
+
+// Name is the channel's name in deliveries and in a person's notify list.
+const Name = "email"
+
+// NoteDigest is the morning digest's notification kind: it belongs to no
+// document, and its content is read when it is sent.
+const NoteDigest = "digest"
+
+// Store is what the channel reads to attach files and build digests.
+type Store interface {
+	Document(ctx context.Context, id int64) (*flows.Document, error)
+	OpenTasksOf(ctx context.Context, p flows.PersonID) ([]storage.OpenTask, error)
+	OpenTasks(ctx context.Context) ([]storage.OpenTask, error)
+}
+
+// Channel delivers notifications by mail to people whose notify list
+// names email, to people no messenger reaches, and every ladder step
+// "send: email".
+type Channel struct {
+	Sender    Sender
+	From      *netmail.Address
+	PublicURL string
+	Store     Store
+	Files     flows.FileStore
+	Renderer  func() messages.Renderer
+	Clock     flows.Clock
+	Log       *slog.Logger
+	// TaskLink makes a one-tap link to a task's page for its holder.
+	TaskLink func(ctx context.Context, taskID int64, p flows.PersonID) (string, error)
+	// Sheet writes a document's approval sheet (PDF), attached to the
+	// approval.
+	Sheet func(ctx context.Context, d *flows.Document, lang string, w io.Writer) error
+	// OnMessenger tells whether a messenger reaches a person now.
+	OnMessenger func(p *flows.Person) bool
+	// MaxAttachment is the largest version attached; a larger one is a
+	// link on the task's page.
+	MaxAttachment int64
+	// Stuck is how many working days without a move put a document in
+	// the digest of managers and viewers.
+	Stuck flows.WorkDuration
+	Cal   Calendar
+}
+
+// Calendar is the working time the digest counts in.
+type Calendar interface {
+	AddWorking(from time.Time, d flows.WorkDuration) time.Time
+	IsWorkday(t time.Time) bool
+}
+
+var (
+	_ flows.Channel          = (*Channel)(nil)
+	_ flows.PersonKindFilter = (*Channel)(nil)
+	_ flows.Patient          = (*Channel)(nil)
+)
+
+// Name implements flows.Channel.
+func (c *Channel) Name() string { return Name }
+
+// Reaches implements flows.Channel.
+func (c *Channel) Reaches(p *flows.Person) bool { return p.Email != "" }
+
+// MaxAttempts implements flows.Patient: with the dispatcher's backoff
+// (ten minutes at most between attempts) about a day of a server being
+// away before a mail is given up.
+func (c *Channel) MaxAttempts() int { return 160 }
+
+// AcceptsFor implements flows.PersonKindFilter. A person who chose their
+// channels (notify) gets by mail what they chose, which the dispatcher
+// sees to; otherwise mail carries everything to people no messenger
+// reaches. The digest and the ladder's e-mail step go to anyone.
+func (c *Channel) AcceptsFor(p *flows.Person, kind string) bool {
+	switch {
+	case kind == NoteDigest || kind == flows.NoteReminderEmail:
+		return true
+	case kind == flows.NoteReminderSMS:
+		return false
+	case len(p.Notify) > 0:
+		return true
+	}
+	return c.OnMessenger == nil || !c.OnMessenger(p)
+}
+
+// Deliver implements flows.Channel.
+func (c *Channel) Deliver(ctx context.Context, n flows.Notification, p *flows.Person) (string, error) {
+	if n.Kind == flows.NoteTaskClosed && n.Actor == p.ID {
+		return "", nil // they closed it themselves: nothing to tell
+	}
+	lang := c.Renderer().Language(p.ID)
+	l, err := locales.For(lang)
+	if err != nil {
+		return "", err
+	}
+	var m *mail.Msg
+	if n.Kind == NoteDigest {
+		var empty bool
+		if m, empty, err = c.digest(ctx, n, p, l, lang); err != nil || empty {
+			return "", err
+		}
+	} else if m, err = c.notification(ctx, n, p, l, lang); err != nil {
+		return "", err
+	}
+	if err := c.Sender.Send(ctx, m); err != nil {
+		return "", err
+	}
+	c.Log.Info("mail sent", "person", p.ID, "doc", n.Number, "kind", n.Kind)
+	return c.messageID(n), nil
+}
+
+// link is one button of a mail.
+type link struct {
+	Label   string
+	URL     string
+	Primary bool
+}
+
+// anchors are the parts of a task's page a button leads to.
+var anchors = map[string]string{
+	messages.ActApprove: "decide", messages.ActRead: "decide", messages.ActDone: "decide", messages.ActComment: "decide",
+	messages.ActReject: "reject", messages.ActNewVersion: "version",
+}
+
+// notification renders one notification: the card's text, its buttons as
+// links, the file to read or the final version and the sheet attached.
+func (c *Channel) notification(ctx context.Context, n flows.Notification, p *flows.Person, l *locales.Localizer, lang string) (*mail.Msg, error) {
+	r := c.Renderer()
+	rendered, err := r.Notification(n, lang)
+	if err != nil {
+		return nil, err
+	}
+	var links []link
+	var taskURL string
+	for _, row := range rendered.Buttons {
+		for _, b := range row {
+			u := c.docURL(n.Number)
+			if anchor, ok := anchors[b.Action]; ok && n.TaskID != 0 && c.TaskLink != nil {
+				if taskURL == "" {
+					if taskURL, err = c.TaskLink(ctx, n.TaskID, p.ID); err != nil {
+						return nil, fmt.Errorf("task link: %w", err)
+					}
+				}
+				u = taskURL + "#" + anchor
+			}
+			links = append(links, link{Label: b.Label, URL: u, Primary: b.Action == messages.ActApprove || b.Action == messages.ActRead || b.Action == messages.ActDone})
+		}
+	}
+	if len(links) == 0 && n.Number != "" {
+		links = []link{{Label: l.T("email.open_document", nil), URL: c.docURL(n.Number), Primary: true}}
+	}
+	subject := l.T("email.subject", map[string]any{"Type": messages.Localized(n.TypeName, lang), "Number": n.Number, "Title": n.Title})
+	m, err := c.message(p, subject, lang, rendered.Text, links, "", l)
+	if err != nil {
+		return nil, err
+	}
+	m.SetMessageIDWithValue(c.messageID(n))
+	if n.DocID != 0 {
+		// One thread per document: every mail about it answers the same
+		// root, which mail clients group by.
+		root := fmt.Sprintf("<viza.doc%d@%s>", n.DocID, c.domain())
+		m.SetGenHeaderPreformatted(mail.HeaderInReplyTo, root)
+		m.SetGenHeaderPreformatted(mail.HeaderReferences, root)
+	}
+	if err := c.attach(ctx, m, n, p, lang, l); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// attach adds the version to read to a request, and the final version and
+// the approval sheet to the approval.
+func (c *Channel) attach(ctx context.Context, m *mail.Msg, n flows.Notification, p *flows.Person, lang string, l *locales.Localizer) error {
+	if n.DocID == 0 || (n.Kind != flows.NoteTaskAssigned && n.Kind != flows.NoteApproved) {
+		return nil
+	}
+	d, err := c.Store.Document(ctx, n.DocID)
+	if err != nil {
+		return fmt.Errorf("document %d: %w", n.DocID, err)
+	}
+	if v, ok := d.Version(n.Version); ok && v.Size <= c.MaxAttachment && c.Files != nil {
+		f, err := c.Files.Open(v.SHA256)
+		if err != nil {
+			return fmt.Errorf("open version %d of %s: %w", v.No, d.Number, err)
+		}
+		defer f.Close()
+		b, err := io.ReadAll(f)
+		if err != nil {
+			return fmt.Errorf("read version %d of %s: %w", v.No, d.Number, err)
+		}
+		if err := m.AttachReader(v.FileName, bytes.NewReader(b)); err != nil {
+			return fmt.Errorf("attach %s: %w", v.FileName, err)
+		}
+	}
+	if n.Kind == flows.NoteApproved && c.Sheet != nil {
+		var sheet bytes.Buffer
+		if err := c.Sheet(ctx, d, lang, &sheet); err != nil {
+			return fmt.Errorf("sheet of %s: %w", d.Number, err)
+		}
+		name := l.T("email.sheet_file", map[string]any{"Number": flows.CleanFileName(d.Number)})
+		if err := m.AttachReader(name, &sheet, mail.WithFileContentType("application/pdf")); err != nil {
+			return fmt.Errorf("attach the sheet: %w", err)
+		}
+	}
+	return nil
+}
+
+// message builds a mail to p: the text part and the HTML part from one
+// rich text, the links under it in both.
+func (c *Channel) message(p *flows.Person, subject, lang string, body rich.Text, links []link, note string, l *locales.Localizer) (*mail.Msg, error) {
+	m := mail.NewMsg(mail.WithNoDefaultUserAgent())
+	m.FromMailAddress(c.From)
+	if err := m.AddToFormat(oneLine(p.Name), p.Email); err != nil {
+		return nil, flows.Errorf(flows.KindPermanent, "email_bad_address", "%s: %v", p.ID, err)
+	}
+	subject = oneLine(subject)
+	m.Subject(subject)
+	m.SetDateWithValue(c.Clock.Now())
+	// Out-of-office replies and mailing-list loops have nothing to answer.
+	m.SetGenHeaderPreformatted("Auto-Submitted", "auto-generated")
+	m.SetGenHeaderPreformatted("X-Auto-Response-Suppress", "All")
+	footer := l.T("email.footer", map[string]any{"Company": c.Renderer().Dir.Company})
+
+	var text strings.Builder
+	text.WriteString(body.String())
+	text.WriteString("\n\n")
+	for _, k := range links {
+		fmt.Fprintf(&text, "%s: %s\n", k.Label, k.URL)
+	}
+	if note != "" {
+		text.WriteString("\n" + note + "\n")
+	}
+	text.WriteString("\n-- \n" + footer + "\n")
+	m.SetBodyString(mail.TypeTextPlain, text.String())
+
+	var html bytes.Buffer
+	err := page.Execute(&html, map[string]any{"Lang": lang, "Subject": subject, "Body": htmlBody(body), "Links": links,
+		"Note": note, "Footer": footer})
+	if err != nil {
+		return nil, fmt.Errorf("render mail: %w", err)
+	}
+	m.AddAlternativeString(mail.TypeTextHTML, html.String())
+	return m, nil
+}
+
+//go:embed templates/mail.html
+var templates embed.FS
+
+var page = template.Must(template.ParseFS(templates, "templates/mail.html"))
+
+// htmlBody is rich text as HTML with its line breaks kept: the text is
+// escaped span by span, so a newline can only be one people typed or the
+// catalogue wrote.
+func htmlBody(t rich.Text) template.HTML {
+	return template.HTML(strings.ReplaceAll(t.HTML(), "\n", "<br>\n"))
+}
+
+// oneLine makes a header value of text people typed: no line breaks or
+// other control characters, so nothing can start a header of its own.
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == 0x2028 || r == 0x2029 {
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func (c *Channel) messageID(n flows.Notification) string {
+	return fmt.Sprintf("viza.n%d.d%d@%s", n.ID, n.DocID, c.domain())
+}
+
+func (c *Channel) domain() string {
+	if _, d, ok := strings.Cut(c.From.Address, "@"); ok {
+		return d
+	}
+	return "viza.invalid"
+}
+
+func (c *Channel) docURL(number string) string {
+	return strings.TrimRight(c.PublicURL, "/") + "/doc/" + url.PathEscape(number)
+}

@@ -1,0 +1,389 @@
+package email_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	netmail "net/mail"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/viza-app/viza/bot/email"
+	"github.com/viza-app/viza/bot/email/smtpfake"
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/messages"
+	"github.com/viza-app/viza/storage/storagetest"
+)
+
+// parsed is a received mail read back with the standard library only, as
+// a mail client would.
+type parsed struct {
+	h           netmail.Header
+	subject     string
+	text, html  string
+	attachments map[string][]byte
+}
+
+func parse(t *testing.T, raw []byte) parsed {
+	t.Helper()
+	msg, err := netmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("read mail: %v\n%s", err, raw)
+	}
+	dec := new(mime.WordDecoder)
+	subject, err := dec.DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		t.Fatalf("decode subject %q: %v", msg.Header.Get("Subject"), err)
+	}
+	p := parsed{h: msg.Header, subject: subject, attachments: map[string][]byte{}}
+	p.walk(t, msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), "", msg.Body)
+	return p
+}
+
+func (p *parsed) walk(t *testing.T, ctype, cte, disposition string, body io.Reader) {
+	t.Helper()
+	media, params, err := mime.ParseMediaType(ctype)
+	if err != nil {
+		t.Fatalf("content type %q: %v", ctype, err)
+	}
+	if strings.HasPrefix(media, "multipart/") {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			part, err := mr.NextRawPart()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				t.Fatalf("next part: %v", err)
+			}
+			p.walk(t, part.Header.Get("Content-Type"), part.Header.Get("Content-Transfer-Encoding"), part.Header.Get("Content-Disposition"), part)
+		}
+	}
+	switch strings.ToLower(cte) {
+	case "quoted-printable":
+		body = quotedprintable.NewReader(body)
+	case "base64":
+		body = base64.NewDecoder(base64.StdEncoding, body)
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		t.Fatalf("read part %s: %v", media, err)
+	}
+	if disposition != "" && strings.HasPrefix(disposition, "attachment") {
+		_, dp, _ := mime.ParseMediaType(disposition)
+		name, err := new(mime.WordDecoder).DecodeHeader(dp["filename"])
+		if err != nil {
+			t.Fatalf("attachment name %q: %v", dp["filename"], err)
+		}
+		p.attachments[name] = b
+		return
+	}
+	if params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8") {
+		t.Errorf("part %s in %s, want UTF-8", media, params["charset"])
+	}
+	switch media {
+	case "text/plain":
+		p.text = string(b)
+	case "text/html":
+		p.html = string(b)
+	}
+}
+
+// rig is a database with the example company, an SMTP server that wants
+// STARTTLS and a login, and the e-mail channel wired to it.
+type rig struct {
+	*storagetest.Rig
+	smtp *smtpfake.Server
+	ch   *email.Channel
+	disp *flows.Dispatcher
+	ctx  context.Context
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	srv, err := smtpfake.Start("starttls", "viza", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	r := &rig{Rig: storagetest.NewRig(t, true), smtp: srv, ctx: context.Background()}
+	for _, p := range r.Dir.People {
+		if p.Email == "" {
+			p.Email = string(p.ID) + "@romashka.example"
+		}
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cal, err := r.Config.WorkCalendar()
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, _ := netmail.ParseAddress("Viza <viza@romashka.example>")
+	r.ch = &email.Channel{
+		Sender: &email.SMTP{Host: srv.Host, Port: srv.Port, TLS: "starttls", Username: "viza", Password: "s3cret",
+			TLSConfig: srv.ClientTLS(), Timeout: 5 * time.Second},
+		From: from, PublicURL: "https://viza.romashka.example", Store: r.DB, Files: r.Files, Clock: r.Clock, Log: quiet,
+		Renderer:      func() messages.Renderer { return messages.Renderer{Dir: r.Dir} },
+		MaxAttachment: 10 << 20, Stuck: flows.WorkDuration{Days: 3}, Cal: cal,
+		TaskLink: func(_ context.Context, taskID int64, p flows.PersonID) (string, error) {
+			return "https://viza.romashka.example/t/link-" + string(p), nil
+		},
+		Sheet: func(_ context.Context, d *flows.Document, _ string, w io.Writer) error {
+			_, err := io.WriteString(w, "%PDF-1.4 sheet of "+d.Number)
+			return err
+		},
+	}
+	r.disp = flows.NewDispatcher(r.DB, r.Engine.Directory, r.Clock, quiet, r.ch)
+	return r
+}
+
+func (r *rig) start(t *testing.T, key, title string) flows.Outcome {
+	t.Helper()
+	out, err := r.Engine.Start(r.ctx, flows.StartCmd{Key: key, Actor: "ivanova", TypeID: "contract", Title: title,
+		Counterparty: "ООО «Север»", AmountMinor: 150_000_00, HasAmount: true, Currency: "RUB",
+		File: flows.Upload{Name: "Договор поставки.pdf", Content: strings.NewReader("%PDF-1.4 draft")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (r *rig) step(t *testing.T) {
+	t.Helper()
+	if _, err := r.disp.Step(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *rig) mailsTo(t *testing.T, addr string) []parsed {
+	t.Helper()
+	var out []parsed
+	for _, m := range r.smtp.Messages() {
+		if slices.Contains(m.To, addr) {
+			out = append(out, parse(t, m.Data))
+		}
+	}
+	return out
+}
+
+var tagRE = regexp.MustCompile(`<[a-zA-Z/!][^>]*>`)
+
+// TestRequestMail: a new task arrives as a mail in Russian with the card's
+// facts, the buttons as one-tap links to the task's page, the file
+// attached, and threading headers; what people typed stays text in both
+// parts and never reaches a header of its own.
+func TestRequestMail(t *testing.T) {
+	r := newRig(t)
+	hostile := "Поставка <script>alert(1)</script> & <b>жирно</b>\r\nBcc: evil@example.com"
+	out := r.start(t, "s1", hostile)
+	r.step(t)
+	mails := r.mailsTo(t, "sidorov@romashka.example")
+	if len(mails) != 1 {
+		t.Fatalf("sidorov got %d mails, want 1", len(mails))
+	}
+	m := mails[0]
+	wantSubject := "Договор " + out.Number + " «Поставка <script>alert(1)</script> & <b>жирно</b> Bcc: evil@example.com»"
+	if m.subject != wantSubject {
+		t.Errorf("subject = %q, want %q", m.subject, wantSubject)
+	}
+	for _, h := range []string{"Bcc", "Cc"} {
+		if v := m.h.Get(h); v != "" {
+			t.Errorf("header %s: %q injected", h, v)
+		}
+	}
+	for _, raw := range r.smtp.Messages() {
+		if slices.Contains(raw.To, "evil@example.com") {
+			t.Fatal("a typed title added a recipient")
+		}
+	}
+	if got := m.h.Get("From"); !strings.Contains(got, "viza@romashka.example") {
+		t.Errorf("From = %q", got)
+	}
+	root := "<viza.doc" + itoa(out.DocID) + "@romashka.example>"
+	if m.h.Get("In-Reply-To") != root || m.h.Get("References") != root {
+		t.Errorf("thread headers %q / %q, want %q", m.h.Get("In-Reply-To"), m.h.Get("References"), root)
+	}
+	if !strings.HasSuffix(m.h.Get("Message-Id"), "@romashka.example>") || m.h.Get("Auto-Submitted") != "auto-generated" {
+		t.Errorf("Message-ID %q, Auto-Submitted %q", m.h.Get("Message-Id"), m.h.Get("Auto-Submitted"))
+	}
+	for _, want := range []string{"Нужно ваше решение: согласовать", "<script>alert(1)</script>", "ООО «Север»", "150 000",
+		"https://viza.romashka.example/t/link-sidorov#decide", "https://viza.romashka.example/t/link-sidorov#reject",
+		"https://viza.romashka.example/doc/" + url.PathEscape(out.Number), "Сумма: 150", "000,00 RUB"} {
+		if !strings.Contains(m.text, want) && !strings.Contains(m.text, strings.ReplaceAll(want, " ", "\u00a0")) {
+			t.Errorf("text part lacks %q:\n%s", want, m.text)
+		}
+	}
+	if strings.Contains(m.html, "<script") || strings.Contains(m.html, "<b>жирно") {
+		t.Errorf("typed markup is markup in the HTML part:\n%s", m.html)
+	}
+	for _, want := range []string{"&lt;script&gt;alert(1)&lt;/script&gt;", `href="https://viza.romashka.example/t/link-sidorov#decide"`,
+		`href="https://viza.romashka.example/t/link-sidorov#reject"`, "Согласовать", "Отклонить"} {
+		if !strings.Contains(m.html, want) {
+			t.Errorf("HTML part lacks %q:\n%s", want, m.html)
+		}
+	}
+	for _, tag := range tagRE.FindAllString(m.html, -1) {
+		name := strings.ToLower(strings.Trim(strings.Fields(tag)[0], "</>"))
+		if !slices.Contains([]string{"!doctype", "html", "head", "meta", "title", "body", "div", "p", "a", "b", "br", "i", "code"}, name) {
+			t.Errorf("unexpected element %s in the HTML part", tag)
+		}
+	}
+	if got := string(m.attachments["Договор поставки.pdf"]); got != "%PDF-1.4 draft" {
+		t.Errorf("attachment = %q (have %v)", got, keys(m.attachments))
+	}
+}
+
+// TestThreadAndApproval: every mail about one document answers the same
+// root, and the approval brings the final version and the sheet.
+func TestThreadAndApproval(t *testing.T) {
+	r := newRig(t)
+	out := r.start(t, "s1", "Аренда склада")
+	r.step(t)
+	decide := func(who flows.PersonID) {
+		t.Helper()
+		d, err := r.DB.Document(r.ctx, out.DocID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range d.OpenTasks() {
+			if task.Assignee == who {
+				action := flows.ActionApprove
+				if task.Kind == flows.KindSign {
+					action = flows.ActionDone
+				}
+				if _, err := r.Engine.Decide(r.ctx, flows.DecideCmd{Key: "d" + itoa(task.ID), Actor: who, TaskID: task.ID, Action: action}); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+		}
+		t.Fatalf("%s has no open task", who)
+	}
+	decide("petrov")
+	decide("director")
+	decide("director")
+	r.step(t)
+	mails := r.mailsTo(t, "ivanova@romashka.example")
+	if len(mails) < 2 {
+		t.Fatalf("ivanova got %d mails", len(mails))
+	}
+	root := "<viza.doc" + itoa(out.DocID) + "@romashka.example>"
+	ids := map[string]bool{}
+	var approval *parsed
+	for i, m := range mails {
+		if m.h.Get("References") != root {
+			t.Errorf("mail %q is not in the document's thread: %q", m.subject, m.h.Get("References"))
+		}
+		if ids[m.h.Get("Message-Id")] {
+			t.Errorf("Message-ID %s used twice", m.h.Get("Message-Id"))
+		}
+		ids[m.h.Get("Message-Id")] = true
+		if strings.Contains(m.text, "согласован") && len(m.attachments) == 2 {
+			approval = &mails[i]
+		}
+	}
+	if approval == nil {
+		t.Fatalf("no approval mail with two attachments among %d", len(mails))
+	}
+	if got := string(approval.attachments["Лист согласования "+out.Number+".pdf"]); got != "%PDF-1.4 sheet of "+out.Number {
+		t.Errorf("sheet attachment = %q (have %v)", got, keys(approval.attachments))
+	}
+}
+
+// TestOutboxThroughOutagesAndRefusals: the server down, then answering
+// 4xx, delays mail and loses none; a 5xx refusal is recorded as failed for
+// good and shown for the document, and not tried again.
+func TestOutboxThroughOutagesAndRefusals(t *testing.T) {
+	r := newRig(t)
+	r.smtp.Down()
+	out := r.start(t, "s1", "Поставка")
+	for range 6 { // an hour of a dead server
+		r.step(t)
+		r.Clock.Advance(10 * time.Minute)
+	}
+	if n := len(r.smtp.Messages()); n != 0 {
+		t.Fatalf("%d mails through a dead server", n)
+	}
+	if err := r.smtp.Up(); err != nil {
+		t.Fatal(err)
+	}
+	r.smtp.Refuse(451)
+	for range 3 {
+		r.step(t)
+		r.Clock.Advance(11 * time.Minute)
+	}
+	if n := len(r.smtp.Messages()); n != 0 || r.smtp.Attempts() == 0 {
+		t.Fatalf("%d mails accepted, %d attempts while the server said 451", n, r.smtp.Attempts())
+	}
+	r.smtp.Refuse(0)
+	for range 3 {
+		r.step(t)
+		r.Clock.Advance(11 * time.Minute)
+	}
+	if a, b := len(r.mailsTo(t, "petrov@romashka.example")), len(r.mailsTo(t, "sidorov@romashka.example")); a != 1 || b != 1 {
+		t.Fatalf("after the outage petrov got %d, sidorov %d; want one each", a, b)
+	}
+	st, err := r.DB.OutboxStats(r.ctx)
+	if err != nil || st.Pending != 0 || st.Failed != 0 {
+		t.Fatalf("outbox %+v, %v", st, err)
+	}
+
+	r.smtp.Refuse(550)
+	d, _ := r.DB.Document(r.ctx, out.DocID)
+	task := d.OpenTasks()[0]
+	if _, err := r.Engine.Decide(r.ctx, flows.DecideCmd{Key: "c1", Actor: task.Assignee, TaskID: task.ID, Action: flows.ActionComment, Comment: "Проверьте реквизиты"}); err != nil {
+		t.Fatal(err)
+	}
+	attempts := r.smtp.Attempts()
+	for range 3 {
+		r.step(t)
+		r.Clock.Advance(11 * time.Minute)
+	}
+	failed, err := r.DB.FailedDeliveries(r.ctx, out.DocID, email.Name)
+	if err != nil || len(failed) == 0 {
+		t.Fatalf("failed deliveries %v, %v; want the refused mail", failed, err)
+	}
+	if !strings.Contains(failed[0].Reason, "550") {
+		t.Errorf("reason %q does not say what the server answered", failed[0].Reason)
+	}
+	if got := r.smtp.Attempts() - attempts; got != len(failed) {
+		t.Errorf("%d attempts for %d refused mails: a 5xx was tried again", got, len(failed))
+	}
+}
+
+// TestImplicitTLS: port-465 style servers work too.
+func TestImplicitTLS(t *testing.T) {
+	srv, err := smtpfake.Start("tls", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	r := newRig(t)
+	r.ch.Sender = &email.SMTP{Host: srv.Host, Port: srv.Port, TLS: "tls", TLSConfig: srv.ClientTLS(), Timeout: 5 * time.Second}
+	r.start(t, "s1", "Поставка")
+	r.step(t)
+	if n := len(srv.Messages()); n != 2 {
+		t.Fatalf("%d mails over implicit TLS, want 2", n)
+	}
+}
+
+func keys(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+
