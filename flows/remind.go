@@ -17,10 +17,10 @@ const (
 
 // Notification kinds of the reminder ladder.
 const (
-	NoteReminder    = "reminder"     // chat reminder of an open task
+	NoteReminder      = "reminder"       // chat reminder of an open task
 	NoteReminderSMS   = "reminder_sms"   // the same by SMS
 	NoteReminderEmail = "reminder_email" // the same by e-mail
-	NoteEscalation  = "escalation"   // to a manager and the initiator: who holds the document
+	NoteEscalation    = "escalation"     // to a manager and the initiator: who holds the document
 )
 
 // ReminderRule is one step of a type's reminder ladder: At a working

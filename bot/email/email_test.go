@@ -385,5 +385,3 @@ func keys(m map[string][]byte) []string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-
