@@ -252,7 +252,7 @@ func (c *Channel) message(p *flows.Person, subject, lang string, body rich.Text,
 	footer := l.T("email.footer", map[string]any{"Company": c.Renderer().Dir.Company})
 
 	var text strings.Builder
-	text.WriteString(body.String())
+	text.WriteString(plainText(body))
 	text.WriteString("\n\n")
 	for _, k := range links {
 		fmt.Fprintf(&text, "%s: %s\n", k.Label, k.URL)
@@ -283,6 +283,19 @@ var page = template.Must(template.ParseFS(templates, "templates/mail.html"))
 // catalogue wrote.
 func htmlBody(t rich.Text) template.HTML {
 	return template.HTML(strings.ReplaceAll(t.HTML(), "\n", "<br>\n"))
+}
+
+// plainText is rich text for the text part: a link shows its address,
+// which a text reader has no other way to follow.
+func plainText(t rich.Text) string {
+	var b strings.Builder
+	for _, s := range t.Spans {
+		b.WriteString(s.Text)
+		if s.Link != "" {
+			b.WriteString(" <" + s.Link + ">")
+		}
+	}
+	return b.String()
 }
 
 // oneLine makes a header value of text people typed: no line breaks or

@@ -1,14 +1,9 @@
 package email_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"io"
 	"log/slog"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	netmail "net/mail"
 	"net/url"
 	"regexp"
@@ -25,8 +20,7 @@ import (
 	"github.com/viza-app/viza/storage/storagetest"
 )
 
-// parsed is a received mail read back with the standard library only, as
-// a mail client would.
+// parsed is a received mail read back.
 type parsed struct {
 	h           netmail.Header
 	subject     string
@@ -36,67 +30,16 @@ type parsed struct {
 
 func parse(t *testing.T, raw []byte) parsed {
 	t.Helper()
-	msg, err := netmail.ReadMessage(bytes.NewReader(raw))
+	m, err := smtpfake.Parse(raw)
 	if err != nil {
-		t.Fatalf("read mail: %v\n%s", err, raw)
+		t.Fatalf("%v\n%s", err, raw)
 	}
-	dec := new(mime.WordDecoder)
-	subject, err := dec.DecodeHeader(msg.Header.Get("Subject"))
-	if err != nil {
-		t.Fatalf("decode subject %q: %v", msg.Header.Get("Subject"), err)
-	}
-	p := parsed{h: msg.Header, subject: subject, attachments: map[string][]byte{}}
-	p.walk(t, msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), "", msg.Body)
-	return p
-}
-
-func (p *parsed) walk(t *testing.T, ctype, cte, disposition string, body io.Reader) {
-	t.Helper()
-	media, params, err := mime.ParseMediaType(ctype)
-	if err != nil {
-		t.Fatalf("content type %q: %v", ctype, err)
-	}
-	if strings.HasPrefix(media, "multipart/") {
-		mr := multipart.NewReader(body, params["boundary"])
-		for {
-			part, err := mr.NextRawPart()
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				t.Fatalf("next part: %v", err)
-			}
-			p.walk(t, part.Header.Get("Content-Type"), part.Header.Get("Content-Transfer-Encoding"), part.Header.Get("Content-Disposition"), part)
+	for _, cs := range m.Charsets {
+		if !strings.EqualFold(cs, "utf-8") {
+			t.Errorf("a text part in %q, want UTF-8", cs)
 		}
 	}
-	switch strings.ToLower(cte) {
-	case "quoted-printable":
-		body = quotedprintable.NewReader(body)
-	case "base64":
-		body = base64.NewDecoder(base64.StdEncoding, body)
-	}
-	b, err := io.ReadAll(body)
-	if err != nil {
-		t.Fatalf("read part %s: %v", media, err)
-	}
-	if disposition != "" && strings.HasPrefix(disposition, "attachment") {
-		_, dp, _ := mime.ParseMediaType(disposition)
-		name, err := new(mime.WordDecoder).DecodeHeader(dp["filename"])
-		if err != nil {
-			t.Fatalf("attachment name %q: %v", dp["filename"], err)
-		}
-		p.attachments[name] = b
-		return
-	}
-	if params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8") {
-		t.Errorf("part %s in %s, want UTF-8", media, params["charset"])
-	}
-	switch media {
-	case "text/plain":
-		p.text = string(b)
-	case "text/html":
-		p.html = string(b)
-	}
+	return parsed{h: m.Header, subject: m.Subject, text: m.Text, html: m.HTML, attachments: m.Attachments}
 }
 
 // rig is a database with the example company, an SMTP server that wants

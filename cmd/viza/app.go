@@ -20,7 +20,6 @@ import (
 
 	"github.com/viza-app/viza/bot/bitrix24"
 	"github.com/viza-app/viza/bot/chat"
-	"github.com/viza-app/viza/bot/email"
 	"github.com/viza-app/viza/bot/logchannel"
 	"github.com/viza-app/viza/bot/slack"
 	"github.com/viza-app/viza/bot/sms"
@@ -68,8 +67,6 @@ type Main struct {
 	// b24Install takes a local application's installation (nil unless
 	// the channel is an OAuth application).
 	b24Install http.Handler
-	// mailSender replaces SMTP (tests).
-	mailSender email.Sender
 	mu         sync.Mutex
 }
 
@@ -228,7 +225,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		}
 	}
 	if cfg.Email != nil {
-		ch, err := m.email(cfg.Email, m.mailSender, publicURL)
+		ch, err := m.email(cfg.Email, publicURL)
 		if err != nil {
 			return fail(err)
 		}

@@ -16,7 +16,7 @@ import (
 
 // email builds the e-mail channel, and its digest when one is configured.
 // Without an SMTP host the channel is off.
-func (m *Main) email(ec *config.Email, sender email.Sender, publicURL string) (*email.Channel, error) {
+func (m *Main) email(ec *config.Email, publicURL string) (*email.Channel, error) {
 	if ec.SMTP.Host == "" {
 		return nil, nil
 	}
@@ -24,9 +24,7 @@ func (m *Main) email(ec *config.Email, sender email.Sender, publicURL string) (*
 	if err != nil {
 		return nil, err
 	}
-	if sender == nil {
-		sender = &email.SMTP{Host: ec.SMTP.Host, Port: ec.SMTP.Port, TLS: ec.SMTP.TLS, Username: ec.SMTP.Username, Password: password}
-	}
+	sender := &email.SMTP{Host: ec.SMTP.Host, Port: ec.SMTP.Port, TLS: ec.SMTP.TLS, Username: ec.SMTP.Username, Password: password}
 	from, err := netmail.ParseAddress(ec.From)
 	if err != nil {
 		return nil, fmt.Errorf("email.from %q: %w", ec.From, err) // validated with the configuration
