@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -328,3 +329,48 @@ func keys(m map[string][]byte) []string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestLadderEmailStep: a ladder step "send: email" reaches the assignee by
+// mail, with the task's links, and by no other channel.
+func TestLadderEmailStep(t *testing.T) {
+	r := newRig(t)
+	typ, _ := r.Dir.Type("contract")
+	typ.Reminders = []flows.ReminderRule{{At: flows.WorkDuration{Minutes: 60}, Send: flows.SendEmail}}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	chat := &countingChannel{}
+	r.disp = flows.NewDispatcher(r.DB, r.Engine.Directory, r.Clock, quiet, r.ch, chat)
+	sched := flows.NewScheduler(r.Engine, r.DB, quiet)
+	r.start(t, "s1", "Поставка")
+	r.step(t)
+	before, chatBefore := len(r.mailsTo(t, "sidorov@romashka.example")), chat.n
+	r.Clock.Set(time.Date(2026, 12, 1, 10, 30, 0, 0, r.Dir.Location)) // deadline (Mon 18:00) + 1 working hour
+	if _, err := sched.Step(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.step(t)
+	mails := r.mailsTo(t, "sidorov@romashka.example")
+	if len(mails) != before+1 {
+		t.Fatalf("sidorov got %d mails after the e-mail step, want %d", len(mails), before+1)
+	}
+	if m := mails[len(mails)-1]; !strings.Contains(m.text, "Напоминание") || !strings.Contains(m.text, "/t/link-sidorov#decide") {
+		t.Errorf("the step's mail:\n%s", m.text)
+	}
+	if chat.n != chatBefore {
+		t.Errorf("the e-mail step also went to chat (%d messages)", chat.n-chatBefore)
+	}
+}
+
+// countingChannel is a messenger that reaches everyone and counts.
+type countingChannel struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (*countingChannel) Name() string                 { return "telegram" }
+func (*countingChannel) Reaches(p *flows.Person) bool { return true }
+func (c *countingChannel) Deliver(context.Context, flows.Notification, *flows.Person) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	return "", nil
+}
