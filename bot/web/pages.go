@@ -536,6 +536,9 @@ type docView struct {
 	History template.HTML
 	Stages  []stageView
 	MyTask  int64
+	// Failed are notifications an SMS gateway or a mail server refused for
+	// good: someone was not told.
+	Failed []template.HTML
 }
 
 type remarkView struct {
@@ -561,6 +564,16 @@ func (s *Server) docPage(w http.ResponseWriter, r *http.Request, p *flows.Person
 	lang := s.lang(p)
 	rd := messages.Renderer{Dir: s.Engine.Directory()}
 	v := docView{Doc: d, Card: richHTML(rd.Card(d, lang, s.Clock.Now())), History: richHTML(rd.History(d, lang))}
+	for _, ch := range []string{"sms", "email"} {
+		failed, err := s.Store.FailedDeliveries(r.Context(), d.ID, ch)
+		if err != nil {
+			s.Log.Warn("failed deliveries", "doc", d.Number, "channel", ch, "err", err)
+			continue
+		}
+		for _, f := range failed {
+			v.Failed = append(v.Failed, richHTML(messages.Say(lang, "card."+ch+"_failed", map[string]any{"Name": rd.Name(f.Person), "Reason": f.Reason})))
+		}
+	}
 	cur := d.CurrentRound()
 	for _, st := range d.Stages {
 		sv := stageView{N: st.Index + 1, Name: messages.StageName(mustLocalizer(lang), st, lang)}

@@ -56,6 +56,7 @@ type Store interface {
 	Document(ctx context.Context, id int64) (*flows.Document, error)
 	DocumentOfTask(ctx context.Context, taskID int64) (*flows.Document, error)
 	OpenTasksOf(ctx context.Context, p flows.PersonID) ([]storage.OpenTask, error)
+	FailedDeliveries(ctx context.Context, docID int64, channel string) ([]storage.FailedDelivery, error)
 }
 
 // Reports renders the approval sheet and the registry.

@@ -3,11 +3,13 @@ package main
 import (
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/viza-app/viza/bot/email/smtpfake"
 	"github.com/viza-app/viza/bot/telegram/tgfake"
@@ -113,5 +115,40 @@ func TestEmailEndToEnd(t *testing.T) {
 		if strings.Contains(sent.Text, c.Number) {
 			t.Fatalf("petrov chose mail only, yet Telegram got: %q", sent.Text)
 		}
+	}
+
+	// The mail server refuses petrov's next mail for good: the refusal is
+	// recorded and the document's page says who was not told.
+	srv.Refuse(550)
+	refused, err := s.m.Engine.Start(t.Context(), flows.StartCmd{Key: "e2e-3", Actor: "ivanova", TypeID: "contract", Title: "Договор хранения",
+		File: flows.Upload{Name: "h.pdf", Content: strings.NewReader("%PDF storage")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tgfake.Until(wait, func() bool {
+		f, err := s.m.DB.FailedDeliveries(t.Context(), refused.DocID, "email")
+		return err == nil && len(f) == 1
+	}) {
+		t.Fatal("the refused mail was not recorded as failed")
+	}
+	login, err := s.m.Web.LoginLink(t.Context(), "ivanova", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	if resp, err := browser.Get(login); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	resp, err = browser.Get(strings.TrimSuffix(link[1], link[1][strings.Index(link[1], "/t/"):]) + "/doc/" + url.PathEscape(refused.Number))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "Письмо для Пётр Петров не доставлено") || !strings.Contains(string(page), "550") {
+		t.Errorf("the document's page does not say the mail was refused:\n%s", page)
 	}
 }
