@@ -127,6 +127,8 @@ var tagRE = regexp.MustCompile(`<[a-zA-Z/!][^>]*>`)
 // parts and never reaches a header of its own.
 func TestRequestMail(t *testing.T) {
 	r := newRig(t)
+	sidorov, _ := r.Dir.Person("sidorov")
+	sidorov.Name = "Сидор\r\nBcc: evil@example.com\r\n\r\nСидоров"
 	hostile := "Поставка <script>alert(1)</script> & <b>жирно</b>\r\nBcc: evil@example.com"
 	out := r.start(t, "s1", hostile)
 	r.step(t)
@@ -148,6 +150,9 @@ func TestRequestMail(t *testing.T) {
 		if slices.Contains(raw.To, "evil@example.com") {
 			t.Fatal("a typed title added a recipient")
 		}
+	}
+	if to, err := m.h.AddressList("To"); err != nil || len(to) != 1 || to[0].Address != "sidorov@romashka.example" || to[0].Name != "Сидор Bcc: evil@example.com Сидоров" {
+		t.Errorf("To = %q (%v), want sidorov alone with his name on one line", m.h.Get("To"), err)
 	}
 	if got := m.h.Get("From"); !strings.Contains(got, "viza@romashka.example") {
 		t.Errorf("From = %q", got)

@@ -146,6 +146,7 @@ func TestPeopleWithoutMessengerGetTasksBySMSWithALink(t *testing.T) {
 func TestWhoCountsAsOnAMessenger(t *testing.T) {
 	onTelegram := &flows.Person{ID: "a", Phone: "+79000000001", Identities: map[string]string{"telegram": "1"}}
 	phoneOnly := &flows.Person{ID: "b", Phone: "+79000000002"}
+	choseSMS := &flows.Person{ID: "c", Phone: "+79000000003", Identities: map[string]string{"telegram": "3"}, Notify: []string{"sms"}}
 	link := func(context.Context, int64, flows.PersonID) (string, error) { return "", nil }
 	for _, tc := range []struct {
 		name        string
@@ -161,6 +162,8 @@ func TestWhoCountsAsOnAMessenger(t *testing.T) {
 		{"anyone, the SMS step", nil, onTelegram, flows.NoteReminderSMS, true},
 		{"linked by phone since", func(*flows.Person) bool { return true }, phoneOnly, flows.NoteTaskAssigned, false},
 		{"blocked the bot since", func(*flows.Person) bool { return false }, onTelegram, flows.NoteTaskAssigned, true},
+		{"on Telegram but chose SMS, new task", nil, choseSMS, flows.NoteTaskAssigned, true},
+		{"on Telegram but chose SMS, a decision", nil, choseSMS, flows.NoteDecision, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ch := &sms.Channel{TaskLink: link, OnMessenger: tc.onMessenger}

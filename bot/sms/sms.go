@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -271,7 +272,10 @@ func (c *Channel) AcceptsFor(p *flows.Person, kind string) bool {
 	if kind == flows.NoteReminderSMS {
 		return true
 	}
-	return !c.onMessenger(p) && c.TaskLink != nil && (kind == flows.NoteTaskAssigned || kind == flows.NoteReminder)
+	// A person who chose SMS (notify) is told of tasks by SMS even when a
+	// messenger could reach them.
+	chose := slices.Contains(p.Notify, Name)
+	return (chose || !c.onMessenger(p)) && c.TaskLink != nil && (kind == flows.NoteTaskAssigned || kind == flows.NoteReminder)
 }
 
 func (c *Channel) onMessenger(p *flows.Person) bool {
