@@ -180,7 +180,7 @@ func (c *Channel) notification(ctx context.Context, n flows.Notification, p *flo
 		links = []link{{Label: l.T("email.open_document", nil), URL: c.docURL(n.Number), Primary: true}}
 	}
 	subject := l.T("email.subject", map[string]any{"Type": messages.Localized(n.TypeName, lang), "Number": n.Number, "Title": n.Title})
-	m, err := c.message(p, subject, lang, rendered.Text, links, "", l)
+	m, err := c.message(p, subject, lang, rendered.Text, links, l)
 	if err != nil {
 		return nil, err
 	}
@@ -214,11 +214,8 @@ func (c *Channel) attach(ctx context.Context, m *mail.Msg, n flows.Notification,
 			return fmt.Errorf("open version %d of %s: %w", v.No, d.Number, err)
 		}
 		defer f.Close()
-		b, err := io.ReadAll(f)
-		if err != nil {
-			return fmt.Errorf("read version %d of %s: %w", v.No, d.Number, err)
-		}
-		if err := m.AttachReader(v.FileName, bytes.NewReader(b)); err != nil {
+		// go-mail reads the reader whole when attaching it.
+		if err := m.AttachReader(v.FileName, f); err != nil {
 			return fmt.Errorf("attach %s: %w", v.FileName, err)
 		}
 	}
@@ -237,7 +234,7 @@ func (c *Channel) attach(ctx context.Context, m *mail.Msg, n flows.Notification,
 
 // message builds a mail to p: the text part and the HTML part from one
 // rich text, the links under it in both.
-func (c *Channel) message(p *flows.Person, subject, lang string, body rich.Text, links []link, note string, l *locales.Localizer) (*mail.Msg, error) {
+func (c *Channel) message(p *flows.Person, subject, lang string, body rich.Text, links []link, l *locales.Localizer) (*mail.Msg, error) {
 	m := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	m.FromMailAddress(c.From)
 	if err := m.AddToFormat(oneLine(p.Name), p.Email); err != nil {
@@ -257,15 +254,12 @@ func (c *Channel) message(p *flows.Person, subject, lang string, body rich.Text,
 	for _, k := range links {
 		fmt.Fprintf(&text, "%s: %s\n", k.Label, k.URL)
 	}
-	if note != "" {
-		text.WriteString("\n" + note + "\n")
-	}
 	text.WriteString("\n-- \n" + footer + "\n")
 	m.SetBodyString(mail.TypeTextPlain, text.String())
 
 	var html bytes.Buffer
 	err := page.Execute(&html, map[string]any{"Lang": lang, "Subject": subject, "Body": htmlBody(body), "Links": links,
-		"Note": note, "Footer": footer})
+		"Footer": footer})
 	if err != nil {
 		return nil, fmt.Errorf("render mail: %w", err)
 	}
