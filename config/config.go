@@ -29,6 +29,8 @@ type Config struct {
 	SMS           *SMS           `yaml:"sms"`
 	Email         *Email         `yaml:"email"`
 	HTTP          *HTTP          `yaml:"http"`
+	API           *API           `yaml:"api"`
+	Webhooks      []Webhook      `yaml:"webhooks"`
 	Log           *Log           `yaml:"log"`
 	Lines         map[string]int `yaml:"-"`
 	Reminders     []ReminderStep `yaml:"reminders"`
@@ -198,6 +200,28 @@ type Email struct {
 	// bigger one is linked); default 10.
 	MaxAttachmentMB int `yaml:"max_attachment_mb"`
 	Line            int `yaml:"-"`
+}
+
+// API configures the connector's HTTP API (/api/v1), which other systems
+// call with keys made by "viza api-key create".
+type API struct {
+	// RequestsPerMinute is each key's rate limit; default 120.
+	RequestsPerMinute int `yaml:"requests_per_minute"`
+	// LinkTTL is how long the download links of a result event work;
+	// default 168h, a week (longer than webhook retries last).
+	LinkTTL string `yaml:"link_ttl"`
+	Line    int    `yaml:"-"`
+}
+
+// Webhook is one subscriber of the connector's events.
+type Webhook struct {
+	URL string `yaml:"url"`
+	// Events are the event types sent; empty, every one.
+	Events []string `yaml:"events"`
+	// SecretEnv names the variable holding the signing secret
+	// (whsec_ + base64, the Standard Webhooks format).
+	SecretEnv string `yaml:"secret_env"`
+	Line      int    `yaml:"-"`
 }
 
 // SMTP is the mail server mail is handed to.
@@ -448,6 +472,15 @@ func (c *Config) applyDefaults() {
 		if e.MaxAttachmentMB == 0 {
 			e.MaxAttachmentMB = 10
 		}
+	}
+	if c.API == nil {
+		c.API = &API{}
+	}
+	if c.API.RequestsPerMinute == 0 {
+		c.API.RequestsPerMinute = 120
+	}
+	if c.API.LinkTTL == "" {
+		c.API.LinkTTL = "168h"
 	}
 	if c.HTTP == nil {
 		c.HTTP = &HTTP{}

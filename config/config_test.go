@@ -297,3 +297,40 @@ func TestEmailMistakes(t *testing.T) {
 		t.Errorf("defaults = %+v", e)
 	}
 }
+
+func TestConnectorMistakes(t *testing.T) {
+	base, err := os.ReadFile("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		extra string
+		want  []string
+	}{
+		{"bad api", "api:\n  requests_per_minute: -1\n  link_ttl: soon\n",
+			[]string{"api.requests_per_minute: -1", `api.link_ttl: "soon"`}},
+		{"bad webhooks", "webhooks:\n  - url: ftp://crm.example/hook\n    events: [document.signed]\n  - events: [document.approved]\n" +
+			"    secret_env: CRM_SECRET\n  - {url: \"https://a.example/h\", secret_env: A}\n  - {url: \"https://a.example/h\", secret_env: A}\n",
+			[]string{`webhooks[0].url: "ftp://crm.example/hook"`, `webhooks[0].events: "document.signed": want one of document.started`,
+				"webhooks[0].secret_env: is required", "webhooks[1].url: is required", `webhooks[3].url: "https://a.example/h" is subscribed twice`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("viza.yaml", append(base, tc.extra...))
+			for _, want := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("no problem %q in %v", want, err)
+				}
+			}
+		})
+	}
+	good := string(base) + "webhooks:\n  - url: https://crm.example/viza\n    events: [document.approved, document.done]\n    secret_env: CRM_WEBHOOK_SECRET\n"
+	c, err := Parse("viza.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.API.RequestsPerMinute != 120 || c.API.LinkTTL != "168h" || len(c.Webhooks) != 1 || c.Webhooks[0].Line == 0 {
+		t.Errorf("api = %+v, webhooks = %+v", c.API, c.Webhooks)
+	}
+}

@@ -263,6 +263,7 @@ func (c *Config) validate(ps *Problems) {
 			ps.add(e.Line, "email.max_attachment_mb", "%d: want 0 to 50", e.MaxAttachmentMB)
 		}
 	}
+	c.validateConnector(ps)
 	c.validateReminders(c.Reminders, top("reminders"), "reminders", ps)
 	types := map[string]int{}
 	for i := range c.DocumentTypes {
@@ -393,4 +394,37 @@ func (c *Config) NormalizePhone(raw string) (string, error) {
 		return "", fmt.Errorf("phone %q is not a valid number", raw)
 	}
 	return phonenumbers.Format(num, phonenumbers.E164), nil
+}
+
+func (c *Config) validateConnector(ps *Problems) {
+	if a := c.API; a != nil {
+		if a.RequestsPerMinute < 1 || a.RequestsPerMinute > 100000 {
+			ps.add(a.Line, "api.requests_per_minute", "%d: want 1 to 100000", a.RequestsPerMinute)
+		}
+		if d, err := time.ParseDuration(a.LinkTTL); err != nil || d < time.Hour {
+			ps.add(a.Line, "api.link_ttl", "%q: want a duration of an hour or more, such as 168h", a.LinkTTL)
+		}
+	}
+	seen := map[string]bool{}
+	for i, w := range c.Webhooks {
+		path := fmt.Sprintf("webhooks[%d]", i)
+		u, err := url.Parse(w.URL)
+		switch {
+		case w.URL == "":
+			ps.add(w.Line, path+".url", "is required")
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			ps.add(w.Line, path+".url", "%q: want an http(s) address", w.URL)
+		case seen[w.URL]:
+			ps.add(w.Line, path+".url", "%q is subscribed twice: list its events in one entry", w.URL)
+		}
+		seen[w.URL] = true
+		for _, e := range w.Events {
+			if !slices.Contains(flows.IntegrationEvents, e) {
+				ps.add(w.Line, path+".events", "%q: want one of %s", e, strings.Join(flows.IntegrationEvents, ", "))
+			}
+		}
+		if w.SecretEnv == "" {
+			ps.add(w.Line, path+".secret_env", "is required: the variable that holds the signing secret (whsec_…)")
+		}
+	}
 }

@@ -50,6 +50,7 @@ type Document struct {
 	AmountMinor  int64             `json:"amount_minor,omitzero"` // in hundredths of Currency
 	HasAmount    bool              `json:"has_amount,omitzero"`
 	Currency     string            `json:"currency,omitzero"`
+	ExternalID   string            `json:"external_id,omitzero"`
 	Initiator    PersonID          `json:"initiator,omitzero"`
 	State        string            `json:"state,omitzero"`
 	Rework       string            `json:"rework,omitzero"`

@@ -71,7 +71,24 @@ type StartCmd struct {
 	// Approvers and Parallel describe an ad-hoc route (initiator_choice).
 	Approvers []PersonID
 	Parallel  bool
+	// ExternalID is the document's id in the system that started it (1C,
+	// a CRM), for that system to find it again.
+	ExternalID string
+	Origin
 }
+
+// Origin says how a command reached the engine when another system sent it
+// for a person: the integration's name, recorded in the audit log as the
+// actor "for" that person, and a fingerprint of the request, kept with the
+// idempotency key so that a key reused for another request is told apart.
+type Origin struct {
+	Via     string
+	Request string
+}
+
+// IntegrationActor is how the audit log names an integration acting for a
+// person.
+func IntegrationActor(name string) PersonID { return PersonID("integration:" + name) }
 
 // DecideCmd is an approver's action on a task.
 type DecideCmd struct {
@@ -103,6 +120,7 @@ type VersionCmd struct {
 	// "not_yet_approved", or names the people in Reapprove.
 	Rework    string
 	Reapprove []PersonID
+	Origin
 }
 
 // WithdrawCmd ends the approval at the initiator's wish.
@@ -111,6 +129,7 @@ type WithdrawCmd struct {
 	Actor   PersonID
 	DocID   int64
 	Comment string
+	Origin
 }
 
 // ReassignCmd hands an open task to a colleague.
@@ -163,6 +182,12 @@ func (e *Engine) storeFile(ctx context.Context, u Upload) (Version, error) {
 // run loads the document, applies change and persists the result.
 func (e *Engine) run(ctx context.Context, key string, dir *Directory, load func(Tx) (*Document, error),
 	change func(o *op) (Outcome, error)) (Outcome, error) {
+	return e.runFrom(ctx, key, Origin{}, "", dir, load, change)
+}
+
+// runFrom is run for a command another system sent for actor.
+func (e *Engine) runFrom(ctx context.Context, key string, org Origin, actor PersonID, dir *Directory, load func(Tx) (*Document, error),
+	change func(o *op) (Outcome, error)) (Outcome, error) {
 	return e.store.Write(ctx, key, func(tx Tx) (Outcome, error) {
 		d, err := load(tx)
 		if err != nil {
@@ -186,7 +211,11 @@ func (e *Engine) run(ctx context.Context, key string, dir *Directory, load func(
 			return Outcome{}, err
 		}
 		for i := range o.events {
-			o.events[i].DocID = d.ID
+			ev := &o.events[i]
+			ev.DocID = d.ID
+			if org.Via != "" && ev.Actor == actor && ev.For == "" {
+				ev.Actor, ev.For = IntegrationActor(org.Via), actor
+			}
 		}
 		for i := range o.notes {
 			o.notes[i].DocID = d.ID
@@ -199,6 +228,7 @@ func (e *Engine) run(ctx context.Context, key string, dir *Directory, load func(
 			out.Round = r.No
 		}
 		out.Version = d.CurrentVersion()
+		out.Request = org.Request
 		return out, nil
 	})
 }
@@ -228,7 +258,7 @@ func (e *Engine) Start(ctx context.Context, c StartCmd) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	return e.run(ctx, c.Key, dir, func(tx Tx) (*Document, error) {
+	return e.runFrom(ctx, c.Key, c.Origin, c.Actor, dir, func(tx Tx) (*Document, error) {
 		now := e.clock.Now().In(dir.Location)
 		seq, err := tx.NextSequence(SequenceScope(dt.ID, dt.NumberPattern, now))
 		if err != nil {
@@ -240,7 +270,8 @@ func (e *Engine) Start(ctx context.Context, c StartCmd) (Outcome, error) {
 		}
 		return &Document{Number: FormatNumber(dt.NumberPattern, dt.ID, now, seq), TypeID: dt.ID, TypeName: dt.Name,
 			Title: title, Counterparty: strings.TrimSpace(c.Counterparty), AmountMinor: c.AmountMinor, HasAmount: c.HasAmount,
-			Currency: currency, Initiator: c.Actor, State: StateDraft, Rework: dt.Rework, CreatedAt: now, Stages: stages}, nil
+			Currency: currency, Initiator: c.Actor, State: StateDraft, Rework: dt.Rework, CreatedAt: now, Stages: stages,
+			ExternalID: strings.TrimSpace(c.ExternalID)}, nil
 	}, func(o *op) (Outcome, error) {
 		d := o.d
 		v.No, v.UploadedBy, v.At, v.Comment = 1, c.Actor, o.now, c.Comment
@@ -513,7 +544,7 @@ func (e *Engine) UploadVersion(ctx context.Context, c VersionCmd) (Outcome, erro
 	if err != nil {
 		return Outcome{}, err
 	}
-	return e.run(ctx, c.Key, dir, loadDoc(c.DocID), func(o *op) (Outcome, error) {
+	return e.runFrom(ctx, c.Key, c.Origin, c.Actor, dir, loadDoc(c.DocID), func(o *op) (Outcome, error) {
 		d := o.d
 		if !o.mayContribute(c.Actor) {
 			return Outcome{}, Errorf(KindForbidden, "not_participant", "%s on %s", c.Actor, d.Number)
@@ -564,7 +595,7 @@ func (e *Engine) Withdraw(ctx context.Context, c WithdrawCmd) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	return e.run(ctx, c.Key, dir, loadDoc(c.DocID), func(o *op) (Outcome, error) {
+	return e.runFrom(ctx, c.Key, c.Origin, c.Actor, dir, loadDoc(c.DocID), func(o *op) (Outcome, error) {
 		d := o.d
 		if c.Actor != d.Initiator {
 			return Outcome{}, Errorf(KindForbidden, "initiator_only", "%s withdrawing %s", c.Actor, d.Number)

@@ -24,6 +24,9 @@ type Outcome struct {
 	TaskID  int64  `json:"task_id,omitempty"`
 	Round   int    `json:"round,omitempty"`
 	Version int    `json:"version,omitempty"`
+	// Request is the fingerprint of the request another system sent (see
+	// Origin), so that a key reused for a different request is refused.
+	Request string `json:"request,omitempty"`
 	// Repeated is set when the key had been seen and nothing changed now.
 	Repeated bool `json:"-"`
 }

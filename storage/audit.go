@@ -137,6 +137,12 @@ func (db *DB) DocumentEvents(ctx context.Context, docID int64) ([]flows.AuditEve
 	if err != nil {
 		return nil, fmt.Errorf("read audit of %d: %w", docID, err)
 	}
+	return scanAudit(rows)
+}
+
+// scanAudit reads rows of id, doc_id, at, actor, on_behalf_of, kind,
+// version, task_id, detail, hash.
+func scanAudit(rows *sql.Rows) ([]flows.AuditEvent, error) {
 	defer rows.Close()
 	var out []flows.AuditEvent
 	for rows.Next() {

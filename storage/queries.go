@@ -11,7 +11,7 @@ const (
 	qNextSequence = `INSERT INTO counters(name, value) VALUES (?, 1)
 		ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value`
 	qInsertDocument = `INSERT INTO documents(number, type, title, counterparty, amount_minor, currency,
-		initiator, state, created_at, updated_at, finished_at, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`
+		initiator, state, created_at, updated_at, finished_at, body, external_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`
 	// last_event is NULL when the command recorded no event.
 	qUpdateDocument = `UPDATE documents SET title=?, counterparty=?, amount_minor=?, currency=?, state=?,
 		updated_at=?, finished_at=?, body=?, last_event=COALESCE(?, last_event) WHERE id=?`

@@ -152,7 +152,7 @@ func (t *txn) SaveDocument(d *flows.Document) error {
 			return err
 		}
 		res, err := t.exec(qInsertDocument, d.Number, d.TypeID, d.Title, d.Counterparty, amountArg(d), d.Currency, string(d.Initiator), d.State,
-			d.CreatedAt.UnixNano(), now, nanos(d.FinishedAt), body)
+			d.CreatedAt.UnixNano(), now, nanos(d.FinishedAt), body, d.ExternalID)
 		if isConstraint(err) {
 			return flows.Errorf(flows.KindConflict, "duplicate_number", "number %s exists", d.Number)
 		}
