@@ -1,0 +1,145 @@
+package webhooks
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/storage"
+)
+
+// Event is the payload of one webhook, in the shape Standard Webhooks
+// recommends: {type, timestamp, data}.
+type Event struct {
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      EventData `json:"data"`
+}
+
+// EventData is what happened, with the document it happened to.
+type EventData struct {
+	EventID  int64        `json:"event_id"`
+	Document DocumentRef  `json:"document"`
+	Task     *TaskRef     `json:"task,omitempty"`
+	Decision *DecisionRef `json:"decision,omitempty"`
+	Result   *ResultRef   `json:"result,omitempty"`
+}
+
+// DocumentRef names a document and its facts that do not change.
+type DocumentRef struct {
+	Number       string `json:"number"`
+	ExternalID   string `json:"external_id,omitempty"`
+	Type         string `json:"type"`
+	Title        string `json:"title"`
+	Counterparty string `json:"counterparty,omitempty"`
+	Amount       string `json:"amount,omitempty"`
+	Currency     string `json:"currency,omitempty"`
+	Initiator    string `json:"initiator"`
+	// State is the state the event put the document in; empty for events
+	// that do not move it (a task, a decision).
+	State string `json:"state,omitempty"`
+}
+
+// TaskRef is the task of a task.assigned event.
+type TaskRef struct {
+	ID         int64      `json:"id"`
+	Kind       string     `json:"kind"`
+	Assignee   string     `json:"assignee"`
+	OnBehalfOf string     `json:"on_behalf_of,omitempty"`
+	Stage      int        `json:"stage"`
+	Round      int        `json:"round"`
+	OpenedAt   time.Time  `json:"opened_at"`
+	Due        *time.Time `json:"due,omitempty"`
+}
+
+// DecisionRef is the decision of a decision.recorded or
+// document.changes_requested event.
+type DecisionRef struct {
+	Kind    string `json:"kind"`
+	Actor   string `json:"actor"`
+	For     string `json:"for,omitempty"`
+	Comment string `json:"comment,omitempty"`
+	TaskID  int64  `json:"task_id,omitempty"`
+	Version int    `json:"version"`
+}
+
+// ResultRef is the final version and the sheet of a result event, with
+// download addresses that work without a key until Expires.
+type ResultRef struct {
+	Version  int       `json:"version"`
+	FileName string    `json:"file_name"`
+	SHA256   string    `json:"sha256"`
+	FileURL  string    `json:"file_url,omitempty"`
+	SheetURL string    `json:"sheet_url,omitempty"`
+	Expires  time.Time `json:"expires,omitzero"`
+}
+
+// stateAfter is the state each document event leaves the document in.
+var stateAfter = map[string]string{flows.EventDocumentStarted: flows.StateInApproval, flows.EventChangesRequested: flows.StateChangesRequested,
+	flows.EventDocumentApproved: flows.StateApproved, flows.EventDocumentDone: flows.StateDone, flows.EventDocumentWithdrawn: flows.StateWithdrawn}
+
+// Amount formats minor units as a decimal string ("1500000.00"), exact
+// where a JSON number might not be.
+func Amount(d *flows.Document) string {
+	if !d.HasAmount {
+		return ""
+	}
+	return fmt.Sprintf("%d.%02d", d.AmountMinor/100, d.AmountMinor%100)
+}
+
+func newEvent(typ string, e flows.AuditEvent, d *flows.Document) Event {
+	ev := Event{Type: typ, Timestamp: e.At.UTC(), Data: EventData{EventID: e.ID, Document: DocumentRef{Number: d.Number,
+		ExternalID: d.ExternalID, Type: d.TypeID, Title: d.Title, Counterparty: d.Counterparty, Amount: Amount(d), Currency: d.Currency,
+		Initiator: string(d.Initiator), State: stateAfter[typ]}}}
+	switch typ {
+	case flows.EventTaskAssigned:
+		if t, ok := d.Task(e.TaskID); ok {
+			ref := &TaskRef{ID: t.ID, Kind: t.Kind, Assignee: string(t.Assignee), OnBehalfOf: string(t.OnBehalfOf), Stage: t.Stage + 1,
+				Round: t.Round, OpenedAt: t.OpenedAt.UTC()}
+			if !t.Due.IsZero() {
+				due := t.Due.UTC()
+				ref.Due = &due
+			}
+			ev.Data.Task = ref
+		}
+	case flows.EventDecisionRecorded, flows.EventChangesRequested:
+		kind := e.Kind
+		if kind == "remark" {
+			kind = flows.ActionComment
+		}
+		ev.Data.Decision = &DecisionRef{Kind: kind, Actor: string(e.Actor), For: string(e.For), Comment: e.Detail, TaskID: e.TaskID,
+			Version: e.Version}
+	case flows.EventDocumentApproved, flows.EventDocumentDone:
+		// The final version is the last one uploaded before approval; a
+		// signed scan added later is not the approved text.
+		final := 0
+		for _, v := range d.Versions {
+			if !v.Scan && v.No <= e.Version {
+				final = v.No
+			}
+		}
+		if v, ok := d.Version(final); ok {
+			ev.Data.Result = &ResultRef{Version: v.No, FileName: v.FileName, SHA256: v.SHA256}
+		}
+	}
+	return ev
+}
+
+// body is the payload as sent: the stored event with fresh download links
+// on a result event, so that a link outlives a late delivery.
+func (s *Sender) body(d storage.WebhookDelivery) ([]byte, error) {
+	if d.Type != flows.EventDocumentApproved && d.Type != flows.EventDocumentDone || s.Links == nil {
+		return []byte(d.Payload), nil
+	}
+	var ev Event
+	if err := json.Unmarshal([]byte(d.Payload), &ev); err != nil {
+		return nil, fmt.Errorf("decode webhook %d: %w", d.ID, err)
+	}
+	if r := ev.Data.Result; r != nil {
+		r.Expires = s.Clock.Now().Add(s.LinkTTL).UTC().Truncate(time.Second)
+		r.FileURL = s.Links.VersionURL(ev.Data.Document.Number, r.Version, r.Expires)
+		r.SheetURL = s.Links.SheetURL(ev.Data.Document.Number, r.Expires)
+	}
+	return json.Marshal(ev)
+}
