@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
@@ -284,4 +285,13 @@ func (d *Document) Clone() *Document {
 	c.Decisions = slices.Clone(d.Decisions)
 	c.Remarks = slices.Clone(d.Remarks)
 	return &c
+}
+
+// AmountDecimal writes the amount as a decimal with two places
+// ("1500000.00"), exact where a float would not be; "" without an amount.
+func (d *Document) AmountDecimal() string {
+	if !d.HasAmount {
+		return ""
+	}
+	return fmt.Sprintf("%d.%02d", d.AmountMinor/100, d.AmountMinor%100)
 }

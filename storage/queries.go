@@ -25,7 +25,7 @@ const (
 	qDeleteOpenTask  = `DELETE FROM open_tasks WHERE assignee = ? AND id = ?`
 	qActiveAbsence   = `SELECT deputy, from_at, to_at FROM absences
 		WHERE person = ? AND from_at <= ? AND to_at > ? ORDER BY id DESC LIMIT 1`
-	qInboundLookup   = `SELECT doc_id, number, state, task_id, round, version FROM inbound WHERE key = ?`
+	qInboundLookup   = `SELECT doc_id, number, state, task_id, round, version, request FROM inbound WHERE key = ?`
 	qDocByID         = `SELECT id, body FROM documents WHERE id = ?`
 	qDocIDByNumber   = `SELECT id FROM documents WHERE number = ?`
 	qDocOfTask       = `SELECT doc_id FROM tasks WHERE id = ?`
@@ -60,12 +60,12 @@ var (
 		perPart: 5,
 	}
 	inboundRows = &repeated{
-		head:    `INSERT INTO inbound(key, doc_id, number, state, task_id, round, version, at) VALUES `,
-		part:    `(?,?,?,?,?,?,?,?)`,
-		perPart: 8,
+		head:    `INSERT INTO inbound(key, doc_id, number, state, task_id, round, version, request, at) VALUES `,
+		part:    `(?,?,?,?,?,?,?,?,?)`,
+		perPart: 9,
 	}
 	keyLookup = &repeated{
-		head:    `SELECT key, doc_id, number, state, task_id, round, version FROM inbound WHERE key IN (`,
+		head:    `SELECT key, doc_id, number, state, task_id, round, version, request FROM inbound WHERE key IN (`,
 		part:    `?`,
 		tail:    `)`,
 		perPart: 1,

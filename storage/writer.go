@@ -289,7 +289,7 @@ func (db *DB) apply(t *txn, r *writeReq) (out flows.Outcome, err error) {
 		return flows.Outcome{}, err
 	}
 	if r.key != "" {
-		t.batch.keys = append(t.batch.keys, r.key, out.DocID, out.Number, out.State, out.TaskID, out.Round, out.Version, time.Now().UnixNano())
+		t.batch.keys = append(t.batch.keys, r.key, out.DocID, out.Number, out.State, out.TaskID, out.Round, out.Version, out.Request, time.Now().UnixNano())
 		t.batch.done[r.key] = out
 	}
 	return out, nil
@@ -319,9 +319,9 @@ func (db *DB) seen(t *txn, key string) (flows.Outcome, bool, error) {
 }
 
 // outcomeColumns are where the inbound table's outcome columns (doc_id,
-// number, state, task_id, round, version) scan into.
+// number, state, task_id, round, version, request) scan into.
 func outcomeColumns(out *flows.Outcome) []any {
-	return []any{&out.DocID, &out.Number, &out.State, &out.TaskID, &out.Round, &out.Version}
+	return []any{&out.DocID, &out.Number, &out.State, &out.TaskID, &out.Round, &out.Version, &out.Request}
 }
 
 // lookUpKeys finds which keys of a batch were stored before it, in one

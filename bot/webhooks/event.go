@@ -79,18 +79,9 @@ type ResultRef struct {
 var stateAfter = map[string]string{flows.EventDocumentStarted: flows.StateInApproval, flows.EventChangesRequested: flows.StateChangesRequested,
 	flows.EventDocumentApproved: flows.StateApproved, flows.EventDocumentDone: flows.StateDone, flows.EventDocumentWithdrawn: flows.StateWithdrawn}
 
-// Amount formats minor units as a decimal string ("1500000.00"), exact
-// where a JSON number might not be.
-func Amount(d *flows.Document) string {
-	if !d.HasAmount {
-		return ""
-	}
-	return fmt.Sprintf("%d.%02d", d.AmountMinor/100, d.AmountMinor%100)
-}
-
 func newEvent(typ string, e flows.AuditEvent, d *flows.Document) Event {
 	ev := Event{Type: typ, Timestamp: e.At.UTC(), Data: EventData{EventID: e.ID, Document: DocumentRef{Number: d.Number,
-		ExternalID: d.ExternalID, Type: d.TypeID, Title: d.Title, Counterparty: d.Counterparty, Amount: Amount(d), Currency: d.Currency,
+		ExternalID: d.ExternalID, Type: d.TypeID, Title: d.Title, Counterparty: d.Counterparty, Amount: d.AmountDecimal(), Currency: d.Currency,
 		Initiator: string(d.Initiator), State: stateAfter[typ]}}}
 	switch typ {
 	case flows.EventTaskAssigned:
