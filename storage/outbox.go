@@ -219,6 +219,7 @@ type Stats struct {
 	Deliveries    map[[2]string]int // channel, state
 	RemindersSent map[string]int
 	Outbox        OutboxStats
+	Webhooks      WebhookStats
 }
 
 // Stats counts decisions, deliveries and reminders.
@@ -265,6 +266,9 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
-	st.Outbox, err = db.OutboxStats(ctx)
+	if st.Outbox, err = db.OutboxStats(ctx); err != nil {
+		return st, err
+	}
+	st.Webhooks, err = db.WebhookStats(ctx)
 	return st, err
 }

@@ -20,13 +20,13 @@ type StatsSource interface {
 // collector reads the numbers from SQLite at scrape time: they survive
 // restarts and agree with what the database holds.
 type collector struct {
-	src                                                  StatsSource
-	clock                                                func() time.Time
-	decisions, deliveries, reminders, backlog, oldestAge *prometheus.Desc
+	src                                                            StatsSource
+	clock                                                          func() time.Time
+	decisions, deliveries, reminders, backlog, oldestAge, webhooks *prometheus.Desc
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.decisions, c.deliveries, c.reminders, c.backlog, c.oldestAge} {
+	for _, d := range []*prometheus.Desc{c.decisions, c.deliveries, c.reminders, c.backlog, c.oldestAge, c.webhooks} {
 		ch <- d
 	}
 }
@@ -54,6 +54,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		age = c.clock().Sub(st.Outbox.OldestQueued).Seconds()
 	}
 	ch <- prometheus.MustNewConstMetric(c.oldestAge, prometheus.GaugeValue, age)
+	ch <- prometheus.MustNewConstMetric(c.webhooks, prometheus.GaugeValue, float64(st.Webhooks.Pending), "pending")
+	ch <- prometheus.MustNewConstMetric(c.webhooks, prometheus.GaugeValue, float64(st.Webhooks.Failed), "failed")
 }
 
 // Metrics is /metrics plus the HTTP latency middleware.
@@ -71,6 +73,8 @@ func NewMetrics(src StatsSource, clock func() time.Time) *Metrics {
 		reminders:  prometheus.NewDesc("viza_reminders_sent_total", "Reminder steps sent, by how.", []string{"send"}, nil),
 		backlog:    prometheus.NewDesc("viza_outbox_backlog", "Deliveries waiting to be sent.", nil, nil),
 		oldestAge:  prometheus.NewDesc("viza_outbox_oldest_age_seconds", "Age of the oldest waiting delivery.", nil, nil),
+		webhooks: prometheus.NewDesc("viza_webhook_deliveries", "Webhook events waiting (pending) or given up after three days (failed; re-send with viza webhooks retry).",
+			[]string{"state"}, nil),
 	})
 	m := &Metrics{reg: reg, latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "viza_http_request_duration_seconds",
 		Help: "HTTP request latency.", Buckets: prometheus.DefBuckets}, []string{"method", "code"})}

@@ -669,6 +669,9 @@ type dashView struct {
 	State, TypeID, Q, Sort, Initiator string
 	Overdue                           bool
 	States                            []string
+	// WebhooksFailed counts events the connector gave up delivering, for
+	// viewers to have them re-sent.
+	WebhooksFailed int64
 }
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *flows.Person, scope string) {
@@ -682,6 +685,14 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *flows.Pers
 	v := dashView{Types: s.Engine.Directory().Types, People: s.Engine.Directory().People, State: q.Get("state"), TypeID: q.Get("type"), Q: strings.TrimSpace(q.Get("q")),
 		Sort: q.Get("sort"), Initiator: q.Get("initiator"), Overdue: q.Get("overdue") == "1",
 		States: []string{flows.StateInApproval, flows.StateChangesRequested, flows.StateApproved, flows.StateSigning, flows.StateDone, flows.StateWithdrawn}}
+	if s.Engine.Directory().IsViewer(p.ID) {
+		st, err := s.Store.WebhookStats(r.Context())
+		if err != nil {
+			s.fail(w, p, http.StatusInternalServerError, err)
+			return
+		}
+		v.WebhooksFailed = st.Failed
+	}
 	rd := messages.Renderer{Dir: s.Engine.Directory()}
 	now := s.Clock.Now()
 	l := mustLocalizer(lang)

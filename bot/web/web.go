@@ -57,6 +57,7 @@ type Store interface {
 	DocumentOfTask(ctx context.Context, taskID int64) (*flows.Document, error)
 	OpenTasksOf(ctx context.Context, p flows.PersonID) ([]storage.OpenTask, error)
 	FailedDeliveries(ctx context.Context, docID int64, channel string) ([]storage.FailedDelivery, error)
+	WebhookStats(ctx context.Context) (storage.WebhookStats, error)
 }
 
 // Reports renders the approval sheet and the registry.

@@ -2,8 +2,6 @@ package webhooks_test
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -12,52 +10,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/viza-app/viza/bot/webhooks"
+	"github.com/viza-app/viza/bot/webhooks/webhookstest"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/storage/storagetest"
 )
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" // 24 bytes, the spec's example
-
-// verify is the receiver's side of Standard Webhooks written from the
-// specification, apart from the package's own signing: the signed content
-// is id.timestamp.body, the key the base64 after whsec_, and any v1
-// signature of the space-separated list may match; timestamps more than
-// five minutes off are refused.
-func verify(h http.Header, body []byte, now time.Time) error {
-	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-	if err != nil {
-		return err
-	}
-	id, ts := h.Get("webhook-id"), h.Get("webhook-timestamp")
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return fmt.Errorf("timestamp %q: %v", ts, err)
-	}
-	if d := now.Sub(time.Unix(sec, 0)); d > 5*time.Minute || d < -5*time.Minute {
-		return fmt.Errorf("timestamp %s is %s off", ts, d)
-	}
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(id + "." + ts + "." + string(body)))
-	want := mac.Sum(nil)
-	for _, sig := range strings.Fields(h.Get("webhook-signature")) {
-		v, b64, ok := strings.Cut(sig, ",")
-		if !ok || v != "v1" {
-			continue
-		}
-		got, err := base64.StdEncoding.DecodeString(b64)
-		if err == nil && hmac.Equal(got, want) {
-			return nil
-		}
-	}
-	return fmt.Errorf("no valid signature in %q", h.Get("webhook-signature"))
-}
 
 // receiver is an integrator's endpoint: down, flaky or fine as the test
 // says, keeping each message once by its webhook-id.
@@ -99,7 +63,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if err := verify(r.Header, body, arrived); err != nil {
+	if err := webhookstest.Verify(secret, r.Header, body, arrived); err != nil {
 		rc.badSigs++
 		rc.t.Errorf("signature: %v", err)
 		http.Error(w, "bad signature", http.StatusUnauthorized)

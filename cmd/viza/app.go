@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
+	"github.com/viza-app/viza/bot/api"
 	"github.com/viza-app/viza/bot/bitrix24"
 	"github.com/viza-app/viza/bot/chat"
 	"github.com/viza-app/viza/bot/logchannel"
@@ -25,6 +26,7 @@ import (
 	"github.com/viza-app/viza/bot/sms"
 	"github.com/viza-app/viza/bot/telegram"
 	"github.com/viza-app/viza/bot/web"
+	"github.com/viza-app/viza/bot/webhooks"
 	"github.com/viza-app/viza/calendar"
 	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
@@ -53,6 +55,9 @@ type Main struct {
 	Calendar   *calendar.Calendar
 	Scheduler  *flows.Scheduler
 	Web        *web.Server
+	API        *api.Server
+	// Webhooks sends the connector's events; nil without subscriptions.
+	Webhooks *webhooks.Sender
 
 	server *http.Server
 	// metricsServer serves /metrics apart when http.metrics_listen says.
@@ -242,9 +247,15 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 	channels = append(channels, webChannel{m})
 	m.Dispatcher = flows.NewDispatcher(m.DB, m.Engine.Directory, m.Clock, log, channels...)
 	m.Scheduler = flows.NewScheduler(m.Engine, m.DB, log)
+	if m.API, m.Webhooks, err = m.connector(ctx, cfg, publicURL); err != nil {
+		return fail(err)
+	}
 	m.DB.OnCommit(func() {
 		m.Dispatcher.Wake()
 		m.Scheduler.Wake()
+		if m.Webhooks != nil {
+			m.Webhooks.Wake()
+		}
 		if m.b24Registry != nil {
 			m.b24Registry.Wake()
 		}
@@ -273,6 +284,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		mux.Handle("GET /metrics", metricsHandler)
 	}
 	mux.Handle("/", m.Web.Handler())
+	mux.Handle(api.Prefix+"/", m.API.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := m.DB.Ping(r.Context()); err != nil {
@@ -316,6 +328,9 @@ func (m *Main) Run(ctx context.Context) error {
 	g.Go(func() error { return m.Dispatcher.Run(gctx) })
 	g.Go(func() error { return m.Scheduler.Run(gctx) })
 	g.Go(func() error { return m.logHead(gctx) })
+	if m.Webhooks != nil {
+		g.Go(func() error { return m.Webhooks.Run(gctx) })
+	}
 	if m.metricsServer != nil {
 		g.Go(func() error {
 			if err := m.metricsServer.Serve(m.metricsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -9,6 +9,8 @@
 //	viza verify --doc NUMBER --hash HASH      does a printed sheet still match the record?
 //	viza verify --head                        the audit chain's head, an anchor to keep elsewhere
 //	viza bitrix24 users                       the portal's users with their ids, for viza.yaml
+//	viza api-key create NAME --scope write    a key for an integration (also list, revoke)
+//	viza webhooks retry                       send again the webhook events that failed for good
 //	viza version
 package main
 
@@ -56,13 +58,15 @@ var commands = []command{
 	{"sheet", []string{"config", "lang", "o"}, "NUMBER"},
 	{"export", []string{"config", "lang", "o", "csv"}, ""},
 	{"bitrix24", []string{"config", "lang"}, "users"},
+	{"api-key", []string{"config", "lang", "scope", "types"}, "create NAME | list | revoke ID"},
+	{"webhooks", []string{"config", "lang"}, "retry"},
 	{"version", nil, ""},
 }
 
 // options are the flags given, whichever command took them.
 type options struct {
-	config, out, lang, doc, hash string
-	demo, csv, head              bool
+	config, out, lang, doc, hash, scope, types string
+	demo, csv, head                            bool
 }
 
 // usageLang is the language of usage texts, read before any
@@ -116,6 +120,10 @@ func (c command) flagSet(o *options, w io.Writer) *flag.FlagSet {
 			fs.StringVar(&o.hash, f, "", help)
 		case "head":
 			fs.BoolVar(&o.head, f, false, help)
+		case "scope":
+			fs.StringVar(&o.scope, f, "read", help)
+		case "types":
+			fs.StringVar(&o.types, f, "", help)
 		}
 	}
 	fs.Usage = func() {
@@ -144,6 +152,22 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		pos, args = append(pos, args[0]), args[1:]
 	}
+}
+
+// accepts reports whether the positional arguments fit the command.
+func (c command) accepts(pos []string) bool {
+	switch c.name {
+	case "bitrix24":
+		return len(pos) == 1 && pos[0] == "users"
+	case "api-key":
+		return (len(pos) == 1 && pos[0] == "list") || (len(pos) == 2 && (pos[0] == "create" || pos[0] == "revoke") && pos[1] != "")
+	case "webhooks":
+		return len(pos) == 1 && pos[0] == "retry"
+	}
+	if c.arg == "" {
+		return len(pos) == 0
+	}
+	return len(pos) == 1
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -185,16 +209,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
-	want := 0
-	if spec.arg != "" {
-		want = 1
-	}
-	if len(pos) != want || (spec.name == "bitrix24" && pos[0] != "users") {
+	if !spec.accepts(pos) {
 		fs.Usage()
 		return 2
 	}
 	positional := ""
-	if want == 1 {
+	if len(pos) > 0 {
 		positional = pos[0]
 	}
 	if o.lang != "" && o.lang != "ru" && o.lang != "en" {
@@ -306,6 +326,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
 			m.Log = log
 			return m.bitrix24Users(ctx, m.language(*lang), stdout, stderr)
+		})
+	case "api-key":
+		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
+			return m.apiKeyCommand(ctx, pos, o.scope, o.types, m.language(*lang), stdout, stderr)
+		})
+	case "webhooks":
+		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
+			return m.webhooksRetry(ctx, m.language(*lang), stdout, stderr)
 		})
 	case "backup":
 		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
