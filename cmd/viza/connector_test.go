@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +24,7 @@ import (
 	"github.com/viza-app/viza/bot/telegram/tgfake"
 	"github.com/viza-app/viza/bot/webhooks"
 	"github.com/viza-app/viza/bot/webhooks/webhookstest"
+	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
 )
 
@@ -259,5 +261,32 @@ func TestAPIKeyCommands(t *testing.T) {
 	}
 	if code, out := cli("webhooks", "retry"); code != 0 || !strings.Contains(out, "0 failed webhook event(s) queued again") {
 		t.Errorf("webhooks retry: exit %d\n%s", code, out)
+	}
+}
+
+// TestWebhookSecretMissing: a subscription without its secret stops the
+// service at start, naming the variable, instead of leaving events unsent.
+func TestWebhookSecretMissing(t *testing.T) {
+	tests := []struct{ env, want string }{
+		{"", "put whsec_… in VIZA_TEST_HOOK_SECRET"},
+		{"plain-secret", `starts with "whsec_"`},
+	}
+	for _, tc := range tests {
+		_, path := testConfig(t)
+		src, _ := os.ReadFile(path)
+		os.WriteFile(path, append(src, "webhooks:\n  - url: https://crm.example/viza\n    secret_env: VIZA_TEST_HOOK_SECRET\n"...), 0o600)
+		cfg, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("VIZA_TEST_HOOK_SECRET", tc.env)
+		m, err := NewMain(context.Background(), cfg, path, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err == nil {
+			m.Close()
+			t.Fatalf("secret %q: the service started", tc.env)
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("secret %q: %v", tc.env, err)
+		}
 	}
 }
