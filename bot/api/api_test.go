@@ -547,7 +547,9 @@ func TestBadStarts(t *testing.T) {
 	// An ad-hoc route names its approvers.
 	res := r.post("/api/v1/documents", r.keys["start"], "memo", map[string]string{"type": "memo", "title": "Записка", "initiator": "ivanova",
 		"approvers": "sidorov, petrov", "parallel": "true"}, "m.pdf", "%PDF memo")
-	var s struct{ Route []struct{ Approvers []string } }
+	var s struct {
+		Route []struct{ Approvers []string }
+	}
 	res.json(t, &s)
 	if res.StatusCode != http.StatusCreated || len(s.Route) != 1 || len(s.Route[0].Approvers) != 2 {
 		t.Errorf("memo: %d %s", res.StatusCode, res.body)

@@ -489,3 +489,43 @@ func TestDoneTakesOnlyKnownKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedWebhooksShown: events the connector gave up on are counted on
+// the viewers' dashboard, next to what to do, and on /metrics; people who
+// are not viewers do not see it.
+func TestFailedWebhooksShown(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	viewer, outsider := client(), client()
+	r.signIn(viewer, "director")
+	r.signIn(outsider, "sidorov")
+	if _, body := webtest.Get(t, viewer, r.http.URL+"/dashboard"); strings.Contains(body, `id="webhooks-failed"`) {
+		t.Fatal("a warning with nothing failed")
+	}
+	events := []storage.WebhookEvent{{EventID: 1, Type: flows.EventDocumentStarted, DocID: r.doc.DocID, Payload: "{}"},
+		{EventID: 2, Type: flows.EventTaskAssigned, DocID: r.doc.DocID, Payload: "{}"}}
+	if err := r.db.EnqueueWebhooks(ctx, "https://crm.example/hook", 2, events, r.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	due, err := r.db.DueWebhooks(ctx, r.clock.Now(), 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due = %v, %v (one per document at a time)", due, err)
+	}
+	if err := r.db.WebhookFailed(ctx, due[0].ID, "HTTP 500", r.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, body := webtest.Get(t, viewer, r.http.URL+"/dashboard")
+	if !strings.Contains(body, `id="webhooks-failed"`) || !strings.Contains(body, "viza webhooks retry") || !strings.Contains(body, "1") {
+		t.Errorf("the viewer's dashboard does not warn:\n%s", body)
+	}
+	if _, body := webtest.Get(t, outsider, r.http.URL+"/dashboard"); strings.Contains(body, `id="webhooks-failed"`) {
+		t.Error("a non-viewer is warned about the connector")
+	}
+	rec := httptest.NewRecorder()
+	web.NewMetrics(r.db, r.clock.Now).Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{`viza_webhook_deliveries{state="failed"} 1`, `viza_webhook_deliveries{state="pending"} 1`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
