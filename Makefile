@@ -7,7 +7,7 @@ BIN     ?= bin/viza
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 CONFIG  ?= $(if $(wildcard viza.yaml),-config viza.yaml,--demo)
 
-.PHONY: run test lint bench stress fuzz build check-config clean
+.PHONY: run test lint bench scale stress fuzz build check-config clean
 
 run:
 	$(GO) run ./cmd/viza serve $(CONFIG)
@@ -28,6 +28,12 @@ lint:
 bench:
 	$(GO) run ./cmd/vizabench
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Every view at 1 k, 10 k and 100 k documents made through the engine: time,
+# peak RSS and database size, one JSON line each (SCALE=1000 for a quick look).
+SCALE ?= 1000,10000,100000
+scale:
+	VIZA_SCALE=$(SCALE) $(GO) test -count=1 -run '^TestScaleReport$$' -v -timeout 0 ./cmd/viza
 
 # Crash safety at length: 200 rounds of SIGKILL while decisions stream in.
 stress:
