@@ -256,6 +256,21 @@ func (d *Document) Participants() []PersonID {
 	return out
 }
 
+// Readers are the people who may read the document without being viewers:
+// its participants and everyone its route names, skipped stages too. The
+// list only grows as the document goes on (storage indexes it so).
+func (d *Document) Readers() []PersonID {
+	out := d.Participants()
+	for _, s := range d.Stages {
+		for _, p := range s.Approvers {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
 // IsParticipant reports whether id takes part in the document.
 func (d *Document) IsParticipant(id PersonID) bool { return slices.Contains(d.Participants(), id) }
 

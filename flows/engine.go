@@ -512,18 +512,8 @@ func loadDoc(id int64) func(Tx) (*Document, error) {
 }
 
 // mayContribute: the initiator, anyone in the route, and anyone who has
-// taken part may upload a corrected version.
-func (o *op) mayContribute(p PersonID) bool {
-	if o.d.IsParticipant(p) {
-		return true
-	}
-	for _, s := range o.d.Stages {
-		if slices.Contains(s.Approvers, p) {
-			return true
-		}
-	}
-	return false
-}
+// taken part may upload a corrected version (and read the document).
+func (o *op) mayContribute(p PersonID) bool { return slices.Contains(o.d.Readers(), p) }
 
 // UploadVersion adds a corrected version. After a rejection it starts the
 // next round; in the middle of a round it restarts the round. Who approves

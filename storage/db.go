@@ -232,6 +232,11 @@ func applyMigration(ctx context.Context, db *sql.DB, n int, body string) error {
 	if _, err := tx.ExecContext(ctx, body); err != nil {
 		return err
 	}
+	if step := goMigrations[n]; step != nil {
+		if err := step(ctx, tx); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)`, n, time.Now().Unix()); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/viza-app/viza/flows"
@@ -112,10 +113,18 @@ func (db *DB) Due(ctx context.Context, now time.Time, limit int) ([]flows.Delive
 
 func (db *DB) setDelivery(ctx context.Context, id int64, state string, next time.Time, ref, reason string, now time.Time) error {
 	return db.writeTx(ctx, func(tx execer) error {
-		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET state=?, attempts=attempts+1, next_at=?, ref=?, last_error=?, updated_at=?
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state=?, attempts=attempts+1, next_at=?, ref=?, last_error=?, updated_at=?
 			WHERE id=? AND state='pending'`, state, next.UnixNano(), ref, reason, now.UnixNano(), id)
 		if err != nil {
 			return fmt.Errorf("update delivery %d: %w", id, err)
+		}
+		// Sent deliveries are counted as they go: /metrics reads the
+		// counter, and old ones may be compacted away.
+		if n, _ := res.RowsAffected(); n == 1 && state == deliverySent {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO counters(name, value) SELECT 'deliveries_sent:' || channel, 1 FROM deliveries WHERE id = ?
+				ON CONFLICT(name) DO UPDATE SET value = value + 1`, id); err != nil {
+				return fmt.Errorf("count delivery %d: %w", id, err)
+			}
 		}
 		return nil
 	})
@@ -153,14 +162,17 @@ type OutboxStats struct {
 	OldestQueued time.Time
 }
 
-// OutboxStats counts deliveries by state.
+// OutboxStats counts deliveries by state: the waiting and the failed
+// through their partial indexes, the sent from their counters.
 func (db *DB) OutboxStats(ctx context.Context) (OutboxStats, error) {
 	var s OutboxStats
 	var oldest sql.NullInt64
 	err := db.reader.QueryRowContext(ctx, `SELECT
-		COALESCE(SUM(state='pending'),0), COALESCE(SUM(state='failed'),0), COALESCE(SUM(state='sent'),0),
-		(SELECT MIN(n.created_at) FROM deliveries d JOIN notifications n ON n.id=d.notification_id WHERE d.state='pending')
-		FROM deliveries`).Scan(&s.Pending, &s.Failed, &s.Sent, &oldest)
+		(SELECT COUNT(*) FROM deliveries WHERE state = 'pending'),
+		(SELECT COUNT(*) FROM deliveries WHERE state = 'failed'),
+		(SELECT COALESCE(SUM(value), 0) FROM counters WHERE name >= 'deliveries_sent:' AND name < 'deliveries_sent;'),
+		(SELECT MIN(n.created_at) FROM deliveries d JOIN notifications n ON n.id = d.notification_id WHERE d.state = 'pending')`).
+		Scan(&s.Pending, &s.Failed, &s.Sent, &oldest)
 	if err != nil {
 		return s, fmt.Errorf("outbox stats: %w", err)
 	}
@@ -238,15 +250,24 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 		}
 		return rows.Err()
 	}
-	err := scan(`SELECT kind, COUNT(*) FROM audit WHERE kind IN ('approve','reject','comment','acknowledge','done') GROUP BY kind`, func(r *sql.Rows) error {
-		var k string
-		var n int
-		err := r.Scan(&k, &n)
-		st.Decisions[k] = n
-		return err
-	})
+	counted := func(prefix string, into func(key string, n int)) error {
+		return scan(`SELECT name, value FROM counters WHERE name >= '`+prefix+`:' AND name < '`+prefix+`;'`, func(r *sql.Rows) error {
+			var name string
+			var n int
+			err := r.Scan(&name, &n)
+			into(strings.TrimPrefix(name, prefix+":"), n)
+			return err
+		})
+	}
+	err := counted("decisions", func(k string, n int) { st.Decisions[k] = n })
 	if err == nil {
-		err = scan(`SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state`, func(r *sql.Rows) error {
+		err = counted("deliveries_sent", func(ch string, n int) { st.Deliveries[[2]string{ch, deliverySent}] = n })
+	}
+	if err == nil {
+		// The waiting and the failed are few, and read through their
+		// partial indexes.
+		err = scan(`SELECT channel, 'pending', COUNT(*) FROM deliveries WHERE state = 'pending' GROUP BY channel
+			UNION ALL SELECT channel, 'failed', COUNT(*) FROM deliveries WHERE state = 'failed' GROUP BY channel`, func(r *sql.Rows) error {
 			var ch, s string
 			var n int
 			err := r.Scan(&ch, &s, &n)
@@ -255,13 +276,7 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 		})
 	}
 	if err == nil {
-		err = scan(`SELECT send, COUNT(*) FROM reminders WHERE sent_at IS NOT NULL GROUP BY send`, func(r *sql.Rows) error {
-			var s string
-			var n int
-			err := r.Scan(&s, &n)
-			st.RemindersSent[s] = n
-			return err
-		})
+		err = counted("reminders_sent", func(s string, n int) { st.RemindersSent[s] = n })
 	}
 	if err != nil {
 		return st, err

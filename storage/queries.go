@@ -25,6 +25,10 @@ const (
 	qDeleteOpenTask  = `DELETE FROM open_tasks WHERE assignee = ? AND id = ?`
 	qActiveAbsence   = `SELECT deputy, from_at, to_at FROM absences
 		WHERE person = ? AND from_at <= ? AND to_at > ? ORDER BY id DESC LIMIT 1`
+	qAddCounter    = `INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value`
+	qCountReminder = `INSERT INTO counters(name, value) SELECT 'reminders_sent:' || send, 1 FROM reminders WHERE id = ?
+		ON CONFLICT(name) DO UPDATE SET value = value + 1`
+	qInsertReader    = `INSERT OR IGNORE INTO readers(person, doc_id) VALUES (?, ?)`
 	qInboundLookup   = `SELECT doc_id, number, state, task_id, round, version, request FROM inbound WHERE key = ?`
 	qDocByID         = `SELECT id, body FROM documents WHERE id = ?`
 	qDocIDByNumber   = `SELECT id FROM documents WHERE number = ?`
@@ -41,7 +45,7 @@ const (
 
 var writerStatements = []string{qNextSequence, qInsertDocument, qUpdateDocument, qUpdateDocumentSameState, qSetDocumentHead, qInsertTask, qInsertOpenTask, qDeleteOpenTask,
 	qActiveAbsence, qInboundLookup, qDocByID, qDocIDByNumber, qDocOfTask, qBegin, qCommit, qRollback,
-	qInsertReminder, qCancelReminders, qMarkReminder, qLastManual}
+	qInsertReminder, qCancelReminders, qMarkReminder, qLastManual, qInsertReader, qAddCounter, qCountReminder}
 
 // A batch's audit events, notifications and keys are each inserted with
 // one statement of many rows (see flush), and its keys looked up with one

@@ -38,6 +38,9 @@ func (t *txn) MarkReminder(id int64, at time.Time) error {
 	if _, err := t.exec(qMarkReminder, at.UnixNano(), id); err != nil {
 		return fmt.Errorf("mark reminder %d: %w", id, err)
 	}
+	if _, err := t.exec(qCountReminder, id); err != nil {
+		return fmt.Errorf("count reminder %d: %w", id, err)
+	}
 	return nil
 }
 

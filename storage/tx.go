@@ -21,10 +21,11 @@ type txn struct {
 	w       *wconn
 	db      *DB
 	batch   *batch
-	loaded  map[int64]taskIndexed     // task id → what the task tables held at load
-	states  map[int64]string          // document id → state at load
-	pending map[int64]*flows.Document // saved by this command
-	rows    map[int64]*docRow         // documents rows it changed, merged into the batch's when it succeeds
+	loaded  map[int64]taskIndexed             // task id → what the task tables held at load
+	states  map[int64]string                  // document id → state at load
+	readers map[int64]map[flows.PersonID]bool // document id → who could read it at load
+	pending map[int64]*flows.Document         // saved by this command
+	rows    map[int64]*docRow                 // documents rows it changed, merged into the batch's when it succeeds
 }
 
 func (t *txn) exec(q string, args ...any) (sql.Result, error) {
@@ -127,9 +128,14 @@ func (t *txn) cached(id int64) *flows.Document {
 
 func (t *txn) remember(d *flows.Document) {
 	if t.loaded == nil {
-		t.loaded, t.states = map[int64]taskIndexed{}, map[int64]string{}
+		t.loaded, t.states, t.readers = map[int64]taskIndexed{}, map[int64]string{}, map[int64]map[flows.PersonID]bool{}
 	}
 	t.states[d.ID] = d.State
+	known := map[flows.PersonID]bool{}
+	for _, p := range d.Readers() {
+		known[p] = true
+	}
+	t.readers[d.ID] = known
 	for _, tk := range d.Tasks {
 		t.loaded[tk.ID] = indexed(tk)
 	}
@@ -171,6 +177,12 @@ func (t *txn) SaveDocument(d *flows.Document) error {
 		if err := t.indexTask(d.ID, tk); err != nil {
 			return fmt.Errorf("index task %d: %w", tk.ID, err)
 		}
+	}
+	if t.readers == nil {
+		t.readers = map[int64]map[flows.PersonID]bool{}
+	}
+	if err := t.indexReaders(d); err != nil {
+		return err
 	}
 	t.pending[d.ID] = d
 	return nil

@@ -1,0 +1,212 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/viza-app/viza/flows"
+)
+
+// goMigrations are the steps of a migration that SQL cannot take, run in
+// its transaction after its SQL.
+var goMigrations = map[int]func(ctx context.Context, tx *sql.Tx) error{
+	9: backfillReaders,
+}
+
+// backfillReaders fills the readers index from the documents' bodies.
+func backfillReaders(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, body FROM documents`)
+	if err != nil {
+		return fmt.Errorf("read documents: %w", err)
+	}
+	var docs []*flows.Document
+	for rows.Next() {
+		var id int64
+		var b body
+		if err := rows.Scan(&id, &b); err != nil {
+			rows.Close()
+			return fmt.Errorf("scan document: %w", err)
+		}
+		d, err := decodeDocument(id, b)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		docs = append(docs, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, d := range docs {
+		for _, p := range d.Readers() {
+			if _, err := tx.ExecContext(ctx, qInsertReader, string(p), d.ID); err != nil {
+				return fmt.Errorf("index readers of %s: %w", d.Number, err)
+			}
+		}
+	}
+	return nil
+}
+
+// indexReaders adds the people who may now read d and could not when the
+// command loaded it: the list only grows, so most commands add none.
+func (t *txn) indexReaders(d *flows.Document) error {
+	known := t.readers[d.ID]
+	for _, p := range d.Readers() {
+		if known[p] {
+			continue
+		}
+		if _, err := t.exec(qInsertReader, string(p), d.ID); err != nil {
+			return fmt.Errorf("index reader %s of %s: %w", p, d.Number, err)
+		}
+		if known == nil {
+			known = map[flows.PersonID]bool{}
+			t.readers[d.ID] = known
+		}
+		known[p] = true
+	}
+	return nil
+}
+
+// DocQuery chooses a page of the register. Zero fields do not filter.
+type DocQuery struct {
+	// Reader limits the page to the documents a person who is not a viewer
+	// may read; empty for a viewer, who reads every one.
+	Reader    flows.PersonID
+	State     string
+	Active    bool // not finished: in approval, sent back, being signed
+	Type      string
+	Initiator flows.PersonID
+	// Search is words to find in number, title and counterparty (each a
+	// word's beginning, all of them).
+	Search string
+	// OverdueAt keeps documents with an open task due before it.
+	OverdueAt time.Time
+	// Sort is "" (newest first), number, amount (largest first), state or
+	// waiting (documents waiting on someone, longest first).
+	Sort          string
+	Offset, Limit int
+}
+
+// ftsQuery turns typed words into an FTS5 query of word prefixes, every
+// one required; the words are quoted, so nothing typed is FTS syntax.
+func ftsQuery(s string) string {
+	var parts []string
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		parts = append(parts, `"`+w+`"*`)
+	}
+	return strings.Join(parts, " ")
+}
+
+// finalStates are the states nothing follows.
+var finalStates = []string{flows.StateApproved, flows.StateDone, flows.StateWithdrawn}
+
+func (q DocQuery) where() (from, where string, args []any) {
+	from = `documents d`
+	var conds []string
+	if q.Reader != "" {
+		from += ` JOIN readers r ON r.doc_id = d.id AND r.person = ?`
+		args = append(args, string(q.Reader))
+	}
+	if q.Sort == "waiting" {
+		from += ` JOIN (SELECT doc_id, MIN(id) AS first_task FROM open_tasks GROUP BY doc_id) w ON w.doc_id = d.id`
+	}
+	if q.State != "" {
+		conds, args = append(conds, `d.state = ?`), append(args, q.State)
+	}
+	if q.Active {
+		conds = append(conds, `d.state NOT IN (?, ?, ?)`)
+		for _, s := range finalStates {
+			args = append(args, s)
+		}
+	}
+	if q.Type != "" {
+		conds, args = append(conds, `d.type = ?`), append(args, q.Type)
+	}
+	if q.Initiator != "" {
+		conds, args = append(conds, `d.initiator = ?`), append(args, string(q.Initiator))
+	}
+	if fq := ftsQuery(q.Search); fq != "" {
+		conds, args = append(conds, `d.id IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)`), append(args, fq)
+	} else if strings.TrimSpace(q.Search) != "" {
+		conds = append(conds, `0`) // only punctuation: nothing matches
+	}
+	if !q.OverdueAt.IsZero() {
+		conds = append(conds, `d.id IN (SELECT doc_id FROM open_tasks WHERE due_at IS NOT NULL AND due_at < ?)`)
+		args = append(args, q.OverdueAt.UnixNano())
+	}
+	where = `1`
+	if len(conds) > 0 {
+		where = strings.Join(conds, ` AND `)
+	}
+	return from, where, args
+}
+
+// order is the ORDER BY of a query: a person's newest first follows the
+// readers index, so that their page is read in order, not sorted.
+func (q DocQuery) order() string {
+	if q.Reader != "" && q.Sort == "" {
+		return `r.doc_id DESC`
+	}
+	if o, ok := docOrders[q.Sort]; ok {
+		return o
+	}
+	return docOrders[""]
+}
+
+var docOrders = map[string]string{
+	"":        `d.id DESC`,
+	"number":  `d.number`,
+	"amount":  `d.amount_minor DESC, d.id DESC`,
+	"state":   `d.state, d.id DESC`,
+	"waiting": `w.first_task, d.id DESC`,
+}
+
+// DocumentPage reads one page of the register. Its cost is the page's
+// documents and the index entries before it, not the register's size.
+func (db *DB) DocumentPage(ctx context.Context, q DocQuery) ([]*flows.Document, error) {
+	order := q.order()
+	from, where, args := q.where()
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	args = append(args, limit, max(q.Offset, 0))
+	return db.documents(ctx, `SELECT d.id, d.body FROM `+from+` WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`, args...)
+}
+
+// CountDocuments counts what DocumentPage pages through.
+func (db *DB) CountDocuments(ctx context.Context, q DocQuery) (int, error) {
+	from, where, args := q.where()
+	var n int
+	if err := db.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+from+` WHERE `+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count documents: %w", err)
+	}
+	return n, nil
+}
+
+// QueryPlan explains how SQLite runs a page query (for tests that hold the
+// read paths to their indexes).
+func (db *DB) QueryPlan(ctx context.Context, q DocQuery) (string, error) {
+	from, where, args := q.where()
+	order := q.order()
+	rows, err := db.reader.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT d.id, d.body FROM `+from+` WHERE `+where+` ORDER BY `+order+` LIMIT 50`, args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return "", err
+		}
+		lines = append(lines, detail)
+	}
+	return strings.Join(lines, "\n"), rows.Err()
+}

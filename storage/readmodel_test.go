@@ -1,0 +1,252 @@
+package storage_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/storage"
+	"github.com/viza-app/viza/storage/storagetest"
+)
+
+// register makes a register of every shape: contracts and memos by three
+// initiators, approved, sent back, withdrawn, reassigned and open — some
+// of them overdue.
+func register(t *testing.T) *storagetest.Rig {
+	t.Helper()
+	r := storagetest.NewRig(t, false)
+	ctx := context.Background()
+	cps := []string{"ООО «Север»", "АО «Южный порт»", "ИП Северов", ""}
+	initiators := []flows.PersonID{"ivanova", "kuznetsova", "director"}
+	for i := range 24 {
+		cmd := flows.StartCmd{Key: fmt.Sprint("s", i), Actor: initiators[i%3], TypeID: "contract", Title: fmt.Sprintf("Договор %d поставки", i),
+			Counterparty: cps[i%4], AmountMinor: int64(i*37%11) * 1_000_000_00, HasAmount: i%5 != 0, Currency: "RUB",
+			File: flows.Upload{Name: "d.pdf", Content: strings.NewReader(fmt.Sprint("%PDF ", i))}}
+		if i%4 == 3 {
+			cmd.TypeID, cmd.Title, cmd.Approvers = "memo", fmt.Sprintf("Записка %d", i), []flows.PersonID{"petrov", "director"}
+		}
+		out, err := r.Engine.Start(ctx, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := r.DB.Document(ctx, out.DocID)
+		task := d.OpenTasks()[0]
+		switch i % 6 {
+		case 1: // approved all the way
+			for n := 0; n < 5; n++ {
+				d, _ = r.DB.Document(ctx, out.DocID)
+				open := d.OpenTasks()
+				if len(open) == 0 {
+					break
+				}
+				action := map[string]string{flows.KindApprove: flows.ActionApprove, flows.KindSign: flows.ActionDone,
+					flows.KindAcknowledge: flows.ActionAcknowledge}[open[0].Kind]
+				if _, err := r.Engine.Decide(ctx, flows.DecideCmd{Key: fmt.Sprint("a", i, n), Actor: open[0].Assignee, TaskID: open[0].ID,
+					Action: action}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case 2:
+			if _, err := r.Engine.Decide(ctx, flows.DecideCmd{Key: fmt.Sprint("r", i), Actor: task.Assignee, TaskID: task.ID,
+				Action: flows.ActionReject, Comment: "нет"}); err != nil {
+				t.Fatal(err)
+			}
+		case 3:
+			if _, err := r.Engine.Withdraw(ctx, flows.WithdrawCmd{Key: fmt.Sprint("w", i), Actor: cmd.Actor, DocID: out.DocID}); err != nil {
+				t.Fatal(err)
+			}
+		case 4:
+			if _, err := r.Engine.Reassign(ctx, flows.ReassignCmd{Key: fmt.Sprint("re", i), Actor: task.Assignee, TaskID: task.ID,
+				To: "kuznetsova", Reason: "отпуск"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.Clock.Advance(3 * time.Hour)
+	}
+	return r
+}
+
+// TestDocumentPageIsTheFilteredRegister: every query's pages, put
+// together, are what filtering the whole register in Go gives — in the
+// same order — and the count agrees.
+func TestDocumentPageIsTheFilteredRegister(t *testing.T) {
+	r := register(t)
+	ctx := context.Background()
+	all, err := r.DB.AllDocuments(ctx) // newest first
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := r.Clock.Now()
+	overdue := func(d *flows.Document) bool {
+		for _, tk := range d.OpenTasks() {
+			if !tk.Due.IsZero() && tk.Due.Before(now) {
+				return true
+			}
+		}
+		return false
+	}
+	tests := []struct {
+		name string
+		q    storage.DocQuery
+		keep func(*flows.Document) bool
+	}{
+		{"all", storage.DocQuery{}, func(*flows.Document) bool { return true }},
+		{"petrov's", storage.DocQuery{Reader: "petrov"}, func(d *flows.Document) bool { return slices.Contains(d.Readers(), "petrov") }},
+		{"ivanova's memos", storage.DocQuery{Reader: "ivanova", Type: "memo"},
+			func(d *flows.Document) bool { return slices.Contains(d.Readers(), "ivanova") && d.TypeID == "memo" }},
+		{"in approval", storage.DocQuery{State: flows.StateInApproval}, func(d *flows.Document) bool { return d.State == flows.StateInApproval }},
+		{"active", storage.DocQuery{Active: true}, func(d *flows.Document) bool { return !d.IsFinal() }},
+		{"by kuznetsova", storage.DocQuery{Initiator: "kuznetsova"}, func(d *flows.Document) bool { return d.Initiator == "kuznetsova" }},
+		{"search север", storage.DocQuery{Search: "север"}, func(d *flows.Document) bool {
+			return strings.Contains(strings.ToLower(d.Counterparty), "север")
+		}},
+		{"search two words", storage.DocQuery{Search: "Договор пост"}, func(d *flows.Document) bool { return strings.Contains(d.Title, "поставки") }},
+		{"search a number", storage.DocQuery{Search: all[3].Number}, func(d *flows.Document) bool { return d.Number == all[3].Number }},
+		{"search punctuation", storage.DocQuery{Search: "«»"}, func(*flows.Document) bool { return false }},
+		{"search FTS syntax", storage.DocQuery{Search: `север" OR title:*`}, func(*flows.Document) bool { return false }},
+		{"overdue", storage.DocQuery{OverdueAt: now}, overdue},
+		{"sidorov's overdue", storage.DocQuery{Reader: "sidorov", OverdueAt: now}, func(d *flows.Document) bool {
+			return slices.Contains(d.Readers(), "sidorov") && overdue(d)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var want []string
+			for _, d := range all {
+				if tc.keep(d) {
+					want = append(want, d.Number)
+				}
+			}
+			var got []string
+			q := tc.q
+			q.Limit = 5
+			for q.Offset = 0; q.Offset < 100; q.Offset += q.Limit {
+				page, err := r.DB.DocumentPage(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, d := range page {
+					got = append(got, d.Number)
+				}
+				if len(page) < q.Limit {
+					break
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("pages\n%v\nwant\n%v", got, want)
+			}
+			if n, err := r.DB.CountDocuments(ctx, tc.q); err != nil || n != len(want) {
+				t.Errorf("count = %d, %v; want %d", n, err, len(want))
+			}
+		})
+	}
+	if len(all) != 24 {
+		t.Fatalf("%d documents", len(all))
+	}
+}
+
+func TestDocumentPageSorts(t *testing.T) {
+	r := register(t)
+	ctx := context.Background()
+	page := func(sort string) []*flows.Document {
+		docs, err := r.DB.DocumentPage(ctx, storage.DocQuery{Sort: sort, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return docs
+	}
+	byNumber := page("number")
+	if !slices.IsSortedFunc(byNumber, func(a, b *flows.Document) int { return strings.Compare(a.Number, b.Number) }) || len(byNumber) != 24 {
+		t.Error("by number: not in order")
+	}
+	amounts := page("amount")
+	amount := func(d *flows.Document) int64 { // documents without one last
+		if !d.HasAmount {
+			return -1
+		}
+		return d.AmountMinor
+	}
+	for i := 1; i < len(amounts); i++ {
+		if amount(amounts[i-1]) < amount(amounts[i]) {
+			t.Errorf("by amount: %d before %d", amount(amounts[i-1]), amount(amounts[i]))
+		}
+	}
+	// Waiting: only documents someone holds a task on, the longest waiting
+	// (the oldest open task) first.
+	waiting := page("waiting")
+	var firsts []int64
+	for _, d := range waiting {
+		open := d.OpenTasks()
+		if len(open) == 0 {
+			t.Fatalf("%s waits on nobody", d.Number)
+		}
+		first := open[0].ID
+		for _, tk := range open {
+			first = min(first, tk.ID)
+		}
+		firsts = append(firsts, first)
+	}
+	if !slices.IsSorted(firsts) || len(waiting) == 0 {
+		t.Errorf("waiting order: %v", firsts)
+	}
+}
+
+// TestReadersIndexFollowsDocuments: after every kind of command, the
+// readers index holds exactly who may read each document.
+func TestReadersIndexFollowsDocuments(t *testing.T) {
+	r := register(t)
+	ctx := context.Background()
+	all, _ := r.DB.AllDocuments(ctx)
+	for _, p := range r.Dir.People {
+		docs, err := r.DB.DocumentPage(ctx, storage.DocQuery{Reader: p.ID, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, d := range docs {
+			got[d.Number] = true
+		}
+		for _, d := range all {
+			if may := r.Engine.MayRead(d, p.ID) || r.Dir.IsViewer(p.ID); slices.Contains(d.Readers(), p.ID) != got[d.Number] && !r.Dir.IsViewer(p.ID) {
+				t.Errorf("%s on %s: indexed %v, may read %v", p.ID, d.Number, got[d.Number], may)
+			}
+		}
+	}
+}
+
+// TestPagesUseIndexes: a person's page is read through the readers index,
+// a search through the full-text index, and neither sorts the register.
+func TestPagesUseIndexes(t *testing.T) {
+	r := register(t)
+	ctx := context.Background()
+	tests := []struct {
+		q          storage.DocQuery
+		want, none []string
+	}{
+		{storage.DocQuery{}, nil, []string{"TEMP B-TREE"}},
+		{storage.DocQuery{Reader: "petrov"}, []string{"USING PRIMARY KEY"}, []string{"TEMP B-TREE", "SCAN d\n", "SCAN r"}},
+		{storage.DocQuery{Search: "север"}, []string{"VIRTUAL TABLE INDEX"}, nil},
+		{storage.DocQuery{Sort: "number"}, []string{"sqlite_autoindex_documents"}, []string{"TEMP B-TREE"}},
+		{storage.DocQuery{Sort: "amount"}, []string{"documents_amount"}, []string{"TEMP B-TREE"}},
+	}
+	for _, tc := range tests {
+		plan, err := r.DB.QueryPlan(ctx, tc.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(plan+"\n", w) {
+				t.Errorf("%+v: plan lacks %q:\n%s", tc.q, w, plan)
+			}
+		}
+		for _, n := range tc.none {
+			if strings.Contains(plan+"\n", n) {
+				t.Errorf("%+v: plan has %q:\n%s", tc.q, n, plan)
+			}
+		}
+	}
+}
