@@ -279,44 +279,14 @@ func (c *decodedDocs) put(d *flows.Document, updatedAt int64) {
 // as maxCachedDocs bounds the writer's.
 const maxDecodedDocs = 20000
 
-// DocumentsByCounterparty returns the documents whose counterparty contains
-// q (any letter case), newest first, reading only the counterparty column
-// until it has found its matches.
+// DocumentsByCounterparty returns the documents whose counterparty has
+// words beginning with those of q (any letter case), newest first, through
+// the full-text index.
 func (db *DB) DocumentsByCounterparty(ctx context.Context, q string, limit int) ([]*flows.Document, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT id, counterparty FROM documents WHERE counterparty != '' ORDER BY id DESC`)
-	if err != nil {
-		return nil, fmt.Errorf("search counterparties: %w", err)
+	if ftsQuery(q) == "" {
+		return nil, nil
 	}
-	// SQLite's LIKE folds only ASCII letters; Cyrillic names are matched here.
-	var ids []int64
-	q = strings.ToLower(q)
-	for rows.Next() {
-		var id int64
-		var cp string
-		if err := rows.Scan(&id, &cp); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if strings.Contains(strings.ToLower(cp), q) {
-			ids = append(ids, id)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	var out []*flows.Document
-	for _, id := range ids {
-		d, err := db.Document(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-		if len(out) == limit {
-			break
-		}
-	}
-	return out, nil
+	return db.DocumentPage(ctx, DocQuery{Counterparty: q, Limit: limit})
 }
 
 // ChangedDocument is a document with the moment it was last written.

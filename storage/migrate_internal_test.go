@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
 )
 
@@ -200,5 +201,68 @@ func TestInboundColumnsMigration(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("%s: outcome %+v, %v; want %+v", key, got, err, want)
 		}
+	}
+}
+
+// TestReadersBackfill: the migration's Go step makes the readers index of
+// documents written before it, from their bodies.
+func TestReadersBackfill(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "viza.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cfg, err := config.Load("../config/testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := cfg.Directory()
+	eng := flows.NewEngine(db, Files{Dir: filepath.Join(t.TempDir(), "files")}, flows.SystemClock{}, nil, dir)
+	for i, approvers := range [][]flows.PersonID{{"petrov"}, {"sidorov", "director"}, {"kuznetsova"}} {
+		if _, err := eng.Start(ctx, flows.StartCmd{Key: fmt.Sprint(i), Actor: "ivanova", TypeID: "memo", Title: "m", Approvers: approvers,
+			File: flows.Upload{Name: "m.pdf", Content: strings.NewReader(fmt.Sprint(i))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := sql.Open("sqlite", DSN(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	indexed := func() []string {
+		rows, err := raw.QueryContext(ctx, `SELECT person || '@' || doc_id FROM readers ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			out = append(out, s)
+		}
+		return out
+	}
+	want := indexed()
+	if len(want) != 3+4 { // ivanova in each, and the approvers
+		t.Fatalf("the writer indexed %v", want)
+	}
+	if _, err := raw.ExecContext(ctx, `DELETE FROM readers`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := backfillReaders(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexed(); !slices.Equal(got, want) {
+		t.Errorf("backfilled %v, want %v", got, want)
 	}
 }

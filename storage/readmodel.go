@@ -84,6 +84,8 @@ type DocQuery struct {
 	// Search is words to find in number, title and counterparty (each a
 	// word's beginning, all of them).
 	Search string
+	// Counterparty is words to find in the counterparty alone.
+	Counterparty string
 	// OverdueAt keeps documents with an open task due before it.
 	OverdueAt time.Time
 	// Sort is "" (newest first), number, amount (largest first), state or
@@ -134,6 +136,9 @@ func (q DocQuery) where() (from, where string, args []any) {
 		conds, args = append(conds, `d.id IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)`), append(args, fq)
 	} else if strings.TrimSpace(q.Search) != "" {
 		conds = append(conds, `0`) // only punctuation: nothing matches
+	}
+	if fq := ftsQuery(q.Counterparty); fq != "" {
+		conds, args = append(conds, `d.id IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)`), append(args, "counterparty : ("+fq+")")
 	}
 	if !q.OverdueAt.IsZero() {
 		conds = append(conds, `d.id IN (SELECT doc_id FROM open_tasks WHERE due_at IS NOT NULL AND due_at < ?)`)

@@ -172,6 +172,9 @@ func TestDocumentsByCounterpartyFoldsCyrillicCase(t *testing.T) {
 	if got, _ := db.DocumentsByCounterparty(ctx, "нефть", 5); len(got) != 0 {
 		t.Fatalf("found %d for a missing name", len(got))
 	}
+	if got, _ := db.DocumentsByCounterparty(ctx, "x", 5); len(got) != 0 {
+		t.Fatalf("a title word found %d counterparties", len(got))
+	}
 }
 
 // Bodies are stored compressed; rows written before that keep their JSON

@@ -260,6 +260,8 @@ type Store interface {
 	OpenTasksOf(ctx context.Context, p flows.PersonID) ([]storage.OpenTask, error)
 	FailedDeliveries(ctx context.Context, docID int64, channel string) ([]storage.FailedDelivery, error)
 	DocumentsByCounterparty(ctx context.Context, q string, limit int) ([]*flows.Document, error)
+	DocumentPage(ctx context.Context, q storage.DocQuery) ([]*flows.Document, error)
+	CountDocuments(ctx context.Context, q storage.DocQuery) (int, error)
 }
 
 // Reports renders the approval sheet and the registry.

@@ -7,11 +7,11 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/messages/rich"
+	"github.com/viza-app/viza/storage"
 )
 
 // memFile is a file made in memory (a sheet, an export) for SendFile.
@@ -73,27 +73,6 @@ func (m *Messenger) onExport(ctx context.Context, p *flows.Person, lang, conv st
 	}
 }
 
-// matches applies a /list filter: "-" all, "a" active, "o" overdue, "m"
-// mine, "t.<type>" one type.
-func matches(d *flows.Document, filter string, p flows.PersonID, now time.Time) bool {
-	switch {
-	case filter == "a":
-		return !d.IsFinal()
-	case filter == "o":
-		for _, t := range d.OpenTasks() {
-			if !t.Due.IsZero() && now.After(t.Due) {
-				return true
-			}
-		}
-		return false
-	case filter == "m":
-		return d.IsParticipant(p)
-	case strings.HasPrefix(filter, "t."):
-		return d.TypeID == filter[2:]
-	}
-	return true
-}
-
 // listBudget is how much of a message one page of the table may fill; the
 // rest is for the header and the page line.
 func (m *Messenger) listBudget() int {
@@ -103,49 +82,62 @@ func (m *Messenger) listBudget() int {
 	return m.caps.MaxText * 7 / 8
 }
 
+// listPage is how many documents one page of the table shows: a page is
+// read by its query, so it costs its documents, not the register.
+const listPage = 15
+
 // showList sends (or, from a button, edits) one page of the table of
 // documents the person may see.
 func (m *Messenger) showList(ctx context.Context, p *flows.Person, lang, conv, filter string, page int, edit string) {
-	if m.Reports == nil {
-		return
+	now := m.Clock.Now()
+	q := storage.DocQuery{Limit: listPage}
+	if !m.Engine.Directory().IsViewer(p.ID) {
+		q.Reader = p.ID
 	}
-	docs, err := m.Reports.Visible(ctx, p.ID)
+	switch {
+	case filter == "a":
+		q.Active = true
+	case filter == "o":
+		q.OverdueAt = now
+	case filter == "m":
+		q.Reader = p.ID
+	case strings.HasPrefix(filter, "t."):
+		q.Type = filter[2:]
+	}
+	total, err := m.Store.CountDocuments(ctx, q)
 	if err != nil {
 		m.replyErr(ctx, p.ID, conv, lang, err)
 		return
 	}
-	now := m.Clock.Now()
-	r := m.renderer()
-	var lines []rich.Text
-	for _, d := range docs {
-		if matches(d, filter, p.ID, now) {
-			lines = append(lines, r.ListLine(d, lang, now))
-		}
+	pageCount := max(1, (total+listPage-1)/listPage)
+	page = min(max(page, 0), pageCount-1)
+	q.Offset = page * listPage
+	docs, err := m.Store.DocumentPage(ctx, q)
+	if err != nil {
+		m.replyErr(ctx, p.ID, conv, lang, err)
+		return
 	}
-	// Pages are cut by size, not by count: titles differ in length.
-	budget := m.listBudget()
-	var pages [][]rich.Text
-	var cur []rich.Text
-	size := 0
-	for _, ln := range lines {
-		if size+ln.Len() > budget && len(cur) > 0 {
-			pages, cur, size = append(pages, cur), nil, 0
+	r := m.renderer()
+	// A page stops short of the message's limit; titles differ in length,
+	// and a line that would not fit is left for the card.
+	var lines []rich.Text
+	size, budget := 0, m.listBudget()
+	for _, d := range docs {
+		ln := r.ListLine(d, lang, now)
+		if size+ln.Len() > budget && len(lines) > 0 {
+			break
 		}
-		cur = append(cur, ln)
+		lines = append(lines, ln)
 		size += ln.Len() + 1
 	}
-	if len(cur) > 0 || len(pages) == 0 {
-		pages = append(pages, cur)
-	}
-	page = min(max(page, 0), len(pages)-1)
-	text := m.t(lang, "chat.list_header", map[string]any{"Count": len(lines), "Filter": m.s(lang, "chat.filter."+filterKey(filter), nil)})
+	text := m.t(lang, "chat.list_header", map[string]any{"Count": total, "Filter": m.s(lang, "chat.filter."+filterKey(filter), nil)})
 	if len(lines) == 0 {
 		text = rich.Concat(text, rich.Plain("\n"), m.t(lang, "chat.list_empty", nil))
 	} else {
-		text = rich.Concat(text, rich.Plain("\n\n"), rich.Join(pages[page], "\n"))
+		text = rich.Concat(text, rich.Plain("\n\n"), rich.Join(lines, "\n"))
 	}
-	if len(pages) > 1 {
-		text = rich.Concat(text, rich.Plain("\n\n"), m.t(lang, "chat.list_page", map[string]any{"Page": page + 1, "Pages": len(pages)}))
+	if pageCount > 1 {
+		text = rich.Concat(text, rich.Plain("\n\n"), m.t(lang, "chat.list_page", map[string]any{"Page": page + 1, "Pages": pageCount}))
 	}
 	var rows [][]Button
 	var row []Button
@@ -167,7 +159,7 @@ func (m *Messenger) showList(ctx context.Context, p *flows.Person, lang, conv, f
 	if page > 0 {
 		nav = append(nav, Button{Label: "◀", Action: fmt.Sprintf("ls:%s:%d", filter, page-1)})
 	}
-	if page < len(pages)-1 {
+	if page < pageCount-1 {
 		nav = append(nav, Button{Label: "▶", Action: fmt.Sprintf("ls:%s:%d", filter, page+1)})
 	}
 	if len(nav) > 0 {

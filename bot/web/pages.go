@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/viza-app/viza/bot/input"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/messages"
+	"github.com/viza-app/viza/storage"
 )
 
 // Handler returns the web routes.
@@ -460,6 +462,9 @@ type inboxTask struct {
 	Line string
 }
 
+// inboxDocs is how many of their own documents a person's inbox lists.
+const inboxDocs = 30
+
 func (s *Server) inbox(w http.ResponseWriter, r *http.Request, p *flows.Person, scope string) {
 	lang := s.lang(p)
 	rd := messages.Renderer{Dir: s.Engine.Directory()}
@@ -476,13 +481,10 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request, p *flows.Person, 
 		}
 		v.Tasks = append(v.Tasks, inboxTask{ID: ot.ID, Doc: d, Due: rd.FormatTime(ot.Due), Line: rd.ListLine(d, lang, s.Clock.Now()).String()})
 	}
-	if s.Reports != nil {
-		all, _ := s.Reports.Visible(r.Context(), p.ID)
-		for _, d := range all {
-			if d.Initiator == p.ID {
-				v.Docs = append(v.Docs, d)
-			}
-		}
+	// The person's own newest documents, by the initiator index.
+	if v.Docs, err = s.Store.DocumentsOf(r.Context(), p.ID, inboxDocs); err != nil {
+		s.fail(w, p, http.StatusInternalServerError, err)
+		return
 	}
 	for _, n := range s.recent(r.Context(), p.ID) {
 		v.Recent = append(v.Recent, recentView{Kind: n.Kind, Number: n.Number, At: n.At, Text: n.html()})
@@ -672,19 +674,49 @@ type dashView struct {
 	// WebhooksFailed counts events the connector gave up delivering, for
 	// viewers to have them re-sent.
 	WebhooksFailed int64
+	// The page shown, of Pages, of Total documents; Prev and Next are the
+	// neighbours' addresses ("" at the ends).
+	Page, Pages, Total int
+	Prev, Next         string
 }
+
+// dashboardPage is how many documents one page of the dashboard shows.
+const dashboardPage = 50
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *flows.Person, scope string) {
 	lang := s.lang(p)
-	docs, err := s.Reports.Visible(r.Context(), p.ID)
-	if err != nil {
-		s.fail(w, p, http.StatusInternalServerError, err)
-		return
-	}
 	q := r.URL.Query()
 	v := dashView{Types: s.Engine.Directory().Types, People: s.Engine.Directory().People, State: q.Get("state"), TypeID: q.Get("type"), Q: strings.TrimSpace(q.Get("q")),
 		Sort: q.Get("sort"), Initiator: q.Get("initiator"), Overdue: q.Get("overdue") == "1",
 		States: []string{flows.StateInApproval, flows.StateChangesRequested, flows.StateApproved, flows.StateSigning, flows.StateDone, flows.StateWithdrawn}}
+	v.Page, _ = strconv.Atoi(q.Get("page"))
+	v.Page = max(v.Page, 1)
+	now := s.Clock.Now()
+	// A viewer pages through the register, anyone else through the
+	// documents they may read: each page costs its rows, not the register.
+	dq := storage.DocQuery{State: v.State, Type: v.TypeID, Initiator: flows.PersonID(v.Initiator), Search: v.Q, Sort: v.Sort,
+		Offset: (v.Page - 1) * dashboardPage, Limit: dashboardPage}
+	if !s.Engine.Directory().IsViewer(p.ID) {
+		dq.Reader = p.ID
+	}
+	if v.Overdue {
+		dq.OverdueAt = now
+	}
+	docs, err := s.Store.DocumentPage(r.Context(), dq)
+	if err == nil {
+		v.Total, err = s.Store.CountDocuments(r.Context(), dq)
+	}
+	if err != nil {
+		s.fail(w, p, http.StatusInternalServerError, err)
+		return
+	}
+	v.Pages = max(1, (v.Total+dashboardPage-1)/dashboardPage)
+	if v.Page > 1 {
+		v.Prev = pageURL(q, v.Page-1)
+	}
+	if v.Page < v.Pages {
+		v.Next = pageURL(q, v.Page+1)
+	}
 	if s.Engine.Directory().IsViewer(p.ID) {
 		st, err := s.Store.WebhookStats(r.Context())
 		if err != nil {
@@ -694,7 +726,6 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *flows.Pers
 		v.WebhooksFailed = st.Failed
 	}
 	rd := messages.Renderer{Dir: s.Engine.Directory()}
-	now := s.Clock.Now()
 	l := mustLocalizer(lang)
 	for _, d := range docs {
 		row := dashRow{Doc: d, Type: messages.Localized(d.TypeName, lang), State: messages.State(d.State, lang), Initiate: rd.Name(d.Initiator), Since: d.CreatedAt}
@@ -714,29 +745,17 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *flows.Pers
 		if cr := d.CurrentRound(); cr != nil && cr.Outcome == "" && cr.Stage < len(d.Stages) {
 			row.Stage = messages.StageName(l, d.Stages[cr.Stage], lang)
 		}
-		text := strings.ToLower(d.Number + " " + d.Title + " " + d.Counterparty)
-		switch {
-		case v.State != "" && d.State != v.State,
-			v.TypeID != "" && d.TypeID != v.TypeID,
-			v.Initiator != "" && string(d.Initiator) != v.Initiator,
-			v.Overdue && !row.Overdue,
-			v.Q != "" && !strings.Contains(text, strings.ToLower(v.Q)):
-			continue
-		}
 		v.Rows = append(v.Rows, row)
 	}
-	slices.SortStableFunc(v.Rows, func(a, b dashRow) int {
-		switch v.Sort {
-		case "number":
-			return strings.Compare(a.Doc.Number, b.Doc.Number)
-		case "waiting":
-			return a.Since.Compare(b.Since)
-		case "state":
-			return strings.Compare(a.State, b.State)
-		case "amount":
-			return int(b.Doc.AmountMinor - a.Doc.AmountMinor)
-		}
-		return b.Doc.CreatedAt.Compare(a.Doc.CreatedAt)
-	})
 	s.render(w, http.StatusOK, "dashboard.html", page{Person: p, CSRF: s.csrf(scope), Data: v})
+}
+
+// pageURL is the dashboard's address with its filters and another page.
+func pageURL(q url.Values, page int) string {
+	c := url.Values{}
+	for k, v := range q {
+		c[k] = v
+	}
+	c.Set("page", strconv.Itoa(page))
+	return "/dashboard?" + c.Encode()
 }

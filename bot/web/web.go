@@ -58,6 +58,9 @@ type Store interface {
 	OpenTasksOf(ctx context.Context, p flows.PersonID) ([]storage.OpenTask, error)
 	FailedDeliveries(ctx context.Context, docID int64, channel string) ([]storage.FailedDelivery, error)
 	WebhookStats(ctx context.Context) (storage.WebhookStats, error)
+	DocumentsOf(ctx context.Context, p flows.PersonID, limit int) ([]*flows.Document, error)
+	DocumentPage(ctx context.Context, q storage.DocQuery) ([]*flows.Document, error)
+	CountDocuments(ctx context.Context, q storage.DocQuery) (int, error)
 }
 
 // Reports renders the approval sheet and the registry.
