@@ -3,6 +3,8 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -10,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -527,5 +530,54 @@ func TestFailedWebhooksShown(t *testing.T) {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// TestDashboardPages: the register comes a page of fifty at a time, the
+// pages together hold every document once, and the filters carry over to
+// the next page's link.
+func TestDashboardPages(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	for i := range 55 {
+		if _, err := r.eng.Start(ctx, flows.StartCmd{Key: fmt.Sprint("p", i), Actor: "ivanova", TypeID: "memo", Title: fmt.Sprintf("Записка %02d", i),
+			Approvers: []flows.PersonID{"petrov"}, File: flows.Upload{Name: "m.pdf", Content: strings.NewReader(fmt.Sprint(i))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	viewer := client()
+	r.signIn(viewer, "director")
+	rowRE := regexp.MustCompile(`data-number="([^"]+)"`)
+	nextRE := regexp.MustCompile(`href="([^"]+)" rel="next"`)
+	seen := map[string]bool{}
+	path := "/dashboard?type=memo"
+	for pages := 0; path != ""; pages++ {
+		if pages > 2 {
+			t.Fatal("more pages than 56 documents need")
+		}
+		_, body := webtest.Get(t, viewer, r.http.URL+path)
+		rows := rowRE.FindAllStringSubmatch(body, -1)
+		if want := []int{50, 5}[pages]; len(rows) != want {
+			t.Fatalf("page %d has %d rows, want %d", pages+1, len(rows), want)
+		}
+		for _, m := range rows {
+			if seen[m[1]] {
+				t.Fatalf("%s on two pages", m[1])
+			}
+			seen[m[1]] = true
+		}
+		if !strings.Contains(body, "документов: 55") {
+			t.Errorf("page %d does not say how many documents", pages+1)
+		}
+		path = ""
+		if m := nextRE.FindStringSubmatch(body); m != nil {
+			path = html.UnescapeString(m[1])
+			if !strings.Contains(path, "type=memo") || !strings.Contains(path, "page=2") {
+				t.Errorf("next page loses the filter: %s", path)
+			}
+		}
+	}
+	if len(seen) != 55 {
+		t.Errorf("%d documents over the pages, want 55", len(seen))
 	}
 }
