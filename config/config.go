@@ -30,6 +30,7 @@ type Config struct {
 	Email         *Email         `yaml:"email"`
 	HTTP          *HTTP          `yaml:"http"`
 	API           *API           `yaml:"api"`
+	Retention     *Retention     `yaml:"retention"`
 	Webhooks      []Webhook      `yaml:"webhooks"`
 	Log           *Log           `yaml:"log"`
 	Lines         map[string]int `yaml:"-"`
@@ -211,6 +212,18 @@ type API struct {
 	// default 168h, a week (longer than webhook retries last).
 	LinkTTL string `yaml:"link_ttl"`
 	Line    int    `yaml:"-"`
+}
+
+// Retention says how long bookkeeping is kept; the audit log, documents
+// and versions are kept for ever.
+type Retention struct {
+	// Notifications: delivered notifications (failed ones stay); default
+	// 720h, a month.
+	Notifications string `yaml:"notifications"`
+	// Dialogues: chat leftovers (references to cards sent, unanswered
+	// prompts) and processed inbound updates; default 2160h, three months.
+	Dialogues string `yaml:"dialogues"`
+	Line      int    `yaml:"-"`
 }
 
 // Webhook is one subscriber of the connector's events.
@@ -472,6 +485,15 @@ func (c *Config) applyDefaults() {
 		if e.MaxAttachmentMB == 0 {
 			e.MaxAttachmentMB = 10
 		}
+	}
+	if c.Retention == nil {
+		c.Retention = &Retention{}
+	}
+	if c.Retention.Notifications == "" {
+		c.Retention.Notifications = "720h"
+	}
+	if c.Retention.Dialogues == "" {
+		c.Retention.Dialogues = "2160h"
 	}
 	if c.API == nil {
 		c.API = &API{}

@@ -310,6 +310,8 @@ func TestConnectorMistakes(t *testing.T) {
 	}{
 		{"bad api", "api:\n  requests_per_minute: -1\n  link_ttl: soon\n",
 			[]string{"api.requests_per_minute: -1", `api.link_ttl: "soon"`}},
+		{"bad retention", "retention:\n  notifications: 1h\n  dialogues: forever\n",
+			[]string{`retention.notifications: "1h"`, `retention.dialogues: "forever"`}},
 		{"bad webhooks", "webhooks:\n  - url: ftp://crm.example/hook\n    events: [document.signed]\n  - events: [document.approved]\n" +
 			"    secret_env: CRM_SECRET\n  - {url: \"https://a.example/h\", secret_env: A}\n  - {url: \"https://a.example/h\", secret_env: A}\n",
 			[]string{`webhooks[0].url: "ftp://crm.example/hook"`, `webhooks[0].events: "document.signed": want one of document.started`,
@@ -329,6 +331,9 @@ func TestConnectorMistakes(t *testing.T) {
 	c, err := Parse("viza.yaml", []byte(good))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.Retention.Notifications != "720h" || c.Retention.Dialogues != "2160h" {
+		t.Errorf("retention = %+v", c.Retention)
 	}
 	if c.API.RequestsPerMinute != 120 || c.API.LinkTTL != "168h" || len(c.Webhooks) != 1 || c.Webhooks[0].Line == 0 {
 		t.Errorf("api = %+v, webhooks = %+v", c.API, c.Webhooks)

@@ -264,6 +264,7 @@ func (c *Config) validate(ps *Problems) {
 		}
 	}
 	c.validateConnector(ps)
+	c.validateRetention(ps)
 	c.validateReminders(c.Reminders, top("reminders"), "reminders", ps)
 	types := map[string]int{}
 	for i := range c.DocumentTypes {
@@ -394,6 +395,18 @@ func (c *Config) NormalizePhone(raw string) (string, error) {
 		return "", fmt.Errorf("phone %q is not a valid number", raw)
 	}
 	return phonenumbers.Format(num, phonenumbers.E164), nil
+}
+
+func (c *Config) validateRetention(ps *Problems) {
+	r := c.Retention
+	if r == nil {
+		return
+	}
+	for _, f := range []struct{ name, v string }{{"notifications", r.Notifications}, {"dialogues", r.Dialogues}} {
+		if d, err := time.ParseDuration(f.v); err != nil || d < 24*time.Hour {
+			ps.add(r.Line, "retention."+f.name, "%q: want a duration of a day or more, such as 720h", f.v)
+		}
+	}
 }
 
 func (c *Config) validateConnector(ps *Problems) {

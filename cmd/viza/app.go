@@ -328,6 +328,7 @@ func (m *Main) Run(ctx context.Context) error {
 	g.Go(func() error { return m.Dispatcher.Run(gctx) })
 	g.Go(func() error { return m.Scheduler.Run(gctx) })
 	g.Go(func() error { return m.logHead(gctx) })
+	g.Go(func() error { return m.compactLoop(gctx) })
 	if m.Webhooks != nil {
 		g.Go(func() error { return m.Webhooks.Run(gctx) })
 	}
