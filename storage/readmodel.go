@@ -92,6 +92,9 @@ type DocQuery struct {
 	// waiting (documents waiting on someone, longest first).
 	Sort          string
 	Offset, Limit int
+	// BeforeID keeps documents older than it (newest-first order): a
+	// keyset for reading the whole register in chunks.
+	BeforeID int64
 }
 
 // ftsQuery turns typed words into an FTS5 query of word prefixes, every
@@ -139,6 +142,13 @@ func (q DocQuery) where() (from, where string, args []any) {
 	}
 	if fq := ftsQuery(q.Counterparty); fq != "" {
 		conds, args = append(conds, `d.id IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)`), append(args, "counterparty : ("+fq+")")
+	}
+	if q.BeforeID > 0 {
+		if q.Reader != "" {
+			conds, args = append(conds, `r.doc_id < ?`), append(args, q.BeforeID)
+		} else {
+			conds, args = append(conds, `d.id < ?`), append(args, q.BeforeID)
+		}
 	}
 	if !q.OverdueAt.IsZero() {
 		conds = append(conds, `d.id IN (SELECT doc_id FROM open_tasks WHERE due_at IS NOT NULL AND due_at < ?)`)

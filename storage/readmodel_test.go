@@ -250,3 +250,37 @@ func TestPagesUseIndexes(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysetChunks: reading the register in chunks by BeforeID (as the
+// export does) gives every document once, newest first.
+func TestKeysetChunks(t *testing.T) {
+	r := register(t)
+	ctx := context.Background()
+	for _, reader := range []flows.PersonID{"", "petrov", "ivanova"} {
+		want, err := r.DB.DocumentPage(ctx, storage.DocQuery{Reader: reader, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []*flows.Document
+		q := storage.DocQuery{Reader: reader, Limit: 4}
+		for range 20 {
+			docs, err := r.DB.DocumentPage(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, docs...)
+			if len(docs) < q.Limit {
+				break
+			}
+			q.BeforeID = docs[len(docs)-1].ID
+		}
+		if len(got) != len(want) || len(want) == 0 {
+			t.Fatalf("reader %q: %d in chunks, %d at once", reader, len(got), len(want))
+		}
+		for i := range got {
+			if got[i].ID != want[i].ID {
+				t.Errorf("reader %q: chunk order differs at %d", reader, i)
+			}
+		}
+	}
+}

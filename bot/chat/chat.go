@@ -267,8 +267,9 @@ type Store interface {
 // Reports renders the approval sheet and the registry.
 type Reports interface {
 	Sheet(ctx context.Context, d *flows.Document, lang string, w io.Writer) error
-	Visible(ctx context.Context, p flows.PersonID) ([]*flows.Document, error)
-	Registry(ctx context.Context, docs []*flows.Document, lang string, csv bool, w io.Writer) error
+	// Registry writes the registry of what reader may read ("" for all)
+	// and says how many documents it holds.
+	Registry(ctx context.Context, reader flows.PersonID, lang string, csv bool, w io.Writer) (int, error)
 }
 
 // Commands are the commands people type, each with a catalogue entry

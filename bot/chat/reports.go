@@ -57,18 +57,20 @@ func (m *Messenger) onExport(ctx context.Context, p *flows.Person, lang, conv st
 	if m.Reports == nil {
 		return
 	}
-	docs, err := m.Reports.Visible(ctx, p.ID)
+	reader := p.ID
+	if m.Engine.Directory().IsViewer(p.ID) {
+		reader = ""
+	}
+	// A large register takes seconds: say so before the file comes.
+	m.text(ctx, p.ID, conv, m.t(lang, "chat.export_preparing", nil))
+	var buf bytes.Buffer
+	n, err := m.Reports.Registry(ctx, reader, lang, false, &buf)
 	if err != nil {
 		m.replyErr(ctx, p.ID, conv, lang, err)
 		return
 	}
-	var buf bytes.Buffer
-	if err := m.Reports.Registry(ctx, docs, lang, false, &buf); err != nil {
-		m.replyErr(ctx, p.ID, conv, lang, err)
-		return
-	}
 	name := "registry_" + m.Clock.Now().In(m.Engine.Directory().Location).Format("2006-01-02") + ".xlsx"
-	if err := m.sendFile(ctx, p.ID, conv, memFile(name, buf.Bytes(), m.t(lang, "chat.export_caption", map[string]any{"Count": len(docs)}))); err != nil {
+	if err := m.sendFile(ctx, p.ID, conv, memFile(name, buf.Bytes(), m.t(lang, "chat.export_caption", map[string]any{"Count": n}))); err != nil {
 		m.replyErr(ctx, p.ID, conv, lang, err)
 	}
 }

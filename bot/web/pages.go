@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -636,19 +637,37 @@ func (s *Server) sheet(w http.ResponseWriter, r *http.Request, p *flows.Person, 
 }
 
 func (s *Server) export(w http.ResponseWriter, r *http.Request, p *flows.Person, _ string) {
-	docs, err := s.Reports.Visible(r.Context(), p.ID)
+	reader := p.ID
+	if s.Engine.Directory().IsViewer(p.ID) {
+		reader = ""
+	}
+	// Written to a temporary file first: a failure half-way is a clear
+	// error page, not a broken download, and memory stays flat.
+	f, err := os.CreateTemp("", "viza-registry-*.xlsx")
 	if err != nil {
 		s.fail(w, p, http.StatusInternalServerError, err)
 		return
 	}
-	var buf bytes.Buffer
-	if err := s.Reports.Registry(r.Context(), docs, s.lang(p), false, &buf); err != nil {
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if _, err := s.Reports.Registry(r.Context(), reader, s.lang(p), false, f); err != nil {
+		s.fail(w, p, http.StatusInternalServerError, err)
+		return
+	}
+	size, err := f.Seek(0, io.SeekCurrent)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
 		s.fail(w, p, http.StatusInternalServerError, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 	w.Header().Set("Content-Disposition", `attachment; filename="registry.xlsx"`)
-	w.Write(buf.Bytes())
+	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	if _, err := io.Copy(w, f); err != nil {
+		s.Log.Warn("registry download cut short", "err", err)
+	}
 }
 
 type dashRow struct {

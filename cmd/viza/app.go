@@ -123,11 +123,7 @@ func (m *Main) writeReport(ctx context.Context, kind, number, lang string, csv b
 			return fmt.Errorf("sheet %s: %w", number, err)
 		}
 	} else {
-		docs, err := r.Visible(ctx, "")
-		if err == nil {
-			err = r.Registry(ctx, docs, lang, csv, f)
-		}
-		if err != nil {
+		if _, err := r.Registry(ctx, "", lang, csv, f); err != nil {
 			f.Close()
 			os.Remove(path)
 			return fmt.Errorf("export: %w", err)

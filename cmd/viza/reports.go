@@ -36,36 +36,43 @@ func (r *reports) Sheet(ctx context.Context, d *flows.Document, lang string, w i
 	return sheet.Render(w, sheet.Input{Doc: d, Lang: lang, Renderer: messages.Renderer{Dir: r.eng.Directory()}, Now: r.clock.Now(), LastHash: last})
 }
 
-// Visible lists the documents a person may see: all for viewers, else
-// those they take part in.
-func (r *reports) Visible(ctx context.Context, p flows.PersonID) ([]*flows.Document, error) {
-	docs, err := r.db.AllDocuments(ctx)
+// exportChunk is how many documents the registry reads at a time.
+const exportChunk = 500
+
+// Registry writes the registry of the documents reader may read (every
+// document for "") as XLSX, or CSV when csv is set, and returns how many
+// rows it wrote. Documents are read a chunk at a time, newest first, and
+// rows streamed out: memory stays flat however large the register.
+func (r *reports) Registry(ctx context.Context, reader flows.PersonID, lang string, csv bool, w io.Writer) (int, error) {
+	dir := r.eng.Directory()
+	row, err := registry.Rower(messages.Renderer{Dir: dir}, lang, r.clock.Now(), r.cal.WorkingDaysBetween)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	if p == "" {
-		return docs, nil
-	}
-	out := docs[:0]
-	for _, d := range docs {
-		if r.eng.MayRead(d, p) {
-			out = append(out, d)
+	n := 0
+	src := func(yield func(registry.Row) error) error {
+		q := storage.DocQuery{Reader: reader, Limit: exportChunk}
+		for {
+			docs, err := r.db.DocumentPage(ctx, q)
+			if err != nil {
+				return err
+			}
+			for _, d := range docs {
+				n++
+				if err := yield(row(d)); err != nil {
+					return err
+				}
+			}
+			if len(docs) < q.Limit {
+				return nil
+			}
+			q.BeforeID = docs[len(docs)-1].ID
 		}
 	}
-	return out, nil
-}
-
-// Registry writes the registry of docs as XLSX, or CSV when csv is set.
-func (r *reports) Registry(ctx context.Context, docs []*flows.Document, lang string, csv bool, w io.Writer) error {
-	dir := r.eng.Directory()
-	rows, err := registry.Rows(docs, messages.Renderer{Dir: dir}, lang, r.clock.Now(), r.cal.WorkingDaysBetween)
-	if err != nil {
-		return err
-	}
 	if csv {
-		return registry.WriteCSV(w, rows, lang, dir.Location)
+		return n, registry.WriteCSV(w, src, lang, dir.Location)
 	}
-	return registry.WriteXLSX(w, rows, lang, dir.Location)
+	return n, registry.WriteXLSX(w, src, lang, dir.Location)
 }
 
 // VerifyDocument tells, in lang, whether a sheet printed with hash still
@@ -117,10 +124,7 @@ func (f reportsFunc) Sheet(ctx context.Context, d *flows.Document, lang string, 
 	return f().Sheet(ctx, d, lang, w)
 }
 
-func (f reportsFunc) Visible(ctx context.Context, p flows.PersonID) ([]*flows.Document, error) {
-	return f().Visible(ctx, p)
-}
 
-func (f reportsFunc) Registry(ctx context.Context, docs []*flows.Document, lang string, csv bool, w io.Writer) error {
-	return f().Registry(ctx, docs, lang, csv, w)
+func (f reportsFunc) Registry(ctx context.Context, reader flows.PersonID, lang string, csv bool, w io.Writer) (int, error) {
+	return f().Registry(ctx, reader, lang, csv, w)
 }

@@ -36,14 +36,30 @@ type Row struct {
 var columns = []string{"number", "type", "title", "counterparty", "amount", "currency", "initiator", "state", "started", "finished",
 	"working_days", "stage", "waiting_on", "versions", "last_comment"}
 
-// Rows builds the registry rows in lang.
-func Rows(docs []*flows.Document, r messages.Renderer, lang string, now time.Time, days WorkingDays) ([]Row, error) {
+// Source yields the registry's rows in order, calling yield for each and
+// stopping at the first error it returns: a registry of any size is
+// written a row at a time, never held whole.
+type Source func(yield func(Row) error) error
+
+// FromRows is a Source over rows in memory.
+func FromRows(rows []Row) Source {
+	return func(yield func(Row) error) error {
+		for _, r := range rows {
+			if err := yield(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// Rower builds the registry row of a document in lang.
+func Rower(r messages.Renderer, lang string, now time.Time, days WorkingDays) (func(*flows.Document) Row, error) {
 	l, err := locales.For(lang)
 	if err != nil {
 		return nil, err
 	}
-	var out []Row
-	for _, d := range docs {
+	return func(d *flows.Document) Row {
 		row := Row{Number: d.Number, Type: messages.Localized(d.TypeName, lang), Title: d.Title, Counterparty: d.Counterparty,
 			Amount: float64(d.AmountMinor) / 100, HasAmount: d.HasAmount, Currency: d.Currency, Initiator: r.Name(d.Initiator),
 			State: messages.State(d.State, lang), Started: d.CreatedAt, Finished: d.FinishedAt, Versions: d.CurrentVersion()}
@@ -68,7 +84,19 @@ func Rows(docs []*flows.Document, r messages.Renderer, lang string, now time.Tim
 				break
 			}
 		}
-		out = append(out, row)
+		return row
+	}, nil
+}
+
+// Rows builds the registry rows of docs in lang.
+func Rows(docs []*flows.Document, r messages.Renderer, lang string, now time.Time, days WorkingDays) ([]Row, error) {
+	row, err := Rower(r, lang, now, days)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Row, 0, len(docs))
+	for _, d := range docs {
+		out = append(out, row(d))
 	}
 	return out, nil
 }
@@ -88,9 +116,11 @@ func headers(lang string) ([]string, error) {
 // widths are column widths in characters, chosen for the usual content.
 var widths = []float64{16, 18, 40, 28, 16, 9, 22, 18, 17, 17, 12, 22, 28, 9, 40}
 
-// WriteXLSX writes the registry: a frozen header row with an autofilter,
-// dates as real Excel dates in loc, amounts as numbers.
-func WriteXLSX(w io.Writer, rows []Row, lang string, loc *time.Location) error {
+// WriteXLSX writes the registry: a frozen header row with filter buttons,
+// dates as real Excel dates in loc, amounts as numbers. Rows are streamed
+// (excelize's StreamWriter keeps them on disk past a bound), so a register
+// of a hundred thousand documents costs no more memory than a small one.
+func WriteXLSX(w io.Writer, src Source, lang string, loc *time.Location) error {
 	hdr, err := headers(lang)
 	if err != nil {
 		return err
@@ -118,18 +148,23 @@ func WriteXLSX(w io.Writer, rows []Row, lang string, loc *time.Location) error {
 	if err != nil {
 		return err
 	}
-	for i, h := range hdr {
-		cell, _ := excelize.CoordinatesToCellName(i+1, 1)
-		if err := f.SetCellStr(sheet, cell, h); err != nil {
-			return err
-		}
-		col, _ := excelize.ColumnNumberToName(i + 1)
-		if err := f.SetColWidth(sheet, col, col, widths[i]); err != nil {
+	sw, err := f.NewStreamWriter(sheet)
+	if err != nil {
+		return fmt.Errorf("stream xlsx: %w", err)
+	}
+	for i := range hdr {
+		if err := sw.SetColWidth(i+1, i+1, widths[i]); err != nil {
 			return err
 		}
 	}
-	last, _ := excelize.CoordinatesToCellName(len(hdr), 1)
-	if err := f.SetCellStyle(sheet, "A1", last, bold); err != nil {
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+		return fmt.Errorf("freeze header: %w", err)
+	}
+	head := make([]any, len(hdr))
+	for i, h := range hdr {
+		head[i] = excelize.Cell{StyleID: bold, Value: h}
+	}
+	if err := sw.SetRow("A1", head); err != nil {
 		return err
 	}
 	local := func(t time.Time) time.Time {
@@ -137,47 +172,38 @@ func WriteXLSX(w io.Writer, rows []Row, lang string, loc *time.Location) error {
 		lt := t.In(loc)
 		return time.Date(lt.Year(), lt.Month(), lt.Day(), lt.Hour(), lt.Minute(), lt.Second(), 0, time.UTC)
 	}
-	for r, row := range rows {
-		n := r + 2
-		set := func(col int, v any) error {
-			cell, _ := excelize.CoordinatesToCellName(col, n)
-			return f.SetCellValue(sheet, cell, v)
-		}
-		vals := []any{row.Number, row.Type, row.Title, row.Counterparty, nil, row.Currency, row.Initiator, row.State, nil, nil,
-			row.WorkingDays, row.Stage, row.WaitingOn, row.Versions, row.LastComment}
+	n := 1
+	err = src(func(row Row) error {
+		n++
+		vals := []any{row.Number, row.Type, row.Title, row.Counterparty, excelize.Cell{StyleID: moneyStyle}, row.Currency, row.Initiator,
+			row.State, excelize.Cell{StyleID: dateStyle}, excelize.Cell{StyleID: dateStyle}, row.WorkingDays, row.Stage, row.WaitingOn,
+			row.Versions, row.LastComment}
 		if row.HasAmount {
-			vals[4] = row.Amount
+			vals[4] = excelize.Cell{StyleID: moneyStyle, Value: row.Amount}
 		}
 		if !row.Started.IsZero() {
-			vals[8] = local(row.Started)
+			vals[8] = excelize.Cell{StyleID: dateStyle, Value: local(row.Started)}
 		}
 		if !row.Finished.IsZero() {
-			vals[9] = local(row.Finished)
+			vals[9] = excelize.Cell{StyleID: dateStyle, Value: local(row.Finished)}
 		}
-		for i, v := range vals {
-			if v == nil {
-				continue
-			}
-			if err := set(i+1, v); err != nil {
-				return fmt.Errorf("write row %d: %w", n, err)
-			}
+		cell, _ := excelize.CoordinatesToCellName(1, n)
+		if err := sw.SetRow(cell, vals); err != nil {
+			return fmt.Errorf("write row %d: %w", n, err)
 		}
-		e, _ := excelize.CoordinatesToCellName(5, n)
-		if err := f.SetCellStyle(sheet, e, e, moneyStyle); err != nil {
-			return err
-		}
-		s1, _ := excelize.CoordinatesToCellName(9, n)
-		s2, _ := excelize.CoordinatesToCellName(10, n)
-		if err := f.SetCellStyle(sheet, s1, s2, dateStyle); err != nil {
-			return err
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	if err := f.SetPanes(sheet, &excelize.Panes{Freeze: true, Split: false, XSplit: 0, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
-		return fmt.Errorf("freeze header: %w", err)
+	// A table gives the header its filter buttons; it needs a row below.
+	end, _ := excelize.CoordinatesToCellName(len(hdr), max(n, 2))
+	noStripes := false
+	if err := sw.AddTable(&excelize.Table{Range: "A1:" + end, Name: "Registry", ShowRowStripes: &noStripes}); err != nil {
+		return fmt.Errorf("filter buttons: %w", err)
 	}
-	end, _ := excelize.CoordinatesToCellName(len(hdr), max(len(rows)+1, 2))
-	if err := f.AutoFilter(sheet, "A1:"+end, nil); err != nil {
-		return fmt.Errorf("autofilter: %w", err)
+	if err := sw.Flush(); err != nil {
+		return fmt.Errorf("stream xlsx: %w", err)
 	}
 	if _, err := f.WriteTo(w); err != nil {
 		return fmt.Errorf("write xlsx: %w", err)
@@ -198,8 +224,9 @@ func neutralize(s string) string {
 	return s
 }
 
-// WriteCSV writes the same table as CSV (UTF-8, dates as ISO 8601 in loc).
-func WriteCSV(w io.Writer, rows []Row, lang string, loc *time.Location) error {
+// WriteCSV writes the same table as CSV (UTF-8, dates as ISO 8601 in loc),
+// a row at a time.
+func WriteCSV(w io.Writer, src Source, lang string, loc *time.Location) error {
 	hdr, err := headers(lang)
 	if err != nil {
 		return err
@@ -214,17 +241,18 @@ func WriteCSV(w io.Writer, rows []Row, lang string, loc *time.Location) error {
 		}
 		return t.In(loc).Format("2006-01-02T15:04:05-07:00")
 	}
-	for _, row := range rows {
+	err = src(func(row Row) error {
 		amount := ""
 		if row.HasAmount {
 			amount = strconv.FormatFloat(row.Amount, 'f', 2, 64)
 		}
 		typed := neutralize
-		if err := cw.Write([]string{typed(row.Number), typed(row.Type), typed(row.Title), typed(row.Counterparty), amount, typed(row.Currency),
+		return cw.Write([]string{typed(row.Number), typed(row.Type), typed(row.Title), typed(row.Counterparty), amount, typed(row.Currency),
 			typed(row.Initiator), typed(row.State), ts(row.Started), ts(row.Finished), strconv.Itoa(row.WorkingDays), typed(row.Stage),
-			typed(row.WaitingOn), strconv.Itoa(row.Versions), typed(row.LastComment)}); err != nil {
-			return err
-		}
+			typed(row.WaitingOn), strconv.Itoa(row.Versions), typed(row.LastComment)})
+	})
+	if err != nil {
+		return err
 	}
 	cw.Flush()
 	return cw.Error()

@@ -54,7 +54,7 @@ func fixture(t *testing.T) ([]registry.Row, *time.Location) {
 func TestXLSXReadBack(t *testing.T) {
 	rows, loc := fixture(t)
 	var buf bytes.Buffer
-	if err := registry.WriteXLSX(&buf, rows, "ru", loc); err != nil {
+	if err := registry.WriteXLSX(&buf, registry.FromRows(rows), "ru", loc); err != nil {
 		t.Fatal(err)
 	}
 	f, err := excelize.OpenReader(&buf)
@@ -105,6 +105,9 @@ func TestXLSXReadBack(t *testing.T) {
 	if err != nil || !panes.Freeze || panes.YSplit != 1 {
 		t.Errorf("header row not frozen: %+v %v", panes, err)
 	}
+	if tables, err := f.GetTables(sh); err != nil || len(tables) != 1 || !strings.HasPrefix(tables[0].Range, "A1:O") {
+		t.Errorf("no filter table over the rows: %+v %v", tables, err)
+	}
 	if w, _ := f.GetColWidth(sh, "C"); w < 30 {
 		t.Errorf("title column width %v", w)
 	}
@@ -113,7 +116,7 @@ func TestXLSXReadBack(t *testing.T) {
 func TestCSV(t *testing.T) {
 	rows, loc := fixture(t)
 	var buf bytes.Buffer
-	if err := registry.WriteCSV(&buf, rows, "en", loc); err != nil {
+	if err := registry.WriteCSV(&buf, registry.FromRows(rows), "en", loc); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := csv.NewReader(&buf).ReadAll()
@@ -143,7 +146,7 @@ func TestCSVNeutralizesFormulas(t *testing.T) {
 		r := rows[0]
 		r.Title, r.Counterparty, r.LastComment = tc.in, tc.in, tc.in
 		var buf bytes.Buffer
-		if err := registry.WriteCSV(&buf, []registry.Row{r}, "en", loc); err != nil {
+		if err := registry.WriteCSV(&buf, registry.FromRows([]registry.Row{r}), "en", loc); err != nil {
 			t.Fatal(err)
 		}
 		recs, err := csv.NewReader(&buf).ReadAll()
