@@ -124,7 +124,6 @@ func (f reportsFunc) Sheet(ctx context.Context, d *flows.Document, lang string, 
 	return f().Sheet(ctx, d, lang, w)
 }
 
-
 func (f reportsFunc) Registry(ctx context.Context, reader flows.PersonID, lang string, csv bool, w io.Writer) (int, error) {
 	return f().Registry(ctx, reader, lang, csv, w)
 }
