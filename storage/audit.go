@@ -2,8 +2,12 @@ package storage
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/viza-app/viza/flows"
@@ -24,17 +28,76 @@ type ChainReport struct {
 	Document string
 	// SealedFrom is the first keyed event (0: the chain is not keyed).
 	SealedFrom int64
+	// From is the checkpoint the walk started after (0: the first event).
+	From int64
+}
+
+// VerifyOptions choose how much of the chain a verification walks.
+type VerifyOptions struct {
+	// SinceCheckpoint starts after the last verified checkpoint instead of
+	// at the first event: minutes on a large file become seconds. What it
+	// cannot see — an edit before the checkpoint — the full run finds.
+	SinceCheckpoint bool
+	// Progress, when set, is told every ProgressEvery events (default
+	// 10 000) how many of how many have been checked.
+	Progress      func(done, total int64)
+	ProgressEvery int
+}
+
+const checkpointKey = "checkpoint"
+
+// Checkpoint is the last event a verification found intact, with its hash.
+type Checkpoint struct {
+	ID   int64  `json:"id"`
+	Hash string `json:"hash"`
+	MAC  string `json:"mac,omitempty"` // under the audit key, when there is one
+}
+
+func (db *DB) checkpointMAC(c Checkpoint) string {
+	if db.auditKey == nil {
+		return ""
+	}
+	m := hmac.New(sha256.New, db.auditKey)
+	fmt.Fprintf(m, "viza-checkpoint:%d:%s", c.ID, c.Hash)
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // VerifyChain recomputes every audit hash in order — plain up to the
 // seal, keyed from it — and holds every document's recorded last event
 // against the chain, so that a chain cut short shows too.
 func (db *DB) VerifyChain(ctx context.Context) (ChainReport, error) {
-	rep, lastOfDoc, err := db.walkChain(ctx)
+	return db.Verify(ctx, VerifyOptions{})
+}
+
+// Verify checks the chain as opts say, and on success records where it got
+// to as the checkpoint a later run may start from.
+func (db *DB) Verify(ctx context.Context, opts VerifyOptions) (ChainReport, error) {
+	var from Checkpoint
+	if opts.SinceCheckpoint {
+		raw, ok, err := db.StateGet(ctx, auditChannel, checkpointKey)
+		if err != nil {
+			return ChainReport{}, err
+		}
+		if !ok {
+			return ChainReport{}, ErrNoCheckpoint
+		}
+		if err := json.Unmarshal([]byte(raw), &from); err != nil {
+			return ChainReport{}, fmt.Errorf("read checkpoint: %w", err)
+		}
+		if !hmac.Equal([]byte(from.MAC), []byte(db.checkpointMAC(from))) {
+			return ChainReport{BrokenAt: from.ID, Reason: "checkpoint"}, nil
+		}
+	}
+	if opts.ProgressEvery <= 0 {
+		opts.ProgressEvery = 10000
+	}
+	rep, lastOfDoc, err := db.walkChain(ctx, from, opts)
 	if err != nil || rep.BrokenAt != 0 {
 		return rep, err
 	}
-	rows, err := db.reader.QueryContext(ctx, `SELECT id, number, COALESCE(last_event, 0) FROM documents ORDER BY id`)
+	// Every document's recorded head must be the chain's; a run from a
+	// checkpoint knows the heads that moved since.
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, number, COALESCE(last_event, 0) FROM documents WHERE COALESCE(last_event, 0) > ? ORDER BY id`, from.ID)
 	if err != nil {
 		return rep, fmt.Errorf("read documents' last events: %w", err)
 	}
@@ -50,10 +113,29 @@ func (db *DB) VerifyChain(ctx context.Context) (ChainReport, error) {
 			return rep, nil
 		}
 	}
-	return rep, rows.Err()
+	if err := rows.Err(); err != nil {
+		return rep, err
+	}
+	if from.ID == 0 || rep.Events > 0 {
+		end := Checkpoint{ID: from.ID + int64(rep.Events), Hash: rep.LastHash}
+		if end.ID == from.ID {
+			end.Hash = from.Hash
+		}
+		end.MAC = db.checkpointMAC(end)
+		b, _ := json.Marshal(end)
+		if err := db.StatePut(ctx, auditChannel, checkpointKey, string(b)); err != nil {
+			return rep, fmt.Errorf("save checkpoint: %w", err)
+		}
+	}
+	rep.From = from.ID
+	return rep, nil
 }
 
-func (db *DB) walkChain(ctx context.Context) (ChainReport, map[int64]int64, error) {
+// ErrNoCheckpoint is a run from a checkpoint before any full run made one.
+var ErrNoCheckpoint = errors.New("no checkpoint yet: run a full verification first")
+
+func (db *DB) walkChain(ctx context.Context, from Checkpoint, opts VerifyOptions) (ChainReport, map[int64]int64, error) {
+	progress := opts.Progress
 	seal := db.seal
 	if db.auditKey == nil {
 		if raw, ok, err := db.StateGet(ctx, auditChannel, sealKey); err != nil {
@@ -66,17 +148,25 @@ func (db *DB) walkChain(ctx context.Context) (ChainReport, map[int64]int64, erro
 			seal = v.From
 		}
 	}
+	var total int64
+	if progress != nil {
+		if err := db.reader.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM audit`).Scan(&total); err != nil {
+			return ChainReport{}, nil, fmt.Errorf("count audit: %w", err)
+		}
+	}
 	rows, err := db.reader.QueryContext(ctx, `SELECT id, doc_id, at, actor, on_behalf_of, kind, version, task_id, detail, prev_hash, hash, doc_prev
-		FROM audit ORDER BY id`)
+		FROM audit WHERE id > ? ORDER BY id`, from.ID)
 	if err != nil {
 		return ChainReport{}, nil, fmt.Errorf("read audit: %w", err)
 	}
 	defer rows.Close()
 	rep := ChainReport{SealedFrom: seal}
-	prev := ""
+	prev := from.Hash
 	// The per-document links are not hashed (a document's history is read
 	// through them, not proven by them), so they are checked against the
-	// order of the chain instead.
+	// order of the chain instead. A run from a checkpoint has not seen the
+	// events before it: there a link must at least name an earlier event
+	// of the same document.
 	lastOfDoc := map[int64]int64{}
 	for rows.Next() {
 		var id, docPrev int64
@@ -86,7 +176,10 @@ func (db *DB) walkChain(ctx context.Context) (ChainReport, map[int64]int64, erro
 			return rep, nil, fmt.Errorf("scan audit: %w", err)
 		}
 		rep.Events++
-		if id != int64(rep.Events) {
+		if progress != nil && rep.Events%opts.ProgressEvery == 0 {
+			progress(from.ID+int64(rep.Events), total)
+		}
+		if id != from.ID+int64(rep.Events) {
 			// The writer numbers events 1, 2, 3 …: a gap is an event gone.
 			rep.BrokenAt, rep.Reason = id, "gap"
 			return rep, nil, nil
@@ -95,9 +188,22 @@ func (db *DB) walkChain(ctx context.Context) (ChainReport, map[int64]int64, erro
 			rep.BrokenAt, rep.Reason = id, "prev_hash"
 			return rep, nil, nil
 		}
-		if docPrev != lastOfDoc[c.DocID] {
-			rep.BrokenAt, rep.Reason = id, "doc_link"
-			return rep, nil, nil
+		if last, seen := lastOfDoc[c.DocID]; seen || from.ID == 0 {
+			if docPrev != last {
+				rep.BrokenAt, rep.Reason = id, "doc_link"
+				return rep, nil, nil
+			}
+		} else if docPrev != 0 {
+			var doc int64
+			err := db.reader.QueryRowContext(ctx, `SELECT doc_id FROM audit WHERE id = ?`, docPrev).Scan(&doc)
+			if (err != nil && !errors.Is(err, sql.ErrNoRows)) || docPrev > from.ID {
+				rep.BrokenAt, rep.Reason = id, "doc_link"
+				return rep, nil, err
+			}
+			if doc != c.DocID {
+				rep.BrokenAt, rep.Reason = id, "doc_link"
+				return rep, nil, nil
+			}
 		}
 		lastOfDoc[c.DocID] = id
 		if seal != 0 && id >= seal && db.auditKey == nil {
@@ -119,10 +225,13 @@ func (db *DB) walkChain(ctx context.Context) (ChainReport, map[int64]int64, erro
 	if err := rows.Err(); err != nil {
 		return rep, nil, err
 	}
-	if seal != 0 && int64(rep.Events) < seal-1 {
+	if seal != 0 && from.ID+int64(rep.Events) < seal-1 {
 		// Sealed when the chain had seal-1 events: it cannot have fewer.
-		rep.BrokenAt, rep.Reason = int64(rep.Events)+1, "cut"
+		rep.BrokenAt, rep.Reason = from.ID+int64(rep.Events)+1, "cut"
 		return rep, nil, nil
+	}
+	if rep.LastHash == "" {
+		rep.LastHash = from.Hash
 	}
 	return rep, lastOfDoc, nil
 }

@@ -11,7 +11,7 @@ import (
 // catch it.
 func TamperForTest(db *DB, id int64, column string, value any) error {
 	return db.writeTx(context.Background(), func(tx execer) error {
-		if _, err := tx.ExecContext(context.Background(), `DROP TRIGGER audit_no_update`); err != nil {
+		if _, err := tx.ExecContext(context.Background(), `DROP TRIGGER IF EXISTS audit_no_update`); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(context.Background(), `UPDATE audit SET `+column+` = ? WHERE id = ?`, value, id); err != nil {

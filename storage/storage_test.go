@@ -3,8 +3,10 @@ package storage_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -369,5 +371,81 @@ func TestDocumentsChangedSince(t *testing.T) {
 	}
 	if !strings.Contains(plan, "documents_updated") {
 		t.Fatalf("the query does not use the index: %s", plan)
+	}
+}
+
+// TestVerifyFromCheckpoint: a full run leaves a checkpoint; a run from it
+// checks only what came after — an edit there is found, one before it is
+// left to the full run — and tells its progress; a checkpoint moved by
+// hand is refused when the chain is keyed.
+func TestVerifyFromCheckpoint(t *testing.T) {
+	db, _ := storagetest.Open(t)
+	ctx := context.Background()
+	if _, err := db.Verify(ctx, storage.VerifyOptions{SinceCheckpoint: true}); !errors.Is(err, storage.ErrNoCheckpoint) {
+		t.Fatalf("no checkpoint yet: %v", err)
+	}
+	if _, _, err := db.UseAuditKey(ctx, []byte(strings.Repeat("k", 32))); err != nil {
+		t.Fatal(err)
+	}
+	recordEvents(t, db, 1, 2, 1, 2)
+	if rep, err := db.VerifyChain(ctx); err != nil || rep.BrokenAt != 0 || rep.Events != 4 {
+		t.Fatalf("full run: %+v %v", rep, err)
+	}
+	// Events 5–7 come after the checkpoint at 4.
+	for _, doc := range []int64{1, 2, 1} {
+		if _, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+			return flows.Outcome{}, tx.Record([]flows.AuditEvent{{DocID: doc, Kind: "k2"}}, nil)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var told []int64
+	rep, err := db.Verify(ctx, storage.VerifyOptions{SinceCheckpoint: true, ProgressEvery: 2,
+		Progress: func(done, total int64) { told = append(told, done, total) }})
+	if err != nil || rep.BrokenAt != 0 || rep.From != 4 || rep.Events != 3 {
+		t.Fatalf("run from the checkpoint: %+v %v", rep, err)
+	}
+	if !slices.Equal(told, []int64{6, 7}) {
+		t.Errorf("progress told %v, want [6 7]", told)
+	}
+	if again, err := db.Verify(ctx, storage.VerifyOptions{SinceCheckpoint: true}); err != nil || again.From != 7 || again.Events != 0 {
+		t.Fatalf("nothing new: %+v %v", again, err)
+	}
+	// An edit before the checkpoint: the short run cannot see it, the full
+	// one does.
+	if err := storage.TamperForTest(db, 2, "detail", "forged"); err != nil {
+		t.Fatal(err)
+	}
+	if rep, _ := db.Verify(ctx, storage.VerifyOptions{SinceCheckpoint: true}); rep.BrokenAt != 0 {
+		t.Fatalf("the short run went before its checkpoint: %+v", rep)
+	}
+	if rep, _ := db.VerifyChain(ctx); rep.BrokenAt != 2 || rep.Reason != "content" {
+		t.Fatalf("full run after an old edit: %+v", rep)
+	}
+	// An edit after a checkpoint is found from it.
+	if err := storage.TamperForTest(db, 2, "detail", strings.Repeat("x", 1)); err != nil { // restored as written
+		t.Fatal(err)
+	}
+	if rep, err := db.VerifyChain(ctx); err != nil || rep.BrokenAt != 0 {
+		t.Fatalf("restored: %+v %v", rep, err)
+	}
+	if _, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+		return flows.Outcome{}, tx.Record([]flows.AuditEvent{{DocID: 2, Kind: "k3"}}, nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.TamperForTest(db, 8, "detail", "forged"); err != nil {
+		t.Fatal(err)
+	}
+	if rep, _ := db.Verify(ctx, storage.VerifyOptions{SinceCheckpoint: true}); rep.BrokenAt != 8 || rep.Reason != "content" {
+		t.Fatalf("an edit after the checkpoint: %+v", rep)
+	}
+	// A checkpoint moved forward by hand is refused.
+	raw, _, _ := db.StateGet(ctx, "audit", "checkpoint")
+	if err := db.StatePut(ctx, "audit", "checkpoint", strings.Replace(raw, `"id":7`, `"id":8`, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if rep, _ := db.Verify(ctx, storage.VerifyOptions{SinceCheckpoint: true}); rep.Reason != "checkpoint" {
+		t.Fatalf("a forged checkpoint: %+v", rep)
 	}
 }

@@ -410,10 +410,21 @@ func (m *Main) Reload() {
 	m.Log.Info("configuration reloaded", "people", len(cfg.People), "types", len(cfg.DocumentTypes))
 }
 
-// Verify walks the audit chain and reports in lang.
-func (m *Main) Verify(ctx context.Context, w io.Writer, lang string) int {
+// Verify walks the audit chain — all of it, or what came after the last
+// checkpoint — telling progress to progress, and reports in lang.
+func (m *Main) Verify(ctx context.Context, w, progress io.Writer, lang string, sinceCheckpoint bool) int {
 	say := cliText(lang)
-	rep, err := m.DB.VerifyChain(ctx)
+	opts := storage.VerifyOptions{SinceCheckpoint: sinceCheckpoint}
+	if progress != nil {
+		opts.Progress = func(done, total int64) {
+			fmt.Fprintln(progress, say("cli.verify_progress", map[string]any{"Done": done, "Total": total}))
+		}
+	}
+	rep, err := m.DB.Verify(ctx, opts)
+	if errors.Is(err, storage.ErrNoCheckpoint) {
+		fmt.Fprintln(w, say("cli.no_checkpoint", nil))
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintln(w, "verify:", err)
 		return 1
@@ -432,7 +443,11 @@ func (m *Main) Verify(ctx context.Context, w io.Writer, lang string) int {
 		return 1
 	}
 	integrity = strings.TrimSpace(integrity)
-	fmt.Fprintln(w, say("cli.chain_intact", map[string]any{"Events": rep.Events, "Hash": rep.LastHash}))
+	if rep.From > 0 {
+		fmt.Fprintln(w, say("cli.chain_intact_since", map[string]any{"From": rep.From, "Events": rep.Events, "Hash": rep.LastHash}))
+	} else {
+		fmt.Fprintln(w, say("cli.chain_intact", map[string]any{"Events": rep.Events, "Hash": rep.LastHash}))
+	}
 	fmt.Fprintln(w, say("cli.integrity", map[string]any{"Result": integrity}))
 	if integrity != "ok" {
 		return 1

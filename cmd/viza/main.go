@@ -8,6 +8,7 @@
 //	viza export -o FILE.xlsx [--csv]          the registry of all documents
 //	viza verify --doc NUMBER --hash HASH      does a printed sheet still match the record?
 //	viza verify --head                        the audit chain's head, an anchor to keep elsewhere
+//	viza verify --since-checkpoint            only what was written since the last verification
 //	viza bitrix24 users                       the portal's users with their ids, for viza.yaml
 //	viza api-key create NAME --scope write    a key for an integration (also list, revoke)
 //	viza webhooks retry                       send again the webhook events that failed for good
@@ -52,7 +53,7 @@ type command struct {
 var commands = []command{
 	{"serve", []string{"config", "demo"}, ""},
 	{"check-config", []string{"config", "demo", "lang"}, ""},
-	{"verify", []string{"config", "lang", "doc", "hash", "head"}, ""},
+	{"verify", []string{"config", "lang", "doc", "hash", "head", "since-checkpoint"}, ""},
 	{"backup", []string{"config", "lang"}, "OUT.db"},
 	{"login-link", []string{"config"}, "PERSON"},
 	{"sheet", []string{"config", "lang", "o"}, "NUMBER"},
@@ -66,7 +67,7 @@ var commands = []command{
 // options are the flags given, whichever command took them.
 type options struct {
 	config, out, lang, doc, hash, scope, types string
-	demo, csv, head                            bool
+	demo, csv, head, sinceCheckpoint           bool
 }
 
 // usageLang is the language of usage texts, read before any
@@ -120,6 +121,8 @@ func (c command) flagSet(o *options, w io.Writer) *flag.FlagSet {
 			fs.StringVar(&o.hash, f, "", help)
 		case "head":
 			fs.BoolVar(&o.head, f, false, help)
+		case "since-checkpoint":
+			fs.BoolVar(&o.sinceCheckpoint, f, false, help)
 		case "scope":
 			fs.StringVar(&o.scope, f, "read", help)
 		case "types":
@@ -289,7 +292,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			if *docNumber != "" {
 				return m.reports().VerifyDocument(ctx, *docNumber, *docHash, m.language(*lang), stdout)
 			}
-			return m.Verify(ctx, stdout, m.language(*lang))
+			return m.Verify(ctx, stdout, stderr, m.language(*lang), o.sinceCheckpoint)
 		})
 	case "login-link":
 		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {

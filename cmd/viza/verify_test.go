@@ -37,9 +37,16 @@ func TestVerifyTamperedRecord(t *testing.T) {
 		code := run(context.Background(), append([]string{"verify", "-config", path, "-lang", "en"}, args...), &stdout, &stderr)
 		return code, stdout.String() + stderr.String()
 	}
+	if code, out := verify("--since-checkpoint"); code != 1 || !strings.Contains(out, "no checkpoint yet") {
+		t.Fatalf("--since-checkpoint before a full run: exit %d\n%s", code, out)
+	}
 	code, out := verify()
 	if code != 0 || !strings.Contains(out, "keyed from event 1 on") {
 		t.Fatalf("intact record: exit %d\n%s", code, out)
+	}
+	if code, out := verify("--since-checkpoint"); code != 0 || !strings.Contains(out, "intact after the checkpoint at event") ||
+		!strings.Contains(out, ": 0 new events") {
+		t.Fatalf("--since-checkpoint after a full run: exit %d\n%s", code, out)
 	}
 	code, anchor := verify("--head")
 	if code != 0 || !regexp.MustCompile(`^\d+:[0-9a-f]{64}\n$`).MatchString(anchor) {
