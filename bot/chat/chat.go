@@ -269,7 +269,8 @@ type Reports interface {
 	Sheet(ctx context.Context, d *flows.Document, lang string, w io.Writer) error
 	// Registry writes the registry of what reader may read ("" for all)
 	// and says how many documents it holds.
-	Registry(ctx context.Context, reader flows.PersonID, lang string, csv bool, w io.Writer) (int, error)
+	// progress, when set, is told how many rows are written so far.
+	Registry(ctx context.Context, reader flows.PersonID, lang string, csv bool, w io.Writer, progress func(done int)) (int, error)
 }
 
 // Commands are the commands people type, each with a catalogue entry

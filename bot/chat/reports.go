@@ -64,7 +64,7 @@ func (m *Messenger) onExport(ctx context.Context, p *flows.Person, lang, conv st
 	// A large register takes seconds: say so before the file comes.
 	m.text(ctx, p.ID, conv, m.t(lang, "chat.export_preparing", nil))
 	var buf bytes.Buffer
-	n, err := m.Reports.Registry(ctx, reader, lang, false, &buf)
+	n, err := m.Reports.Registry(ctx, reader, lang, false, &buf, nil)
 	if err != nil {
 		m.replyErr(ctx, p.ID, conv, lang, err)
 		return

@@ -44,6 +44,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /doc/{number}/v/{no}", s.withSession(s.docDownload))
 	mux.HandleFunc("GET /doc/{number}/sheet.pdf", s.withSession(s.sheet))
 	mux.HandleFunc("GET /export.xlsx", s.withSession(s.export))
+	mux.HandleFunc("POST /export", s.withSession(s.startExport))
+	mux.HandleFunc("GET /export/{id}", s.withSession(s.exportPage))
+	mux.HandleFunc("GET /export/{id}/file", s.withSession(s.exportFile))
 	return mux
 }
 
@@ -650,7 +653,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, p *flows.Person,
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	if _, err := s.Reports.Registry(r.Context(), reader, s.lang(p), false, f); err != nil {
+	if _, err := s.Reports.Registry(r.Context(), reader, s.lang(p), false, f, nil); err != nil {
 		s.fail(w, p, http.StatusInternalServerError, err)
 		return
 	}

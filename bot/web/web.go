@@ -68,7 +68,8 @@ type Reports interface {
 	Sheet(ctx context.Context, d *flows.Document, lang string, w io.Writer) error
 	// Registry writes the registry of what reader may read ("" for all)
 	// and says how many documents it holds.
-	Registry(ctx context.Context, reader flows.PersonID, lang string, csv bool, w io.Writer) (int, error)
+	// progress, when set, is told how many rows are written so far.
+	Registry(ctx context.Context, reader flows.PersonID, lang string, csv bool, w io.Writer, progress func(done int)) (int, error)
 }
 
 // Server serves the web pages.
@@ -95,6 +96,8 @@ type Server struct {
 
 	upMu      sync.Mutex
 	uploading map[string]int // client address → uploads under way
+
+	exports exportJobs
 }
 
 // Init loads (or creates) the CSRF secret and parses the templates.
@@ -102,6 +105,8 @@ func (s *Server) Init(ctx context.Context) error {
 	if s.MaxUpload == 0 {
 		s.MaxUpload = flows.MaxFileSize
 	}
+	s.exports.jobs = map[string]*exportJob{}
+	s.exports.ctx, s.exports.cancel = context.WithCancel(context.Background())
 	sec, ok, err := s.Store.StateGet(ctx, Name, "secret")
 	if err != nil {
 		return err

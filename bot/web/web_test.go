@@ -49,12 +49,15 @@ func (r reports) Sheet(ctx context.Context, d *flows.Document, lang string, w io
 	return sheet.Render(w, sheet.Input{Doc: d, Lang: lang, Renderer: messages.Renderer{Dir: r.eng.Directory()}, Now: time.Now()})
 }
 
-func (r reports) Registry(ctx context.Context, reader flows.PersonID, lang string, csv bool, w io.Writer) (int, error) {
+func (r reports) Registry(ctx context.Context, reader flows.PersonID, lang string, csv bool, w io.Writer, progress func(int)) (int, error) {
 	docs, err := r.db.DocumentPage(ctx, storage.DocQuery{Reader: reader, Limit: 1000})
 	if err != nil {
 		return 0, err
 	}
 	rows, _ := registry.Rows(docs, messages.Renderer{Dir: r.eng.Directory()}, lang, time.Now(), nil)
+	if progress != nil {
+		progress(len(rows))
+	}
 	return len(rows), registry.WriteXLSX(w, registry.FromRows(rows), lang, time.UTC)
 }
 
@@ -572,5 +575,55 @@ func TestDashboardPages(t *testing.T) {
 	}
 	if len(seen) != 55 {
 		t.Errorf("%d documents over the pages, want 55", len(seen))
+	}
+}
+
+// TestExportJob: the dashboard's export runs as a job with a page that
+// shows its progress and then the file; only its owner sees either, and
+// shutting down removes the file.
+func TestExportJob(t *testing.T) {
+	r := newRig(t)
+	viewer, other := client(), client()
+	r.signIn(viewer, "director")
+	r.signIn(other, "sidorov")
+	_, dash := webtest.Get(t, viewer, r.http.URL+"/dashboard")
+	if !strings.Contains(dash, `action="/export"`) {
+		t.Fatal("the dashboard has no export button")
+	}
+	viewer.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := viewer.PostForm(r.http.URL+"/export", url.Values{"csrf": {webtest.CSRF(t, dash)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	job := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(job, "/export/") {
+		t.Fatalf("start = %d %q", resp.StatusCode, job)
+	}
+	viewer.CheckRedirect = nil
+	var page string
+	for range 100 {
+		_, page = webtest.Get(t, viewer, r.http.URL+job)
+		if strings.Contains(page, `id="export-file"`) {
+			break
+		}
+		if !strings.Contains(page, "<progress") {
+			t.Fatalf("a job page without progress:\n%s", page)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(page, "Реестр готов: документов — 1") {
+		t.Fatalf("the job never finished:\n%s", page)
+	}
+	code, file := webtest.Get(t, viewer, r.http.URL+job+"/file")
+	if code != http.StatusOK || !strings.HasPrefix(file, "PK") {
+		t.Fatalf("file = %d %.20q", code, file)
+	}
+	if code, _ := webtest.Get(t, other, r.http.URL+job+"/file"); code != http.StatusNotFound {
+		t.Errorf("someone else's export = %d", code)
+	}
+	r.srv.Shutdown()
+	if code, _ := webtest.Get(t, viewer, r.http.URL+job+"/file"); code != http.StatusNotFound {
+		t.Errorf("after shutdown the export is still served: %d", code)
 	}
 }

@@ -123,7 +123,7 @@ func (m *Main) writeReport(ctx context.Context, kind, number, lang string, csv b
 			return fmt.Errorf("sheet %s: %w", number, err)
 		}
 	} else {
-		if _, err := r.Registry(ctx, "", lang, csv, f); err != nil {
+		if _, err := r.Registry(ctx, "", lang, csv, f, nil); err != nil {
 			f.Close()
 			os.Remove(path)
 			return fmt.Errorf("export: %w", err)
@@ -351,6 +351,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.server.Shutdown(shCtx); err != nil {
 		m.Log.Warn("web server did not stop in time", "err", err)
 	}
+	m.Web.Shutdown()
 	done := make(chan error, 1)
 	go func() { done <- g.Wait() }()
 	select {

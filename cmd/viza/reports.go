@@ -43,7 +43,7 @@ const exportChunk = 500
 // document for "") as XLSX, or CSV when csv is set, and returns how many
 // rows it wrote. Documents are read a chunk at a time, newest first, and
 // rows streamed out: memory stays flat however large the register.
-func (r *reports) Registry(ctx context.Context, reader flows.PersonID, lang string, csv bool, w io.Writer) (int, error) {
+func (r *reports) Registry(ctx context.Context, reader flows.PersonID, lang string, csv bool, w io.Writer, progress func(done int)) (int, error) {
 	dir := r.eng.Directory()
 	row, err := registry.Rower(messages.Renderer{Dir: dir}, lang, r.clock.Now(), r.cal.WorkingDaysBetween)
 	if err != nil {
@@ -62,6 +62,9 @@ func (r *reports) Registry(ctx context.Context, reader flows.PersonID, lang stri
 				if err := yield(row(d)); err != nil {
 					return err
 				}
+			}
+			if progress != nil {
+				progress(n)
 			}
 			if len(docs) < q.Limit {
 				return nil
@@ -124,6 +127,6 @@ func (f reportsFunc) Sheet(ctx context.Context, d *flows.Document, lang string, 
 	return f().Sheet(ctx, d, lang, w)
 }
 
-func (f reportsFunc) Registry(ctx context.Context, reader flows.PersonID, lang string, csv bool, w io.Writer) (int, error) {
-	return f().Registry(ctx, reader, lang, csv, w)
+func (f reportsFunc) Registry(ctx context.Context, reader flows.PersonID, lang string, csv bool, w io.Writer, progress func(int)) (int, error) {
+	return f().Registry(ctx, reader, lang, csv, w, progress)
 }
