@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -92,9 +93,11 @@ type DocQuery struct {
 	// waiting (documents waiting on someone, longest first).
 	Sort          string
 	Offset, Limit int
-	// BeforeID keeps documents older than it (newest-first order): a
-	// keyset for reading the whole register in chunks.
-	BeforeID int64
+	// BeforeID keeps documents older than it, AfterID newer ones (newest
+	// first either way): keysets for the next and the previous page, and
+	// for reading the whole register in chunks, that cost a page however
+	// deep it is.
+	BeforeID, AfterID int64
 }
 
 // ftsQuery turns typed words into an FTS5 query of word prefixes, every
@@ -143,12 +146,15 @@ func (q DocQuery) where() (from, where string, args []any) {
 	if fq := ftsQuery(q.Counterparty); fq != "" {
 		conds, args = append(conds, `d.id IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)`), append(args, "counterparty : ("+fq+")")
 	}
+	key := `d.id`
+	if q.Reader != "" {
+		key = `r.doc_id`
+	}
 	if q.BeforeID > 0 {
-		if q.Reader != "" {
-			conds, args = append(conds, `r.doc_id < ?`), append(args, q.BeforeID)
-		} else {
-			conds, args = append(conds, `d.id < ?`), append(args, q.BeforeID)
-		}
+		conds, args = append(conds, key+` < ?`), append(args, q.BeforeID)
+	}
+	if q.AfterID > 0 {
+		conds, args = append(conds, key+` > ?`), append(args, q.AfterID)
 	}
 	if !q.OverdueAt.IsZero() {
 		conds = append(conds, `d.id IN (SELECT doc_id FROM open_tasks WHERE due_at IS NOT NULL AND due_at < ?)`)
@@ -164,6 +170,14 @@ func (q DocQuery) where() (from, where string, args []any) {
 // order is the ORDER BY of a query: a person's newest first follows the
 // readers index, so that their page is read in order, not sorted.
 func (q DocQuery) order() string {
+	if q.AfterID > 0 && q.Sort == "" {
+		// The page just newer than AfterID: read upwards, turned round
+		// by DocumentPage.
+		if q.Reader != "" {
+			return `r.doc_id ASC`
+		}
+		return `d.id ASC`
+	}
 	if q.Reader != "" && q.Sort == "" {
 		return `r.doc_id DESC`
 	}
@@ -191,7 +205,11 @@ func (db *DB) DocumentPage(ctx context.Context, q DocQuery) ([]*flows.Document, 
 		limit = 50
 	}
 	args = append(args, limit, max(q.Offset, 0))
-	return db.documents(ctx, `SELECT d.id, d.body FROM `+from+` WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`, args...)
+	docs, err := db.documents(ctx, `SELECT d.id, d.body FROM `+from+` WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`, args...)
+	if q.AfterID > 0 && q.Sort == "" {
+		slices.Reverse(docs)
+	}
+	return docs, err
 }
 
 // CountDocuments counts what DocumentPage pages through.

@@ -284,3 +284,36 @@ func TestKeysetChunks(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysetBothWays: from any page, the page after (BeforeID its last)
+// and the page before (AfterID its first) are the neighbours OFFSET gives.
+func TestKeysetBothWays(t *testing.T) {
+	r := register(t)
+	ctx := context.Background()
+	for _, reader := range []flows.PersonID{"", "ivanova"} {
+		page := func(q storage.DocQuery) []string {
+			q.Reader, q.Limit = reader, 5
+			docs, err := r.DB.DocumentPage(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, d := range docs {
+				out = append(out, fmt.Sprint(d.ID))
+			}
+			return out
+		}
+		second := page(storage.DocQuery{Offset: 5})
+		third := page(storage.DocQuery{Offset: 10})
+		first := page(storage.DocQuery{})
+		var last, firstOfSecond int64
+		fmt.Sscan(second[len(second)-1], &last)
+		fmt.Sscan(second[0], &firstOfSecond)
+		if got := page(storage.DocQuery{BeforeID: last}); !slices.Equal(got, third) {
+			t.Errorf("reader %q: after page 2 came %v, want %v", reader, got, third)
+		}
+		if got := page(storage.DocQuery{AfterID: firstOfSecond}); !slices.Equal(got, first) {
+			t.Errorf("reader %q: before page 2 came %v, want %v", reader, got, first)
+		}
+	}
+}

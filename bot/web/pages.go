@@ -724,20 +724,37 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *flows.Pers
 	if v.Overdue {
 		dq.OverdueAt = now
 	}
+	// Newest first, the neighbouring pages are found by the ids at the
+	// page's ends, which costs a page at any depth; other orders go by
+	// their covering indexes.
+	keyset := v.Sort == ""
+	if keyset {
+		dq.BeforeID, _ = strconv.ParseInt(q.Get("before"), 10, 64)
+		dq.AfterID, _ = strconv.ParseInt(q.Get("after"), 10, 64)
+		if dq.BeforeID > 0 || dq.AfterID > 0 {
+			dq.Offset = 0
+		}
+	}
 	docs, err := s.Store.DocumentPage(r.Context(), dq)
 	if err == nil {
-		v.Total, err = s.Store.CountDocuments(r.Context(), dq)
+		all := dq
+		all.BeforeID, all.AfterID = 0, 0
+		v.Total, err = s.Store.CountDocuments(r.Context(), all)
 	}
 	if err != nil {
 		s.fail(w, p, http.StatusInternalServerError, err)
 		return
 	}
 	v.Pages = max(1, (v.Total+dashboardPage-1)/dashboardPage)
-	if v.Page > 1 {
-		v.Prev = pageURL(q, v.Page-1)
+	var prevKey, nextKey string
+	if keyset && len(docs) > 0 {
+		prevKey, nextKey = "after="+strconv.FormatInt(docs[0].ID, 10), "before="+strconv.FormatInt(docs[len(docs)-1].ID, 10)
 	}
-	if v.Page < v.Pages {
-		v.Next = pageURL(q, v.Page+1)
+	if v.Page > 1 {
+		v.Prev = pageURL(q, v.Page-1, prevKey)
+	}
+	if v.Page < v.Pages && (!keyset || len(docs) == dashboardPage) {
+		v.Next = pageURL(q, v.Page+1, nextKey)
 	}
 	if s.Engine.Directory().IsViewer(p.ID) {
 		st, err := s.Store.WebhookStats(r.Context())
@@ -772,11 +789,17 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *flows.Pers
 	s.render(w, http.StatusOK, "dashboard.html", page{Person: p, CSRF: s.csrf(scope), Data: v})
 }
 
-// pageURL is the dashboard's address with its filters and another page.
-func pageURL(q url.Values, page int) string {
+// pageURL is the dashboard's address with its filters and another page,
+// found by key ("before=ID" or "after=ID") when there is one.
+func pageURL(q url.Values, page int, key string) string {
 	c := url.Values{}
 	for k, v := range q {
 		c[k] = v
+	}
+	c.Del("before")
+	c.Del("after")
+	if k, v, ok := strings.Cut(key, "="); ok {
+		c.Set(k, v)
 	}
 	c.Set("page", strconv.Itoa(page))
 	return "/dashboard?" + c.Encode()

@@ -568,13 +568,29 @@ func TestDashboardPages(t *testing.T) {
 		path = ""
 		if m := nextRE.FindStringSubmatch(body); m != nil {
 			path = html.UnescapeString(m[1])
-			if !strings.Contains(path, "type=memo") || !strings.Contains(path, "page=2") {
-				t.Errorf("next page loses the filter: %s", path)
+			if !strings.Contains(path, "type=memo") || !strings.Contains(path, "page=2") || !strings.Contains(path, "before=") {
+				t.Errorf("next page loses the filter or its key: %s", path)
 			}
 		}
 	}
 	if len(seen) != 55 {
 		t.Errorf("%d documents over the pages, want 55", len(seen))
+	}
+	// Back from page 2 is page 1 again.
+	_, first := webtest.Get(t, viewer, r.http.URL+"/dashboard?type=memo")
+	_, second := webtest.Get(t, viewer, r.http.URL+html.UnescapeString(nextRE.FindStringSubmatch(first)[1]))
+	prev := regexp.MustCompile(`href="([^"]+)" rel="prev"`).FindStringSubmatch(second)
+	if prev == nil || !strings.Contains(prev[1], "after=") {
+		t.Fatalf("page 2 has no way back: %v", prev)
+	}
+	_, back := webtest.Get(t, viewer, r.http.URL+html.UnescapeString(prev[1]))
+	if fmt.Sprint(rowRE.FindAllString(back, -1)) != fmt.Sprint(rowRE.FindAllString(first, -1)) {
+		t.Error("back from page 2 is not page 1")
+	}
+	// Another order pages by number.
+	_, byNumber := webtest.Get(t, viewer, r.http.URL+"/dashboard?type=memo&sort=number")
+	if m := nextRE.FindStringSubmatch(byNumber); m == nil || strings.Contains(m[1], "before=") || !strings.Contains(m[1], "page=2") {
+		t.Errorf("sorted by number, the next page is %v", m)
 	}
 }
 

@@ -154,6 +154,7 @@ func TestTelegramCommands(t *testing.T) {
 	})
 	t.Run("/export sends an XLSX of what the person may see", func(t *testing.T) {
 		fake.UserText(director, "/export")
+		s.msg(director.ID, "Готовлю реестр")
 		if !tgfake.Until(wait, func() bool { return strings.Contains(strings.Join(filesIn(fake, director.ID), ","), ".xlsx") }) {
 			t.Fatalf("no export: %v", filesIn(fake, director.ID))
 		}
