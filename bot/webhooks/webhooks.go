@@ -133,6 +133,24 @@ func (s *Sender) init() {
 	})
 }
 
+// Subscribe registers the subscriptions seen for the first time, at the
+// audit log's head. Call it before the service takes requests: a new
+// subscription then gets every event from its first start on, none from
+// before.
+func (s *Sender) Subscribe(ctx context.Context) error {
+	s.init()
+	for _, sub := range s.Subs {
+		if _, ok, err := s.Store.WebhookCursor(ctx, sub.URL); err != nil {
+			return err
+		} else if !ok {
+			if err := s.fanOut(ctx, sub); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Wake asks the sender to look for new events now (after a commit).
 func (s *Sender) Wake() {
 	s.init()

@@ -104,8 +104,8 @@ func newSender(t *testing.T, behave func(int) string) (*storagetest.Rig, *webhoo
 	s := &webhooks.Sender{Store: rig.DB, Subs: []webhooks.Subscription{{URL: srv.URL + "/hook", Secret: key}}, Links: links{},
 		Client: &http.Client{Timeout: 150 * time.Millisecond}, Clock: rig.Clock,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MinBackoff: time.Second, MaxBackoff: 10 * time.Minute}
-	// The first look starts the subscription at the log's head.
-	if _, err := s.Step(context.Background()); err != nil {
+	// Subscribing starts the subscription at the log's head.
+	if err := s.Subscribe(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return rig, s, rc
@@ -356,5 +356,36 @@ func TestParseSecret(t *testing.T) {
 		if (err == nil) != (tc.want > 0) || len(key) != tc.want {
 			t.Errorf("ParseSecret(%q) = %d bytes, %v", tc.in, len(key), err)
 		}
+	}
+}
+
+// TestNewSubscriptionStartsNow: a subscription added to a running company
+// is told what happens from then on, not its history.
+func TestNewSubscriptionStartsNow(t *testing.T) {
+	rig, s, rc := newSender(t, func(int) string { return "ok" })
+	ctx := context.Background()
+	start(t, rig, "old", "Старый договор")
+	key, _ := webhooks.ParseSecret(secret)
+	s.Subs = append(s.Subs, webhooks.Subscription{URL: s.Subs[0].URL + "/new", Secret: key, Events: []string{flows.EventDocumentStarted}})
+	if err := s.Subscribe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fresh := start(t, rig, "new", "Новый договор")
+	for range 3 {
+		if _, err := s.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newSub, err := rig.DB.WebhookDeliveries(ctx, s.Subs[1].URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(newSub) != 1 || newSub[0].DocID != fresh.DocID || newSub[0].Type != flows.EventDocumentStarted {
+		t.Errorf("the new subscription got %+v", newSub)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.got) < 2 {
+		t.Errorf("the first subscription got %d events", len(rc.got))
 	}
 }

@@ -48,6 +48,9 @@ func (m *Main) connector(ctx context.Context, cfg *config.Config, publicURL stri
 		}
 		s.Subs = append(s.Subs, webhooks.Subscription{URL: w.URL, Events: w.Events, Secret: key})
 	}
+	if err := s.Subscribe(ctx); err != nil {
+		return nil, nil, fmt.Errorf("webhook subscriptions: %w", err)
+	}
 	m.Log.Info("webhooks on", "subscriptions", len(s.Subs))
 	return srv, s, nil
 }
