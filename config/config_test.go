@@ -314,8 +314,8 @@ func TestConnectorMistakes(t *testing.T) {
 			[]string{`retention.notifications: "1h"`, `retention.dialogues: "forever"`}},
 		{"bad webhooks", "webhooks:\n  - url: ftp://crm.example/hook\n    events: [document.signed]\n  - events: [document.approved]\n" +
 			"    secret_env: CRM_SECRET\n  - {url: \"https://a.example/h\", secret_env: A}\n  - {url: \"https://a.example/h\", secret_env: A}\n",
-			[]string{`webhooks[0].url: "ftp://crm.example/hook"`, `webhooks[0].events: "document.signed": want one of document.started`,
-				"webhooks[0].secret_env: is required", "webhooks[1].url: is required", `webhooks[3].url: "https://a.example/h" is subscribed twice`}},
+			[]string{`webhooks[0].url: want an http(s) address`, `webhooks[0].events: "document.signed": want one of document.started`,
+				"webhooks[0].secret_env: is required", "webhooks[1].url: is required", `webhooks[3].url: the same address is subscribed twice`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -426,9 +426,10 @@ func (c *Config) validateConnector(ps *Problems) {
 		case w.URL == "":
 			ps.add(w.Line, path+".url", "is required")
 		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-			ps.add(w.Line, path+".url", "%q: want an http(s) address", w.URL)
+			// Not quoted: a hook address may carry its token.
+			ps.add(w.Line, path+".url", "want an http(s) address")
 		case seen[w.URL]:
-			ps.add(w.Line, path+".url", "%q is subscribed twice: list its events in one entry", w.URL)
+			ps.add(w.Line, path+".url", "the same address is subscribed twice: list its events in one entry")
 		}
 		seen[w.URL] = true
 		for _, e := range w.Events {

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +29,17 @@ import (
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/storage"
 )
+
+// Redact shows a receiver's address without what may be a secret in it
+// (a token in the path or the query, as many hook URLs carry): the scheme
+// and the host, for logs and errors.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(a webhook address)"
+	}
+	return u.Scheme + "://" + u.Host + "/…"
+}
 
 // Subscription is one receiver and the events it wants.
 type Subscription struct {
@@ -239,7 +251,7 @@ func (s *Sender) fanOut(ctx context.Context, sub Subscription) error {
 		if err != nil {
 			return err
 		}
-		s.Log.Info("webhook subscription starts", "url", sub.URL, "after_event", head)
+		s.Log.Info("webhook subscription starts", "url", Redact(sub.URL), "after_event", head)
 		return s.Store.EnqueueWebhooks(ctx, sub.URL, head, nil, s.Clock.Now())
 	}
 	for {
@@ -292,7 +304,7 @@ func (s *Sender) subscription(url string) (Subscription, bool) {
 
 // deliver makes one attempt and records its result.
 func (s *Sender) deliver(ctx context.Context, d storage.WebhookDelivery) (bool, error) {
-	log := s.Log.With("url", d.Subscription, "type", d.Type, "event", d.EventID, "attempt", d.Attempts+1)
+	log := s.Log.With("url", Redact(d.Subscription), "type", d.Type, "event", d.EventID, "attempt", d.Attempts+1)
 	// The result of an attempt is recorded even when shutdown has begun: a
 	// delivery the receiver took and left pending would go again.
 	rec := context.WithoutCancel(ctx)
@@ -316,7 +328,13 @@ func (s *Sender) deliver(ctx context.Context, d storage.WebhookDelivery) (bool, 
 		return false, nil // shutting down: it stays pending
 	}
 	reason := fmt.Sprintf("HTTP %d", status)
-	if err != nil {
+	var uerr *url.Error
+	switch {
+	case errors.As(err, &uerr):
+		// The client's error quotes the whole address; it is stored and
+		// logged, so it loses what may be a secret.
+		reason = uerr.Op + " " + Redact(uerr.URL) + ": " + uerr.Err.Error()
+	case err != nil:
 		reason = err.Error()
 	}
 	// 410 Gone is the receiver saying it wants no more of these.

@@ -59,7 +59,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusGone)
 		return
 	case "slow":
-		time.Sleep(300 * time.Millisecond) // past the sender's timeout; kept anyway, as a real receiver might
+		// Answers only once the sender has given up waiting; kept anyway,
+		// as a real receiver that was merely slow would.
+		<-r.Context().Done()
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -387,5 +389,35 @@ func TestNewSubscriptionStartsNow(t *testing.T) {
 	defer rc.mu.Unlock()
 	if len(rc.got) < 2 {
 		t.Errorf("the first subscription got %d events", len(rc.got))
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://hooks.example.com/services/T000/B000/XXXXSECRET": "https://hooks.example.com/…",
+		"https://crm.example/viza?token=abc":                      "https://crm.example/…",
+		"::not a url":                                             "(a webhook address)",
+	} {
+		if got := webhooks.Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestFailureKeepsNoAddressPath: a failed attempt's reason, stored and
+// logged, names the receiver's host but not its path, where hook
+// addresses often carry a token.
+func TestFailureKeepsNoAddressPath(t *testing.T) {
+	rig, s, _ := newSender(t, func(int) string { return "down" })
+	start(t, rig, "a", "Поставка")
+	if _, err := s.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := rig.DB.WebhookDeliveries(context.Background(), s.Subs[0].URL)
+	if err != nil || len(ds) == 0 {
+		t.Fatalf("deliveries: %v %v", ds, err)
+	}
+	if r := ds[0].LastError; !strings.Contains(r, "127.0.0.1") || strings.Contains(r, "/hook") {
+		t.Errorf("reason %q", r)
 	}
 }

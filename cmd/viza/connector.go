@@ -40,11 +40,11 @@ func (m *Main) connector(ctx context.Context, cfg *config.Config, publicURL stri
 			return nil, nil, err
 		}
 		if raw == "" {
-			return nil, nil, fmt.Errorf("webhooks[%d] (%s): the signing secret is not set: put whsec_… in %s", i, w.URL, w.SecretEnv)
+			return nil, nil, fmt.Errorf("webhooks[%d] (%s): the signing secret is not set: put whsec_… in %s", i, webhooks.Redact(w.URL), w.SecretEnv)
 		}
 		key, err := webhooks.ParseSecret(raw)
 		if err != nil {
-			return nil, nil, fmt.Errorf("webhooks[%d] (%s): %s: %w", i, w.URL, w.SecretEnv, err)
+			return nil, nil, fmt.Errorf("webhooks[%d] (%s): %s: %w", i, webhooks.Redact(w.URL), w.SecretEnv, err)
 		}
 		s.Subs = append(s.Subs, webhooks.Subscription{URL: w.URL, Events: w.Events, Secret: key})
 	}
