@@ -130,7 +130,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET "+Prefix+"/documents/{number}/versions/{n}/file", s.linkOrKey(s.file))
 	mux.Handle("GET "+Prefix+"/documents/{number}/sheet.pdf", s.linkOrKey(s.sheet))
 	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
-		s.problem(w, r, http.StatusNotFound, "not_found", "")
+		s.problem(w, r, http.StatusNotFound, "not_found")
 	})
 	return mux
 }
@@ -156,7 +156,7 @@ func (s *Server) keyed(scope string, h handler) http.Handler {
 			return
 		}
 		if !scopeAllows(c.key.Scope, scope) {
-			s.problem(w, r, http.StatusForbidden, "forbidden_scope", fmt.Sprintf("this key's scope is %q; this needs %q", c.key.Scope, scope))
+			s.problem(w, r, http.StatusForbidden, "forbidden_scope", detail{"scope", map[string]any{"Have": c.key.Scope, "Need": scope}})
 			return
 		}
 		if !s.allow(w, r, c.key.ID) {
@@ -170,14 +170,14 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, b
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || token == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="viza"`)
-		s.problem(w, r, http.StatusUnauthorized, "unauthorized", "")
+		s.problem(w, r, http.StatusUnauthorized, "unauthorized")
 		return caller{}, false
 	}
 	k, err := s.Store.CheckAPIKey(r.Context(), strings.TrimSpace(token))
 	if errors.Is(err, storage.ErrBadAPIKey) {
 		s.Log.Warn("api: key refused", "remote", r.RemoteAddr, "path", r.URL.Path)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="viza", error="invalid_token"`)
-		s.problem(w, r, http.StatusUnauthorized, "unauthorized", "")
+		s.problem(w, r, http.StatusUnauthorized, "unauthorized")
 		return caller{}, false
 	}
 	if err != nil {
@@ -204,7 +204,7 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request, keyID string) boo
 	if delay := res.DelayFrom(now); delay > 0 {
 		res.CancelAt(now)
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(delay.Seconds()))))
-		s.problem(w, r, http.StatusTooManyRequests, "rate_limited", "")
+		s.problem(w, r, http.StatusTooManyRequests, "rate_limited")
 		return false
 	}
 	return true
@@ -227,28 +227,38 @@ func language(r *http.Request) string {
 	return "en"
 }
 
-func (s *Server) problem(w http.ResponseWriter, r *http.Request, status int, code, detail string) {
+// detail names the catalogue's explanation of a problem (api.detail.<Key>)
+// with its values.
+type detail struct {
+	Key  string
+	Data map[string]any
+}
+
+func (s *Server) problem(w http.ResponseWriter, r *http.Request, status int, code string, explain ...detail) {
 	l, err := locales.For(language(r))
-	title := http.StatusText(status)
+	text, title := "", http.StatusText(status)
 	if err == nil {
 		title = l.T("api.status."+strconv.Itoa(status), nil)
-		// The API's own wording first (an unknown person here is the
+		if len(explain) > 0 {
+			text = l.T("api.detail."+explain[0].Key, explain[0].Data)
+		}
+		// The API's own wording next (an unknown person here is the
 		// initiator named, not the caller), then the one people see.
 		for _, id := range []string{"api.problem." + code, "error." + code} {
-			if t := l.T(id, nil); detail == "" && t != id {
-				detail = t
+			if t := l.T(id, nil); text == "" && t != id {
+				text = t
 			}
 		}
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(Problem{Type: "https://viza.app/problems/" + code, Title: title, Status: status, Detail: detail, Code: code})
+	json.NewEncoder(w).Encode(Problem{Type: "https://viza.app/problems/" + code, Title: title, Status: status, Detail: text, Code: code})
 }
 
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	s.Log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	s.problem(w, r, http.StatusInternalServerError, "internal", "")
+	s.problem(w, r, http.StatusInternalServerError, "internal")
 }
 
 // requestCodes are the engine's refusals that are about what the request
@@ -274,7 +284,7 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	// Detail goes to the log only; the caller gets the code's safe text.
 	s.Log.Info("api: refused by the engine", "path", r.URL.Path, "err", err)
-	s.problem(w, r, status, e.Code, "")
+	s.problem(w, r, status, e.Code)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

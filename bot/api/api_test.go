@@ -369,6 +369,11 @@ func TestListPagesAndFilters(t *testing.T) {
 			t.Errorf("%s: %d, %d items, want %d", tc.query, res.StatusCode, len(page.Items), tc.want)
 		}
 	}
+	req := r.request("GET", "/api/v1/documents?state=lost", r.keys["read"], nil, "")
+	req.Header.Set("Accept-Language", "ru-RU,ru;q=0.9")
+	if p := r.do(req).problem(t); p.Title != "Неверный запрос" || !strings.Contains(p.Detail, "нужно одно из draft, in_approval") {
+		t.Errorf("a problem in Russian: %+v", p)
+	}
 	for _, bad := range []string{"state=lost", "limit=0", "cursor=bm90LWEtY3Vyc29y", "updated_since=yesterday"} {
 		if res := r.get("/api/v1/documents?"+bad, r.keys["read"]); res.StatusCode != http.StatusBadRequest || res.problem(t).Code != "bad_request" {
 			t.Errorf("%s: %d, want 400", bad, res.StatusCode)

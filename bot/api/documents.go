@@ -30,7 +30,7 @@ import (
 func (s *Server) idempotency(w http.ResponseWriter, r *http.Request, c caller) (string, bool) {
 	k := strings.TrimSpace(r.Header.Get("Idempotency-Key"))
 	if k == "" || len(k) > 200 {
-		s.problem(w, r, http.StatusBadRequest, "idempotency_key_required", "")
+		s.problem(w, r, http.StatusBadRequest, "idempotency_key_required")
 		return "", false
 	}
 	return "api:" + c.key.ID + ":" + k, true
@@ -64,7 +64,7 @@ func (s *Server) replayed(w http.ResponseWriter, r *http.Request, out flows.Outc
 		return false
 	}
 	if out.Request != fp {
-		s.problem(w, r, http.StatusUnprocessableEntity, "idempotency_key_reused", "")
+		s.problem(w, r, http.StatusUnprocessableEntity, "idempotency_key_reused")
 		return true
 	}
 	w.Header().Set("Idempotent-Replayed", "true")
@@ -85,9 +85,10 @@ func (s *Server) form(w http.ResponseWriter, r *http.Request, wantFile bool) (ur
 	if err := r.ParseMultipartForm(8 << 20); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			s.problem(w, r, http.StatusRequestEntityTooLarge, "too_large", "")
+			s.problem(w, r, http.StatusRequestEntityTooLarge, "too_large")
 		} else {
-			s.problem(w, r, http.StatusBadRequest, "bad_request", "multipart/form-data: "+err.Error())
+			s.Log.Info("api: unreadable form", "path", r.URL.Path, "err", err)
+			s.problem(w, r, http.StatusBadRequest, "bad_request", detail{"multipart", nil})
 		}
 		return nil, nil, false
 	}
@@ -95,7 +96,7 @@ func (s *Server) form(w http.ResponseWriter, r *http.Request, wantFile bool) (ur
 	files := r.MultipartForm.File["file"]
 	if len(files) == 0 {
 		if wantFile {
-			s.problem(w, r, http.StatusUnprocessableEntity, "file_required", "")
+			s.problem(w, r, http.StatusUnprocessableEntity, "file_required")
 			return nil, nil, false
 		}
 		return fields, nil, true
@@ -159,7 +160,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, c caller) {
 	defer file.file.Close()
 	typ := strings.TrimSpace(fields.Get("type"))
 	if !c.mayType(typ) {
-		s.problem(w, r, http.StatusForbidden, "forbidden_type", fmt.Sprintf("this key may start %s only", strings.Join(c.key.Types, ", ")))
+		s.problem(w, r, http.StatusForbidden, "forbidden_type", detail{"types", map[string]any{"Types": strings.Join(c.key.Types, ", ")}})
 		return
 	}
 	cmd := flows.StartCmd{Key: key, Actor: flows.PersonID(strings.TrimSpace(fields.Get("initiator"))), TypeID: typ,
@@ -168,19 +169,19 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, c caller) {
 		File:   flows.Upload{Name: file.name, MIME: file.mime, Content: file.file},
 		Origin: flows.Origin{Via: c.key.Name, Request: fingerprint(r, fields, file)}}
 	if cmd.Actor == "" {
-		s.problem(w, r, http.StatusUnprocessableEntity, "initiator_required", "")
+		s.problem(w, r, http.StatusUnprocessableEntity, "initiator_required")
 		return
 	}
 	if a := strings.TrimSpace(fields.Get("amount")); a != "" {
 		if cmd.AmountMinor, cmd.HasAmount = parseAmount(a); !cmd.HasAmount {
-			s.problem(w, r, http.StatusUnprocessableEntity, "bad_amount", "")
+			s.problem(w, r, http.StatusUnprocessableEntity, "bad_amount")
 			return
 		}
 	}
 	if p := fields.Get("parallel"); p != "" {
 		var err error
 		if cmd.Parallel, err = strconv.ParseBool(p); err != nil {
-			s.problem(w, r, http.StatusUnprocessableEntity, "bad_request", "parallel: want true or false")
+			s.problem(w, r, http.StatusUnprocessableEntity, "bad_request", detail{"parallel", nil})
 			return
 		}
 	}
@@ -212,7 +213,7 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request, c caller) (*flows.
 	number := r.PathValue("number")
 	d, err := s.Store.DocumentByNumber(r.Context(), number)
 	if flows.ErrorKind(err) == flows.KindNotFound {
-		s.problem(w, r, http.StatusNotFound, "not_found", "")
+		s.problem(w, r, http.StatusNotFound, "not_found")
 		return nil, false
 	}
 	if err != nil {
@@ -220,7 +221,7 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request, c caller) (*flows.
 		return nil, false
 	}
 	if !c.mayType(d.TypeID) {
-		s.problem(w, r, http.StatusForbidden, "forbidden_type", "")
+		s.problem(w, r, http.StatusForbidden, "forbidden_type")
 		return nil, false
 	}
 	return d, true
@@ -274,12 +275,12 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, c caller) {
 	q := r.URL.Query()
 	f := storage.DocumentFilter{State: q.Get("state"), ExternalID: q.Get("external_id"), Types: c.key.Types, Limit: 50}
 	if f.State != "" && !slices.Contains(states, f.State) {
-		s.problem(w, r, http.StatusBadRequest, "bad_request", "state: want one of "+strings.Join(states, ", "))
+		s.problem(w, r, http.StatusBadRequest, "bad_request", detail{"state", map[string]any{"States": strings.Join(states, ", ")}})
 		return
 	}
 	if t := q.Get("type"); t != "" {
 		if !c.mayType(t) {
-			s.problem(w, r, http.StatusForbidden, "forbidden_type", "")
+			s.problem(w, r, http.StatusForbidden, "forbidden_type")
 			return
 		}
 		f.Types = []string{t}
@@ -287,7 +288,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, c caller) {
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 200 {
-			s.problem(w, r, http.StatusBadRequest, "bad_request", "limit: want 1 to 200")
+			s.problem(w, r, http.StatusBadRequest, "bad_request", detail{"limit", nil})
 			return
 		}
 		f.Limit = n
@@ -295,7 +296,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, c caller) {
 	if since := q.Get("updated_since"); since != "" {
 		t, err := time.Parse(time.RFC3339, since)
 		if err != nil {
-			s.problem(w, r, http.StatusBadRequest, "bad_request", "updated_since: want RFC 3339, such as 2026-12-01T00:00:00Z")
+			s.problem(w, r, http.StatusBadRequest, "bad_request", detail{"updated_since", nil})
 			return
 		}
 		// At or after the moment: after one nanosecond before it.
@@ -304,7 +305,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, c caller) {
 	if cur := q.Get("cursor"); cur != "" {
 		at, id, ok := decodeCursor(cur)
 		if !ok {
-			s.problem(w, r, http.StatusBadRequest, "bad_request", "cursor: pass next_cursor as it came")
+			s.problem(w, r, http.StatusBadRequest, "bad_request", detail{"cursor", nil})
 			return
 		}
 		f.AfterAt, f.AfterID = at, id
@@ -373,12 +374,12 @@ func (s *Server) withdraw(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 	if err != nil {
-		s.problem(w, r, http.StatusRequestEntityTooLarge, "too_large", "")
+		s.problem(w, r, http.StatusRequestEntityTooLarge, "too_large")
 		return
 	}
 	if len(bytes.TrimSpace(raw)) > 0 {
 		if err := json.Unmarshal(raw, &body); err != nil {
-			s.problem(w, r, http.StatusBadRequest, "bad_request", "body: want JSON such as {\"comment\": \"…\"}")
+			s.problem(w, r, http.StatusBadRequest, "bad_request", detail{"body", nil})
 			return
 		}
 	}
@@ -403,7 +404,7 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request, c caller) {
 	n, err := strconv.Atoi(r.PathValue("n"))
 	v, found := d.Version(n)
 	if err != nil || !found {
-		s.problem(w, r, http.StatusNotFound, "not_found", "")
+		s.problem(w, r, http.StatusNotFound, "not_found")
 		return
 	}
 	f, err := s.Files.Open(v.SHA256)

@@ -88,7 +88,7 @@ func (s *Server) linkOrKey(h handler) http.Handler {
 		}
 		exp, err := strconv.ParseInt(q.Get("expires"), 10, 64)
 		if err != nil || !hmac.Equal([]byte(sig), []byte(s.signature(resource, exp))) || s.Clock.Now().Unix() > exp {
-			s.problem(w, r, http.StatusUnauthorized, "link_expired", "")
+			s.problem(w, r, http.StatusUnauthorized, "link_expired")
 			return
 		}
 		h(w, r, caller{})
