@@ -32,9 +32,10 @@ var migrationFS embed.FS
 // DB is an open Viza database: a single writer connection and a pool of
 // readers on the same file.
 type DB struct {
-	Path   string
-	w      *wconn // used only by the leader (see Write)
-	reader *sql.DB
+	countMu sync.Mutex // one decision count at a time (see countDecisions)
+	Path    string
+	w       *wconn // used only by the leader (see Write)
+	reader  *sql.DB
 
 	onCommit func()
 	runTwice bool // see RunTwiceEnv

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-
-	"github.com/viza-app/viza/flows"
 )
 
 // flush writes what a batch deferred to its end: its audit events, the
@@ -15,9 +13,6 @@ import (
 func (db *DB) flush(b *batch) error {
 	if err := db.insertRows(auditRows, b.audit); err != nil {
 		return fmt.Errorf("append audit events: %w", err)
-	}
-	if err := db.countDecisions(b.audit); err != nil {
-		return err
 	}
 	for id, r := range b.rows {
 		if err := db.writeRow(id, r); err != nil {
@@ -79,33 +74,6 @@ func (db *DB) writeRow(id int64, r *docRow) error {
 	}
 	if err != nil {
 		return fmt.Errorf("update document %d: %w", id, err)
-	}
-	return nil
-}
-
-// decisionKinds are the audit kinds /metrics counts as decisions ("done"
-// only on a task: without one it is the document's end).
-var decisionKinds = map[string]bool{flows.ActionApprove: true, flows.ActionReject: true, flows.ActionComment: true,
-	flows.ActionAcknowledge: true, flows.ActionDone: true}
-
-// countDecisions adds a batch's decisions to their counters, so that
-// /metrics reads a few rows instead of counting the audit log.
-func (db *DB) countDecisions(audit []any) error {
-	var kinds map[string]int64
-	for i := 0; i+auditRows.perPart <= len(audit); i += auditRows.perPart {
-		kind, _ := audit[i+5].(string)
-		task, _ := audit[i+7].(int64)
-		if decisionKinds[kind] && (kind != flows.ActionDone || task != 0) {
-			if kinds == nil {
-				kinds = map[string]int64{}
-			}
-			kinds[kind]++
-		}
-	}
-	for k, n := range kinds {
-		if _, err := db.w.ExecContext(context.Background(), qAddCounter, "decisions:"+k, n); err != nil {
-			return fmt.Errorf("count decisions: %w", err)
-		}
 	}
 	return nil
 }

@@ -261,7 +261,10 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 			return err
 		})
 	}
-	err := counted("decisions", func(k string, n int) { st.Decisions[k] = n })
+	err := db.countDecisions(ctx)
+	if err == nil {
+		err = counted("decisions", func(k string, n int) { st.Decisions[k] = n })
+	}
 	if err == nil {
 		err = counted("deliveries_sent", func(ch string, n int) { st.Deliveries[[2]string{ch, deliverySent}] = n })
 	}
@@ -288,4 +291,59 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 	}
 	st.Webhooks, err = db.WebhookStats(ctx)
 	return st, err
+}
+
+// decisionKinds are the audit kinds /metrics counts as decisions ("done"
+// only on a task: without one it is the document's end).
+var decisionKinds = map[string]bool{flows.ActionApprove: true, flows.ActionReject: true, flows.ActionComment: true,
+	flows.ActionAcknowledge: true, flows.ActionDone: true}
+
+// countDecisions adds the decisions recorded since the last count to their
+// counters: a scrape reads the events of its interval, not the log, and a
+// decision writes nothing for it. The cursor moves only from where this
+// count began, so two counts at once (a second process) cannot add twice.
+func (db *DB) countDecisions(ctx context.Context) error {
+	db.countMu.Lock()
+	defer db.countMu.Unlock()
+	var from int64
+	if err := db.reader.QueryRowContext(ctx, `SELECT COALESCE((SELECT value FROM counters WHERE name = 'decisions_counted'), 0)`).Scan(&from); err != nil {
+		return fmt.Errorf("decisions counted: %w", err)
+	}
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, kind, task_id FROM audit WHERE id > ? ORDER BY id`, from)
+	if err != nil {
+		return fmt.Errorf("read new decisions: %w", err)
+	}
+	kinds := map[string]int64{}
+	to := from
+	for rows.Next() {
+		var kind string
+		var task int64
+		if err := rows.Scan(&to, &kind, &task); err != nil {
+			rows.Close()
+			return fmt.Errorf("scan audit: %w", err)
+		}
+		if decisionKinds[kind] && (kind != flows.ActionDone || task != 0) {
+			kinds[kind]++
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || to == from {
+		return err
+	}
+	return db.writeTx(ctx, func(tx execer) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO counters(name, value) VALUES ('decisions_counted', ?)
+			ON CONFLICT(name) DO UPDATE SET value = excluded.value WHERE value = ?`, to, from)
+		if err != nil {
+			return fmt.Errorf("move decisions cursor: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // counted meanwhile by someone else
+		}
+		for k, n := range kinds {
+			if _, err := tx.ExecContext(ctx, qAddCounter, "decisions:"+k, n); err != nil {
+				return fmt.Errorf("count decisions: %w", err)
+			}
+		}
+		return nil
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -316,4 +317,59 @@ func TestKeysetBothWays(t *testing.T) {
 			t.Errorf("reader %q: before page 2 came %v, want %v", reader, got, first)
 		}
 	}
+}
+
+// TestDecisionCounters: /metrics' decision counts, taken from the events
+// after the last count, agree with counting the whole log — after more
+// decisions, and with scrapes at once.
+func TestDecisionCounters(t *testing.T) {
+	r := register(t)
+	ctx := context.Background()
+	want := func() map[string]int {
+		events, err := r.DB.AuditSince(ctx, 0, 100000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, e := range events {
+			switch e.Kind {
+			case flows.ActionApprove, flows.ActionReject, flows.ActionComment, flows.ActionAcknowledge:
+				out[e.Kind]++
+			case flows.ActionDone:
+				if e.TaskID != 0 {
+					out[e.Kind]++
+				}
+			}
+		}
+		return out
+	}
+	check := func(when string) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for range 5 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := r.DB.Stats(ctx); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		st, err := r.DB.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := want(); fmt.Sprint(st.Decisions) != fmt.Sprint(w) || len(w) == 0 {
+			t.Errorf("%s: counted %v, the log has %v", when, st.Decisions, w)
+		}
+	}
+	check("first scrape")
+	d, _ := r.DB.DocumentPage(ctx, storage.DocQuery{State: flows.StateInApproval, Limit: 1})
+	task := d[0].OpenTasks()[0]
+	if _, err := r.Engine.Decide(ctx, flows.DecideCmd{Key: "more", Actor: task.Assignee, TaskID: task.ID, Action: flows.ActionComment,
+		Comment: "ещё"}); err != nil {
+		t.Fatal(err)
+	}
+	check("after another decision")
 }

@@ -5,7 +5,6 @@ CREATE INDEX documents_external ON documents(external_id) WHERE external_id <> '
 -- The fingerprint of the request an integration's Idempotency-Key came
 -- with, so that the key reused for another request is refused.
 ALTER TABLE inbound ADD COLUMN request TEXT NOT NULL DEFAULT '';
-CREATE INDEX documents_type_updated ON documents(type, updated_at, id);
 
 -- API keys: the secret part is kept only as its SHA-256 (a key is 32
 -- random bytes, so a plain hash is as strong as a slow one would be).

@@ -29,11 +29,14 @@ END;
 CREATE INDEX deliveries_failed ON deliveries(notification_id) WHERE state = 'failed';
 CREATE INDEX documents_amount ON documents(amount_minor);
 
--- What /metrics counts, kept by the writer as it commits instead of
--- counted over whole tables at every scrape.
+-- What /metrics counts, kept as counters instead of counted over whole
+-- tables at every scrape: deliveries and reminders by the writer as it
+-- commits, decisions by the scrape from the audit events after the last
+-- one it counted (decisions_counted), so that a decision pays nothing.
 INSERT INTO counters(name, value)
     SELECT 'decisions:' || kind, COUNT(*) FROM audit
     WHERE kind IN ('approve', 'reject', 'comment', 'acknowledge') OR (kind = 'done' AND task_id <> 0) GROUP BY kind;
+INSERT INTO counters(name, value) SELECT 'decisions_counted', COALESCE(MAX(id), 0) FROM audit WHERE true;
 INSERT INTO counters(name, value)
     SELECT 'deliveries_sent:' || channel, COUNT(*) FROM deliveries WHERE state = 'sent' GROUP BY channel;
 INSERT INTO counters(name, value)
