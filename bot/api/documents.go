@@ -350,14 +350,20 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, c caller) {
 	cmd := flows.VersionCmd{Key: key, Actor: author, DocID: d.ID, Comment: fields.Get("comment"), Rework: fields.Get("rework"),
 		File: flows.Upload{Name: file.name, MIME: file.mime, Content: file.file}, Origin: flows.Origin{Via: c.key.Name, Request: fingerprint(r, fields, file)}}
 	out, err := s.Engine.UploadVersion(r.Context(), cmd)
+	s.changed(w, r, http.StatusCreated, out, err, cmd.Request)
+}
+
+// changed answers a command on a document: the engine's refusal, a reused
+// key, or what the document is now (the first answer again on a replay).
+func (s *Server) changed(w http.ResponseWriter, r *http.Request, status int, out flows.Outcome, err error, request string) {
 	if err != nil {
 		s.engineError(w, r, err)
 		return
 	}
-	if s.replayed(w, r, out, cmd.Request) {
+	if s.replayed(w, r, out, request) {
 		return
 	}
-	writeJSON(w, http.StatusCreated, changedView{Number: out.Number, State: out.State, Version: out.Version, Round: out.Round})
+	writeJSON(w, status, changedView{Number: out.Number, State: out.State, Version: out.Version, Round: out.Round})
 }
 
 func (s *Server) withdraw(w http.ResponseWriter, r *http.Request, c caller) {
@@ -386,14 +392,7 @@ func (s *Server) withdraw(w http.ResponseWriter, r *http.Request, c caller) {
 	cmd := flows.WithdrawCmd{Key: key, Actor: d.Initiator, DocID: d.ID, Comment: body.Comment,
 		Origin: flows.Origin{Via: c.key.Name, Request: fingerprint(r, url.Values{"comment": {body.Comment}}, nil)}}
 	out, err := s.Engine.Withdraw(r.Context(), cmd)
-	if err != nil {
-		s.engineError(w, r, err)
-		return
-	}
-	if s.replayed(w, r, out, cmd.Request) {
-		return
-	}
-	writeJSON(w, http.StatusOK, changedView{Number: out.Number, State: out.State, Version: out.Version, Round: out.Round})
+	s.changed(w, r, http.StatusOK, out, err, cmd.Request)
 }
 
 func (s *Server) file(w http.ResponseWriter, r *http.Request, c caller) {
