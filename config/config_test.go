@@ -280,12 +280,7 @@ func TestEmailMistakes(t *testing.T) {
 				}
 				src = strings.Replace(src, tc.old, tc.new, 1)
 			}
-			_, err := Parse("viza.yaml", []byte(src+tc.extra))
-			for _, want := range tc.want {
-				if err == nil || !strings.Contains(err.Error(), want) {
-					t.Errorf("no problem %q in %v", want, err)
-				}
-			}
+			wantProblems(t, src+tc.extra, tc.want)
 		})
 	}
 	good := string(base) + "email:\n  smtp: {host: mail.example, username: viza}\n  from: \"Viza <viza@romashka.example>\"\n  digest: \"09:00\"\n"
@@ -319,12 +314,7 @@ func TestConnectorMistakes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("viza.yaml", append(base, tc.extra...))
-			for _, want := range tc.want {
-				if err == nil || !strings.Contains(err.Error(), want) {
-					t.Errorf("no problem %q in %v", want, err)
-				}
-			}
+			wantProblems(t, string(base)+tc.extra, tc.want)
 		})
 	}
 	good := string(base) + "webhooks:\n  - url: https://crm.example/viza\n    events: [document.approved, document.done]\n    secret_env: CRM_WEBHOOK_SECRET\n"
@@ -337,5 +327,16 @@ func TestConnectorMistakes(t *testing.T) {
 	}
 	if c.API.RequestsPerMinute != 120 || c.API.LinkTTL != "168h" || len(c.Webhooks) != 1 || c.Webhooks[0].Line == 0 {
 		t.Errorf("api = %+v, webhooks = %+v", c.API, c.Webhooks)
+	}
+}
+
+// wantProblems parses src and wants each of the problems named.
+func wantProblems(t *testing.T, src string, want []string) {
+	t.Helper()
+	_, err := Parse("viza.yaml", []byte(src))
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("no problem %q in %v", w, err)
+		}
 	}
 }

@@ -92,21 +92,13 @@ type Dispatcher struct {
 	Idle        time.Duration // longest sleep without a wake-up; default 5 s
 	Workers     int           // people served at once; default 32
 
-	wake chan struct{}
+	waker Waker
 }
 
 // Wake asks the dispatcher to look at the outbox now (after a commit).
-func (d *Dispatcher) Wake() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
-}
+func (d *Dispatcher) Wake() { d.waker.Wake() }
 
 func (d *Dispatcher) init() {
-	if d.wake == nil {
-		d.wake = make(chan struct{}, 1)
-	}
 	if d.MaxAttempts == 0 {
 		d.MaxAttempts = 12
 	}
@@ -135,21 +127,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if _, err := d.Step(ctx); err != nil && ctx.Err() == nil {
 			d.Log.Error("outbox step", "err", err)
 		}
-		wait := d.Idle
-		if next, ok, err := d.Outbox.NextDue(ctx); err == nil && ok {
-			if until := next.Sub(d.Clock.Now()); until < wait {
-				wait = max(until, 10*time.Millisecond)
-			}
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		next, ok, err := d.Outbox.NextDue(ctx)
+		if !d.waker.Sleep(ctx, NextWait(d.Clock.Now(), next, ok && err == nil, d.Idle)) {
 			return nil
-		case <-d.wake:
-		case <-t.C:
 		}
-		t.Stop()
 	}
 }
 

@@ -116,22 +116,17 @@ type Scheduler struct {
 	Store  ReminderStore
 	Log    *slog.Logger
 	Idle   time.Duration
-	wake   chan struct{}
+	waker  Waker
 }
 
 // NewScheduler prepares a scheduler; Run starts it.
 func NewScheduler(e *Engine, store ReminderStore, log *slog.Logger) *Scheduler {
-	return &Scheduler{Engine: e, Store: store, Log: log, Idle: time.Minute, wake: make(chan struct{}, 1)}
+	return &Scheduler{Engine: e, Store: store, Log: log, Idle: time.Minute}
 }
 
 // Wake makes the scheduler look again now (an earlier reminder may have
 // been added).
-func (s *Scheduler) Wake() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
+func (s *Scheduler) Wake() { s.waker.Wake() }
 
 // Run fires reminders until ctx ends, sleeping until the next one is due.
 func (s *Scheduler) Run(ctx context.Context) error {
@@ -139,19 +134,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		if _, err := s.Step(ctx); err != nil && ctx.Err() == nil {
 			s.Log.Error("reminders", "err", err)
 		}
-		wait := s.Idle
-		if next, ok, err := s.Store.NextReminder(ctx); err == nil && ok {
-			wait = min(max(next.Sub(s.Engine.clock.Now()), 10*time.Millisecond), s.Idle)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		next, ok, err := s.Store.NextReminder(ctx)
+		if !s.waker.Sleep(ctx, NextWait(s.Engine.clock.Now(), next, ok && err == nil, s.Idle)) {
 			return nil
-		case <-s.wake:
-		case <-t.C:
 		}
-		t.Stop()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // TamperForTest sets one column of one audit row behind the triggers'
@@ -86,4 +87,26 @@ func AttackForTest(db *DB, statements ...string) error {
 func ChainHashForTest(prev string, docID, at int64, actor, forWhom, kind string, version int, taskID int64, detail string) string {
 	h, _ := chainHash(prev, auditContent{DocID: docID, At: at, Actor: actor, For: forWhom, Kind: kind, Version: version, TaskID: taskID, Detail: detail})
 	return h
+}
+
+// QueryPlan explains how SQLite runs a page query (for tests that hold the
+// read paths to their indexes).
+func (db *DB) QueryPlan(ctx context.Context, q DocQuery) (string, error) {
+	from, where, args := q.where()
+	order := q.order()
+	rows, err := db.reader.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT d.id, d.body FROM `+from+` WHERE `+where+` ORDER BY `+order+` LIMIT 50`, args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return "", err
+		}
+		lines = append(lines, detail)
+	}
+	return strings.Join(lines, "\n"), rows.Err()
 }

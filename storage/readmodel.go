@@ -221,25 +221,3 @@ func (db *DB) CountDocuments(ctx context.Context, q DocQuery) (int, error) {
 	}
 	return n, nil
 }
-
-// QueryPlan explains how SQLite runs a page query (for tests that hold the
-// read paths to their indexes).
-func (db *DB) QueryPlan(ctx context.Context, q DocQuery) (string, error) {
-	from, where, args := q.where()
-	order := q.order()
-	rows, err := db.reader.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT d.id, d.body FROM `+from+` WHERE `+where+` ORDER BY `+order+` LIMIT 50`, args...)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	var lines []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			return "", err
-		}
-		lines = append(lines, detail)
-	}
-	return strings.Join(lines, "\n"), rows.Err()
-}

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/viza-app/viza/flows"
@@ -51,24 +50,14 @@ type Registry struct {
 	Log   *slog.Logger
 	Poll  time.Duration
 
-	once sync.Once
-	wake chan struct{}
+	waker flows.Waker
 }
-
-func (r *Registry) init() { r.once.Do(func() { r.wake = make(chan struct{}, 1) }) }
 
 // Wake makes the mirror look for changes now (after a commit).
-func (r *Registry) Wake() {
-	r.init()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
+func (r *Registry) Wake() { r.waker.Wake() }
 
 // Run mirrors changes until ctx ends.
 func (r *Registry) Run(ctx context.Context) error {
-	r.init()
 	if r.Poll == 0 {
 		r.Poll = 30 * time.Second
 	}
@@ -80,10 +69,8 @@ func (r *Registry) Run(ctx context.Context) error {
 		if n > 0 && err == nil {
 			continue
 		}
-		select {
-		case <-ctx.Done():
-		case <-r.wake:
-		case <-time.After(r.Poll):
+		if !r.waker.Sleep(ctx, r.Poll) {
+			return nil
 		}
 	}
 	return nil

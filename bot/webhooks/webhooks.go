@@ -114,13 +114,12 @@ type Sender struct {
 	MinBackoff, MaxBackoff time.Duration
 	Idle                   time.Duration // longest sleep without a wake-up; default 5 s
 
-	once sync.Once
-	wake chan struct{}
+	once  sync.Once
+	waker flows.Waker
 }
 
 func (s *Sender) init() {
 	s.once.Do(func() {
-		s.wake = make(chan struct{}, 1)
 		if s.LinkTTL == 0 {
 			s.LinkTTL = 7 * 24 * time.Hour
 		}
@@ -164,13 +163,7 @@ func (s *Sender) Subscribe(ctx context.Context) error {
 }
 
 // Wake asks the sender to look for new events now (after a commit).
-func (s *Sender) Wake() {
-	s.init()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
+func (s *Sender) Wake() { s.waker.Wake() }
 
 // Run delivers until ctx ends.
 func (s *Sender) Run(ctx context.Context) error {
@@ -180,21 +173,15 @@ func (s *Sender) Run(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			s.Log.Error("webhook step", "err", err)
 		}
-		wait := s.Idle
-		if sent > 0 {
-			wait = 0 // the next event of a document may be due now
-		} else if next, ok, err := s.Store.NextWebhookDue(ctx); err == nil && ok {
-			wait = min(wait, max(next.Sub(s.Clock.Now()), 10*time.Millisecond))
+		// After a delivery, the next event of its document may be due now.
+		wait := time.Duration(0)
+		if sent == 0 {
+			next, ok, err := s.Store.NextWebhookDue(ctx)
+			wait = flows.NextWait(s.Clock.Now(), next, ok && err == nil, s.Idle)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !s.waker.Sleep(ctx, wait) {
 			return nil
-		case <-s.wake:
-		case <-t.C:
 		}
-		t.Stop()
 	}
 }
 
