@@ -330,7 +330,12 @@ func Parse(name string, data []byte) (*Config, error) {
 	ps := &Problems{File: name}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		ps.add(yamlErrLine(err), "", "%s", cleanYAMLError(err))
+		line := yamlErrLine(err)
+		if bad := misindentedLine(data, line); bad > 0 {
+			ps.add(bad, "", "this line's indentation matches none of the lines above it (YAML: %s)", cleanYAMLError(err))
+		} else {
+			ps.add(line, "", "YAML syntax: %s", cleanYAMLError(err))
+		}
 		return nil, ps
 	}
 	cfg := &Config{}
@@ -354,6 +359,46 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	return Parse(path, data)
+}
+
+// misindentedLine finds, from line from on, the first line that steps back
+// to an indentation no enclosing block has: the usual slip in a
+// hand-edited file. The YAML parser reports such a slip at the block it
+// was reading — often the section's heading a few lines up — which sends
+// the administrator to the wrong line. 0 when there is no such line.
+func misindentedLine(data []byte, from int) int {
+	var levels []int // indentations of the blocks open at this point
+	prev := -1
+	for i, raw := range strings.Split(string(data), "\n") {
+		line := strings.TrimRight(raw, " \t\r")
+		body := strings.TrimLeft(line, " ")
+		if body == "" || strings.HasPrefix(body, "#") {
+			continue
+		}
+		indent := len(line) - len(body)
+		for len(levels) > 0 && indent < levels[len(levels)-1] {
+			levels = levels[:len(levels)-1]
+		}
+		top := -1
+		if len(levels) > 0 {
+			top = levels[len(levels)-1]
+		}
+		if indent < prev && indent != top && i+1 >= from {
+			return i + 1
+		}
+		if indent > top {
+			levels = append(levels, indent)
+		}
+		// A list item's fields line up after its dash.
+		if strings.HasPrefix(body, "- ") {
+			levels = append(levels, indent+2+len(body[2:])-len(strings.TrimLeft(body[2:], " ")))
+		}
+		prev = indent
+		if strings.HasPrefix(body, "- ") {
+			prev = levels[len(levels)-1]
+		}
+	}
+	return 0
 }
 
 func yamlErrLine(err error) int {

@@ -33,16 +33,25 @@ type Problems struct {
 func (ps *Problems) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d problem(s):", ps.File, len(ps.List))
-	list := slices.Clone(ps.List)
-	slices.SortStableFunc(list, func(a, b Problem) int { return a.Line - b.Line })
-	for _, p := range list {
-		fmt.Fprintf(&b, "\n  %s:%d: ", ps.File, p.Line)
-		if p.Path != "" {
-			b.WriteString(p.Path + ": ")
-		}
-		b.WriteString(p.Msg)
+	for _, line := range ps.Lines() {
+		b.WriteString("\n  " + line)
 	}
 	return b.String()
+}
+
+// Lines are the problems in the file's order, each as FILE:LINE: path: what.
+func (ps *Problems) Lines() []string {
+	list := slices.Clone(ps.List)
+	slices.SortStableFunc(list, func(a, b Problem) int { return a.Line - b.Line })
+	out := make([]string, 0, len(list))
+	for _, p := range list {
+		line := fmt.Sprintf("%s:%d: ", ps.File, p.Line)
+		if p.Path != "" {
+			line += p.Path + ": "
+		}
+		out = append(out, line+p.Msg)
+	}
+	return out
 }
 
 func (ps *Problems) add(line int, path, format string, args ...any) {
@@ -170,7 +179,7 @@ func decodeStruct(n *yaml.Node, v reflect.Value, path string, ps *Problems) {
 func cleanYAMLError(err error) string {
 	s := err.Error()
 	s = strings.TrimPrefix(s, "yaml: unmarshal errors:\n")
-	s = strings.TrimSpace(s)
+	s = strings.TrimSpace(strings.TrimPrefix(s, "yaml: "))
 	if i := strings.Index(s, ": "); strings.HasPrefix(s, "line ") && i > 0 {
 		s = s[i+2:]
 	}

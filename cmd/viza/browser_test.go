@@ -3,26 +3,18 @@ package main
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/viza-app/viza/internal/needs"
 )
 
 func chromiumPath(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is missing: .ci/run installs Debian's chromium package")
-	}
-	t.Skip("no chromium here; apt-get install chromium")
-	return ""
+	return needs.Program(t, "chromium", "chromium", "chromium-browser", "google-chrome")
 }
 
 // TestBrowserDemo drives the demo in headless Chromium as a person would:

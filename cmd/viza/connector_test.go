@@ -26,6 +26,7 @@ import (
 	"github.com/viza-app/viza/bot/webhooks/webhookstest"
 	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/internal/needs"
 )
 
 const testWebhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -73,9 +74,7 @@ var footerHashRE = regexp.MustCompile(`[0-9a-f]{64}`)
 // version and the sheet from the event's links without its key, and the
 // hash the sheet prints passes "viza verify --doc".
 func TestConnectorEndToEnd(t *testing.T) {
-	if _, err := exec.LookPath("pdftotext"); err != nil {
-		t.Fatal("pdftotext is missing: apt-get install poppler-utils (.ci/run does)")
-	}
+	needs.Program(t, "poppler-utils", "pdftotext")
 	receiver := &inbox{t: t}
 	hook := httptest.NewServer(receiver)
 	t.Cleanup(hook.Close)

@@ -31,6 +31,7 @@ import (
 	"github.com/viza-app/viza/bot/web"
 	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/locales"
 	"github.com/viza-app/viza/storage"
 )
 
@@ -51,23 +52,23 @@ type command struct {
 }
 
 var commands = []command{
-	{"serve", []string{"config", "demo"}, ""},
+	{"serve", []string{"config", "demo", "listen"}, ""},
 	{"check-config", []string{"config", "demo", "lang"}, ""},
-	{"verify", []string{"config", "lang", "doc", "hash", "head", "since-checkpoint"}, ""},
-	{"backup", []string{"config", "lang"}, "OUT.db"},
-	{"login-link", []string{"config"}, "PERSON"},
-	{"sheet", []string{"config", "lang", "o"}, "NUMBER"},
-	{"export", []string{"config", "lang", "o", "csv"}, ""},
-	{"bitrix24", []string{"config", "lang"}, "users"},
-	{"api-key", []string{"config", "lang", "scope", "types"}, "create NAME | list | revoke ID"},
-	{"webhooks", []string{"config", "lang"}, "retry"},
+	{"verify", []string{"config", "demo", "lang", "doc", "hash", "head", "since-checkpoint"}, ""},
+	{"backup", []string{"config", "demo", "lang"}, "OUT.db"},
+	{"login-link", []string{"config", "demo", "lang"}, "PERSON"},
+	{"sheet", []string{"config", "demo", "lang", "o", "f"}, "NUMBER"},
+	{"export", []string{"config", "demo", "lang", "o", "csv", "f"}, ""},
+	{"bitrix24", []string{"config", "demo", "lang"}, "users"},
+	{"api-key", []string{"config", "demo", "lang", "scope", "types"}, "create NAME | list | revoke ID"},
+	{"webhooks", []string{"config", "demo", "lang"}, "retry"},
 	{"version", nil, ""},
 }
 
 // options are the flags given, whichever command took them.
 type options struct {
-	config, out, lang, doc, hash, scope, types string
-	demo, csv, head, sinceCheckpoint           bool
+	config, out, lang, doc, hash, scope, types, listen string
+	demo, csv, head, sinceCheckpoint, force            bool
 }
 
 // usageLang is the language of usage texts, read before any
@@ -115,6 +116,10 @@ func (c command) flagSet(o *options, w io.Writer) *flag.FlagSet {
 			fs.StringVar(&o.out, f, "", help)
 		case "csv":
 			fs.BoolVar(&o.csv, f, false, help)
+		case "f":
+			fs.BoolVar(&o.force, f, false, help)
+		case "listen":
+			fs.StringVar(&o.listen, f, os.Getenv("VIZA_HTTP_LISTEN"), help)
 		case "doc":
 			fs.StringVar(&o.doc, f, "", help)
 		case "hash":
@@ -224,6 +229,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, cliText(usageLang())("cli.bad_lang", map[string]any{"Lang": o.lang}))
 		return 2
 	}
+	if o.demo && o.config != "" {
+		// The demo is a company of its own with its own data folder: mixing
+		// it with a real configuration would be neither, so say which to drop.
+		fmt.Fprintln(stderr, cliText(usageLang())("cli.demo_with_config", map[string]any{"Config": o.config}))
+		return 2
+	}
 	cfgPath, demo, out, lang, asCSV, docNumber, docHash, head := &o.config, &o.demo, &o.out, &o.lang, &o.csv, &o.doc, &o.hash, &o.head
 	log := newLogger(stderr)
 	switch cmd {
@@ -233,7 +244,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "check-config":
 		cfg, _, err := loadConfig(*cfgPath, *demo)
 		if err != nil {
-			fmt.Fprintln(stderr, err)
+			printConfigError(stderr, err, o.lang)
 			return 1
 		}
 		l := *lang
@@ -245,8 +256,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		cfg, path, err := loadConfig(*cfgPath, *demo)
 		if err != nil {
-			fmt.Fprintln(stderr, err)
+			printConfigError(stderr, err, o.lang)
 			return 1
+		}
+		if o.listen != "" {
+			cfg.HTTP.Listen = o.listen
 		}
 		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -289,6 +303,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintln(stdout, storage.FormatAnchor(id, hash))
 				return 0
 			}
+			if (*docNumber == "") != (*docHash == "") {
+				fmt.Fprintln(stderr, cliText(m.language(*lang))("cli.verify_doc_and_hash", nil))
+				return 2
+			}
 			if *docNumber != "" {
 				return m.reports().VerifyDocument(ctx, *docNumber, *docHash, m.language(*lang), stdout)
 			}
@@ -302,6 +320,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			if err := m.initWeb(ctx, public, false); err != nil {
 				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			if _, ok := m.Engine.Directory().Person(flows.PersonID(positional)); !ok {
+				fmt.Fprintln(stderr, cliText(m.language(*lang))("cli.unknown_person", map[string]any{"Person": positional}))
 				return 1
 			}
 			link, err := m.Web.LoginLink(ctx, flows.PersonID(positional), web.LoginTTL)
@@ -318,7 +340,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
+			say := cliText(m.language(*lang))
+			if _, err := os.Stat(*out); err == nil && !o.force {
+				fmt.Fprintln(stderr, say("cli.file_exists", map[string]any{"File": *out}))
+				return 1
+			}
 			if err := m.writeReport(ctx, cmd, positional, *lang, *asCSV, *out); err != nil {
+				if flows.ErrorKind(err) == flows.KindNotFound {
+					fmt.Fprintln(stderr, say("cli.no_document", map[string]any{"Number": positional}))
+					return 1
+				}
 				fmt.Fprintln(stderr, err)
 				return 1
 			}
@@ -355,7 +386,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func withDB(ctx context.Context, cfgPath string, demo bool, stderr io.Writer, f func(*Main) int) int {
 	cfg, _, err := loadConfig(cfgPath, demo)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		printConfigError(stderr, err, "")
 		return 1
 	}
 	m, err := OpenStorage(ctx, cfg)
@@ -372,6 +403,8 @@ func withDB(ctx context.Context, cfgPath string, demo bool, stderr io.Writer, f 
 	return f(m)
 }
 
+var errNoConfig = errors.New("no configuration: pass -config FILE, set VIZA_CONFIG, put viza.yaml here, or use --demo")
+
 // loadConfig finds the configuration: -config, $VIZA_CONFIG, ./viza.yaml,
 // or the embedded demo.
 func loadConfig(path string, demo bool) (*config.Config, string, error) {
@@ -381,12 +414,37 @@ func loadConfig(path string, demo bool) (*config.Config, string, error) {
 	}
 	if path == "" {
 		if _, err := os.Stat("viza.yaml"); err != nil {
-			return nil, "", errors.New("no configuration: pass -config FILE, set VIZA_CONFIG, put viza.yaml here, or use --demo")
+			return nil, "", errNoConfig
 		}
 		path = "viza.yaml"
 	}
 	cfg, err := config.Load(path)
 	return cfg, path, err
+}
+
+// printConfigError says what is wrong with the configuration: every
+// problem with its line under a counted heading in the reader's language.
+func printConfigError(w io.Writer, err error, lang string) {
+	if lang == "" {
+		lang = usageLang()
+	}
+	say := cliText(lang)
+	var ps *config.Problems
+	if !errors.As(err, &ps) {
+		if errors.Is(err, errNoConfig) {
+			fmt.Fprintln(w, say("cli.no_config", nil))
+			return
+		}
+		fmt.Fprintln(w, err)
+		return
+	}
+	count := len(ps.List)
+	if l, err := locales.For(lang); err == nil {
+		fmt.Fprintln(w, say("cli.config_problems", map[string]any{"File": ps.File, "Problems": l.Plural("problems", count)}))
+	}
+	for _, line := range ps.Lines() {
+		fmt.Fprintln(w, "  "+line)
+	}
 }
 
 func buildVersion() string {

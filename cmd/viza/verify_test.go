@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"database/sql"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/viza-app/viza/bot/chat/chattest"
 	"github.com/viza-app/viza/config"
@@ -169,5 +172,108 @@ func TestCommandLine(t *testing.T) {
 	outDir := t.TempDir()
 	if code, out := cli("backup", filepath.Join(outDir, "b.db"), "-config", path); code != 0 {
 		t.Fatalf("backup with -config after the file: exit %d\n%s", code, out)
+	}
+}
+
+// TestCommandLineErrors: every mistake a person makes at the command line
+// gets a message in their language that says what to do, and nothing is
+// overwritten or half-done.
+func TestCommandLineErrors(t *testing.T) {
+	t.Setenv("VIZA_LANG", "ru")
+	t.Setenv("VIZA_CONFIG", "")
+	_, path := testConfig(t)
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "old.csv")
+	if err := os.WriteFile(existing, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badIndent := filepath.Join(dir, "indent.yaml")
+	if err := os.WriteFile(badIndent, []byte("language: ru\npeople:\n  - id: a\n    name: A\n   title: B\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	twoProblems := filepath.Join(dir, "two.yaml")
+	if err := os.WriteFile(twoProblems, []byte("company: ООО Тест\nlanguage: ru\nfoo: 1\nbar: 2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oneProblem := filepath.Join(dir, "one.yaml")
+	if err := os.WriteFile(oneProblem, []byte("company: ООО Тест\nlanguage: ru\nfoo: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		code      int
+		want      []string
+		forbidden []string
+	}{
+		{"demo with a config", []string{"serve", "--demo", "-config", path}, 2, []string{"--demo и -config", "Уберите один"}, nil},
+		{"doc without hash", []string{"verify", "--doc", "Д-1", "-config", path}, 2, []string{"--doc НОМЕР и --hash ХЕШ"}, nil},
+		{"hash without doc", []string{"verify", "--hash", "abc", "-config", path}, 2, []string{"--doc НОМЕР и --hash ХЕШ"}, nil},
+		{"unknown document", []string{"sheet", "НЕТ-1", "-config", path, "-o", filepath.Join(dir, "x.pdf")}, 1, []string{"нет документа НЕТ-1"}, []string{"sql", "SELECT", "not_found"}},
+		{"unknown person", []string{"login-link", "nobody", "-config", path}, 1, []string{"«nobody»", "viza check-config"}, []string{"unknown_person"}},
+		{"export over a file", []string{"export", "--csv", "-o", existing, "-config", path}, 1, []string{"уже есть", "-f"}, nil},
+		{"one problem", []string{"check-config", "-config", oneProblem}, 1, []string{"1 проблема:"}, []string{"problem(s)"}},
+		{"two problems", []string{"check-config", "-config", twoProblems}, 1, []string{"2 проблемы:", "two.yaml:3", "two.yaml:4"}, nil},
+		{"indentation", []string{"check-config", "-config", badIndent}, 1, []string{"indent.yaml:5:", "indentation"}, nil},
+		{"no config", []string{"check-config"}, 1, []string{"нет конфигурации", "--demo"}, nil},
+		{"language", []string{"check-config", "--demo", "-lang", "de"}, 2, []string{"«de»", "ru или en"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out strings.Builder
+			code := run(context.Background(), tc.args, &out, &out)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s", code, tc.code, out.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, f := range tc.forbidden {
+				if strings.Contains(out.String(), f) {
+					t.Errorf("output shows %q:\n%s", f, out.String())
+				}
+			}
+		})
+	}
+	if b, _ := os.ReadFile(existing); string(b) != "keep me" {
+		t.Fatalf("export overwrote the file without -f: %q", b)
+	}
+	var out strings.Builder
+	if code := run(context.Background(), []string{"export", "--csv", "-f", "-o", existing, "-config", path}, &out, &out); code != 0 {
+		t.Fatalf("export -f: exit %d\n%s", code, out.String())
+	}
+}
+
+// TestServeListenOverride: VIZA_HTTP_LISTEN moves the web server off the
+// configured address (make run on a machine where 8080 is taken).
+func TestServeListenOverride(t *testing.T) {
+	_, path := testConfig(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	t.Setenv("VIZA_HTTP_LISTEN", addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "-config", path}, io.Discard, io.Discard) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("nothing listens on %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exit %d", code)
 	}
 }

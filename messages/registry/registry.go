@@ -224,14 +224,44 @@ func neutralize(s string) string {
 	return s
 }
 
-// WriteCSV writes the same table as CSV (UTF-8, dates as ISO 8601 in loc),
-// a row at a time.
+// CSVStyle is how a spreadsheet in a language reads CSV when a person
+// double-clicks the file: Excel takes the list separator, the decimal
+// mark and the date order from the system's regional settings, so a file
+// made for Russian Excel uses ";" and "1500000,50" and 31.12.2026 — with
+// "," Excel puts a whole row in one cell.
+type CSVStyle struct {
+	Comma   rune
+	Decimal byte
+	Date    string // time.Format layout Excel reads as a date and time
+}
+
+// CSVStyleFor is the style of the language's spreadsheets.
+func CSVStyleFor(lang string) CSVStyle {
+	if lang == "ru" {
+		return CSVStyle{Comma: ';', Decimal: ',', Date: "02.01.2006 15:04:05"}
+	}
+	return CSVStyle{Comma: ',', Decimal: '.', Date: "2006-01-02 15:04:05"}
+}
+
+// utf8BOM tells Excel the file is UTF-8; without it Excel reads the bytes
+// as the system's code page (cp1251 in Russia) and every Cyrillic letter
+// comes out garbled.
+const utf8BOM = "\ufeff"
+
+// WriteCSV writes the same table as CSV for the language's spreadsheets
+// (see CSVStyle): UTF-8 with a BOM, times in loc without a zone so that
+// Excel reads them as dates; a row at a time.
 func WriteCSV(w io.Writer, src Source, lang string, loc *time.Location) error {
 	hdr, err := headers(lang)
 	if err != nil {
 		return err
 	}
+	style := CSVStyleFor(lang)
+	if _, err := io.WriteString(w, utf8BOM); err != nil {
+		return err
+	}
 	cw := csv.NewWriter(w)
+	cw.Comma = style.Comma
 	if err := cw.Write(hdr); err != nil {
 		return err
 	}
@@ -239,12 +269,15 @@ func WriteCSV(w io.Writer, src Source, lang string, loc *time.Location) error {
 		if t.IsZero() {
 			return ""
 		}
-		return t.In(loc).Format("2006-01-02T15:04:05-07:00")
+		return t.In(loc).Format(style.Date)
 	}
 	err = src(func(row Row) error {
 		amount := ""
 		if row.HasAmount {
 			amount = strconv.FormatFloat(row.Amount, 'f', 2, 64)
+			if style.Decimal != '.' {
+				amount = strings.Replace(amount, ".", string(style.Decimal), 1)
+			}
 		}
 		typed := neutralize
 		return cw.Write([]string{typed(row.Number), typed(row.Type), typed(row.Title), typed(row.Counterparty), amount, typed(row.Currency),

@@ -113,18 +113,38 @@ func TestXLSXReadBack(t *testing.T) {
 	}
 }
 
+// TestCSV: the CSV opens in the language's Excel by a double click —
+// UTF-8 with a BOM, that Excel's list separator and decimal mark, dates it
+// reads as dates.
 func TestCSV(t *testing.T) {
 	rows, loc := fixture(t)
-	var buf bytes.Buffer
-	if err := registry.WriteCSV(&buf, registry.FromRows(rows), "en", loc); err != nil {
-		t.Fatal(err)
-	}
-	recs, err := csv.NewReader(&buf).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(recs) != 3 || recs[0][0] != "Number" || recs[1][4] != "1500000.50" || recs[1][8] != "2026-11-30T10:00:00+03:00" {
-		t.Fatalf("csv = %q", recs)
+	for _, tc := range []struct {
+		lang                 string
+		comma                rune
+		header, amount, date string
+	}{
+		{"en", ',', "Number", "1500000.50", "2026-11-30 10:00:00"},
+		{"ru", ';', "Номер", "1500000,50", "30.11.2026 10:00:00"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := registry.WriteCSV(&buf, registry.FromRows(rows), tc.lang, loc); err != nil {
+				t.Fatal(err)
+			}
+			body, ok := bytes.CutPrefix(buf.Bytes(), []byte("\xef\xbb\xbf"))
+			if !ok {
+				t.Fatalf("no UTF-8 BOM: % x", buf.Bytes()[:8])
+			}
+			r := csv.NewReader(bytes.NewReader(body))
+			r.Comma = tc.comma
+			recs, err := r.ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != 3 || len(recs[0]) != 15 || recs[0][0] != tc.header || recs[1][4] != tc.amount || recs[1][8] != tc.date {
+				t.Fatalf("csv = %q", recs)
+			}
+		})
 	}
 }
 
@@ -149,7 +169,7 @@ func TestCSVNeutralizesFormulas(t *testing.T) {
 		if err := registry.WriteCSV(&buf, registry.FromRows([]registry.Row{r}), "en", loc); err != nil {
 			t.Fatal(err)
 		}
-		recs, err := csv.NewReader(&buf).ReadAll()
+		recs, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(buf.Bytes(), []byte("\xef\xbb\xbf")))).ReadAll()
 		if err != nil {
 			t.Fatal(err)
 		}

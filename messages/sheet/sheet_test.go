@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/internal/needs"
 	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/messages/sheet"
 	"github.com/viza-app/viza/storage/storagetest"
@@ -92,9 +93,7 @@ func render(t testing.TB, f fixture, lang string) []byte {
 
 func pdftotext(t testing.TB, pdf []byte) string {
 	t.Helper()
-	if _, err := exec.LookPath("pdftotext"); err != nil {
-		t.Fatal("pdftotext is missing: apt-get install poppler-utils (.ci/run does)")
-	}
+	needs.Program(t, "poppler-utils", "pdftotext")
 	in := filepath.Join(t.TempDir(), "s.pdf")
 	if err := os.WriteFile(in, pdf, 0o644); err != nil {
 		t.Fatal(err)
