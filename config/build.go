@@ -67,7 +67,7 @@ func (c *Config) Directory() (*flows.Directory, error) {
 			if err != nil {
 				return nil, err
 			}
-			st := flows.StageTemplate{Name: s.Stage, Approvers: s.Approvers, Mode: mode, Kind: s.Kind, Deadline: dl}
+			st := flows.StageTemplate{Name: s.Stage, Approvers: s.Approvers, Mode: mode, Kind: s.Kind, Deadline: dl, WhenLabel: s.WhenLabel}
 			if st.Kind == "" {
 				st.Kind = flows.KindApprove
 			}

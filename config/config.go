@@ -99,6 +99,7 @@ type Stage struct {
 	Mode      string         `yaml:"mode"`
 	Kind      string         `yaml:"kind"`
 	When      string         `yaml:"when"`
+	WhenLabel Localized      `yaml:"when_label"`
 	Deadline  string         `yaml:"deadline"`
 	Line      int            `yaml:"-"`
 	Lines     map[string]int `yaml:"-"`

@@ -58,6 +58,7 @@ func TestMistakes(t *testing.T) {
 		{"duplicate person", "  - id: director\n", "  - id: kuznetsova\n", 46, `duplicate person id "kuznetsova"`},
 		{"duplicate type", "  - id: memo\n", "  - id: contract\n", 71, `duplicate type id "contract"`},
 		{"bad duration", "deadline: 8h", "deadline: 8 hours", 61, `bad duration "8 hours"`},
+		{"when_label without when", "      - stage: {ru: Директор, en: Director}\n", "      - stage: {ru: Директор, en: Director}\n        when_label: крупная сделка\n", 67, `when_label: says when the stage applies, but the stage has no when`},
 		{"bad phone", `"+79001112244"`, `"12345"`, 27, `phone "12345" is not a valid number`},
 		{"bad when", "when: amount >= 1000000", "when: amount >=", 65, "compile when"},
 		{"when on unknown field", "when: amount >= 1000000", "when: sum > 5", 65, "compile when"},
@@ -143,6 +144,53 @@ func TestSecretFromFile(t *testing.T) {
 	t.Setenv("VIZA_TEST_TOKEN", "env")
 	if got, _ := Secret("VIZA_TEST_TOKEN"); got != "env" {
 		t.Fatalf("env must win over the file, got %q", got)
+	}
+}
+
+// TestWhenLabel: a stage's when_label, one string or per language, reaches
+// the route the engine computes.
+func TestWhenLabel(t *testing.T) {
+	base, err := os.ReadFile("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(base), "when: amount >= 1000000\n", "when: amount >= 1000000\n        when_label: {ru: сумма от 1 млн ₽, en: amount of 1 M RUB or more}\n", 1)
+	cfg, err := Parse("viza.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := cfg.Directory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ty := range dir.Types {
+		for _, st := range ty.Route {
+			if st.When != nil {
+				if st.WhenLabel["ru"] != "сумма от 1 млн ₽" || st.WhenLabel["en"] != "amount of 1 M RUB or more" {
+					t.Fatalf("when_label = %v", st.WhenLabel)
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("no stage with when")
+}
+
+// TestMisindentedLine: a line stepped back to an indentation no block has
+// is reported at that line, not at the section heading the parser names.
+func TestMisindentedLine(t *testing.T) {
+	for _, tc := range []struct {
+		src  string
+		line int
+	}{
+		{"people:\n  - id: a\n    name: A\n   title: B\n", 4},
+		{"company: X\npeople:\n  - id: a\n    name: A\n  - id: b\n     name: B\n   title: C\n", 7},
+	} {
+		_, err := Parse("viza.yaml", []byte(tc.src))
+		ps, ok := err.(*Problems)
+		if !ok || len(ps.List) == 0 || ps.List[0].Line != tc.line || !strings.Contains(ps.List[0].Msg, "indentation") {
+			t.Errorf("%q: %v, want the indentation at line %d", tc.src, err, tc.line)
+		}
 	}
 }
 

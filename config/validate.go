@@ -316,6 +316,8 @@ func (c *Config) validate(ps *Problems) {
 				if _, err := flows.CompileCondition(s.When); err != nil {
 					ps.add(line(s.Lines, "when", s.Line), spath+".when", "%v", err)
 				}
+			} else if len(s.WhenLabel) > 0 {
+				ps.add(line(s.Lines, "when_label", s.Line), spath+".when_label", "says when the stage applies, but the stage has no when")
 			}
 			if _, err := flows.ParseWorkDuration(s.Deadline); err != nil {
 				ps.add(line(s.Lines, "deadline", s.Line), spath+".deadline", "%v", err)

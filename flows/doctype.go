@@ -44,6 +44,9 @@ type StageTemplate struct {
 	Mode      Mode
 	Kind      string
 	When      *Condition
+	// WhenLabel says in words, per language, when the stage applies; shown
+	// when it is skipped instead of the expression.
+	WhenLabel map[string]string
 	Deadline  WorkDuration
 }
 

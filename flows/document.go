@@ -74,6 +74,7 @@ type Stage struct {
 	Approvers  []PersonID        `json:"approvers,omitzero"`
 	Deadline   WorkDuration      `json:"deadline,omitzero"`
 	When       string            `json:"when,omitzero"`
+	WhenLabel  map[string]string `json:"when_label,omitzero"`
 	Skipped    bool              `json:"skipped,omitzero"`
 	SkipReason string            `json:"skip_reason,omitzero"`
 	// Post marks post-approval steps (signature, acknowledgement after the
@@ -309,4 +310,24 @@ func (d *Document) AmountDecimal() string {
 		return ""
 	}
 	return fmt.Sprintf("%d.%02d", d.AmountMinor/100, d.AmountMinor%100)
+}
+
+// StagePosition numbers the stages the document actually passes: stage i
+// is the n-th of count, skipped stages left out of both (n is 0 for a
+// skipped stage). A contract below the finance threshold reads "stage 2 of
+// 3", never "stage 3 of 4" after "stage 1 of 4".
+func (d *Document) StagePosition(i int) (n, count int) {
+	for _, s := range d.Stages {
+		if s.Skipped {
+			continue
+		}
+		count++
+		if s.Index <= i {
+			n = count
+		}
+	}
+	if i >= 0 && i < len(d.Stages) && d.Stages[i].Skipped {
+		n = 0
+	}
+	return n, count
 }

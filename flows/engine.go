@@ -326,7 +326,7 @@ func (e *Engine) buildRoute(dir *Directory, dt *DocType, c StartCmd) ([]Stage, e
 				s.Kind = KindApprove
 			}
 			if st.When != nil {
-				s.When = st.When.Source
+				s.When, s.WhenLabel = st.When.Source, st.WhenLabel
 				ok, err := st.When.Eval(env, c.HasAmount)
 				if err != nil {
 					return nil, Errorf(KindInvalid, "bad_condition", "%v", err)

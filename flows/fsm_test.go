@@ -47,3 +47,12 @@ func TestInvariantCheckerCatchesBrokenDocuments(t *testing.T) {
 		}
 	}
 }
+
+func TestStagePosition(t *testing.T) {
+	d := &flows.Document{Stages: []flows.Stage{{Index: 0}, {Index: 1, Skipped: true}, {Index: 2}, {Index: 3}}}
+	for _, tc := range []struct{ i, n, count int }{{0, 1, 3}, {1, 0, 3}, {2, 2, 3}, {3, 3, 3}} {
+		if n, count := d.StagePosition(tc.i); n != tc.n || count != tc.count {
+			t.Errorf("stage %d = %d of %d, want %d of %d", tc.i, n, count, tc.n, tc.count)
+		}
+	}
+}

@@ -45,7 +45,8 @@ func (o *op) taskFill(t *Task) func(*Notification) {
 	return func(n *Notification) {
 		s := o.d.Stages[t.Stage]
 		n.TaskID, n.TaskKind, n.Due = t.ID, t.Kind, t.Due
-		n.Stage, n.StageCount, n.StageName = s.Index+1, len(o.d.Stages), s.Name
+		n.Stage, n.StageCount = o.d.StagePosition(s.Index)
+		n.StageName = s.Name
 		n.For = t.OnBehalfOf
 		n.Round = t.Round
 		if n.IsRequest() {

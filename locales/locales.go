@@ -6,6 +6,7 @@ package locales
 import (
 	"embed"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
@@ -67,7 +68,43 @@ func (l *Localizer) T(id string, data any) string {
 	if err != nil {
 		return id
 	}
+	if l.Lang == "ru" {
+		s = NestQuotes(s)
+	}
 	return s
+}
+
+// NestQuotes writes quotes inside quotes the Russian way: «…„…“…». A
+// catalogue puts a title in «», and the title itself often holds a name in
+// «» (Поставка оборудования «Север»), which would read «…«Север»». Text
+// whose «» do not pair up is returned as it was.
+func NestQuotes(s string) string {
+	if !strings.Contains(s, "«") {
+		return s
+	}
+	out := []rune(s)
+	depth := 0
+	for i, r := range out {
+		switch r {
+		case '«':
+			if depth > 0 {
+				out[i] = '„'
+			}
+			depth++
+		case '»':
+			depth--
+			if depth < 0 {
+				return s
+			}
+			if depth > 0 {
+				out[i] = '“'
+			}
+		}
+	}
+	if depth != 0 {
+		return s
+	}
+	return string(out)
 }
 
 // Plural renders a message with plural forms for count.

@@ -133,3 +133,18 @@ func TestMessagesAreNeutralMarkup(t *testing.T) {
 		}
 	}
 }
+
+func TestNestQuotes(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Договор «Поставка «Север»»", "Договор «Поставка „Север“»"},
+		{"«a «b «c»» d»", "«a „b „c““ d»"},
+		{"«простые»", "«простые»"},
+		{"«непарные «кавычки»", "«непарные «кавычки»"},
+		{"» наоборот «", "» наоборот «"},
+		{"без кавычек", "без кавычек"},
+	} {
+		if got := NestQuotes(tc.in); got != tc.want {
+			t.Errorf("NestQuotes(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -20,6 +20,12 @@ func Amount(minor int64, currency, lang string) string {
 	}
 	s := message.NewPrinter(tag).Sprintf("%.2f", float64(minor)/100)
 	if currency != "" {
+		// A currency's sign where the language has one («₽»), else its code.
+		if l, err := locales.For(lang); err == nil {
+			if sign := l.T("currency."+currency, nil); sign != "currency."+currency {
+				currency = sign
+			}
+		}
 		s += " " + currency
 	}
 	return s
@@ -56,11 +62,19 @@ func modeText(l *locales.Localizer, s flows.Stage) string {
 
 // Route lists a route's stages with their people, one per line.
 func (r Renderer) Route(stages []flows.Stage, lang string) rich.Text {
+	r = r.In(lang)
 	l := mustLocalizer(lang)
 	var lines []rich.Text
+	passed := 0
 	for _, s := range stages {
-		data := map[string]any{"N": s.Index + 1, "Name": StageName(l, s, lang), "People": r.names(s.Approvers),
-			"Mode": modeText(l, s), "Kind": "", "When": s.When}
+		data := map[string]any{"N": 0, "Name": StageName(l, s, lang), "People": r.names(s.Approvers),
+			"Mode": modeText(l, s), "Kind": "", "When": ""}
+		if s.Skipped {
+			data["When"] = StageCondition(s, lang)
+		} else {
+			passed++
+			data["N"] = passed
+		}
 		if s.Kind != flows.KindApprove {
 			data["Kind"] = l.T("task."+s.Kind, nil)
 		}
@@ -100,12 +114,13 @@ func stateSince(d *flows.Document) time.Time {
 // Card is a document's status: state and since when, the stage, whom it
 // waits on and since when, and what is overdue.
 func (r Renderer) Card(d *flows.Document, lang string, now time.Time) rich.Text {
+	r = r.In(lang)
 	l := mustLocalizer(lang)
 	since := stateSince(d)
 	days := int(now.Sub(since).Hours() / 24)
 	lines := []rich.Text{
 		Rich(l, "card.header", map[string]any{"Type": Localized(d.TypeName, lang), "Number": d.Number, "Title": d.Title}),
-		Rich(l, "card.state", map[string]any{"State": State(d.State, lang), "Since": r.FormatTime(since), "Days": l.Plural("days", days)}),
+		Rich(l, "card.state", map[string]any{"State": State(d.State, lang), "Since": r.FormatTime(since), "Days": Days(l, days)}),
 	}
 	if d.Counterparty != "" {
 		lines = append(lines, Rich(l, "card.counterparty", map[string]any{"Counterparty": d.Counterparty}))
@@ -118,7 +133,8 @@ func (r Renderer) Card(d *flows.Document, lang string, now time.Time) rich.Text 
 		lines = append(lines, Rich(l, "card.version", map[string]any{"Version": d.CurrentVersion(), "Round": rd.No}))
 		if rd.Outcome == "" && rd.Stage < len(d.Stages) {
 			s := d.Stages[rd.Stage]
-			lines = append(lines, Rich(l, "card.stage", map[string]any{"Stage": s.Index + 1, "StageCount": len(d.Stages), "StageName": StageName(l, s, lang)}))
+			n, count := d.StagePosition(s.Index)
+			lines = append(lines, Rich(l, "card.stage", map[string]any{"Stage": n, "StageCount": count, "StageName": StageName(l, s, lang)}))
 		}
 	}
 	for _, t := range d.OpenTasks() {
@@ -137,15 +153,20 @@ func (r Renderer) Card(d *flows.Document, lang string, now time.Time) rich.Text 
 
 // History lists versions and decisions.
 func (r Renderer) History(d *flows.Document, lang string) rich.Text {
+	r = r.In(lang)
 	l := mustLocalizer(lang)
 	lines := []rich.Text{Rich(l, "history.header", map[string]any{"Number": d.Number, "Title": d.Title}), Rich(l, "history.versions", nil)}
 	for _, v := range d.Versions {
-		lines = append(lines, Rich(l, "history.version", map[string]any{"No": v.No, "File": v.FileName, "Size": l.Plural("bytes", int(v.Size)),
+		lines = append(lines, Rich(l, "history.version", map[string]any{"No": v.No, "File": v.FileName, "Size": Size(v.Size, lang),
 			"SHA": v.SHA256, "Name": r.Name(v.UploadedBy), "At": r.FormatTime(v.At), "Comment": v.Comment}))
 	}
 	lines = append(lines, Rich(l, "history.decisions", nil))
+	if len(d.Decisions) == 0 {
+		lines = append(lines, Rich(l, "history.no_decisions", nil))
+	}
 	for _, dc := range d.Decisions {
-		data := map[string]any{"At": r.FormatTime(dc.At), "Round": dc.Round, "Stage": dc.Stage + 1, "Name": r.Name(dc.Actor),
+		stage, _ := d.StagePosition(dc.Stage)
+		data := map[string]any{"At": r.FormatTime(dc.At), "Round": dc.Round, "Stage": stage, "Name": r.Name(dc.Actor),
 			"For": r.Name(dc.For), "Decision": l.T("decision."+dc.Kind, nil), "Comment": dc.Comment, "Version": dc.Version}
 		lines = append(lines, Rich(l, "history.decision", data))
 	}
@@ -155,6 +176,7 @@ func (r Renderer) History(d *flows.Document, lang string) rich.Text {
 // ListLine is one document in a table of documents: number, short title,
 // state, whom it waits on, days in that state, an overdue mark.
 func (r Renderer) ListLine(d *flows.Document, lang string, now time.Time) rich.Text {
+	r = r.In(lang)
 	l := mustLocalizer(lang)
 	title := []rune(d.Title)
 	if len(title) > 32 {
@@ -168,7 +190,15 @@ func (r Renderer) ListLine(d *flows.Document, lang string, now time.Time) rich.T
 	}
 	days := int(now.Sub(stateSince(d)).Hours() / 24)
 	return Rich(l, "list.line", map[string]any{"Number": d.Number, "Title": string(title), "State": State(d.State, lang),
-		"Waiting": strings.Join(waiting, ", "), "Days": l.Plural("days", days), "Overdue": overdue})
+		"Waiting": strings.Join(waiting, ", "), "Days": Days(l, days), "Overdue": overdue})
+}
+
+// Days is how long something has been so: "сегодня" rather than "0 дней".
+func Days(l *locales.Localizer, days int) string {
+	if days <= 0 {
+		return l.T("days.today", nil)
+	}
+	return l.Plural("days", days)
 }
 
 // Size shows a file size the way people say it: bytes, then KB and MB

@@ -43,6 +43,9 @@ type Message struct {
 // Renderer renders for one directory (names, time zone).
 type Renderer struct {
 	Dir *flows.Directory
+	// Lang is the language of the text being made (see In); empty means
+	// the company's.
+	Lang string
 }
 
 // Language returns the language a person reads.
@@ -80,6 +83,9 @@ func (r Renderer) FormatTime(t time.Time) string { return r.formatIn(t, r.Dir.Lo
 
 // FormatTimeFor shows a time in the zone its reader lives in.
 func (r Renderer) FormatTimeFor(p flows.PersonID, t time.Time) string {
+	if r.Lang == "" {
+		r.Lang = r.Dir.LanguageOf(p)
+	}
 	return r.formatIn(t, r.Dir.LocationOf(p))
 }
 
@@ -88,14 +94,33 @@ func (r Renderer) formatIn(t time.Time, loc *time.Location) string {
 		return ""
 	}
 	t = t.In(loc)
-	return t.Format("02.01.2006 15:04 ") + zoneName(t)
+	return t.Format("02.01.2006 15:04 ") + zoneName(t, r.lang())
+}
+
+// In is the renderer for text in lang: times carry that language's name
+// of their zone («МСК», not «MSK»).
+func (r Renderer) In(lang string) Renderer {
+	r.Lang = lang
+	return r
+}
+
+func (r Renderer) lang() string {
+	if r.Lang != "" {
+		return r.Lang
+	}
+	return r.Dir.Language
 }
 
 // zoneName is the zone's abbreviation ("MSK"), or its offset from UTC
 // ("UTC+5") for zones that have none and would show as a bare "+05".
-func zoneName(t time.Time) string {
+func zoneName(t time.Time, lang string) string {
 	abbr, offset := t.Zone()
 	if abbr != "" && abbr[0] != '+' && abbr[0] != '-' {
+		if l, err := locales.For(lang); err == nil {
+			if local := l.T("zone."+abbr, nil); local != "zone."+abbr {
+				return local
+			}
+		}
 		return abbr
 	}
 	sign := "+"
@@ -111,6 +136,7 @@ func zoneName(t time.Time) string {
 
 // Notification renders n for its recipient in lang.
 func (r Renderer) Notification(n flows.Notification, lang string) (Message, error) {
+	r = r.In(lang)
 	l, err := locales.For(lang)
 	if err != nil {
 		return Message{}, err
@@ -173,6 +199,7 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 // Context is a request's secondary line — stage and deadline — for
 // platforms that show it apart.
 func (r Renderer) Context(n flows.Notification, lang string) rich.Text {
+	r = r.In(lang)
 	if !n.IsRequest() || n.Stage == 0 {
 		return rich.Text{}
 	}

@@ -166,7 +166,7 @@ func TestRequestMail(t *testing.T) {
 	}
 	for _, want := range []string{"Нужно ваше решение: согласовать", "<script>alert(1)</script>", "ООО «Север»", "150 000",
 		"https://viza.romashka.example/t/link-sidorov#decide", "https://viza.romashka.example/t/link-sidorov#reject",
-		"https://viza.romashka.example/doc/" + url.PathEscape(out.Number), "Сумма: 150", "000,00 RUB"} {
+		"https://viza.romashka.example/doc/" + url.PathEscape(out.Number), "Сумма: 150", "000,00 ₽"} {
 		if !strings.Contains(m.text, want) && !strings.Contains(m.text, strings.ReplaceAll(want, " ", "\u00a0")) {
 			t.Errorf("text part lacks %q:\n%s", want, m.text)
 		}

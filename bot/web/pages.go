@@ -555,10 +555,11 @@ type remarkView struct {
 }
 
 type stageView struct {
-	N      int
+	N      int // among the stages the document passes; 0 for a skipped one
 	Name   string
 	People string
 	Status string
+	Skip   string // why a skipped stage is not needed, in words
 }
 
 func (s *Server) docPage(w http.ResponseWriter, r *http.Request, p *flows.Person, scope string) {
@@ -582,7 +583,8 @@ func (s *Server) docPage(w http.ResponseWriter, r *http.Request, p *flows.Person
 	}
 	cur := d.CurrentRound()
 	for _, st := range d.Stages {
-		sv := stageView{N: st.Index + 1, Name: messages.StageName(mustLocalizer(lang), st, lang)}
+		sv := stageView{Name: messages.StageName(mustLocalizer(lang), st, lang)}
+		sv.N, _ = d.StagePosition(st.Index)
 		var names []string
 		for _, a := range st.Approvers {
 			names = append(names, rd.Name(a))
@@ -591,6 +593,7 @@ func (s *Server) docPage(w http.ResponseWriter, r *http.Request, p *flows.Person
 		switch {
 		case st.Skipped:
 			sv.Status = "skipped"
+			sv.Skip = messages.Say(lang, "web.stage_skipped", map[string]any{"When": messages.StageCondition(st, lang)}).String()
 		case cur == nil:
 		case cur.Outcome == "approved" || st.Index < cur.Stage:
 			sv.Status = "done"

@@ -70,6 +70,7 @@ func Render(w io.Writer, in Input) error {
 	f.SetModificationDate(in.Now)
 	f.SetCatalogSort(true)
 	f.AliasNbPages("{nb}")
+	in.Renderer = in.Renderer.In(in.Lang)
 	pw, _ := f.GetPageSize()
 	p := &pdf{Fpdf: f, in: in, l: l, usable: pw - 2*marginMM}
 	f.SetFooterFunc(p.footer)
@@ -91,6 +92,16 @@ func Render(w io.Writer, in Input) error {
 }
 
 func (p *pdf) t(id string, data any) string { return p.l.T(id, data) }
+
+// person is a name with the job title beside it, as a printed sheet that
+// a director signs needs: "Пётр Петров, Главный юрист".
+func (p *pdf) person(id flows.PersonID) string {
+	name := p.in.Renderer.Name(id)
+	if who, ok := p.in.Renderer.Dir.Person(id); ok && who.Title != "" {
+		name += ", " + who.Title
+	}
+	return name
+}
 
 func (p *pdf) footer() {
 	p.SetY(-bottomMM + 4)
@@ -127,7 +138,7 @@ func (p *pdf) header() {
 		{p.t("sheet.doc_title", nil), d.Title},
 		{p.t("sheet.counterparty", nil), counterparty},
 		{p.t("sheet.amount", nil), amount},
-		{p.t("sheet.initiator", nil), r.Name(d.Initiator)},
+		{p.t("sheet.initiator", nil), p.person(d.Initiator)},
 		{p.t("sheet.started", nil), r.FormatTime(d.CreatedAt)},
 		{p.t("sheet.finished", nil), finished},
 		{p.t("sheet.state", nil), messages.State(d.State, p.in.Lang)},
@@ -164,38 +175,49 @@ func (p *pdf) versions() {
 		if v.Scan {
 			no += " " + p.t("sheet.scan", nil)
 		}
-		p.row(cols, []string{no, v.FileName, p.l.Plural("bytes", int(v.Size)), v.SHA256, p.in.Renderer.Name(v.UploadedBy),
+		p.row(cols, []string{no, v.FileName, messages.Size(v.Size, p.in.Lang), v.SHA256, p.person(v.UploadedBy),
 			p.in.Renderer.FormatTime(v.At), v.Comment}, cols, false)
 	}
 }
 
 type line struct {
+	stage                              int // route order first
 	at                                 time.Time
-	stage, who, outcome, when, comment string
+	name, who, outcome, when, comment string
 }
 
-// round lists what happened in one round: decisions, carried approvals,
-// tasks closed without a decision, tasks still open, and skipped stages.
+// round lists what happened in one round, in route order: decisions,
+// carried approvals, tasks closed without a decision, tasks still open,
+// skipped stages with why in words, and — while the round runs — the
+// stages not reached yet, so that a sheet printed midway shows the whole
+// route. The last column is left blank for a signature on the printed copy.
 func (p *pdf) round(r flows.Round) {
 	d := p.in.Doc
 	rn := p.in.Renderer
 	p.heading(p.t("sheet.round", map[string]any{"Round": r.No, "Version": r.Version}))
-	cols := []column{{p.t("sheet.col.stage", nil), 0.2}, {p.t("sheet.col.approver", nil), 0.2}, {p.t("sheet.col.decision", nil), 0.17},
-		{p.t("sheet.col.when", nil), 0.15}, {p.t("sheet.col.comment", nil), 0.28}}
+	cols := []column{{p.t("sheet.col.stage", nil), 0.16}, {p.t("sheet.col.approver", nil), 0.2}, {p.t("sheet.col.decision", nil), 0.15},
+		{p.t("sheet.col.when", nil), 0.12}, {p.t("sheet.col.comment", nil), 0.25}, {p.t("sheet.col.signature", nil), 0.12}}
 	p.tableHeader(cols)
-	stageName := func(i int) string { return fmt.Sprintf("%d. %s", i+1, messages.StageName(p.l, d.Stages[i], p.in.Lang)) }
+	stageName := func(i int) string {
+		name := messages.StageName(p.l, d.Stages[i], p.in.Lang)
+		if n, _ := d.StagePosition(i); n > 0 {
+			return fmt.Sprintf("%d. %s", n, name)
+		}
+		return name
+	}
 	who := func(actor, forWhom flows.PersonID) string {
-		s := rn.Name(actor)
+		s := p.person(actor)
 		if forWhom != "" && forWhom != actor {
-			s += " (" + p.t("sheet.for", map[string]any{"Name": rn.Name(forWhom)}) + ")"
+			s += " (" + p.t("sheet.for", map[string]any{"Name": p.person(forWhom)}) + ")"
 		}
 		return s
 	}
 	var lines []line
+	reached := map[int]bool{}
 	for _, s := range d.Stages {
 		if s.Skipped {
-			lines = append(lines, line{at: r.StartedAt, stage: stageName(s.Index), who: "—",
-				outcome: p.t("sheet.skipped", nil), comment: p.t("sheet.reason."+s.SkipReason, map[string]any{"When": s.When})})
+			lines = append(lines, line{stage: s.Index, at: r.StartedAt, name: stageName(s.Index), who: "—",
+				outcome: p.t("sheet.skipped", nil), comment: p.t("sheet.reason."+s.SkipReason, map[string]any{"When": messages.StageCondition(s, p.in.Lang)})})
 		}
 	}
 	decided := map[int64]bool{}
@@ -203,15 +225,20 @@ func (p *pdf) round(r flows.Round) {
 		if dc.Round != r.No || dc.TaskID == 0 {
 			continue
 		}
+		reached[dc.Stage] = true
 		decided[dc.TaskID] = decided[dc.TaskID] || dc.Kind != flows.ActionComment
-		lines = append(lines, line{at: dc.At, stage: stageName(dc.Stage), who: who(dc.Actor, dc.For),
-			outcome: p.t("decision."+dc.Kind, nil), when: rn.FormatTime(dc.At), comment: dc.Comment})
+		lines = append(lines, line{stage: dc.Stage, at: dc.At, name: stageName(dc.Stage), who: who(dc.Actor, dc.For),
+			outcome: p.decision(dc), when: rn.FormatTime(dc.At), comment: dc.Comment})
 	}
 	for _, t := range d.Tasks {
-		if t.Round != r.No || decided[t.ID] || t.CloseReason == flows.CloseReassigned {
+		if t.Round != r.No {
 			continue
 		}
-		ln := line{at: t.ClosedAt, stage: stageName(t.Stage), who: who(t.Assignee, t.OnBehalfOf), when: rn.FormatTime(t.ClosedAt)}
+		reached[t.Stage] = true
+		if decided[t.ID] || t.CloseReason == flows.CloseReassigned {
+			continue
+		}
+		ln := line{stage: t.Stage, at: t.ClosedAt, name: stageName(t.Stage), who: who(t.Assignee, t.OnBehalfOf), when: rn.FormatTime(t.ClosedAt)}
 		switch {
 		case t.Carried:
 			ln.outcome = p.t("sheet.carried", nil)
@@ -222,35 +249,67 @@ func (p *pdf) round(r flows.Round) {
 		}
 		lines = append(lines, ln)
 	}
-	slices.SortStableFunc(lines, func(a, b line) int { return a.at.Compare(b.at) })
+	if r.Outcome == "" && (d.State == flows.StateInApproval || d.State == flows.StateSigning) {
+		for _, s := range d.Stages {
+			if s.Skipped || reached[s.Index] || s.Index < r.Stage {
+				continue
+			}
+			var names []string
+			for _, a := range s.Approvers {
+				names = append(names, p.person(a))
+			}
+			lines = append(lines, line{stage: s.Index, at: r.StartedAt, name: stageName(s.Index), who: strings.Join(names, "; "),
+				outcome: p.t("sheet.planned", nil)})
+		}
+	}
+	slices.SortStableFunc(lines, func(a, b line) int {
+		if a.stage != b.stage {
+			return a.stage - b.stage
+		}
+		return a.at.Compare(b.at)
+	})
 	for _, ln := range lines {
-		p.row(cols, []string{ln.stage, ln.who, ln.outcome, ln.when, ln.comment}, cols, false)
+		p.row(cols, []string{ln.name, ln.who, ln.outcome, ln.when, ln.comment, ""}, cols, false)
 	}
 }
 
+// decision names what a person did; a signing task's "done" is a signature.
+func (p *pdf) decision(dc flows.Decision) string {
+	if dc.Kind == flows.ActionDone && dc.Stage < len(p.in.Doc.Stages) && p.in.Doc.Stages[dc.Stage].Kind == flows.KindSign {
+		return p.t("sheet.signed", nil)
+	}
+	return p.t("decision."+dc.Kind, nil)
+}
+
+// remarks lists the blocking remarks and how each was closed. A
+// non-blocking remark is the comment of an approval or a plain comment,
+// already printed in its round; printing it again would read as two.
 func (p *pdf) remarks() {
 	d := p.in.Doc
-	if len(d.Remarks) == 0 {
+	var blocking []flows.Remark
+	for _, r := range d.Remarks {
+		if r.Blocking {
+			blocking = append(blocking, r)
+		}
+	}
+	if len(blocking) == 0 {
 		return
 	}
 	rn := p.in.Renderer
 	p.heading(p.t("sheet.remarks", nil))
-	cols := []column{{p.t("sheet.col.kind", nil), 0.13}, {p.t("sheet.col.author", nil), 0.17}, {p.t("sheet.col.when", nil), 0.14},
-		{p.t("sheet.col.text", nil), 0.33}, {p.t("sheet.col.closed", nil), 0.23}}
+	cols := []column{{p.t("sheet.col.author", nil), 0.22}, {p.t("sheet.col.when", nil), 0.15},
+		{p.t("sheet.col.text", nil), 0.36}, {p.t("sheet.col.closed", nil), 0.27}}
 	p.tableHeader(cols)
-	for _, r := range d.Remarks {
-		kind, closed := p.t("sheet.nonblocking", nil), "—"
-		if r.Blocking {
-			kind, closed = p.t("sheet.blocking", nil), p.t("sheet.still_open", nil)
-			if !r.ClosedAt.IsZero() {
-				closed = p.t("sheet.closed_by", map[string]any{"Name": rn.Name(r.Owner), "Version": r.ClosedVersion, "At": rn.FormatTime(r.ClosedAt)})
-			}
+	for _, r := range blocking {
+		closed := p.t("sheet.still_open", nil)
+		if !r.ClosedAt.IsZero() {
+			closed = p.t("sheet.closed_by", map[string]any{"Name": rn.Name(r.Owner), "Version": r.ClosedVersion, "At": rn.FormatTime(r.ClosedAt)})
 		}
-		author := rn.Name(r.Author)
+		author := p.person(r.Author)
 		if r.Owner != r.Author {
-			author += " (" + p.t("sheet.for", map[string]any{"Name": rn.Name(r.Owner)}) + ")"
+			author += " (" + p.t("sheet.for", map[string]any{"Name": p.person(r.Owner)}) + ")"
 		}
-		p.row(cols, []string{kind, author, rn.FormatTime(r.At) + " · v" + fmt.Sprint(r.Version), r.Text, closed}, cols, false)
+		p.row(cols, []string{author, rn.FormatTime(r.At) + " · v" + fmt.Sprint(r.Version), r.Text, closed}, cols, false)
 	}
 }
 

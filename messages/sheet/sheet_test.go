@@ -203,3 +203,46 @@ func BenchmarkSheet(b *testing.B) {
 	}
 	b.ReportMetric(float64(size)/1024, "KB")
 }
+
+// TestSheetMidway: a sheet printed while the document is still on its way
+// shows the whole route — the stages not reached yet with whom they will
+// ask — in route order, with the skipped stage said in words.
+func TestSheetMidway(t *testing.T) {
+	rig := storagetest.NewRig(t, true)
+	ctx := context.Background()
+	out, err := rig.Engine.Start(ctx, flows.StartCmd{Key: "m1", Actor: "ivanova", TypeID: "contract", Title: "Аренда склада",
+		AmountMinor: 45_000_000, HasAmount: true, File: flows.Upload{Name: "Аренда.pdf", Content: strings.NewReader(strings.Repeat("x", 16597))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := rig.DB.Document(ctx, out.DocID)
+	for _, tk := range d.OpenTasks() {
+		if tk.Assignee == "petrov" {
+			if _, err := rig.Engine.Decide(ctx, flows.DecideCmd{Key: "m2", Actor: "petrov", TaskID: tk.ID, Action: flows.ActionApprove, Comment: "Реквизиты сверены"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	d, _ = rig.DB.Document(ctx, out.DocID)
+	events, _ := rig.DB.DocumentEvents(ctx, out.DocID)
+	f := fixture{doc: d, hash: events[len(events)-1].Hash, r: messages.Renderer{Dir: rig.Engine.Directory()}}
+	text := strings.Join(strings.Fields(pdftotext(t, render(t, f, "ru"))), " ")
+	for _, want := range []string{"предстоит", "Подпись директора", "Дмитрий Орлов, Генеральный директор", "16,2 КБ",
+		"только если сумма ≥ 1 000 000", "Подпись"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("midway sheet lacks %q:\n%s", want, text)
+		}
+	}
+	if n := strings.Count(text, "Реквизиты сверены"); n != 1 {
+		t.Errorf("the approval comment is printed %d times", n)
+	}
+	if strings.Contains(text, "amount >=") {
+		t.Errorf("the skip reason is raw code:\n%s", text)
+	}
+	// Route order: the skipped finance stage (second in the route) comes
+	// after legal review and before the director.
+	legal, finance, director := strings.Index(text, "Юридическая"), strings.Index(text, "Финансы"), strings.Index(text, "Директор")
+	if !(legal < finance && finance < director) {
+		t.Errorf("stages out of route order: legal %d, finance %d, director %d", legal, finance, director)
+	}
+}
