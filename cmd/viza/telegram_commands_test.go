@@ -222,7 +222,7 @@ func TestTelegramDialogues(t *testing.T) {
 		s.next(ivanova.ID, "Не понял сумму «очень много»")
 		fake.UserText(ivanova, "1,5 млн")
 		m := s.next(ivanova.ID, "Запустить согласование?")
-		if !strings.Contains(m.Text, "1\u00a0500\u00a0000,00 RUB") || !strings.Contains(m.Text, "2. Финансы: Ксения Кузнецова") {
+		if !strings.Contains(m.Text, "1\u00a0500\u00a0000,00 ₽") || !strings.Contains(m.Text, "2. Финансы: Ксения Кузнецова") {
 			t.Fatalf("summary = %q", m.Text)
 		}
 	})
