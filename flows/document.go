@@ -331,3 +331,29 @@ func (d *Document) StagePosition(i int) (n, count int) {
 	}
 	return n, count
 }
+
+// AcceptsVersions reports whether a corrected version may be uploaded now:
+// while the document is being approved or back with its initiator.
+func (d *Document) AcceptsVersions() bool {
+	return d.State == StateInApproval || d.State == StateChangesRequested
+}
+
+// CanWithdraw reports whether the document's state lets its initiator
+// withdraw it.
+func (d *Document) CanWithdraw() bool { return d.can(EventWithdraw) }
+
+// SigningSince is when the post-approval steps began (the first of their
+// tasks opened in the current round); zero when there were none.
+func (d *Document) SigningSince() time.Time {
+	r := d.CurrentRound()
+	var since time.Time
+	for _, t := range d.Tasks {
+		if r == nil || t.Round != r.No || t.Stage >= len(d.Stages) || !d.Stages[t.Stage].Post {
+			continue
+		}
+		if since.IsZero() || t.OpenedAt.Before(since) {
+			since = t.OpenedAt
+		}
+	}
+	return since
+}

@@ -515,6 +515,16 @@ func loadDoc(id int64) func(Tx) (*Document, error) {
 // taken part may upload a corrected version (and read the document).
 func (o *op) mayContribute(p PersonID) bool { return slices.Contains(o.d.Readers(), p) }
 
+// MayContribute reports whether p may upload a version of d or remark on
+// it, so that a page offers only what the engine will accept.
+func (e *Engine) MayContribute(d *Document, p PersonID) bool { return (&op{d: d}).mayContribute(p) }
+
+// MayRemind reports whether p may press "Remind" on d: its initiator and
+// viewers, while someone has a task open.
+func (e *Engine) MayRemind(d *Document, p PersonID) bool {
+	return len(d.OpenTasks()) > 0 && (p == d.Initiator || e.Directory().IsViewer(p))
+}
+
 // UploadVersion adds a corrected version. After a rejection it starts the
 // next round; in the middle of a round it restarts the round. Who approves
 // again follows the type's rework policy.

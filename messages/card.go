@@ -47,7 +47,8 @@ func StageName(l *locales.Localizer, s flows.Stage, lang string) string {
 	return l.T("stage.unnamed", map[string]any{"N": s.Index + 1})
 }
 
-func modeText(l *locales.Localizer, s flows.Stage) string {
+// ModeText says how many of a stage's approvers must approve ("any of").
+func ModeText(l *locales.Localizer, s flows.Stage) string {
 	if len(s.Approvers) < 2 {
 		return ""
 	}
@@ -68,7 +69,7 @@ func (r Renderer) Route(stages []flows.Stage, lang string) rich.Text {
 	passed := 0
 	for _, s := range stages {
 		data := map[string]any{"N": 0, "Name": StageName(l, s, lang), "People": r.names(s.Approvers),
-			"Mode": modeText(l, s), "Kind": "", "When": ""}
+			"Mode": ModeText(l, s), "Kind": "", "When": ""}
 		if s.Skipped {
 			data["When"] = StageCondition(s, lang)
 		} else {
@@ -107,6 +108,10 @@ func stateSince(d *flows.Document) time.Time {
 		return d.CreatedAt
 	case d.State == flows.StateChangesRequested:
 		return r.EndedAt
+	case d.State == flows.StateSigning:
+		if since := d.SigningSince(); !since.IsZero() {
+			return since
+		}
 	}
 	return r.StartedAt
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -33,16 +34,19 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /inbox", s.withSession(s.inbox))
 	mux.HandleFunc("POST /start", s.fewUploads(s.withSession(s.start)))
 	mux.HandleFunc("GET /task/{id}", s.withSession(s.sessionTask(s.taskPage)))
-	mux.HandleFunc("POST /task/{id}/act", s.withSession(s.sessionTask(s.act)))
+	mux.HandleFunc("POST /task/{id}/act", s.fewUploads(s.withSession(s.sessionTask(s.act))))
 	mux.HandleFunc("POST /task/{id}/version", s.fewUploads(s.withSession(s.sessionTask(s.version))))
 	mux.HandleFunc("GET /t/{token}", s.linkTask(s.taskPage))
-	mux.HandleFunc("POST /t/{token}/act", s.linkTask(s.act))
+	mux.HandleFunc("POST /t/{token}/act", s.fewUploads(s.linkTask(s.act)))
 	mux.HandleFunc("POST /t/{token}/version", s.fewUploads(s.linkTask(s.version)))
 	mux.HandleFunc("GET /t/{token}/v/{no}", s.linkTask(s.linkDownload))
 	mux.HandleFunc("GET /dashboard", s.withSession(s.dashboard))
 	mux.HandleFunc("GET /doc/{number}", s.withSession(s.docPage))
 	mux.HandleFunc("GET /doc/{number}/v/{no}", s.withSession(s.docDownload))
 	mux.HandleFunc("GET /doc/{number}/sheet.pdf", s.withSession(s.sheet))
+	mux.HandleFunc("POST /doc/{number}/version", s.fewUploads(s.withSession(s.docVersion)))
+	mux.HandleFunc("POST /doc/{number}/withdraw", s.withSession(s.docWithdraw))
+	mux.HandleFunc("POST /doc/{number}/remind", s.withSession(s.docRemind))
 	mux.HandleFunc("GET /export.xlsx", s.withSession(s.export))
 	mux.HandleFunc("POST /export", s.withSession(s.startExport))
 	mux.HandleFunc("GET /export/{id}", s.withSession(s.exportPage))
@@ -102,8 +106,11 @@ func (s *Server) fewUploads(h http.HandlerFunc) http.HandlerFunc {
 }
 
 type page struct {
-	Lang    string
-	Person  *flows.Person
+	Lang   string
+	Person *flows.Person
+	// Guest is a person acting by a one-tap link without a session: the
+	// header offers nothing that needs one.
+	Guest   bool
 	CSRF    string
 	Title   string
 	Flash   string
@@ -293,10 +300,6 @@ func (s *Server) linkTask(h taskHandler) http.HandlerFunc {
 			s.fail(w, nil, http.StatusNotFound, flows.Errorf(flows.KindNotFound, "link_expired", "task link"))
 			return
 		}
-		if !l.Expires.IsZero() && s.Clock.Now().After(l.Expires) {
-			s.fail(w, nil, http.StatusGone, flows.Errorf(flows.KindConflict, "link_expired", "task link past its time"))
-			return
-		}
 		p, ok := s.Engine.Directory().Person(l.Person)
 		if !ok {
 			s.fail(w, nil, http.StatusNotFound, flows.Errorf(flows.KindNotFound, "link_expired", "person gone"))
@@ -308,10 +311,18 @@ func (s *Server) linkTask(h taskHandler) http.HandlerFunc {
 			return
 		}
 		t, _ := d.Task(l.Task)
-		if t.State != flows.TaskOpen {
-			// A link is the task's, not the person's: it acts, shows and
-			// downloads nothing once the task is closed.
-			s.fail(w, p, http.StatusGone, flows.Errorf(flows.KindConflict, "link_expired", "task %d closed", t.ID))
+		expired := !l.Expires.IsZero() && s.Clock.Now().After(l.Expires)
+		if t.State != flows.TaskOpen || expired {
+			// A link is the task's, not the person's: it acts and downloads
+			// nothing once the task is closed. Its holder still learns where
+			// the document stands and whom to ask — they may have no
+			// messenger and no other way to find out.
+			s.Log.Info("web request refused", "err", flows.Errorf(flows.KindConflict, "link_expired", "task %d (%s)", t.ID, t.State))
+			why := "web.link_closed"
+			if t.State == flows.TaskOpen {
+				why = "web.link_timed_out"
+			}
+			s.status(w, r, p, d, http.StatusGone, why, "")
 			return
 		}
 		scope := "link:" + hashToken(token)
@@ -338,14 +349,52 @@ type taskView struct {
 	Base    string
 	Open    bool
 	Kind    string
+	// Asked says plainly what the person is asked to do and where their
+	// task stands in the route.
+	Asked string
+	Line  string
+	// CanVersion offers a corrected version: only on an approval task of a
+	// document that takes versions now (never on a signature).
+	CanVersion bool
 }
 
 func (s *Server) taskPage(w http.ResponseWriter, r *http.Request, p *flows.Person, d *flows.Document, t *flows.Task, base, scope string) {
 	lang := s.lang(p)
 	rd := messages.Renderer{Dir: s.Engine.Directory()}
-	s.render(w, http.StatusOK, "task.html", page{Person: p, CSRF: s.csrf(scope), Flash: doneKey(r),
-		Data: taskView{Doc: d, Task: t, Card: richHTML(rd.Card(d, lang, s.Clock.Now())), History: richHTML(rd.History(d, lang)), Base: base,
-			Open: t.State == flows.TaskOpen, Kind: t.Kind}})
+	v := taskView{Doc: d, Task: t, Card: richHTML(rd.Card(d, lang, s.Clock.Now())), History: richHTML(rd.History(d, lang)), Base: base,
+		Open: t.State == flows.TaskOpen, Kind: t.Kind, CanVersion: t.Kind == flows.KindApprove && d.AcceptsVersions()}
+	v.Asked = messages.Say(lang, "web.asked."+t.Kind, nil).String()
+	v.Line = s.waitingLine(d, t, lang)
+	s.render(w, http.StatusOK, "task.html", page{Person: p, CSRF: s.csrf(scope), Flash: doneKey(r), Guest: s.guest(r, base), Data: v})
+}
+
+// guest reports whether a page is served by a one-tap link to someone
+// without a session.
+func (s *Server) guest(r *http.Request, base string) bool {
+	if !strings.HasPrefix(base, "/t/") {
+		return false
+	}
+	_, _, ok := s.sessionPerson(r)
+	return !ok
+}
+
+// waitingLine says where a task stands: its stage among those the document
+// passes, and who else is asked at that stage.
+func (s *Server) waitingLine(d *flows.Document, t *flows.Task, lang string) string {
+	rd := messages.Renderer{Dir: s.Engine.Directory()}
+	n, count := d.StagePosition(t.Stage)
+	var others []string
+	for _, o := range d.OpenTasks() {
+		if o.Stage == t.Stage && o.ID != t.ID {
+			others = append(others, rd.Name(o.Assignee))
+		}
+	}
+	name := ""
+	if t.Stage < len(d.Stages) {
+		name = messages.StageName(mustLocalizer(lang), d.Stages[t.Stage], lang)
+	}
+	return messages.Say(lang, "web.your_line", map[string]any{"Stage": n, "StageCount": count, "StageName": name,
+		"Mode": messages.ModeText(mustLocalizer(lang), d.Stages[t.Stage]), "Others": strings.Join(others, ", ")}).String()
 }
 
 // key makes an idempotency key from the form's one-time nonce, so that a
@@ -359,7 +408,8 @@ func formKey(r *http.Request, p flows.PersonID) string {
 
 // doneKeys are the confirmations a page shows after a redirect: ?done=
 // names one of them, never text of its own.
-var doneKeys = []string{flows.ActionApprove, flows.ActionReject, flows.ActionComment, flows.ActionAcknowledge, flows.ActionDone, "version", "started"}
+var doneKeys = []string{flows.ActionApprove, flows.ActionReject, flows.ActionComment, flows.ActionAcknowledge, flows.ActionDone, "version", "started",
+	"withdrawn", "reminded"}
 
 func doneKey(r *http.Request) string {
 	if k := r.URL.Query().Get("done"); slices.Contains(doneKeys, k) {
@@ -374,23 +424,43 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request, p *flows.Person, d 
 		s.fail(w, p, http.StatusBadRequest, flows.Errorf(flows.KindInvalid, "unknown_action", "%q", action))
 		return
 	}
-	_, err := s.Engine.Decide(r.Context(), flows.DecideCmd{Key: formKey(r, p.ID), Actor: p.ID, TaskID: t.ID, Action: action, Comment: r.FormValue("comment")})
-	if err != nil {
+	cmd := flows.DecideCmd{Key: formKey(r, p.ID), Actor: p.ID, TaskID: t.ID, Action: action, Comment: r.FormValue("comment")}
+	if action == flows.ActionDone && t.Kind == flows.KindSign {
+		// A signed scan is optional: the form's file field may be empty.
+		if _, hdr, err := r.FormFile("scan"); err == nil && hdr.Size > 0 {
+			up, err := s.uploadField(r, "scan")
+			if err != nil {
+				s.fail(w, p, statusOf(err), err)
+				return
+			}
+			cmd.Scan = &up
+		}
+	}
+	if _, err := s.Engine.Decide(r.Context(), cmd); err != nil {
 		s.fail(w, p, statusOf(err), err)
 		return
 	}
 	if strings.HasPrefix(base, "/t/") && action != flows.ActionComment {
 		base = "/inbox"
 		if _, _, ok := s.sessionPerson(r); !ok {
-			s.render(w, http.StatusOK, "done.html", page{Person: p, Flash: action})
+			// Someone acting from an SMS or a mail has nowhere else to go:
+			// show what became of the document.
+			d, err := s.Store.Document(r.Context(), d.ID)
+			if err != nil {
+				s.fail(w, p, statusOf(err), err)
+				return
+			}
+			s.status(w, r, p, d, http.StatusOK, "", action)
 			return
 		}
 	}
 	http.Redirect(w, r, base+"?done="+action, http.StatusSeeOther)
 }
 
-func (s *Server) upload(r *http.Request) (flows.Upload, error) {
-	f, hdr, err := r.FormFile("file")
+func (s *Server) upload(r *http.Request) (flows.Upload, error) { return s.uploadField(r, "file") }
+
+func (s *Server) uploadField(r *http.Request, field string) (flows.Upload, error) {
+	f, hdr, err := r.FormFile(field)
 	if err != nil {
 		return flows.Upload{}, flows.Errorf(flows.KindInvalid, "file_required", "%v", err)
 	}
@@ -411,8 +481,13 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request, p *flows.Person
 		s.fail(w, p, statusOf(err), err)
 		return
 	}
-	if strings.HasPrefix(base, "/t/") {
-		s.render(w, http.StatusOK, "done.html", page{Person: p, Flash: "version"})
+	if s.guest(r, base) {
+		d, err := s.Store.Document(r.Context(), d.ID)
+		if err != nil {
+			s.fail(w, p, statusOf(err), err)
+			return
+		}
+		s.status(w, r, p, d, http.StatusOK, "", "version")
 		return
 	}
 	http.Redirect(w, r, "/doc/"+d.Number+"?done=version", http.StatusSeeOther)
@@ -431,10 +506,21 @@ func (s *Server) sendVersion(w http.ResponseWriter, p *flows.Person, d *flows.Do
 		return
 	}
 	defer f.Close()
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": flows.CleanFileName(v.FileName)}))
-	w.Header().Set("Content-Type", "application/octet-stream")
+	name := flows.CleanFileName(v.FileName)
+	// A PDF opens in the phone's own viewer; anything else downloads, so
+	// that no uploaded HTML or SVG ever runs as a page of this site. A file
+	// is shown as a PDF only when both its name and its first bytes say so.
+	body := bufio.NewReader(f)
+	head, _ := body.Peek(5)
+	disposition, ctype := "attachment", "application/octet-stream"
+	if strings.HasSuffix(strings.ToLower(name), ".pdf") && string(head) == "%PDF-" {
+		disposition, ctype = "inline", "application/pdf"
+	}
+	w.Header().Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": name}))
+	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	io.Copy(w, f)
+	w.Header().Set("Content-Security-Policy", "sandbox")
+	io.Copy(w, body)
 }
 
 func (s *Server) linkDownload(w http.ResponseWriter, r *http.Request, p *flows.Person, d *flows.Document, t *flows.Task, base, _ string) {
@@ -542,6 +628,10 @@ type docView struct {
 	History template.HTML
 	Stages  []stageView
 	MyTask  int64
+	// What the person may do here, as the engine would allow it.
+	CanVersion, CanWithdraw, CanRemind bool
+	AskRework                          bool // the type lets the uploader say who approves again
+	Decisions                          []decisionView
 	// Failed are notifications an SMS gateway or a mail server refused for
 	// good: someone was not told.
 	Failed []template.HTML
@@ -607,6 +697,11 @@ func (s *Server) docPage(w http.ResponseWriter, r *http.Request, p *flows.Person
 			v.MyTask = t.ID
 		}
 	}
+	v.CanVersion = d.AcceptsVersions() && s.Engine.MayContribute(d, p.ID)
+	v.CanWithdraw = d.CanWithdraw() && d.Initiator == p.ID
+	v.CanRemind = s.Engine.MayRemind(d, p.ID)
+	v.AskRework = d.Rework == "ask"
+	v.Decisions = s.decisions(d, lang, p.ID)
 	for _, rm := range d.Remarks {
 		v.Remarks = append(v.Remarks, remarkView{Blocking: rm.Blocking, Open: rm.Open(), Author: rd.Name(rm.Author), At: rd.FormatTime(rm.At),
 			Text: rm.Text, Version: rm.Version})
@@ -638,7 +733,8 @@ func (s *Server) sheet(w http.ResponseWriter, r *http.Request, p *flows.Person, 
 		return
 	}
 	w.Header().Set("Content-Type", "application/pdf")
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": flows.CleanFileName("sheet_" + d.Number + ".pdf")}))
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": flows.CleanFileName("sheet_" + d.Number + ".pdf")}))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Write(buf.Bytes())
 }
 
@@ -806,4 +902,105 @@ func pageURL(q url.Values, page int, key string) string {
 	}
 	c.Set("page", strconv.Itoa(page))
 	return "/dashboard?" + c.Encode()
+}
+
+type statusView struct {
+	Doc       *flows.Document
+	Card      template.HTML
+	Decisions []decisionView
+	// Why says why the link no longer acts ("" after acting by it).
+	Why string
+	// Contact is whom to ask about the document: its initiator.
+	Contact      string
+	ContactPhone string
+	ContactEmail string
+}
+
+// status shows a document read-only to someone who reached it by a
+// one-tap link: what they just did (done) or why the link no longer works
+// (why), where the document stands, who decided what, and whom to ask.
+func (s *Server) status(w http.ResponseWriter, r *http.Request, p *flows.Person, d *flows.Document, code int, why, done string) {
+	lang := s.lang(p)
+	rd := messages.Renderer{Dir: s.Engine.Directory()}
+	v := statusView{Doc: d, Card: richHTML(rd.Card(d, lang, s.Clock.Now())), Decisions: s.decisions(d, lang, p.ID)}
+	if why != "" {
+		v.Why = messages.Say(lang, why, nil).String()
+	}
+	if initiator, ok := s.Engine.Directory().Person(d.Initiator); ok && initiator.ID != p.ID {
+		v.Contact, v.ContactPhone, v.ContactEmail = initiator.Name, initiator.Phone, initiator.Email
+		if initiator.Title != "" {
+			v.Contact += ", " + initiator.Title
+		}
+	}
+	_, _, signedIn := s.sessionPerson(r)
+	s.render(w, code, "status.html", page{Person: p, Guest: !signedIn, Flash: done, Data: v})
+}
+
+type decisionView struct {
+	At, Who, What, Stage, Comment string
+	Version                        int
+}
+
+// decisions lists who decided what, newest last, as the document page
+// and the status page show them.
+func (s *Server) decisions(d *flows.Document, lang string, reader flows.PersonID) []decisionView {
+	rd := messages.Renderer{Dir: s.Engine.Directory()}
+	l := mustLocalizer(lang)
+	var out []decisionView
+	for _, dc := range d.Decisions {
+		who := rd.Name(dc.Actor)
+		if dc.For != "" && dc.For != dc.Actor {
+			who += " (" + l.T("sheet.for", map[string]any{"Name": rd.Name(dc.For)}) + ")"
+		}
+		stage := ""
+		if dc.TaskID != 0 && dc.Stage < len(d.Stages) {
+			stage = messages.StageName(l, d.Stages[dc.Stage], lang)
+		}
+		what := l.T("decision."+dc.Kind, nil)
+		if dc.Kind == flows.ActionDone && dc.Stage < len(d.Stages) && d.Stages[dc.Stage].Kind == flows.KindSign {
+			what = l.T("sheet.signed", nil)
+		}
+		out = append(out, decisionView{At: rd.FormatTimeFor(reader, dc.At), Who: who, What: what, Stage: stage, Comment: dc.Comment, Version: dc.Version})
+	}
+	return out
+}
+
+// docCommand runs one of the document page's commands for a person who may
+// read the document, then shows the page again with what happened.
+func (s *Server) docCommand(w http.ResponseWriter, r *http.Request, p *flows.Person, run func(d *flows.Document) (string, error)) {
+	d, err := s.visible(r, p)
+	if err == nil {
+		var done string
+		if done, err = run(d); err == nil {
+			http.Redirect(w, r, "/doc/"+url.PathEscape(d.Number)+"?done="+done, http.StatusSeeOther)
+			return
+		}
+	}
+	s.fail(w, p, statusOf(err), err)
+}
+
+func (s *Server) docVersion(w http.ResponseWriter, r *http.Request, p *flows.Person, _ string) {
+	s.docCommand(w, r, p, func(d *flows.Document) (string, error) {
+		up, err := s.upload(r)
+		if err != nil {
+			return "", err
+		}
+		_, err = s.Engine.UploadVersion(r.Context(), flows.VersionCmd{Key: formKey(r, p.ID), Actor: p.ID, DocID: d.ID, File: up,
+			Comment: r.FormValue("comment"), Rework: r.FormValue("rework")})
+		return "version", err
+	})
+}
+
+func (s *Server) docWithdraw(w http.ResponseWriter, r *http.Request, p *flows.Person, _ string) {
+	s.docCommand(w, r, p, func(d *flows.Document) (string, error) {
+		_, err := s.Engine.Withdraw(r.Context(), flows.WithdrawCmd{Key: formKey(r, p.ID), Actor: p.ID, DocID: d.ID, Comment: r.FormValue("comment")})
+		return "withdrawn", err
+	})
+}
+
+func (s *Server) docRemind(w http.ResponseWriter, r *http.Request, p *flows.Person, _ string) {
+	s.docCommand(w, r, p, func(d *flows.Document) (string, error) {
+		_, err := s.Engine.RemindNow(r.Context(), formKey(r, p.ID), p.ID, d.ID)
+		return "reminded", err
+	})
 }

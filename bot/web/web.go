@@ -132,7 +132,9 @@ func (s *Server) Init(ctx context.Context) error {
 			}
 			return l.T(id, data)
 		},
-		"nonce":     func() string { return base64.RawURLEncoding.EncodeToString(randomBytes(12)) },
+		"nonce": func() string { return base64.RawURLEncoding.EncodeToString(randomBytes(12)) },
+		// with hands a shared template its language and its data.
+		"langData":  func(lang string, data any) map[string]any { return map[string]any{"Lang": lang, "Data": data} },
 		"localized": messages.Localized,
 		"state":     messages.State,
 		"versionBase": func(number, base string) string {

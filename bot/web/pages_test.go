@@ -1,0 +1,234 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/viza-app/viza/bot/web/webtest"
+	"github.com/viza-app/viza/flows"
+)
+
+func (r *rig) document() *flows.Document {
+	r.t.Helper()
+	d, err := r.db.Document(context.Background(), r.doc.DocID)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return d
+}
+
+func (r *rig) decide(who flows.PersonID, action, comment string) {
+	r.t.Helper()
+	if _, err := r.eng.Decide(context.Background(), flows.DecideCmd{Key: "d-" + string(who) + action, Actor: who, TaskID: r.task(who), Action: action, Comment: comment}); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// TestInitiatorGoesOnInTheBrowser: after a rejection the initiator finds
+// on the document page what the chat offers — a new version, a reminder,
+// withdrawal — with the same rules: another person sees none of them and
+// is refused if they post anyway.
+func TestInitiatorGoesOnInTheBrowser(t *testing.T) {
+	r := newRig(t)
+	r.decide("petrov", flows.ActionReject, "Неустойка слишком высокая")
+	number := r.document().Number
+	docURL := r.http.URL + "/doc/" + url.PathEscape(number)
+
+	stranger := client()
+	r.signIn(stranger, "sidorov")
+	_, page := webtest.Get(t, stranger, docURL)
+	for _, form := range []string{`action="/doc/` + number + `/withdraw"`, `action="/doc/` + number + `/remind"`} {
+		if strings.Contains(page, form) {
+			t.Errorf("a lawyer who is not the initiator is offered %s", form)
+		}
+	}
+	if code, _ := webtest.Post(t, stranger, docURL+"/withdraw", url.Values{"csrf": {webtest.CSRF(t, page)}}); code != http.StatusForbidden {
+		t.Fatalf("withdraw by another person = %d, want 403", code)
+	}
+
+	c := client()
+	r.signIn(c, "ivanova")
+	_, page = webtest.Get(t, c, docURL)
+	for _, form := range []string{`id="version"`, `id="withdraw"`} {
+		if !strings.Contains(page, form) {
+			t.Fatalf("the initiator's page after a rejection lacks %s:\n%s", form, page)
+		}
+	}
+	if strings.Contains(page, `id="remind"`) {
+		t.Error("remind offered while nobody has a task open")
+	}
+	csrf := webtest.CSRF(t, page)
+	ct, body := multipartForm(t, map[string]string{"csrf": csrf, "comment": "Неустойка 0,1%", "nonce": "n1"}, "v2.pdf", []byte("%PDF v2"))
+	resp, err := c.Post(docURL+"/version", ct, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "done=version") {
+		t.Fatalf("new version = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	d := r.document()
+	if len(d.Versions) != 2 || d.State != flows.StateInApproval || len(d.Rounds) != 2 {
+		t.Fatalf("after the upload: %d versions, state %s, %d rounds", len(d.Versions), d.State, len(d.Rounds))
+	}
+	_, page = webtest.Get(t, c, docURL)
+	if !strings.Contains(page, `id="remind"`) {
+		t.Fatal("no remind on a document that waits on someone")
+	}
+	if code, _ := webtest.Post(t, c, docURL+"/remind", url.Values{"csrf": {csrf}, "nonce": {"n2"}}); code != http.StatusSeeOther {
+		t.Fatalf("remind = %d", code)
+	}
+	if code, page := webtest.Post(t, c, docURL+"/remind", url.Values{"csrf": {csrf}, "nonce": {"n3"}}); code != http.StatusConflict || !strings.Contains(page, "class=\"card error\"") {
+		t.Fatalf("a second remind within the hour = %d", code)
+	}
+	if code, _ := webtest.Post(t, c, docURL+"/withdraw", url.Values{"csrf": {csrf}, "nonce": {"n4"}, "comment": {"Не нужен"}}); code != http.StatusSeeOther {
+		t.Fatalf("withdraw = %d", code)
+	}
+	if d := r.document(); d.State != flows.StateWithdrawn {
+		t.Fatalf("state after withdraw = %s", d.State)
+	}
+	_, page = webtest.Get(t, c, docURL)
+	if strings.Contains(page, `id="withdraw"`) || strings.Contains(page, `id="version"`) {
+		t.Fatal("a withdrawn document still offers withdraw or a new version")
+	}
+	if !strings.Contains(page, "Неустойка слишком высокая") || !strings.Contains(page, `id="decisions"`) {
+		t.Fatal("the document page does not say who decided what")
+	}
+}
+
+// TestOneTapLinkShowsWhereTheDocumentStands: a person with no messenger
+// and no session acts by an SMS link; the page after the decision, and
+// the link opened again, show the document's status, the decisions and
+// whom to ask, under a header that offers nothing needing a session.
+func TestOneTapLinkShowsWhereTheDocumentStands(t *testing.T) {
+	r := newRig(t)
+	link, _ := r.srv.TaskLink(context.Background(), r.task("petrov"), "petrov")
+	c := client()
+	_, page := webtest.Get(t, c, link)
+	noSessionHeader := func(page string) {
+		t.Helper()
+		for _, s := range []string{`action="/logout"`, `href="/inbox"`, `href="/dashboard"`} {
+			if strings.Contains(page, s) {
+				t.Errorf("a link page without a session shows %s", s)
+			}
+		}
+	}
+	noSessionHeader(page)
+	// petrov reads English.
+	if !strings.Contains(page, "You are asked to approve") || !strings.Contains(page, "Your stage: 1 of") {
+		t.Errorf("the task page does not say what is asked and where:\n%s", page)
+	}
+	code, page := webtest.Post(t, c, link+"/act", url.Values{"action": {"approve"}, "comment": {"Реквизиты сверены"}, "csrf": {webtest.CSRF(t, page)}})
+	if code != http.StatusOK {
+		t.Fatalf("approve = %d", code)
+	}
+	noSessionHeader(page)
+	for _, want := range []string{"Approved. Thank you!", `id="status"`, `id="decisions"`, "Реквизиты сверены", `id="contact"`, "Анна Иванова"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("after acting, the page lacks %q:\n%s", want, page)
+		}
+	}
+	code, page = webtest.Get(t, c, link)
+	if code != http.StatusGone {
+		t.Fatalf("the link again = %d, want 410", code)
+	}
+	noSessionHeader(page)
+	for _, want := range []string{"no longer works", `id="status"`, "Пётр Петров", `id="contact"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the closed link's page lacks %q:\n%s", want, page)
+		}
+	}
+}
+
+// TestVersionDownloads: a PDF opens inline in the phone's viewer; any
+// other file, or a file that only calls itself .pdf, downloads.
+func TestVersionDownloads(t *testing.T) {
+	r := newRig(t)
+	c := client()
+	r.signIn(c, "ivanova")
+	number := r.document().Number
+	for _, tc := range []struct {
+		name        string
+		content     string
+		disposition string
+		ctype       string
+	}{
+		{"Договор.pdf", "%PDF-1.7 real", "inline", "application/pdf"},
+		{"page.pdf", "<html><script>alert(1)</script>", "attachment", "application/octet-stream"},
+		{"Договор.docx", "PK docx", "attachment", "application/octet-stream"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := r.eng.UploadVersion(context.Background(), flows.VersionCmd{Key: "v-" + tc.name, Actor: "ivanova", DocID: r.doc.DocID,
+				File: flows.Upload{Name: tc.name, Content: strings.NewReader(tc.content)}}); err != nil {
+				t.Fatal(err)
+			}
+			d := r.document()
+			resp, err := c.Get(r.http.URL + "/doc/" + url.PathEscape(number) + "/v/" + strconv.Itoa(len(d.Versions)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if !strings.HasPrefix(resp.Header.Get("Content-Disposition"), tc.disposition) || resp.Header.Get("Content-Type") != tc.ctype {
+				t.Fatalf("%s: %s, %s", tc.name, resp.Header.Get("Content-Disposition"), resp.Header.Get("Content-Type"))
+			}
+		})
+	}
+}
+
+// TestSigningTask: a signature is offered as "signed" with an optional
+// scan, never as a new version; the scan is kept as a scan, the decision
+// reads as signed, and the card dates the signing from when it began.
+func TestSigningTask(t *testing.T) {
+	r := newRig(t)
+	r.decide("petrov", flows.ActionApprove, "")
+	r.clock.Advance(3 * 24 * time.Hour)
+	r.decide("director", flows.ActionApprove, "")
+	if d := r.document(); d.State != flows.StateSigning {
+		t.Fatalf("state = %s, want signing", d.State)
+	}
+	c := client()
+	r.signIn(c, "director")
+	taskURL := r.http.URL + "/task/" + strconv.FormatInt(r.task("director"), 10)
+	_, page := webtest.Get(t, c, taskURL)
+	if strings.Contains(page, `id="version"`) || strings.Contains(page, `value="approve"`) {
+		t.Fatalf("a signature task offers a new version or approval:\n%s", page)
+	}
+	if !strings.Contains(page, `name="scan"`) || !strings.Contains(page, `value="done"`) || !strings.Contains(page, "Подписано") {
+		t.Fatalf("a signature task lacks 'signed' with a scan:\n%s", page)
+	}
+	if !strings.Contains(page, "с 03.12.2026") {
+		t.Errorf("the card does not date the signing from when it began:\n%s", page)
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("csrf", webtest.CSRF(t, page))
+	mw.WriteField("action", "done")
+	mw.WriteField("comment", "Подписан, оригинал в бухгалтерии")
+	fw, _ := mw.CreateFormFile("scan", "скан.pdf")
+	fw.Write([]byte("%PDF-1.4 signed scan"))
+	mw.Close()
+	resp, err := c.Post(taskURL+"/act", mw.FormDataContentType(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signed = %d", resp.StatusCode)
+	}
+	d := r.document()
+	last := d.Versions[len(d.Versions)-1]
+	if d.State != flows.StateDone || !last.Scan || last.FileName != "скан.pdf" {
+		t.Fatalf("after signing: state %s, last version %+v", d.State, last)
+	}
+	_, page = webtest.Get(t, c, r.http.URL+"/doc/"+url.PathEscape(d.Number))
+	if !strings.Contains(page, "подписал(а)") {
+		t.Errorf("the document page does not record a signature:\n%s", page)
+	}
+}
