@@ -89,6 +89,14 @@ type DocQuery struct {
 	Counterparty string
 	// OverdueAt keeps documents with an open task due before it.
 	OverdueAt time.Time
+	// Approver keeps documents whose route names the person (asked, or to
+	// be asked) and which they did not start themselves.
+	Approver flows.PersonID
+	// StartedFrom and StartedBefore keep documents started in [from, before).
+	StartedFrom, StartedBefore time.Time
+	// AmountMin and AmountMax keep documents with an amount in [min, max]
+	// (minor units); documents without an amount drop out when either is set.
+	AmountMin, AmountMax *int64
 	// Sort is "" (newest first), number, amount (largest first), state or
 	// waiting (documents waiting on someone, longest first).
 	Sort          string
@@ -155,6 +163,22 @@ func (q DocQuery) where() (from, where string, args []any) {
 	}
 	if q.AfterID > 0 {
 		conds, args = append(conds, key+` > ?`), append(args, q.AfterID)
+	}
+	if q.Approver != "" {
+		conds = append(conds, `d.id IN (SELECT doc_id FROM readers WHERE person = ?) AND d.initiator <> ?`)
+		args = append(args, string(q.Approver), string(q.Approver))
+	}
+	if !q.StartedFrom.IsZero() {
+		conds, args = append(conds, `d.created_at >= ?`), append(args, q.StartedFrom.UnixNano())
+	}
+	if !q.StartedBefore.IsZero() {
+		conds, args = append(conds, `d.created_at < ?`), append(args, q.StartedBefore.UnixNano())
+	}
+	if q.AmountMin != nil {
+		conds, args = append(conds, `d.amount_minor >= ?`), append(args, *q.AmountMin)
+	}
+	if q.AmountMax != nil {
+		conds, args = append(conds, `d.amount_minor <= ?`), append(args, *q.AmountMax)
 	}
 	if !q.OverdueAt.IsZero() {
 		conds = append(conds, `d.id IN (SELECT doc_id FROM open_tasks WHERE due_at IS NOT NULL AND due_at < ?)`)

@@ -82,6 +82,7 @@ func TestDocumentPageIsTheFilteredRegister(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := r.Clock.Now()
+	start := all[len(all)-1].CreatedAt
 	overdue := func(d *flows.Document) bool {
 		for _, tk := range d.OpenTasks() {
 			if !tk.Due.IsZero() && tk.Due.Before(now) {
@@ -112,6 +113,18 @@ func TestDocumentPageIsTheFilteredRegister(t *testing.T) {
 		{"overdue", storage.DocQuery{OverdueAt: now}, overdue},
 		{"sidorov's overdue", storage.DocQuery{Reader: "sidorov", OverdueAt: now}, func(d *flows.Document) bool {
 			return slices.Contains(d.Readers(), "sidorov") && overdue(d)
+		}},
+		{"director approves", storage.DocQuery{Approver: "director"}, func(d *flows.Document) bool {
+			return slices.Contains(d.Readers(), "director") && d.Initiator != "director"
+		}},
+		{"started in a window", storage.DocQuery{StartedFrom: start.Add(10 * time.Hour), StartedBefore: start.Add(40 * time.Hour)}, func(d *flows.Document) bool {
+			return !d.CreatedAt.Before(start.Add(10*time.Hour)) && d.CreatedAt.Before(start.Add(40*time.Hour))
+		}},
+		{"amount from 3 to 8 million", storage.DocQuery{AmountMin: ptr(int64(3_000_000_00)), AmountMax: ptr(int64(8_000_000_00))}, func(d *flows.Document) bool {
+			return d.HasAmount && d.AmountMinor >= 3_000_000_00 && d.AmountMinor <= 8_000_000_00
+		}},
+		{"amount at least 5 million, kuznetsova's reading", storage.DocQuery{Reader: "kuznetsova", AmountMin: ptr(int64(5_000_000_00))}, func(d *flows.Document) bool {
+			return slices.Contains(d.Readers(), "kuznetsova") && d.HasAmount && d.AmountMinor >= 5_000_000_00
 		}},
 	}
 	for _, tc := range tests {
@@ -233,6 +246,7 @@ func TestPagesUseIndexes(t *testing.T) {
 		{storage.DocQuery{Search: "север"}, []string{"VIRTUAL TABLE INDEX"}, nil},
 		{storage.DocQuery{Sort: "number"}, []string{"sqlite_autoindex_documents"}, []string{"TEMP B-TREE"}},
 		{storage.DocQuery{Sort: "amount"}, []string{"documents_amount"}, []string{"TEMP B-TREE"}},
+		{storage.DocQuery{Approver: "director"}, []string{"USING PRIMARY KEY"}, []string{"TEMP B-TREE"}},
 	}
 	for _, tc := range tests {
 		plan, err := r.DB.QueryPlan(ctx, tc.q)
@@ -373,3 +387,5 @@ func TestDecisionCounters(t *testing.T) {
 	}
 	check("after another decision")
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -546,10 +546,13 @@ type inboxView struct {
 }
 
 type inboxTask struct {
-	ID   int64
-	Doc  *flows.Document
-	Due  string
-	Line string
+	ID      int64
+	Doc     *flows.Document
+	Due     string
+	Overdue bool
+	Asked   string // approve, acknowledge or sign, in words
+	Amount  string
+	Type    string
 }
 
 // inboxDocs is how many of their own documents a person's inbox lists.
@@ -569,7 +572,15 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request, p *flows.Person, 
 		if err != nil {
 			continue
 		}
-		v.Tasks = append(v.Tasks, inboxTask{ID: ot.ID, Doc: d, Due: rd.FormatTime(ot.Due), Line: rd.ListLine(d, lang, s.Clock.Now()).String()})
+		it := inboxTask{ID: ot.ID, Doc: d, Due: rd.FormatTimeFor(p.ID, ot.Due), Overdue: !ot.Due.IsZero() && s.Clock.Now().After(ot.Due),
+			Type: messages.Localized(d.TypeName, lang)}
+		if t, ok := d.Task(ot.ID); ok {
+			it.Asked = messages.Say(lang, "web.ask."+t.Kind, nil).String()
+		}
+		if d.HasAmount {
+			it.Amount = messages.Amount(d.AmountMinor, d.Currency, lang)
+		}
+		v.Tasks = append(v.Tasks, it)
 	}
 	// The person's own newest documents, by the initiator index.
 	if v.Docs, err = s.Store.DocumentsOf(r.Context(), p.ID, inboxDocs); err != nil {
@@ -783,6 +794,12 @@ type dashRow struct {
 	Days     string
 	Overdue  bool
 	Initiate string
+	// Progress is "stage N of M" among the stages the document passes,
+	// Bar the state of each of them (done, current, todo).
+	Progress string
+	Bar      []string
+	Deadline string // the nearest due time of an open task
+	Remind   bool   // the reader may remind those it waits on
 }
 
 type dashView struct {
@@ -791,6 +808,9 @@ type dashView struct {
 	Types                             []*flows.DocType
 	State, TypeID, Q, Sort, Initiator string
 	Overdue                           bool
+	// Approver, the start dates (YYYY-MM-DD, company time) and the amount
+	// range as typed.
+	Approver, From, To, AmountMin, AmountMax string
 	States                            []string
 	// WebhooksFailed counts events the connector gave up delivering, for
 	// viewers to have them re-sent.
@@ -822,6 +842,12 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *flows.Pers
 	}
 	if v.Overdue {
 		dq.OverdueAt = now
+	}
+	v.Approver, v.From, v.To = q.Get("approver"), q.Get("from"), q.Get("to")
+	v.AmountMin, v.AmountMax = strings.TrimSpace(q.Get("amount_min")), strings.TrimSpace(q.Get("amount_max"))
+	if err := s.dashboardFilters(&dq, v); err != nil {
+		s.fail(w, p, http.StatusBadRequest, err)
+		return
 	}
 	// Newest first, the neighbouring pages are found by the ids at the
 	// page's ends, which costs a page at any depth; other orders go by
@@ -879,10 +905,21 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *flows.Pers
 			}
 		}
 		row.Waiting = strings.Join(waiting, ", ")
-		row.Days = l.Plural("days", int(now.Sub(row.Since).Hours()/24))
+		row.Days = messages.Days(l, int(now.Sub(row.Since).Hours()/24))
 		if cr := d.CurrentRound(); cr != nil && cr.Outcome == "" && cr.Stage < len(d.Stages) {
 			row.Stage = messages.StageName(l, d.Stages[cr.Stage], lang)
+			n, count := d.StagePosition(cr.Stage)
+			row.Progress = l.T("web.progress", map[string]any{"Stage": n, "StageCount": count})
 		}
+		row.Bar = routeBar(d)
+		var due time.Time
+		for _, t := range d.OpenTasks() {
+			if !t.Due.IsZero() && (due.IsZero() || t.Due.Before(due)) {
+				due = t.Due
+			}
+		}
+		row.Deadline = rd.FormatTimeFor(p.ID, due)
+		row.Remind = s.Engine.MayRemind(d, p.ID)
 		v.Rows = append(v.Rows, row)
 	}
 	s.render(w, http.StatusOK, "dashboard.html", page{Person: p, CSRF: s.csrf(scope), Data: v})
@@ -1003,4 +1040,64 @@ func (s *Server) docRemind(w http.ResponseWriter, r *http.Request, p *flows.Pers
 		_, err := s.Engine.RemindNow(r.Context(), formKey(r, p.ID), p.ID, d.ID)
 		return "reminded", err
 	})
+}
+
+// dashboardFilters adds the approver, start date and amount filters as
+// typed on the dashboard; a date or amount that does not parse is the
+// person's mistake, said back to them.
+func (s *Server) dashboardFilters(dq *storage.DocQuery, v dashView) error {
+	dq.Approver = flows.PersonID(v.Approver)
+	loc := s.Engine.Directory().Location
+	for _, f := range []struct {
+		typed string
+		into  *time.Time
+		next  bool // "to" is inclusive: the day after it
+	}{{v.From, &dq.StartedFrom, false}, {v.To, &dq.StartedBefore, true}} {
+		if f.typed == "" {
+			continue
+		}
+		day, err := time.ParseInLocation("2006-01-02", f.typed, loc)
+		if err != nil {
+			return flows.Errorf(flows.KindInvalid, "bad_date", "%q", f.typed)
+		}
+		if f.next {
+			day = day.AddDate(0, 0, 1)
+		}
+		*f.into = day
+	}
+	for _, f := range []struct {
+		typed string
+		into  **int64
+	}{{v.AmountMin, &dq.AmountMin}, {v.AmountMax, &dq.AmountMax}} {
+		if f.typed == "" {
+			continue
+		}
+		minor, err := input.ParseAmount(f.typed)
+		if err != nil {
+			return flows.Errorf(flows.KindInvalid, "bad_amount", "%q", f.typed)
+		}
+		*f.into = &minor
+	}
+	return nil
+}
+
+// routeBar is the state of each stage the document passes, in route
+// order, for the dashboard's small progress bar.
+func routeBar(d *flows.Document) []string {
+	cur := d.CurrentRound()
+	var bar []string
+	for _, st := range d.Stages {
+		if st.Skipped {
+			continue
+		}
+		switch {
+		case d.State == flows.StateDone || d.State == flows.StateApproved || (cur != nil && (cur.Outcome == "approved" || st.Index < cur.Stage)):
+			bar = append(bar, "done")
+		case cur != nil && cur.Outcome == "" && st.Index == cur.Stage:
+			bar = append(bar, "current")
+		default:
+			bar = append(bar, "todo")
+		}
+	}
+	return bar
 }

@@ -3,9 +3,12 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"html"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -230,5 +233,100 @@ func TestSigningTask(t *testing.T) {
 	_, page = webtest.Get(t, c, r.http.URL+"/doc/"+url.PathEscape(d.Number))
 	if !strings.Contains(page, "подписал(а)") {
 		t.Errorf("the document page does not record a signature:\n%s", page)
+	}
+}
+
+// TestInboxSaysWhatIsAsked: each task in the inbox shows what is asked,
+// the amount and counterparty, and marks what is overdue.
+func TestInboxSaysWhatIsAsked(t *testing.T) {
+	r := newRig(t)
+	if _, err := r.eng.Start(context.Background(), flows.StartCmd{Key: "s2", Actor: "ivanova", TypeID: "contract", Title: "Аренда склада",
+		Counterparty: "ООО «Север»", AmountMinor: 150_000_050, HasAmount: true, File: flows.Upload{Name: "a.pdf", Content: strings.NewReader("%PDF a")}}); err != nil {
+		t.Fatal(err)
+	}
+	c := client()
+	r.signIn(c, "sidorov")
+	_, page := webtest.Get(t, c, r.http.URL+"/inbox")
+	for _, want := range []string{"Согласовать", "Аренда склада", "ООО «Север»", "1\u00a0500\u00a0000,50 ₽"} {
+		if !strings.Contains(html.UnescapeString(page), want) {
+			t.Errorf("inbox lacks %q:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "просрочено") {
+		t.Error("an overdue mark before anything is due")
+	}
+	r.clock.Advance(10 * 24 * time.Hour)
+	_, page = webtest.Get(t, c, r.http.URL+"/inbox")
+	if n := strings.Count(page, `class="task overdue"`); n != 2 {
+		t.Errorf("%d tasks marked overdue after ten days, want 2", n)
+	}
+}
+
+// TestDashboardColumnsAndFilters: the dashboard shows progress among the
+// stages a document passes with its bar, the deadline and a Remind button
+// for whoever may remind; it filters by approver, start date and amount,
+// and says so when a typed date does not parse.
+func TestDashboardColumnsAndFilters(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.clock.Advance(48 * time.Hour)
+	big, err := r.eng.Start(ctx, flows.StartCmd{Key: "big", Actor: "kuznetsova", TypeID: "contract", Title: "Крупная поставка",
+		AmountMinor: 5_000_000_00, HasAmount: true, File: flows.Upload{Name: "b.pdf", Content: strings.NewReader("%PDF b")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client()
+	r.signIn(c, "ivanova")
+	rows := func(query string) []string {
+		t.Helper()
+		code, page := webtest.Get(t, c, r.http.URL+"/dashboard?"+query)
+		if code != http.StatusOK {
+			t.Fatalf("dashboard?%s = %d", query, code)
+		}
+		var out []string
+		for _, m := range regexp.MustCompile(`data-number="([^"]+)"`).FindAllStringSubmatch(page, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	small := r.document().Number
+	bigDoc, _ := r.db.Document(ctx, big.DocID)
+	// ivanova reads only her own document; a viewer would read both.
+	if got := rows(""); len(got) != 1 || got[0] != small {
+		t.Fatalf("ivanova's dashboard = %v", got)
+	}
+	viewer := client()
+	r.signIn(viewer, "director")
+	c = viewer
+	for _, tc := range []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{bigDoc.Number, small}},
+		{"amount_min=1+000+000", []string{bigDoc.Number}},
+		{"amount_max=10", []string{small}},
+		{"from=2026-12-02", []string{bigDoc.Number}},
+		{"to=2026-11-30", []string{small}},
+		{"approver=kuznetsova", []string{small}}, // kuznetsova started the other one
+		{"approver=petrov&amount_min=5000000", []string{bigDoc.Number}},
+	} {
+		if got := rows(tc.query); !slices.Equal(got, tc.want) {
+			t.Errorf("dashboard?%s = %v, want %v", tc.query, got, tc.want)
+		}
+	}
+	code, page := webtest.Get(t, c, r.http.URL+"/dashboard?from=31.12")
+	if code != http.StatusBadRequest || !strings.Contains(page, "2026-12-31") {
+		t.Fatalf("a bad date = %d:\n%s", code, page)
+	}
+	_, page = webtest.Get(t, c, r.http.URL+"/dashboard")
+	for _, want := range []string{"этап 1 из 3", `<i class="current"></i><i class="todo"></i><i class="todo"></i>`, "этап 1 из 4",
+		"30.11.2026 18:00 МСК"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("dashboard lacks %q:\n%s", want, page)
+		}
+	}
+	// A viewer may remind on every document that waits on someone.
+	if n := strings.Count(page, `/remind"`); n != 2 {
+		t.Errorf("%d Remind buttons for a viewer, want 2", n)
 	}
 }
