@@ -7,7 +7,7 @@ BIN     ?= bin/viza
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 CONFIG  ?= $(if $(wildcard viza.yaml),-config viza.yaml,--demo)
 
-.PHONY: run test lint bench scale stress fuzz build check-config clean
+.PHONY: run test lint bench scale stress fuzz build check-config clean screenshots ru-strings
 
 run:
 	$(GO) run ./cmd/viza serve $(CONFIG)
@@ -58,6 +58,14 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -timeout 0 $$pkg || exit 1; \
 	done
 
+# Every page of the demo at 390 px (a phone) and 1280 px, as PNG files in
+# SHOTS, for a reviewer to look at; the same test fails if a page scrolls
+# sideways on the phone. Needs chromium.
+SHOTS ?= screenshots
+screenshots:
+	VIZA_TEST_ALL=1 VIZA_SCREENSHOTS=$(abspath $(SHOTS)) $(GO) test -count=1 -run '^TestBrowserPagesFitAPhone$$' ./cmd/viza
+	@echo "screenshots in $(SHOTS)/"
+
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/viza
 
@@ -65,4 +73,4 @@ check-config:
 	$(GO) run ./cmd/viza check-config $(CONFIG)
 
 clean:
-	rm -rf bin demo-data
+	rm -rf bin demo-data screenshots

@@ -636,7 +636,6 @@ type docView struct {
 	Remarks []remarkView
 	Doc     *flows.Document
 	Card    template.HTML
-	History template.HTML
 	Stages  []stageView
 	MyTask  int64
 	// What the person may do here, as the engine would allow it.
@@ -671,7 +670,7 @@ func (s *Server) docPage(w http.ResponseWriter, r *http.Request, p *flows.Person
 	}
 	lang := s.lang(p)
 	rd := messages.Renderer{Dir: s.Engine.Directory()}
-	v := docView{Doc: d, Card: richHTML(rd.Card(d, lang, s.Clock.Now())), History: richHTML(rd.History(d, lang))}
+	v := docView{Doc: d, Card: richHTML(rd.Card(d, lang, s.Clock.Now()))}
 	for _, ch := range []string{"sms", "email"} {
 		failed, err := s.Store.FailedDeliveries(r.Context(), d.ID, ch)
 		if err != nil {

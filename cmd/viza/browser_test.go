@@ -84,7 +84,7 @@ func TestBrowserDemo(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/dashboard")); err != nil {
 		t.Fatal(err)
 	}
-	waiting, err := chromedp.Run(bctx, chromedp.Text(css(`#documents tr[data-number] td:last-child`)))
+	waiting, err := chromedp.Run(bctx, chromedp.Text(css(`#documents tr[data-number] td.waiting`)))
 	if err != nil || !strings.Contains(waiting, "Ксения Кузнецова") {
 		t.Fatalf("dashboard waiting = %q, %v", waiting, err)
 	}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/viza-app/viza/bot/web"
+	"github.com/viza-app/viza/flows"
+)
+
+// ScreenshotsEnv names a folder: TestBrowserPagesFitAPhone then saves every
+// page it checks as NAME-390.png and NAME-1280.png there (make screenshots).
+const ScreenshotsEnv = "VIZA_SCREENSHOTS"
+
+// TestBrowserPagesFitAPhone opens every page a person meets — signed in
+// or by a one-tap link, before and after acting, errors included — at
+// 390 px (a phone) and 1280 px, and fails when a page scrolls sideways.
+func TestBrowserPagesFitAPhone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	exe := chromiumPath(t)
+	m, _, _ := startDemo(t)
+	ctx := context.Background()
+	base := "http://" + m.Listener.Addr().String()
+	shots := os.Getenv(ScreenshotsEnv)
+	if shots != "" {
+		if err := os.MkdirAll(shots, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The demo's contract waits on the lawyers; add one sent back to its
+	// initiator and one waiting for the director's signature.
+	must := func(out flows.Outcome, err error) flows.Outcome {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	start := func(key, title string, minor int64) *flows.Document {
+		out := must(m.Engine.Start(ctx, flows.StartCmd{Key: key, Actor: "ivanova", TypeID: "contract", Title: title,
+			Counterparty: "ООО «Северный ветер и партнёры по долгосрочной аренде складов»", AmountMinor: minor, HasAmount: true,
+			File: flows.Upload{Name: "Договор_аренды_склада_№42_с_приложениями_и_протоколом_разногласий_окончательная_редакция.pdf",
+				Content: strings.NewReader("%PDF-1.4 " + title)}}))
+		d, err := m.DB.Document(ctx, out.DocID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	taskOf := func(d *flows.Document, who flows.PersonID) int64 {
+		d, _ = m.DB.Document(ctx, d.ID)
+		for _, tk := range d.OpenTasks() {
+			if tk.Assignee == who {
+				return tk.ID
+			}
+		}
+		t.Fatalf("%s has no task on %s", who, d.Number)
+		return 0
+	}
+	rejected := start("b1", "Аренда склада на Складской, 42 — пролонгация", 45_000_000)
+	must(m.Engine.Decide(ctx, flows.DecideCmd{Key: "b2", Actor: "petrov", TaskID: taskOf(rejected, "petrov"), Action: flows.ActionReject,
+		Comment: "Неустойка 1% в день — слишком много; предлагаю 0,1%. Реквизиты: 40702810900000012345, БИК 044525225"}))
+	signing := start("b3", "Поставка оборудования", 45_000_000)
+	must(m.Engine.Decide(ctx, flows.DecideCmd{Key: "b4", Actor: "petrov", TaskID: taskOf(signing, "petrov"), Action: flows.ActionApprove, Comment: "Согласовано"}))
+	must(m.Engine.Decide(ctx, flows.DecideCmd{Key: "b5", Actor: "director", TaskID: taskOf(signing, "director"), Action: flows.ActionApprove}))
+	docs, err := m.DB.AllDocuments(ctx) // newest first: the demo's own is the oldest
+	if err != nil {
+		t.Fatal(err)
+	}
+	demoDoc := docs[len(docs)-1]
+	link, err := m.Web.TaskLink(ctx, taskOf(demoDoc, "sidorov"), "sidorov")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()))
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+	watchdog := time.AfterFunc(4*time.Minute, bcancel)
+	defer watchdog.Stop()
+
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(bctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	// check looks at the page now shown at both widths without loading it
+	// again (some pages are the answer to a form).
+	check := func(name string) {
+		t.Helper()
+		for _, width := range []int64{390, 1280} {
+			do(name, chromedp.EmulateViewport(width, 900), chromedp.WaitReady(chromedp.CSS("body")))
+			wide, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(() => {
+				const w = document.documentElement.clientWidth;
+				if (document.documentElement.scrollWidth <= w) return "";
+				const out = [];
+				for (const e of document.querySelectorAll("body *")) {
+					const r = e.getBoundingClientRect();
+					if (r.right > w + 1) out.push(e.tagName + (e.id ? "#" + e.id : "") + (e.className ? "." + e.className : "") + " " + Math.round(r.right) + "px");
+				}
+				return document.documentElement.scrollWidth + "px wide: " + out.slice(0, 8).join(", ");
+			})()`))
+			if err != nil {
+				t.Fatalf("%s at %d px: %v", name, width, err)
+			}
+			if wide != "" && width == 390 {
+				t.Errorf("%s scrolls sideways on a 390 px phone: %s", name, wide)
+			}
+			if shots != "" {
+				png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+				if err != nil {
+					t.Fatalf("screenshot of %s: %v", name, err)
+				}
+				if err := os.WriteFile(filepath.Join(shots, name+"-"+strconv.FormatInt(width, 10)+".png"), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	open := func(name, path string) {
+		t.Helper()
+		do(name, chromedp.EmulateViewport(390, 900), chromedp.Navigate(base+path))
+		check(name)
+	}
+	signIn := func(p flows.PersonID) {
+		t.Helper()
+		login, err := m.Web.LoginLink(ctx, p, web.LoginTTL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		do("sign in as "+string(p), chromedp.Navigate(login), chromedp.WaitVisible(chromedp.CSS(`a[href="/dashboard"]`)))
+	}
+	signOut := func() {
+		t.Helper()
+		do("sign out", chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.CSS(`form[action="/demo/login"]`)))
+	}
+	doc := func(d *flows.Document) string { return "/doc/" + url.PathEscape(d.Number) }
+	task := func(d *flows.Document, who flows.PersonID) string {
+		return "/task/" + strconv.FormatInt(taskOf(d, who), 10)
+	}
+
+	open("index", "/")
+	open("login-expired", "/login/no-such-link")
+
+	signIn("ivanova")
+	open("inbox", "/inbox")
+	open("doc-sent-back", doc(rejected))
+	open("dashboard", "/dashboard")
+	open("dashboard-filtered", "/dashboard?approver=petrov&amount_min=100000&from=2020-01-01")
+	do("export", chromedp.Click(chromedp.CSS(`#export button`)), chromedp.WaitVisible(chromedp.CSS(`#export-file`)))
+	check("export")
+	open("not-found", "/doc/НЕТ-1")
+	signOut()
+
+	signIn("petrov")
+	open("task-approve", task(demoDoc, "petrov"))
+	signOut()
+
+	signIn("director")
+	open("task-sign", task(signing, "director"))
+	open("doc-signing", doc(signing))
+	open("dashboard-viewer", "/dashboard")
+	signOut()
+
+	// A person with no messenger: the SMS link, the answer after acting,
+	// the link opened again.
+	do("one-tap link", chromedp.EmulateViewport(390, 900), chromedp.Navigate(link))
+	check("one-tap-task")
+	do("approve by link", chromedp.Click(chromedp.CSS(`button[value="approve"]`)), chromedp.WaitVisible(chromedp.CSS(`#status`)))
+	check("one-tap-done")
+	open("one-tap-closed", strings.TrimPrefix(link, base))
+	if got, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`#why`))); err != nil || got == "" {
+		t.Fatalf("the closed link does not say why: %q, %v", got, err)
+	}
+}
