@@ -66,6 +66,12 @@ screenshots:
 	VIZA_TEST_ALL=1 VIZA_SCREENSHOTS=$(abspath $(SHOTS)) $(GO) test -count=1 -run '^TestBrowserPagesFitAPhone$$' ./cmd/viza
 	@echo "screenshots in $(SHOTS)/"
 
+# Every Russian string, key and text one per line, to read the wording in
+# one place (LANG_LIST=en for the English catalogue).
+LANG_LIST ?= ru
+ru-strings:
+	@$(GO) run ./locales/list $(LANG_LIST)
+
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/viza
 

@@ -44,7 +44,7 @@ func TestTelegramCommands(t *testing.T) {
 	})
 	t.Run("/status without a number lists my documents", func(t *testing.T) {
 		fake.UserText(ivanova, "/status")
-		m := s.msg(ivanova.ID, "Ваши документы:")
+		m := s.msg(ivanova.ID, "Ваши документы")
 		if !strings.Contains(m.Text, number+" «Поставка кресел» — На согласовании") {
 			t.Fatalf("list = %q", m.Text)
 		}
