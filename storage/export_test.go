@@ -92,6 +92,10 @@ func ChainHashForTest(prev string, docID, at int64, actor, forWhom, kind string,
 // QueryPlan explains how SQLite runs a page query (for tests that hold the
 // read paths to their indexes).
 func (db *DB) QueryPlan(ctx context.Context, q DocQuery) (string, error) {
+	var err error
+	if q.wideDates, err = db.datesAreWide(ctx, q); err != nil {
+		return "", err
+	}
 	from, where, args := q.where()
 	order := q.order()
 	rows, err := db.reader.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT d.id, d.body FROM `+from+` WHERE `+where+` ORDER BY `+order+` LIMIT 50`, args...)
@@ -109,4 +113,12 @@ func (db *DB) QueryPlan(ctx context.Context, q DocQuery) (string, error) {
 		lines = append(lines, detail)
 	}
 	return strings.Join(lines, "\n"), rows.Err()
+}
+
+// SetWideDateRange lowers the count above which a date range is read
+// newest first, so that a small register takes that path too.
+func SetWideDateRange(tb interface{ Cleanup(func()) }, n int) {
+	old := wideDateRange
+	wideDateRange = n
+	tb.Cleanup(func() { wideDateRange = old })
 }

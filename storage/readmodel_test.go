@@ -127,8 +127,22 @@ func TestDocumentPageIsTheFilteredRegister(t *testing.T) {
 			return slices.Contains(d.Readers(), "kuznetsova") && d.HasAmount && d.AmountMinor >= 5_000_000_00
 		}},
 	}
-	for _, tc := range tests {
+	// The same date window read the other way: as if it held thousands.
+	i := slices.IndexFunc(tests, func(tc struct {
+		name string
+		q    storage.DocQuery
+		keep func(*flows.Document) bool
+	}) bool {
+		return tc.name == "started in a window"
+	})
+	wide := tests[i]
+	wide.name = "started in a window, read newest first"
+	tests = append(tests, wide)
+	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if i == len(tests)-1 {
+				storage.SetWideDateRange(t, 3)
+			}
 			var want []string
 			for _, d := range all {
 				if tc.keep(d) {
@@ -247,6 +261,9 @@ func TestPagesUseIndexes(t *testing.T) {
 		{storage.DocQuery{Sort: "number"}, []string{"sqlite_autoindex_documents"}, []string{"TEMP B-TREE"}},
 		{storage.DocQuery{Sort: "amount"}, []string{"documents_amount"}, []string{"TEMP B-TREE"}},
 		{storage.DocQuery{Approver: "director"}, []string{"USING PRIMARY KEY"}, []string{"TEMP B-TREE"}},
+		// A narrow date range by its index (then sorted: it is small).
+		{storage.DocQuery{StartedFrom: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), StartedBefore: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)},
+			[]string{"documents_created"}, nil},
 	}
 	for _, tc := range tests {
 		plan, err := r.DB.QueryPlan(ctx, tc.q)
@@ -263,6 +280,15 @@ func TestPagesUseIndexes(t *testing.T) {
 				t.Errorf("%+v: plan has %q:\n%s", tc.q, n, plan)
 			}
 		}
+	}
+	// A wide date range is read newest first, never sorted whole.
+	storage.SetWideDateRange(t, 0)
+	plan, err := r.DB.QueryPlan(ctx, storage.DocQuery{StartedFrom: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plan, "TEMP B-TREE") || strings.Contains(plan, "documents_created") {
+		t.Errorf("a wide date range sorts or goes by the date index:\n%s", plan)
 	}
 }
 
