@@ -810,7 +810,7 @@ type dashView struct {
 	// Approver, the start dates (YYYY-MM-DD, company time) and the amount
 	// range as typed.
 	Approver, From, To, AmountMin, AmountMax string
-	States                            []string
+	States                                   []string
 	// WebhooksFailed counts events the connector gave up delivering, for
 	// viewers to have them re-sent.
 	WebhooksFailed int64
@@ -974,7 +974,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, p *flows.Person,
 
 type decisionView struct {
 	At, Who, What, Stage, Comment string
-	Version                        int
+	Version                       int
 }
 
 // decisions lists who decided what, newest last, as the document page

@@ -181,8 +181,8 @@ func (p *pdf) versions() {
 }
 
 type line struct {
-	stage                              int // route order first
-	at                                 time.Time
+	stage                             int // route order first
+	at                                time.Time
 	name, who, outcome, when, comment string
 }
 
