@@ -172,7 +172,7 @@ func (r Renderer) History(d *flows.Document, lang string) rich.Text {
 	for _, dc := range d.Decisions {
 		stage, _ := d.StagePosition(dc.Stage)
 		data := map[string]any{"At": r.FormatTime(dc.At), "Round": dc.Round, "Stage": stage, "Name": r.Name(dc.Actor),
-			"For": r.Name(dc.For), "Decision": l.T("decision."+dc.Kind, nil), "Comment": dc.Comment, "Version": dc.Version}
+			"For": r.Name(dc.For), "Decision": DecisionOn(l, d, dc), "Comment": dc.Comment, "Version": dc.Version}
 		lines = append(lines, Rich(l, "history.decision", data))
 	}
 	return rich.Join(lines, "\n")
@@ -226,4 +226,22 @@ func Size(n int64, lang string) string {
 		num = message.NewPrinter(tag).Sprintf("%.0f", v)
 	}
 	return l.T(unit, map[string]any{"N": num})
+}
+
+// Decision names what someone did, in words: "done" on a signature task
+// is a signature.
+func Decision(l *locales.Localizer, action, taskKind string) string {
+	if action == flows.ActionDone && taskKind == flows.KindSign {
+		return l.T("decision.signed", nil)
+	}
+	return l.T("decision."+action, nil)
+}
+
+// DecisionOn is Decision for a recorded decision of d.
+func DecisionOn(l *locales.Localizer, d *flows.Document, dc flows.Decision) string {
+	kind := ""
+	if dc.TaskID != 0 && dc.Stage < len(d.Stages) {
+		kind = d.Stages[dc.Stage].Kind
+	}
+	return Decision(l, dc.Kind, kind)
 }

@@ -160,7 +160,7 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 		data["Task"] = l.T("task."+n.TaskKind, nil)
 	}
 	if n.Decision != "" {
-		data["Decision"] = l.T("decision."+n.Decision, nil)
+		data["Decision"] = Decision(l, n.Decision, n.TaskKind)
 	}
 	if n.Reason != "" {
 		data["Reason"] = n.Reason
@@ -182,7 +182,7 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 		case flows.KindAcknowledge:
 			m.Buttons = [][]Button{{button("read", ActRead, n.TaskID), button("comment", ActComment, n.TaskID)}}
 		case flows.KindSign:
-			m.Buttons = [][]Button{{button("done", ActDone, n.TaskID), button("comment", ActComment, n.TaskID)}}
+			m.Buttons = [][]Button{{button("signed", ActDone, n.TaskID), button("comment", ActComment, n.TaskID)}}
 		default:
 			m.Buttons = [][]Button{
 				{button("approve", ActApprove, n.TaskID), button("reject", ActReject, n.TaskID)},

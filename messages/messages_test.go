@@ -86,6 +86,9 @@ func TestNotificationGolden(t *testing.T) {
 		"decision": with(func(n *flows.Notification) {
 			n.Kind, n.Actor, n.Decision, n.Comment = flows.NoteDecision, "petrov", "approve", "ок, но проверьте п. 5"
 		}),
+		"decision_signed": with(func(n *flows.Notification) {
+			n.Kind, n.Actor, n.Decision, n.TaskKind, n.Comment = flows.NoteDecision, "director", "done", flows.KindSign, "Оригинал в бухгалтерии"
+		}),
 		"decision_deputy": with(func(n *flows.Notification) {
 			n.Kind, n.Actor, n.For, n.Decision = flows.NoteDecision, "sidorov", "petrov", "approve"
 		}),

@@ -992,10 +992,7 @@ func (s *Server) decisions(d *flows.Document, lang string, reader flows.PersonID
 		if dc.TaskID != 0 && dc.Stage < len(d.Stages) {
 			stage = messages.StageName(l, d.Stages[dc.Stage], lang)
 		}
-		what := l.T("decision."+dc.Kind, nil)
-		if dc.Kind == flows.ActionDone && dc.Stage < len(d.Stages) && d.Stages[dc.Stage].Kind == flows.KindSign {
-			what = l.T("sheet.signed", nil)
-		}
+		what := messages.DecisionOn(l, d, dc)
 		out = append(out, decisionView{At: rd.FormatTimeFor(reader, dc.At), Who: who, What: what, Stage: stage, Comment: dc.Comment, Version: dc.Version})
 	}
 	return out

@@ -274,12 +274,7 @@ func (p *pdf) round(r flows.Round) {
 }
 
 // decision names what a person did; a signing task's "done" is a signature.
-func (p *pdf) decision(dc flows.Decision) string {
-	if dc.Kind == flows.ActionDone && dc.Stage < len(p.in.Doc.Stages) && p.in.Doc.Stages[dc.Stage].Kind == flows.KindSign {
-		return p.t("sheet.signed", nil)
-	}
-	return p.t("decision."+dc.Kind, nil)
-}
+func (p *pdf) decision(dc flows.Decision) string { return messages.DecisionOn(p.l, p.in.Doc, dc) }
 
 // remarks lists the blocking remarks and how each was closed. A
 // non-blocking remark is the comment of an approval or a plain comment,
