@@ -49,20 +49,25 @@ type command struct {
 	name  string
 	flags []string
 	arg   string // the positional argument's placeholder, "" for none
+	// forms are the ways the command is called, when there is more than
+	// one or a flag is required; its usage lists each.
+	forms []string
 }
 
 var commands = []command{
-	{"serve", []string{"config", "demo", "listen"}, ""},
-	{"check-config", []string{"config", "demo", "lang"}, ""},
-	{"verify", []string{"config", "demo", "lang", "doc", "hash", "head", "since-checkpoint"}, ""},
-	{"backup", []string{"config", "demo", "lang"}, "OUT.db"},
-	{"login-link", []string{"config", "demo", "lang"}, "PERSON"},
-	{"sheet", []string{"config", "demo", "lang", "o", "f"}, "NUMBER"},
-	{"export", []string{"config", "demo", "lang", "o", "csv", "f"}, ""},
-	{"bitrix24", []string{"config", "demo", "lang"}, "users"},
-	{"api-key", []string{"config", "demo", "lang", "scope", "types"}, "create NAME | list | revoke ID"},
-	{"webhooks", []string{"config", "demo", "lang"}, "retry"},
-	{"version", nil, ""},
+	{"serve", []string{"config", "demo", "listen"}, "", nil},
+	{"check-config", []string{"config", "demo", "lang"}, "", nil},
+	{"verify", []string{"config", "demo", "lang", "doc", "hash", "head", "since-checkpoint"}, "",
+		[]string{"verify", "verify --since-checkpoint", "verify --head", "verify --doc NUMBER --hash HASH"}},
+	{"backup", []string{"config", "demo", "lang"}, "OUT.db", nil},
+	{"login-link", []string{"config", "demo", "lang"}, "PERSON", nil},
+	{"sheet", []string{"config", "demo", "lang", "o", "f"}, "NUMBER", []string{"sheet NUMBER -o FILE.pdf [-f]"}},
+	{"export", []string{"config", "demo", "lang", "o", "csv", "f"}, "", []string{"export -o FILE.xlsx [-f]", "export --csv -o FILE.csv [-f]"}},
+	{"bitrix24", []string{"config", "demo", "lang"}, "users", nil},
+	{"api-key", []string{"config", "demo", "lang", "scope", "types"}, "create NAME | list | revoke ID",
+		[]string{"api-key create NAME --scope read|start|write [--types contract,…]", "api-key list", "api-key revoke ID|NAME"}},
+	{"webhooks", []string{"config", "demo", "lang"}, "retry", nil},
+	{"version", nil, "", nil},
 }
 
 // options are the flags given, whichever command took them.
@@ -139,7 +144,12 @@ func (c command) flagSet(o *options, w io.Writer) *flag.FlagSet {
 		if c.arg != "" {
 			name += " " + c.arg
 		}
-		fmt.Fprintln(w, say("cli.usage_of", map[string]any{"Command": name}))
+		if len(c.forms) == 0 {
+			fmt.Fprintln(w, say("cli.usage_of", map[string]any{"Command": name}))
+		}
+		for _, form := range c.forms {
+			fmt.Fprintln(w, say("cli.usage_of", map[string]any{"Command": form}))
+		}
 		fmt.Fprintln(w, "  "+say("cli.cmd."+c.name, nil))
 		fs.PrintDefaults()
 	}

@@ -164,7 +164,8 @@ func TestCommandLine(t *testing.T) {
 		t.Fatalf("sheet without its number: exit %d\n%s", code, out)
 	}
 	t.Setenv("VIZA_LANG", "ru")
-	if code, out := cli("help", "verify"); code != 0 || !strings.Contains(out, "цепочку аудита") || !strings.Contains(out, "-head") {
+	if code, out := cli("help", "verify"); code != 0 || !strings.Contains(out, "цепочку аудита") || !strings.Contains(out, "-head") ||
+		!strings.Contains(out, "viza verify --doc NUMBER --hash HASH") || !strings.Contains(out, "viza verify --since-checkpoint") {
 		t.Fatalf("help verify in Russian: exit %d\n%s", code, out)
 	}
 	// Flags after the argument count as well as before it.
