@@ -7,13 +7,26 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/viza-app/viza/locales"
 )
 
 // Problem is one thing wrong with the configuration, at a line.
 type Problem struct {
 	Line int
 	Path string
-	Msg  string
+	Msg  string // in English
+	// Format and Args made Msg; In says it in another language.
+	Format string
+	Args   []any
+}
+
+// In is the problem's text in lang (see locales.ConfigFormat).
+func (p Problem) In(lang string) string {
+	if p.Format == "" {
+		return p.Msg
+	}
+	return fmt.Sprintf(locales.ConfigFormat(lang, p.Format), p.Args...)
 }
 
 func (p Problem) String() string {
@@ -33,14 +46,15 @@ type Problems struct {
 func (ps *Problems) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d problem(s):", ps.File, len(ps.List))
-	for _, line := range ps.Lines() {
+	for _, line := range ps.Lines("en") {
 		b.WriteString("\n  " + line)
 	}
 	return b.String()
 }
 
-// Lines are the problems in the file's order, each as FILE:LINE: path: what.
-func (ps *Problems) Lines() []string {
+// Lines are the problems in the file's order, each as FILE:LINE: path:
+// what, in lang.
+func (ps *Problems) Lines(lang string) []string {
 	list := slices.Clone(ps.List)
 	slices.SortStableFunc(list, func(a, b Problem) int { return a.Line - b.Line })
 	out := make([]string, 0, len(list))
@@ -49,13 +63,13 @@ func (ps *Problems) Lines() []string {
 		if p.Path != "" {
 			line += p.Path + ": "
 		}
-		out = append(out, line+p.Msg)
+		out = append(out, line+p.In(lang))
 	}
 	return out
 }
 
 func (ps *Problems) add(line int, path, format string, args ...any) {
-	ps.List = append(ps.List, Problem{Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+	ps.List = append(ps.List, Problem{Line: line, Path: path, Msg: fmt.Sprintf(format, args...), Format: format, Args: args})
 }
 
 // nodeDecoder is implemented by fields with more than one YAML shape.

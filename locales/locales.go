@@ -115,3 +115,42 @@ func (l *Localizer) Plural(id string, count int) string {
 	}
 	return s
 }
+
+var (
+	configOnce    sync.Once
+	configFormats map[string]map[string]string
+	configErr     error
+)
+
+// ConfigFormat is a text of the configuration checker in lang. The checker
+// writes English — its errors and logs stay English — and check-config
+// speaks the administrator's language: config.<lang>.yaml maps each
+// English text, %-verbs and all, to the same in lang. A text without a
+// translation, or English, comes back as it is.
+func ConfigFormat(lang, format string) string {
+	configOnce.Do(func() {
+		configFormats = map[string]map[string]string{}
+		for _, l := range Languages {
+			raw, err := files.ReadFile("config." + l + ".yaml")
+			if err != nil {
+				continue // English needs none
+			}
+			m := map[string]string{}
+			if err := yaml.Unmarshal(raw, &m); err != nil {
+				configErr = fmt.Errorf("load config.%s.yaml: %w", l, err)
+				return
+			}
+			configFormats[l] = m
+		}
+	})
+	if t, ok := configFormats[lang][format]; ok && configErr == nil {
+		return t
+	}
+	return format
+}
+
+// ConfigFormats is the translation table of lang, for its tests.
+func ConfigFormats(lang string) (map[string]string, error) {
+	ConfigFormat(lang, "")
+	return configFormats[lang], configErr
+}

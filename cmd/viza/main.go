@@ -452,7 +452,7 @@ func printConfigError(w io.Writer, err error, lang string) {
 	if l, err := locales.For(lang); err == nil {
 		fmt.Fprintln(w, say("cli.config_problems", map[string]any{"File": ps.File, "Problems": l.Plural("problems", count)}))
 	}
-	for _, line := range ps.Lines() {
+	for _, line := range ps.Lines(lang) {
 		fmt.Fprintln(w, "  "+line)
 	}
 }

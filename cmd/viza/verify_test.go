@@ -213,7 +213,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{"unknown document", []string{"sheet", "НЕТ-1", "-config", path, "-o", filepath.Join(dir, "x.pdf")}, 1, []string{"нет документа НЕТ-1"}, []string{"sql", "SELECT", "not_found"}},
 		{"unknown person", []string{"login-link", "nobody", "-config", path}, 1, []string{"«nobody»", "viza check-config"}, []string{"unknown_person"}},
 		{"export over a file", []string{"export", "--csv", "-o", existing, "-config", path}, 1, []string{"уже есть", "-f"}, nil},
-		{"one problem", []string{"check-config", "-config", oneProblem}, 1, []string{"1 проблема:"}, []string{"problem(s)"}},
+		{"one problem", []string{"check-config", "-config", oneProblem}, 1, []string{"1 проблема:", "неизвестный ключ «foo»"}, []string{"problem(s)", "unknown key"}},
 		{"two problems", []string{"check-config", "-config", twoProblems}, 1, []string{"2 проблемы:", "two.yaml:3", "two.yaml:4"}, nil},
 		{"indentation", []string{"check-config", "-config", badIndent}, 1, []string{"indent.yaml:5:", "indentation"}, nil},
 		{"no config", []string{"check-config"}, 1, []string{"нет конфигурации", "--demo"}, nil},
