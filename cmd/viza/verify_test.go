@@ -215,7 +215,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{"export over a file", []string{"export", "--csv", "-o", existing, "-config", path}, 1, []string{"уже есть", "-f"}, nil},
 		{"one problem", []string{"check-config", "-config", oneProblem}, 1, []string{"1 проблема:", "неизвестный ключ «foo»"}, []string{"problem(s)", "unknown key"}},
 		{"two problems", []string{"check-config", "-config", twoProblems}, 1, []string{"2 проблемы:", "two.yaml:3", "two.yaml:4"}, nil},
-		{"indentation", []string{"check-config", "-config", badIndent}, 1, []string{"indent.yaml:5:", "indentation"}, nil},
+		{"indentation", []string{"check-config", "-config", badIndent}, 1, []string{"indent.yaml:5:", "отступ этой строки"}, nil},
 		{"no config", []string{"check-config"}, 1, []string{"нет конфигурации", "--demo"}, nil},
 		{"language", []string{"check-config", "--demo", "-lang", "de"}, 2, []string{"«de»", "ru или en"}, nil},
 	} {
