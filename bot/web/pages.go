@@ -681,24 +681,16 @@ func (s *Server) docPage(w http.ResponseWriter, r *http.Request, p *flows.Person
 			v.Failed = append(v.Failed, richHTML(messages.Say(lang, "card."+ch+"_failed", map[string]any{"Name": rd.Name(f.Person), "Reason": f.Reason})))
 		}
 	}
-	cur := d.CurrentRound()
 	for _, st := range d.Stages {
-		sv := stageView{Name: messages.StageName(mustLocalizer(lang), st, lang)}
+		sv := stageView{Name: messages.StageName(mustLocalizer(lang), st, lang), Status: stageStatus(d, st)}
 		sv.N, _ = d.StagePosition(st.Index)
 		var names []string
 		for _, a := range st.Approvers {
 			names = append(names, rd.Name(a))
 		}
 		sv.People = strings.Join(names, ", ")
-		switch {
-		case st.Skipped:
-			sv.Status = "skipped"
+		if st.Skipped {
 			sv.Skip = messages.Say(lang, "web.stage_skipped", map[string]any{"When": messages.StageCondition(st, lang)}).String()
-		case cur == nil:
-		case cur.Outcome == "approved" || st.Index < cur.Stage:
-			sv.Status = "done"
-		case st.Index == cur.Stage && cur.Outcome == "":
-			sv.Status = "current"
 		}
 		v.Stages = append(v.Stages, sv)
 	}
@@ -1077,23 +1069,38 @@ func (s *Server) dashboardFilters(dq *storage.DocQuery, v dashView) error {
 	return nil
 }
 
+// stageStatus is where a stage stands in the document's current round:
+// skipped, done, current, or "" when not reached.
+func stageStatus(d *flows.Document, st flows.Stage) string {
+	cur := d.CurrentRound()
+	switch {
+	case st.Skipped:
+		return "skipped"
+	case d.State == flows.StateDone || d.State == flows.StateApproved:
+		return "done"
+	case cur == nil:
+		return ""
+	case cur.Outcome == "approved" || st.Index < cur.Stage:
+		return "done"
+	case st.Index == cur.Stage && cur.Outcome == "":
+		return "current"
+	}
+	return ""
+}
+
 // routeBar is the state of each stage the document passes, in route
 // order, for the dashboard's small progress bar.
 func routeBar(d *flows.Document) []string {
-	cur := d.CurrentRound()
 	var bar []string
 	for _, st := range d.Stages {
 		if st.Skipped {
 			continue
 		}
-		switch {
-		case d.State == flows.StateDone || d.State == flows.StateApproved || (cur != nil && (cur.Outcome == "approved" || st.Index < cur.Stage)):
-			bar = append(bar, "done")
-		case cur != nil && cur.Outcome == "" && st.Index == cur.Stage:
-			bar = append(bar, "current")
-		default:
-			bar = append(bar, "todo")
+		status := stageStatus(d, st)
+		if status == "" {
+			status = "todo"
 		}
+		bar = append(bar, status)
 	}
 	return bar
 }
