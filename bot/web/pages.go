@@ -427,7 +427,7 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request, p *flows.Person, d 
 	cmd := flows.DecideCmd{Key: formKey(r, p.ID), Actor: p.ID, TaskID: t.ID, Action: action, Comment: r.FormValue("comment")}
 	if action == flows.ActionDone && t.Kind == flows.KindSign {
 		// A signed scan is optional: the form's file field may be empty.
-		if _, hdr, err := r.FormFile("scan"); err == nil && hdr.Size > 0 {
+		if f, hdr, err := r.FormFile("scan"); err == nil && f.Close() == nil && hdr.Size > 0 {
 			up, err := s.uploadField(r, "scan")
 			if err != nil {
 				s.fail(w, p, statusOf(err), err)
