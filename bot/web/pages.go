@@ -901,6 +901,9 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *flows.Pers
 			row.Stage = messages.StageName(l, d.Stages[cr.Stage], lang)
 			n, count := d.StagePosition(cr.Stage)
 			row.Progress = l.T("web.progress", map[string]any{"Stage": n, "StageCount": count})
+		} else if cr != nil && d.State == flows.StateChangesRequested && cr.Stage < len(d.Stages) {
+			n, count := d.StagePosition(cr.Stage)
+			row.Progress = l.T("web.progress_back", map[string]any{"Stage": n, "StageCount": count})
 		}
 		row.Bar = routeBar(d)
 		var due time.Time

@@ -329,4 +329,9 @@ func TestDashboardColumnsAndFilters(t *testing.T) {
 	if n := strings.Count(page, `/remind"`); n != 2 {
 		t.Errorf("%d Remind buttons for a viewer, want 2", n)
 	}
+	r.decide("petrov", flows.ActionReject, "Нет реквизитов")
+	_, page = webtest.Get(t, c, r.http.URL+"/dashboard")
+	if !strings.Contains(page, "возвращён инициатору с этапа 1 из 3") {
+		t.Errorf("a document sent back does not say from where:\n%s", page)
+	}
 }
