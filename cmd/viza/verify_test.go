@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 
 	"github.com/viza-app/viza/bot/chat/chattest"
 	"github.com/viza-app/viza/config"
@@ -258,23 +258,43 @@ func TestServeListenOverride(t *testing.T) {
 	l.Close()
 	t.Setenv("VIZA_HTTP_LISTEN", addr)
 	ctx, cancel := context.WithCancel(context.Background())
+	// The listener is bound before "viza started" is logged.
+	started := &watch{want: "viza started", seen: make(chan struct{})}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "-config", path}, io.Discard, io.Discard) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("nothing listens on %s: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	go func() { done <- run(ctx, []string{"serve", "-config", path}, io.Discard, started) }()
+	select {
+	case <-started.seen:
+	case code := <-done:
+		cancel()
+		t.Fatalf("serve ended with %d before it started", code)
 	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		cancel()
+		t.Fatalf("nothing listens on %s: %v", addr, err)
+	}
+	resp.Body.Close()
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("serve exit %d", code)
 	}
+}
+
+// watch is a log writer that closes seen once the output holds want.
+type watch struct {
+	mu   sync.Mutex
+	buf  strings.Builder
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (w *watch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return len(p), nil
 }
