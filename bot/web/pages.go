@@ -705,7 +705,7 @@ func (s *Server) docPage(w http.ResponseWriter, r *http.Request, p *flows.Person
 	v.AskRework = d.Rework == "ask"
 	v.Decisions = s.decisions(d, lang, p.ID)
 	for _, rm := range d.Remarks {
-		v.Remarks = append(v.Remarks, remarkView{Blocking: rm.Blocking, Open: rm.Open(), Author: rd.Name(rm.Author), At: rd.FormatTime(rm.At),
+		v.Remarks = append(v.Remarks, remarkView{Blocking: rm.Blocking, Open: rm.Open(), Author: rd.Name(rm.Author), At: rd.FormatTimeFor(p.ID, rm.At),
 			Text: rm.Text, Version: rm.Version})
 	}
 	s.render(w, http.StatusOK, "doc.html", page{Person: p, CSRF: s.csrf(scope), Flash: doneKey(r), Data: v})
