@@ -140,6 +140,7 @@ func (c command) flagSet(o *options, w io.Writer) *flag.FlagSet {
 		}
 	}
 	fs.Usage = func() {
+		w := fs.Output()
 		name := c.name
 		if c.arg != "" {
 			name += " " + c.arg
@@ -158,10 +159,20 @@ func (c command) flagSet(o *options, w io.Writer) *flag.FlagSet {
 
 // parse reads a command's flags wherever they stand, before or after its
 // positional argument, and returns the positional arguments.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+//
+// The flag package says what went wrong in English before the usage; that
+// line is replaced by the same in the usage language, then the usage.
+func parse(fs *flag.FlagSet, args []string, w io.Writer) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	defer fs.SetOutput(w)
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			fs.SetOutput(w)
+			if !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintln(w, flagError(err))
+			}
+			fs.Usage()
 			return nil, err
 		}
 		args = fs.Args()
@@ -170,6 +181,21 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		pos, args = append(pos, args[0]), args[1:]
 	}
+}
+
+// flagError says a flag mistake in the usage language.
+func flagError(err error) string {
+	say := cliText(usageLang())
+	msg := err.Error()
+	for _, known := range []struct{ prefix, id string }{
+		{"flag provided but not defined: ", "cli.unknown_flag"},
+		{"flag needs an argument: ", "cli.flag_needs_value"},
+	} {
+		if name, ok := strings.CutPrefix(msg, known.prefix); ok {
+			return say(known.id, map[string]any{"Flag": name})
+		}
+	}
+	return say("cli.bad_flag", map[string]any{"Error": msg})
 }
 
 // accepts reports whether the positional arguments fit the command.
@@ -220,7 +246,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var o options
 	fs := spec.flagSet(&o, stderr)
-	pos, err := parse(fs, args)
+	pos, err := parse(fs, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}

@@ -218,6 +218,8 @@ func TestCommandLineErrors(t *testing.T) {
 		{"indentation", []string{"check-config", "-config", badIndent}, 1, []string{"indent.yaml:5:", "отступ этой строки"}, nil},
 		{"no config", []string{"check-config"}, 1, []string{"нет конфигурации", "--demo"}, nil},
 		{"language", []string{"check-config", "--demo", "-lang", "de"}, 2, []string{"«de»", "ru или en"}, nil},
+		{"unknown flag", []string{"sheet", "Д-1", "--bogus"}, 2, []string{"у этой команды нет флага -bogus", "использование: viza sheet"}, []string{"flag provided"}},
+		{"flag without its value", []string{"export", "-o"}, 2, []string{"флагу -o нужно значение"}, []string{"flag needs"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out strings.Builder
