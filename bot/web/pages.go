@@ -3,6 +3,7 @@ package web
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -540,9 +541,13 @@ type recentView struct {
 type inboxView struct {
 	Recent []recentView
 	Tasks  []inboxTask
-	Docs   []*flows.Document
-	Types  []*flows.DocType
-	Peers  []*flows.Person
+	// The page of tasks shown, of Pages, of Total; Prev and Next are the
+	// neighbours' addresses ("" at the ends).
+	Page, Pages, Total int
+	Prev, Next         string
+	Docs               []*flows.Document
+	Types              []*flows.DocType
+	Peers              []*flows.Person
 }
 
 type inboxTask struct {
@@ -558,6 +563,9 @@ type inboxTask struct {
 // inboxDocs is how many of their own documents a person's inbox lists.
 const inboxDocs = 30
 
+// inboxPage is how many tasks one page of the inbox shows.
+const inboxPage = 20
+
 func (s *Server) inbox(w http.ResponseWriter, r *http.Request, p *flows.Person, scope string) {
 	lang := s.lang(p)
 	rd := messages.Renderer{Dir: s.Engine.Directory()}
@@ -567,7 +575,31 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request, p *flows.Person, 
 		return
 	}
 	var v inboxView
-	for _, ot := range tasks {
+	// The nearest deadline first, tasks without one last; a page at a time,
+	// so that a person with many tasks costs their page, not all of them.
+	slices.SortStableFunc(tasks, func(a, b storage.OpenTask) int {
+		switch {
+		case a.Due.IsZero() != b.Due.IsZero():
+			if a.Due.IsZero() {
+				return 1
+			}
+			return -1
+		case !a.Due.Equal(b.Due):
+			return a.Due.Compare(b.Due)
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	v.Total = len(tasks)
+	v.Pages = max(1, (v.Total+inboxPage-1)/inboxPage)
+	v.Page, _ = strconv.Atoi(r.URL.Query().Get("page"))
+	v.Page = min(max(v.Page, 1), v.Pages)
+	if v.Page > 1 {
+		v.Prev = "/inbox?page=" + strconv.Itoa(v.Page-1)
+	}
+	if v.Page < v.Pages {
+		v.Next = "/inbox?page=" + strconv.Itoa(v.Page+1)
+	}
+	for _, ot := range tasks[(v.Page-1)*inboxPage : min(v.Page*inboxPage, len(tasks))] {
 		d, err := s.Store.Document(r.Context(), ot.DocID)
 		if err != nil {
 			continue

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"html"
 	"mime/multipart"
 	"net/http"
@@ -333,5 +334,68 @@ func TestDashboardColumnsAndFilters(t *testing.T) {
 	_, page = webtest.Get(t, c, r.http.URL+"/dashboard")
 	if !strings.Contains(page, "возвращён инициатору с этапа 1 из 3") {
 		t.Errorf("a document sent back does not say from where:\n%s", page)
+	}
+}
+
+// TestInboxPages: a person with many tasks gets them a page at a time,
+// the nearest deadline first, each task on exactly one page.
+func TestInboxPages(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	for i := range 44 {
+		if _, err := r.eng.Start(ctx, flows.StartCmd{Key: fmt.Sprint("p", i), Actor: "ivanova", TypeID: "memo", Title: fmt.Sprint("Записка ", i),
+			Approvers: []flows.PersonID{"sidorov"}, File: flows.Upload{Name: "m.txt", Content: strings.NewReader(fmt.Sprint("m", i))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := client()
+	r.signIn(c, "sidorov")
+	taskRE := regexp.MustCompile(`href="/task/(\d+)"`)
+	seen := map[string]bool{}
+	next := "/inbox"
+	for pages := 0; next != ""; pages++ {
+		if pages > 5 {
+			t.Fatal("the pager does not end")
+		}
+		_, page := webtest.Get(t, c, r.http.URL+next)
+		ids := taskRE.FindAllStringSubmatch(page, -1)
+		if len(ids) == 0 || len(ids) > 20 {
+			t.Fatalf("%s shows %d tasks", next, len(ids))
+		}
+		for _, m := range ids {
+			if seen[m[1]] {
+				t.Fatalf("task %s on two pages", m[1])
+			}
+			seen[m[1]] = true
+		}
+		next = ""
+		if m := regexp.MustCompile(`href="(/inbox\?page=\d+)" rel="next"`).FindStringSubmatch(page); m != nil {
+			next = html.UnescapeString(m[1])
+		}
+		if pages == 0 && !strings.Contains(page, "задач: 45") {
+			t.Errorf("the first page does not count 45 tasks:\n%s", page)
+		}
+	}
+	if len(seen) != 45 {
+		t.Fatalf("%d tasks over all pages, want 45", len(seen))
+	}
+	// Contracts' tasks have deadlines, memos' none: a contract started
+	// after all the memos still comes before them.
+	late, err := r.eng.Start(ctx, flows.StartCmd{Key: "late", Actor: "ivanova", TypeID: "contract", Title: "Поздний договор",
+		File: flows.Upload{Name: "late.pdf", Content: strings.NewReader("%PDF late")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lateDoc, _ := r.db.Document(ctx, late.DocID)
+	var lateTask int64
+	for _, tk := range lateDoc.OpenTasks() {
+		if tk.Assignee == "sidorov" {
+			lateTask = tk.ID
+		}
+	}
+	_, page := webtest.Get(t, c, r.http.URL+"/inbox")
+	ids := taskRE.FindAllStringSubmatch(page, 3)
+	if len(ids) < 3 || ids[0][1] != strconv.FormatInt(r.task("sidorov"), 10) || ids[1][1] != strconv.FormatInt(lateTask, 10) {
+		t.Errorf("the tasks with deadlines are not first: %v", ids)
 	}
 }
