@@ -17,6 +17,20 @@ func chromiumPath(t *testing.T) string {
 	return needs.Program(t, "chromium", "chromium", "chromium-browser", "google-chrome")
 }
 
+// newBrowser starts headless Chromium for one test, closed when the test
+// ends. The first Run starts the browser and must not carry a timeout; a
+// watchdog ends a stuck browser after limit instead.
+func newBrowser(t *testing.T, exe string, limit time.Duration) context.Context {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()))
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, bcancel := chromedp.NewContext(actx)
+	watchdog := time.AfterFunc(limit, bcancel)
+	t.Cleanup(func() { watchdog.Stop(); bcancel(); acancel() })
+	return bctx
+}
+
 // TestBrowserDemo drives the demo in headless Chromium as a person would:
 // sign in, approve a task, upload a new version, download the sheet, and
 // see the dashboard row change.
@@ -28,17 +42,7 @@ func TestBrowserDemo(t *testing.T) {
 	m, _, _ := startDemo(t)
 	base := "http://" + m.Listener.Addr().String()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()))
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
-	// The first Run starts the browser and must not carry a timeout; a
-	// watchdog ends a stuck browser instead.
-	watchdog := time.AfterFunc(2*time.Minute, bcancel)
-	defer watchdog.Stop()
+	bctx := newBrowser(t, exe, 2*time.Minute)
 
 	upload := filepath.Join(t.TempDir(), "Договор_v2.pdf")
 	pdf, _ := samplePDF("Договор поставки № 17 (редакция 2)")
