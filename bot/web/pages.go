@@ -323,7 +323,7 @@ func (s *Server) linkTask(h taskHandler) http.HandlerFunc {
 			if t.State == flows.TaskOpen {
 				why = "web.link_timed_out"
 			}
-			s.status(w, r, p, d, http.StatusGone, why, "")
+			s.status(w, p, d, s.guest(r, "/t/"), http.StatusGone, why, "")
 			return
 		}
 		scope := "link:" + hashToken(token)
@@ -451,7 +451,7 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request, p *flows.Person, d 
 				s.fail(w, p, statusOf(err), err)
 				return
 			}
-			s.status(w, r, p, d, http.StatusOK, "", action)
+			s.status(w, p, d, true, http.StatusOK, "", action)
 			return
 		}
 	}
@@ -488,7 +488,7 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request, p *flows.Person
 			s.fail(w, p, statusOf(err), err)
 			return
 		}
-		s.status(w, r, p, d, http.StatusOK, "", "version")
+		s.status(w, p, d, true, http.StatusOK, "", "version")
 		return
 	}
 	http.Redirect(w, r, "/doc/"+d.Number+"?done=version", http.StatusSeeOther)
@@ -982,7 +982,7 @@ type statusView struct {
 // status shows a document read-only to someone who reached it by a
 // one-tap link: what they just did (done) or why the link no longer works
 // (why), where the document stands, who decided what, and whom to ask.
-func (s *Server) status(w http.ResponseWriter, r *http.Request, p *flows.Person, d *flows.Document, code int, why, done string) {
+func (s *Server) status(w http.ResponseWriter, p *flows.Person, d *flows.Document, guest bool, code int, why, done string) {
 	lang := s.lang(p)
 	rd := messages.Renderer{Dir: s.Engine.Directory()}
 	v := statusView{Doc: d, Card: richHTML(rd.Card(d, lang, s.Clock.Now())), Decisions: s.decisions(d, lang, p.ID)}
@@ -995,8 +995,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, p *flows.Person,
 			v.Contact += ", " + initiator.Title
 		}
 	}
-	_, _, signedIn := s.sessionPerson(r)
-	s.render(w, code, "status.html", page{Person: p, Guest: !signedIn, Flash: done, Data: v})
+	s.render(w, code, "status.html", page{Person: p, Guest: guest, Flash: done, Data: v})
 }
 
 type decisionView struct {

@@ -3,7 +3,6 @@ package web_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"html"
 	"mime/multipart"
 	"net/http"
@@ -342,12 +341,7 @@ func TestDashboardColumnsAndFilters(t *testing.T) {
 func TestInboxPages(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
-	for i := range 44 {
-		if _, err := r.eng.Start(ctx, flows.StartCmd{Key: fmt.Sprint("p", i), Actor: "ivanova", TypeID: "memo", Title: fmt.Sprint("Записка ", i),
-			Approvers: []flows.PersonID{"sidorov"}, File: flows.Upload{Name: "m.txt", Content: strings.NewReader(fmt.Sprint("m", i))}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r.memos(44, "sidorov")
 	c := client()
 	r.signIn(c, "sidorov")
 	taskRE := regexp.MustCompile(`href="/task/(\d+)"`)

@@ -83,6 +83,18 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
+// memos starts n memos by ivanova («Записка 00», …), each asking approver.
+func (r *rig) memos(n int, approver flows.PersonID) {
+	r.t.Helper()
+	for i := range n {
+		if _, err := r.eng.Start(context.Background(), flows.StartCmd{Key: fmt.Sprint("memo", i), Actor: "ivanova", TypeID: "memo",
+			Title: fmt.Sprintf("Записка %02d", i), Approvers: []flows.PersonID{approver},
+			File: flows.Upload{Name: "m.pdf", Content: strings.NewReader(fmt.Sprint("memo ", i))}}); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
 func (r *rig) srvHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { r.srv.Handler().ServeHTTP(w, req) })
 }
@@ -534,13 +546,7 @@ func TestFailedWebhooksShown(t *testing.T) {
 // the next page's link.
 func TestDashboardPages(t *testing.T) {
 	r := newRig(t)
-	ctx := context.Background()
-	for i := range 55 {
-		if _, err := r.eng.Start(ctx, flows.StartCmd{Key: fmt.Sprint("p", i), Actor: "ivanova", TypeID: "memo", Title: fmt.Sprintf("Записка %02d", i),
-			Approvers: []flows.PersonID{"petrov"}, File: flows.Upload{Name: "m.pdf", Content: strings.NewReader(fmt.Sprint(i))}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r.memos(55, "petrov")
 	viewer := client()
 	r.signIn(viewer, "director")
 	rowRE := regexp.MustCompile(`data-number="([^"]+)"`)

@@ -184,22 +184,17 @@ func TestCommandLineErrors(t *testing.T) {
 	t.Setenv("VIZA_CONFIG", "")
 	_, path := testConfig(t)
 	dir := t.TempDir()
-	existing := filepath.Join(dir, "old.csv")
-	if err := os.WriteFile(existing, []byte("keep me"), 0o600); err != nil {
-		t.Fatal(err)
+	file := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
 	}
-	badIndent := filepath.Join(dir, "indent.yaml")
-	if err := os.WriteFile(badIndent, []byte("language: ru\npeople:\n  - id: a\n    name: A\n   title: B\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	twoProblems := filepath.Join(dir, "two.yaml")
-	if err := os.WriteFile(twoProblems, []byte("company: ООО Тест\nlanguage: ru\nfoo: 1\nbar: 2\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	oneProblem := filepath.Join(dir, "one.yaml")
-	if err := os.WriteFile(oneProblem, []byte("company: ООО Тест\nlanguage: ru\nfoo: 1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	existing := file("old.csv", "keep me")
+	badIndent := file("indent.yaml", "language: ru\npeople:\n  - id: a\n    name: A\n   title: B\n")
+	twoProblems := file("two.yaml", "company: ООО Тест\nlanguage: ru\nfoo: 1\nbar: 2\n")
+	oneProblem := file("one.yaml", "company: ООО Тест\nlanguage: ru\nfoo: 1\n")
 	for _, tc := range []struct {
 		name      string
 		args      []string
