@@ -242,7 +242,7 @@ func (db *DB) DocumentEvents(ctx context.Context, docID int64) ([]flows.AuditEve
 			SELECT last_event FROM documents WHERE id = ?
 			UNION ALL SELECT audit.doc_prev FROM audit JOIN chain ON audit.id = chain.id WHERE audit.doc_prev > 0 AND audit.doc_prev < audit.id)
 		SELECT id, doc_id, at, actor, on_behalf_of, kind, version, task_id, detail, hash
-		FROM audit WHERE id IN chain ORDER BY id`, docID)
+		FROM audit WHERE id IN (SELECT id FROM chain) ORDER BY id`, docID)
 	if err != nil {
 		return nil, fmt.Errorf("read audit of %d: %w", docID, err)
 	}

@@ -2,7 +2,6 @@ package storage_test
 
 import (
 	"context"
-	"database/sql"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,11 +39,7 @@ func keyedChain(t *testing.T) *storage.DB {
 // someone without the key would to make an edit look consistent.
 func rehash(t *testing.T, db *storage.DB, from int64) []string {
 	t.Helper()
-	raw, err := sql.Open("sqlite", db.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw := storage.RawForTest(t, db)
 	rows, err := raw.Query(`SELECT id, doc_id, at, actor, on_behalf_of, kind, version, task_id, detail, prev_hash FROM audit ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)
@@ -117,9 +112,9 @@ func TestAuditTampering(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Verified as `viza verify` does: a fresh open with the key.
-			path := db.Path
+			loc := db.Location()
 			db.Close()
-			again, err := storage.Open(context.Background(), path)
+			again, _, err := storage.OpenAt(context.Background(), loc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,10 +148,10 @@ func TestAuditTampering(t *testing.T) {
 // the key, nor with another, and a new key does not reseal a database.
 func TestKeyedChainNeedsItsKey(t *testing.T) {
 	db := keyedChain(t)
-	path := db.Path
+	loc := db.Location()
 	db.Close()
 	open := func() *storage.DB {
-		d, err := storage.Open(context.Background(), path)
+		d, _, err := storage.OpenAt(context.Background(), loc)
 		if err != nil {
 			t.Fatal(err)
 		}

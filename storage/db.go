@@ -26,14 +26,19 @@ import (
 	"github.com/viza-app/viza/flows"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations_pg/*.sql
 var migrationFS embed.FS
 
 // DB is an open Viza database: a single writer connection and a pool of
 // readers on the same file.
 type DB struct {
 	countMu sync.Mutex // one decision count at a time (see countDecisions)
-	Path    string
+	Path    string     // SQLite's file; empty on PostgreSQL
+	// pg is set on PostgreSQL, where other processes (replicas) write the
+	// same database: see OpenPostgres for what changes.
+	pg    bool
+	url   string
+	locks lockKeys
 	w       *wconn // used only by the leader (see Write)
 	reader  *sql.DB
 
@@ -119,7 +124,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	defer m.Close()
 	m.SetMaxOpenConns(1)
-	if err := migrate(ctx, m); err != nil {
+	if err := migrate(ctx, m, false); err != nil {
 		return nil, err
 	}
 	lastAudit, head, err := scanLastEvent(m.QueryRowContext(ctx, qLastEvent).Scan)
@@ -142,10 +147,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open readers on %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	db := &DB{Path: path, w: w, reader: r, head: head, lastAudit: lastAudit, runTwice: os.Getenv(RunTwiceEnv) == "1"}
+	db := &DB{Path: path, w: w, reader: r, head: head, lastAudit: lastAudit, runTwice: runTwiceFromEnv()}
 	db.idle = sync.NewCond(&db.mu)
 	return db, nil
 }
+
+func runTwiceFromEnv() bool { return os.Getenv(RunTwiceEnv) == "1" }
 
 // OnCommit registers a function called after every commit that changed
 // something (the dispatcher uses it to wake up). Call before use.
@@ -172,7 +179,7 @@ func (db *DB) Ping(ctx context.Context) error {
 	if err := db.reader.QueryRowContext(ctx, `SELECT COALESCE(MAX(version),0) FROM schema_migrations`).Scan(&v); err != nil {
 		return fmt.Errorf("ping database: %w", err)
 	}
-	names, err := migrationNames()
+	names, err := migrationNames(db.pg)
 	if err != nil {
 		return err
 	}
@@ -182,8 +189,14 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-func migrationNames() ([]string, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+// migrationNames lists a backend's migrations in order. PostgreSQL's
+// started from SQLite's schema as its migrations had left it.
+func migrationNames(pg bool) ([]string, error) {
+	dir := "migrations"
+	if pg {
+		dir = "migrations_pg"
+	}
+	names, err := fs.Glob(migrationFS, dir+"/*.sql")
 	if err != nil {
 		return nil, fmt.Errorf("list migrations: %w", err)
 	}
@@ -193,11 +206,11 @@ func migrationNames() ([]string, error) {
 
 // migrate applies the numbered migrations not yet recorded, each in its own
 // transaction together with its record.
-func migrate(ctx context.Context, db *sql.DB) error {
+func migrate(ctx context.Context, db *sql.DB, pg bool) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	names, err := migrationNames()
+	names, err := migrationNames(pg)
 	if err != nil {
 		return err
 	}
@@ -210,14 +223,14 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		if err != nil {
 			return fmt.Errorf("read migration %s: %w", name, err)
 		}
-		if err := applyMigration(ctx, db, n, string(body)); err != nil {
+		if err := applyMigration(ctx, db, n, string(body), pg); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
 	}
 	return nil
 }
 
-func applyMigration(ctx context.Context, db *sql.DB, n int, body string) error {
+func applyMigration(ctx context.Context, db *sql.DB, n int, body string, pg bool) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -233,7 +246,7 @@ func applyMigration(ctx context.Context, db *sql.DB, n int, body string) error {
 	if _, err := tx.ExecContext(ctx, body); err != nil {
 		return err
 	}
-	if step := goMigrations[n]; step != nil {
+	if step := goMigrations[n]; step != nil && !pg {
 		if err := step(ctx, tx); err != nil {
 			return err
 		}
@@ -274,7 +287,7 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 
 func isConstraint(err error) bool {
 	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT || isPGConstraint(err)
 }
 
 func nanos(t time.Time) any {

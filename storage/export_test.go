@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"testing"
 )
 
 // TamperForTest sets one column of one audit row behind the triggers'
@@ -12,7 +13,7 @@ import (
 // catch it.
 func TamperForTest(db *DB, id int64, column string, value any) error {
 	return db.writeTx(context.Background(), func(tx execer) error {
-		if _, err := tx.ExecContext(context.Background(), `DROP TRIGGER IF EXISTS audit_no_update`); err != nil {
+		if _, err := tx.ExecContext(context.Background(), db.dropAuditGuard("audit_no_update")); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(context.Background(), `UPDATE audit SET `+column+` = ? WHERE id = ?`, value, id); err != nil {
@@ -20,6 +21,30 @@ func TamperForTest(db *DB, id int64, column string, value any) error {
 		}
 		return nil
 	})
+}
+
+// RawForTest is a connection pool that may write the database behind the
+// writer's back, as a test's attacker or old version would.
+func RawForTest(tb testing.TB, db *DB) *sql.DB {
+	tb.Helper()
+	if db.pg {
+		return db.reader
+	}
+	raw, err := sql.Open("sqlite", DSN(db.Path, false))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { raw.Close() })
+	return raw
+}
+
+// dropAuditGuard is the statement that drops one of the triggers keeping
+// the audit log append-only.
+func (db *DB) dropAuditGuard(name string) string {
+	if db.pg {
+		return `DROP TRIGGER IF EXISTS ` + name + ` ON audit`
+	}
+	return `DROP TRIGGER IF EXISTS ` + name
 }
 
 // SeedOpenTasks fills the database with n open tasks, each with the four
@@ -73,7 +98,7 @@ func (db *DB) ReaderForTest() interface {
 // write it would: triggers dropped, no writer, no key.
 func AttackForTest(db *DB, statements ...string) error {
 	return db.writeTx(context.Background(), func(tx execer) error {
-		for _, q := range append([]string{`DROP TRIGGER IF EXISTS audit_no_update`, `DROP TRIGGER IF EXISTS audit_no_delete`}, statements...) {
+		for _, q := range append([]string{db.dropAuditGuard("audit_no_update"), db.dropAuditGuard("audit_no_delete")}, statements...) {
 			if _, err := tx.ExecContext(context.Background(), q); err != nil {
 				return fmt.Errorf("%s: %w", q, err)
 			}
@@ -96,7 +121,7 @@ func (db *DB) QueryPlan(ctx context.Context, q DocQuery) (string, error) {
 	if q.wideDates, err = db.datesAreWide(ctx, q); err != nil {
 		return "", err
 	}
-	from, where, args := q.where()
+	from, where, args := q.where(false)
 	order := q.order()
 	rows, err := db.reader.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT d.id, d.body FROM `+from+` WHERE `+where+` ORDER BY `+order+` LIMIT 50`, args...)
 	if err != nil {

@@ -65,6 +65,11 @@ func (db *DB) writeRow(id int64, r *docRow) error {
 		_, err = db.w.ExecContext(context.Background(), qSetDocumentHead, r.lastEvent, id)
 	case d == nil:
 		return nil
+	case db.pg:
+		// PostgreSQL's search words follow title and counterparty (SQLite's
+		// full-text index follows them by trigger).
+		_, err = db.w.ExecContext(context.Background(), qUpdateDocumentPG, d.Title, d.Counterparty, amountArg(d), d.Currency, d.State,
+			r.updatedAt, nanos(d.FinishedAt), body, head, searchWords(d.Number, d.Title, d.Counterparty), searchWords(d.Counterparty), id)
 	case r.knownWas && r.stateWas == d.State:
 		_, err = db.w.ExecContext(context.Background(), qUpdateDocumentSameState, d.Title, d.Counterparty, amountArg(d), d.Currency,
 			r.updatedAt, nanos(d.FinishedAt), body, head, id)

@@ -28,14 +28,14 @@ func databaseAt(t *testing.T, n int) (*sql.DB, string) {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	names, err := migrationNames()
+	names, err := migrationNames(false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range names[:n] {
 		v, _ := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
 		body, _ := migrationFS.ReadFile(name)
-		if err := applyMigration(ctx, db, v, string(body)); err != nil {
+		if err := applyMigration(ctx, db, v, string(body), false); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
@@ -81,7 +81,7 @@ func TestFanOutMarkMigration(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := migrate(ctx, db); err != nil {
+			if err := migrate(ctx, db, false); err != nil {
 				t.Fatal(err)
 			}
 			var mark int64

@@ -77,7 +77,7 @@ func (db *DB) FanOut(ctx context.Context, route func(flows.Notification) []strin
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO counters(name, value) VALUES ('fanned_out', ?)
-			ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)`, list[len(list)-1].id); err != nil {
+			ON CONFLICT(name) DO UPDATE SET value = CASE WHEN excluded.value > counters.value THEN excluded.value ELSE counters.value END`, list[len(list)-1].id); err != nil {
 			return fmt.Errorf("mark fanned out: %w", err)
 		}
 		return nil
@@ -122,7 +122,7 @@ func (db *DB) setDelivery(ctx context.Context, id int64, state string, next time
 		// counter, and old ones may be compacted away.
 		if n, _ := res.RowsAffected(); n == 1 && state == deliverySent {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO counters(name, value) SELECT 'deliveries_sent:' || channel, 1 FROM deliveries WHERE id = ?
-				ON CONFLICT(name) DO UPDATE SET value = value + 1`, id); err != nil {
+				ON CONFLICT(name) DO UPDATE SET value = counters.value + 1`, id); err != nil {
 				return fmt.Errorf("count delivery %d: %w", id, err)
 			}
 		}
@@ -170,7 +170,7 @@ func (db *DB) OutboxStats(ctx context.Context) (OutboxStats, error) {
 	err := db.reader.QueryRowContext(ctx, `SELECT
 		(SELECT COUNT(*) FROM deliveries WHERE state = 'pending'),
 		(SELECT COUNT(*) FROM deliveries WHERE state = 'failed'),
-		(SELECT COALESCE(SUM(value), 0) FROM counters WHERE name >= 'deliveries_sent:' AND name < 'deliveries_sent;'),
+		(SELECT CAST(COALESCE(SUM(value), 0) AS BIGINT) FROM counters WHERE name >= 'deliveries_sent:' AND name < 'deliveries_sent;'),
 		(SELECT MIN(n.created_at) FROM deliveries d JOIN notifications n ON n.id = d.notification_id WHERE d.state = 'pending')`).
 		Scan(&s.Pending, &s.Failed, &s.Sent, &oldest)
 	if err != nil {
@@ -332,7 +332,7 @@ func (db *DB) countDecisions(ctx context.Context) error {
 	}
 	return db.writeTx(ctx, func(tx execer) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO counters(name, value) VALUES ('decisions_counted', ?)
-			ON CONFLICT(name) DO UPDATE SET value = excluded.value WHERE value = ?`, to, from)
+			ON CONFLICT(name) DO UPDATE SET value = excluded.value WHERE counters.value = ?`, to, from)
 		if err != nil {
 			return fmt.Errorf("move decisions cursor: %w", err)
 		}

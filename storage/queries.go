@@ -9,9 +9,9 @@ import (
 // SQL costs more than running it in modernc.org/sqlite.
 const (
 	qNextSequence = `INSERT INTO counters(name, value) VALUES (?, 1)
-		ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value`
+		ON CONFLICT(name) DO UPDATE SET value = counters.value + 1 RETURNING value`
 	qInsertDocument = `INSERT INTO documents(number, type, title, counterparty, amount_minor, currency,
-		initiator, state, created_at, updated_at, finished_at, body, external_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`
+		initiator, state, created_at, updated_at, finished_at, body, external_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`
 	// last_event is NULL when the command recorded no event.
 	qUpdateDocument = `UPDATE documents SET title=?, counterparty=?, amount_minor=?, currency=?, state=?,
 		updated_at=?, finished_at=?, body=?, last_event=COALESCE(?, last_event) WHERE id=?`
@@ -19,16 +19,21 @@ const (
 	// rewrite its index entry (one more page in the WAL) every time.
 	qUpdateDocumentSameState = `UPDATE documents SET title=?, counterparty=?, amount_minor=?, currency=?,
 		updated_at=?, finished_at=?, body=?, last_event=COALESCE(?, last_event) WHERE id=?`
+	// PostgreSQL's, with the search words (see searchWords).
+	qInsertDocumentPG = `INSERT INTO documents(number, type, title, counterparty, amount_minor, currency,
+		initiator, state, created_at, updated_at, finished_at, body, external_id, words, cp_words) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`
+	qUpdateDocumentPG = `UPDATE documents SET title=?, counterparty=?, amount_minor=?, currency=?, state=?,
+		updated_at=?, finished_at=?, body=?, last_event=COALESCE(?, last_event), words=?, cp_words=? WHERE id=?`
 	qSetDocumentHead = `UPDATE documents SET last_event=? WHERE id=?`
 	qInsertTask      = `INSERT INTO tasks(id, doc_id) VALUES (?, ?)`
 	qInsertOpenTask  = `INSERT INTO open_tasks(assignee, id, doc_id, due_at) VALUES (?, ?, ?, ?)`
 	qDeleteOpenTask  = `DELETE FROM open_tasks WHERE assignee = ? AND id = ?`
 	qActiveAbsence   = `SELECT deputy, from_at, to_at FROM absences
 		WHERE person = ? AND from_at <= ? AND to_at > ? ORDER BY id DESC LIMIT 1`
-	qAddCounter    = `INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value`
+	qAddCounter    = `INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = counters.value + excluded.value`
 	qCountReminder = `INSERT INTO counters(name, value) SELECT 'reminders_sent:' || send, 1 FROM reminders WHERE id = ?
-		ON CONFLICT(name) DO UPDATE SET value = value + 1`
-	qInsertReader    = `INSERT OR IGNORE INTO readers(person, doc_id) VALUES (?, ?)`
+		ON CONFLICT(name) DO UPDATE SET value = counters.value + 1`
+	qInsertReader    = `INSERT INTO readers(person, doc_id) VALUES (?, ?) ON CONFLICT DO NOTHING`
 	qInboundLookup   = `SELECT doc_id, number, state, task_id, round, version, request FROM inbound WHERE key = ?`
 	qDocByID         = `SELECT id, body FROM documents WHERE id = ?`
 	qDocIDByNumber   = `SELECT id FROM documents WHERE number = ?`
@@ -38,6 +43,7 @@ const (
 	qMarkReminder    = `UPDATE reminders SET sent_at = ? WHERE id = ?`
 	qLastManual      = `SELECT MAX(sent_at) FROM reminders WHERE task_id = ? AND step = -1`
 	qLastEvent       = `SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1`
+	qWriteLock       = `SELECT pg_advisory_xact_lock(?)` // PostgreSQL's (see OpenPostgres)
 	qBegin           = `BEGIN IMMEDIATE`
 	qCommit          = `COMMIT`
 	qRollback        = `ROLLBACK`

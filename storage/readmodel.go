@@ -133,12 +133,45 @@ func (db *DB) datesAreWide(ctx context.Context, q DocQuery) (bool, error) {
 		before = q.StartedBefore.UnixNano()
 	}
 	var n int
-	err := db.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM documents WHERE created_at >= ? AND created_at < ? LIMIT ?)`,
+	err := db.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM documents WHERE created_at >= ? AND created_at < ? LIMIT ?) AS matched`,
 		from, before, wideDateRange+1).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("count documents in the date range: %w", err)
 	}
 	return n > wideDateRange, nil
+}
+
+// searchWords is what PostgreSQL searches for a document's texts: their
+// words, folded as SQLite's full-text tokenizer folds them (case, ё), each
+// after a space, so that "starts a word" is LIKE '% word%' whatever the
+// database's locale.
+func searchWords(texts ...string) string {
+	var b strings.Builder
+	for _, t := range texts {
+		for _, w := range words(t) {
+			b.WriteByte(' ')
+			b.WriteString(w)
+		}
+	}
+	return b.String()
+}
+
+// words splits typed text into folded words.
+func words(s string) []string {
+	out := strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	for i, w := range out {
+		out[i] = strings.ReplaceAll(strings.ToLower(w), "ё", "е")
+	}
+	return out
+}
+
+// wordConds requires each typed word to start a word of column (see
+// searchWords).
+func wordConds(column, typed string) (conds []string, args []any) {
+	for _, w := range words(typed) {
+		conds, args = append(conds, `d.`+column+` LIKE ?`), append(args, "% "+w+"%")
+	}
+	return conds, args
 }
 
 // ftsQuery turns typed words into an FTS5 query of word prefixes, every
@@ -154,7 +187,7 @@ func ftsQuery(s string) string {
 // finalStates are the states nothing follows.
 var finalStates = []string{flows.StateApproved, flows.StateDone, flows.StateWithdrawn}
 
-func (q DocQuery) where() (from, where string, args []any) {
+func (q DocQuery) where(pg bool) (from, where string, args []any) {
 	from = `documents d`
 	var conds []string
 	if q.Reader != "" {
@@ -179,12 +212,20 @@ func (q DocQuery) where() (from, where string, args []any) {
 	if q.Initiator != "" {
 		conds, args = append(conds, `d.initiator = ?`), append(args, string(q.Initiator))
 	}
-	if fq := ftsQuery(q.Search); fq != "" {
+	switch fq := ftsQuery(q.Search); {
+	case fq != "" && pg:
+		c, a := wordConds("words", q.Search)
+		conds, args = append(conds, c...), append(args, a...)
+	case fq != "":
 		conds, args = append(conds, `d.id IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)`), append(args, fq)
-	} else if strings.TrimSpace(q.Search) != "" {
-		conds = append(conds, `0`) // only punctuation: nothing matches
+	case strings.TrimSpace(q.Search) != "":
+		conds = append(conds, `FALSE`) // only punctuation: nothing matches
 	}
-	if fq := ftsQuery(q.Counterparty); fq != "" {
+	switch fq := ftsQuery(q.Counterparty); {
+	case fq != "" && pg:
+		c, a := wordConds("cp_words", q.Counterparty)
+		conds, args = append(conds, c...), append(args, a...)
+	case fq != "":
 		conds, args = append(conds, `d.id IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)`), append(args, "counterparty : ("+fq+")")
 	}
 	key := `d.id`
@@ -221,7 +262,7 @@ func (q DocQuery) where() (from, where string, args []any) {
 		conds = append(conds, `d.id IN (SELECT doc_id FROM open_tasks WHERE due_at IS NOT NULL AND due_at < ?)`)
 		args = append(args, q.OverdueAt.UnixNano())
 	}
-	where = `1`
+	where = `TRUE`
 	if len(conds) > 0 {
 		where = strings.Join(conds, ` AND `)
 	}
@@ -251,7 +292,7 @@ func (q DocQuery) order() string {
 var docOrders = map[string]string{
 	"":        `d.id DESC`,
 	"number":  `d.number`,
-	"amount":  `d.amount_minor DESC, d.id DESC`,
+	"amount":  `d.amount_minor DESC NULLS LAST, d.id DESC`,
 	"state":   `d.state, d.id DESC`,
 	"waiting": `w.first_task, d.id DESC`,
 }
@@ -264,7 +305,7 @@ func (db *DB) DocumentPage(ctx context.Context, q DocQuery) ([]*flows.Document, 
 		return nil, err
 	}
 	order := q.order()
-	from, where, args := q.where()
+	from, where, args := q.where(db.pg)
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 50
@@ -279,7 +320,7 @@ func (db *DB) DocumentPage(ctx context.Context, q DocQuery) ([]*flows.Document, 
 
 // CountDocuments counts what DocumentPage pages through.
 func (db *DB) CountDocuments(ctx context.Context, q DocQuery) (int, error) {
-	from, where, args := q.where()
+	from, where, args := q.where(db.pg)
 	var n int
 	if err := db.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+from+` WHERE `+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count documents: %w", err)

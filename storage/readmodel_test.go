@@ -249,6 +249,7 @@ func TestReadersIndexFollowsDocuments(t *testing.T) {
 // TestPagesUseIndexes: a person's page is read through the readers index,
 // a search through the full-text index, and neither sorts the register.
 func TestPagesUseIndexes(t *testing.T) {
+	storagetest.SQLiteOnly(t) // SQLite's query plans
 	r := register(t)
 	ctx := context.Background()
 	tests := []struct {

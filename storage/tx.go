@@ -157,16 +157,17 @@ func (t *txn) SaveDocument(d *flows.Document) error {
 		if err != nil {
 			return err
 		}
-		res, err := t.exec(qInsertDocument, d.Number, d.TypeID, d.Title, d.Counterparty, amountArg(d), d.Currency, string(d.Initiator), d.State,
-			d.CreatedAt.UnixNano(), now, nanos(d.FinishedAt), body, d.ExternalID)
+		q, args := qInsertDocument, []any{d.Number, d.TypeID, d.Title, d.Counterparty, amountArg(d), d.Currency, string(d.Initiator), d.State,
+			d.CreatedAt.UnixNano(), now, nanos(d.FinishedAt), body, d.ExternalID}
+		if t.db.pg {
+			q, args = qInsertDocumentPG, append(args, searchWords(d.Number, d.Title, d.Counterparty), searchWords(d.Counterparty))
+		}
+		err = t.queryRow(q, args...).Scan(&d.ID)
 		if isConstraint(err) {
 			return flows.Errorf(flows.KindConflict, "duplicate_number", "number %s exists", d.Number)
 		}
 		if err != nil {
 			return fmt.Errorf("insert document %s: %w", d.Number, err)
-		}
-		if d.ID, err = res.LastInsertId(); err != nil {
-			return fmt.Errorf("id of document %s: %w", d.Number, err)
 		}
 	} else {
 		r := t.row(d.ID)

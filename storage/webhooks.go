@@ -58,7 +58,7 @@ func (db *DB) EnqueueWebhooks(ctx context.Context, sub string, cursor int64, eve
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO counters(name, value) VALUES (?, ?)
-			ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)`, webhookCursorName(sub), cursor); err != nil {
+			ON CONFLICT(name) DO UPDATE SET value = CASE WHEN excluded.value > counters.value THEN excluded.value ELSE counters.value END`, webhookCursorName(sub), cursor); err != nil {
 			return fmt.Errorf("move webhook cursor of %s: %w", sub, err)
 		}
 		return nil

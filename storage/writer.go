@@ -143,6 +143,10 @@ func (db *DB) rehearse(reqs []*writeReq) {
 	if _, err := db.w.ExecContext(context.Background(), qBegin); err != nil {
 		return
 	}
+	if err := db.lockForWrite(); err != nil {
+		db.rollback()
+		return
+	}
 	b := &batch{head: db.head, lastAudit: db.lastAudit, pending: map[int64]*flows.Document{}, done: map[string]flows.Outcome{},
 		rows: map[int64]*docRow{}, buffers: db.spare.take()}
 	defer func() { db.spare.give(b.buffers) }()
@@ -170,6 +174,11 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 	}
 	if _, err := db.w.ExecContext(context.Background(), qBegin); err != nil {
 		fail(fmt.Errorf("begin write: %w", err))
+		return nil
+	}
+	if err := db.lockForWrite(); err != nil {
+		db.rollback()
+		fail(err)
 		return nil
 	}
 	changed := false
@@ -218,7 +227,9 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 	}
 	db.commits++
 	db.head, db.lastAudit = b.head, b.lastAudit
-	db.cache.commit(b.pending)
+	if !db.pg {
+		db.cache.commit(b.pending)
+	}
 	for i, r := range reqs {
 		r.done <- results[i]
 	}

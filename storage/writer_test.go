@@ -2,7 +2,6 @@ package storage_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -362,11 +361,7 @@ func TestBatchDefersDocumentRows(t *testing.T) {
 	if err != nil || got.Title != "approved" || got.State != flows.StateApproved {
 		t.Fatalf("row after the batch: %+v, %v", got, err)
 	}
-	raw, err := sql.Open("sqlite", storage.DSN(db.Path, true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw := storage.RawForTest(t, db)
 	var state string
 	if err := raw.QueryRowContext(ctx, `SELECT state FROM documents WHERE id = ?`, d.ID).Scan(&state); err != nil || state != flows.StateApproved {
 		t.Errorf("state column after the batch: %q, %v", state, err)

@@ -1,13 +1,24 @@
-// Package storagetest opens real SQLite databases in temporary folders for
-// tests: the same pragmas, migrations and writer as production.
+// Package storagetest opens real databases for tests — SQLite in
+// temporary folders, or PostgreSQL in a fresh schema when BackendEnv says
+// so — with the same migrations and writer as production. Tests that open
+// their database here run unchanged on either backend: that is how the
+// storage contract, the engine's tests and the channels' scenarios are one
+// suite for both.
 package storagetest
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for making schemas
 
 	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
@@ -15,12 +26,93 @@ import (
 	"github.com/viza-app/viza/storage"
 )
 
-// Open returns a fresh database and file store under t.TempDir(), closed
-// when the test ends.
-func Open(tb testing.TB) (*storage.DB, storage.Files) {
+// BackendEnv names the environment variable that picks the backend tests
+// run on: "postgres", or SQLite when unset.
+const BackendEnv = "VIZA_TEST_BACKEND"
+
+// PostgresURLEnv names the server tests use on PostgreSQL; DefaultPostgresURL
+// is the one CI has.
+const (
+	PostgresURLEnv     = "VIZA_TEST_POSTGRES_URL"
+	DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+)
+
+// Postgres reports whether tests run on PostgreSQL.
+func Postgres() bool { return os.Getenv(BackendEnv) == "postgres" }
+
+// PostgresURL is the test server's address.
+func PostgresURL() string {
+	if u := os.Getenv(PostgresURLEnv); u != "" {
+		return u
+	}
+	return DefaultPostgresURL
+}
+
+// SQLiteOnly skips a test that is about SQLite itself (its file, its
+// pragmas, its backup) when the suite runs on PostgreSQL.
+func SQLiteOnly(tb testing.TB) {
+	tb.Helper()
+	if Postgres() {
+		tb.Skip("about SQLite's file; the suite runs on PostgreSQL")
+	}
+}
+
+// NewLocation makes an empty place for a database on the test's backend:
+// a temporary folder, or a fresh schema dropped when the test ends. It may
+// be opened, closed and opened again (by another process too).
+func NewLocation(tb testing.TB) storage.Location {
 	tb.Helper()
 	dir := tb.TempDir()
-	db, err := storage.Open(context.Background(), filepath.Join(dir, "viza.db"))
+	if !Postgres() {
+		return storage.Location{DataDir: dir}
+	}
+	return storage.Location{DataDir: dir, URL: NewSchema(tb)}
+}
+
+// NewSchema creates a schema of its own on the test server and returns a
+// URL whose connections use it.
+func NewSchema(tb testing.TB) string {
+	tb.Helper()
+	base := PostgresURL()
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		tb.Fatalf("open %s: %v", base, err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "viza_test_" + hex.EncodeToString(b)
+	ctx := context.Background()
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		admin.Close()
+		tb.Fatalf("PostgreSQL at %s (set %s): %v", base, PostgresURLEnv, err)
+	}
+	tb.Cleanup(func() {
+		defer admin.Close()
+		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			tb.Errorf("drop test schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("parse %s: %v", base, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Open returns a fresh database and file store on the test's backend,
+// closed when the test ends.
+func Open(tb testing.TB) (*storage.DB, flows.FileStore) {
+	tb.Helper()
+	return OpenAt(tb, NewLocation(tb))
+}
+
+// OpenAt opens the database at l, closed when the test ends.
+func OpenAt(tb testing.TB, l storage.Location) (*storage.DB, flows.FileStore) {
+	tb.Helper()
+	db, files, err := storage.OpenAt(context.Background(), l)
 	if err != nil {
 		tb.Fatalf("open test database: %v", err)
 	}
@@ -29,7 +121,7 @@ func Open(tb testing.TB) (*storage.DB, storage.Files) {
 			tb.Errorf("close test database: %v", err)
 		}
 	})
-	return db, storage.Files{Dir: filepath.Join(dir, "files")}
+	return db, files
 }
 
 // Rig is an engine over a fresh test database, configured from the example
@@ -38,7 +130,7 @@ func Open(tb testing.TB) (*storage.DB, storage.Files) {
 // zone.
 type Rig struct {
 	DB     *storage.DB
-	Files  storage.Files
+	Files  flows.FileStore
 	Config *config.Config
 	Dir    *flows.Directory
 	Clock  *flowstest.Clock

@@ -1,0 +1,203 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/viza-app/viza/flows"
+)
+
+// lockKeys are the advisory locks of one Viza database. They are derived
+// from the schema's name, so that databases kept side by side in schemas of
+// one server (tests do) do not wait for each other.
+type lockKeys struct {
+	write   int64 // held by a write transaction (see OpenPostgres)
+	migrate int64 // held while migrations run
+	leader  int64 // held by the replica that runs the single-consumer jobs
+}
+
+func newLockKeys(schema string) lockKeys {
+	key := func(what string) int64 {
+		h := fnv.New64a()
+		h.Write([]byte("viza:" + schema + ":" + what))
+		return int64(h.Sum64())
+	}
+	return lockKeys{write: key("write"), migrate: key("migrate"), leader: key("leader")}
+}
+
+// OpenPostgres opens the Viza database at a postgres:// URL, applying
+// pending migrations (one replica at a time).
+//
+// Several processes may have it open. What the SQLite build keeps in the
+// writer's memory because nobody else writes is therefore read under a lock
+// instead: each write transaction first takes the database's write lock
+// (pg_advisory_xact_lock, released by its commit), then reads the audit
+// chain's head — so commands of all replicas append to one chain, one
+// transaction at a time, and notifications are committed in the order of
+// their ids, as the outbox's fan-out mark needs. Commands of one process
+// still share a transaction (group commit). The writer keeps no documents
+// between transactions: another replica may have changed them.
+func OpenPostgres(ctx context.Context, url string) (*DB, error) {
+	m, err := sql.Open(pgDriverName, url)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL: %w", err)
+	}
+	defer m.Close()
+	m.SetMaxOpenConns(1) // the migration lock is the session's
+	var schema string
+	if err := m.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	locks := newLockKeys(schema)
+	if _, err := m.ExecContext(ctx, `SELECT pg_advisory_lock(?)`, locks.migrate); err != nil {
+		return nil, fmt.Errorf("wait for other replicas' migrations: %w", err)
+	}
+	if err := migrate(ctx, m, true); err != nil {
+		return nil, err
+	}
+	if _, err := m.ExecContext(ctx, `SELECT pg_advisory_unlock(?)`, locks.migrate); err != nil {
+		return nil, fmt.Errorf("release the migration lock: %w", err)
+	}
+	w, err := openWriter(m.Driver(), url)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL writer: %w", err)
+	}
+	for _, q := range writerStatements {
+		if _, err := w.stmt(q); err != nil {
+			w.close()
+			return nil, err
+		}
+	}
+	r, err := sql.Open(pgDriverName, url)
+	if err != nil {
+		w.close()
+		return nil, fmt.Errorf("open PostgreSQL readers: %w", err)
+	}
+	r.SetMaxOpenConns(8)
+	db := &DB{pg: true, url: url, locks: locks, w: w, reader: r, runTwice: runTwiceFromEnv()}
+	db.idle = sync.NewCond(&db.mu)
+	return db, nil
+}
+
+// lockForWrite takes the database's write lock for the transaction just
+// begun and reads the audit chain's end as the other replicas left it.
+func (db *DB) lockForWrite() error {
+	if !db.pg {
+		return nil
+	}
+	if _, err := db.w.ExecContext(context.Background(), qWriteLock, db.locks.write); err != nil {
+		return fmt.Errorf("take the write lock: %w", err)
+	}
+	id, h, err := scanLastEvent(db.w.queryRow(qLastEvent).Scan)
+	if err != nil {
+		return err
+	}
+	db.lastAudit, db.head = id, h
+	return nil
+}
+
+// Shared reports whether other processes may write this database
+// (PostgreSQL): jobs that must run once then run on one leader (see
+// Leadership).
+func (db *DB) Shared() bool { return db.pg }
+
+// DBFiles keeps version contents in the database, by SHA-256, so that
+// every replica reads what any of them stored (on PostgreSQL; on SQLite the
+// files live beside the database, see Files).
+type DBFiles struct{ DB *DB }
+
+var _ flows.FileStore = DBFiles{}
+
+// Put reads the content (at most maxSize bytes) while hashing it and
+// stores it once: a file uploaded twice is one row.
+func (f DBFiles) Put(ctx context.Context, r io.Reader, maxSize int64) (string, int64, error) {
+	var buf bytes.Buffer
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(&buf, h), io.LimitReader(ctxReader{ctx, r}, maxSize+1))
+	if err != nil {
+		return "", 0, fmt.Errorf("store upload: %w", err)
+	}
+	if n > maxSize {
+		return "", 0, flows.Errorf(flows.KindInvalid, "file_too_big", "%d bytes over %d", n, maxSize)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if _, err := f.DB.reader.ExecContext(ctx, `INSERT INTO files(sha256, size, content, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		sum, n, buf.Bytes(), time.Now().UnixNano()); err != nil {
+		return "", 0, fmt.Errorf("store file %s: %w", sum, err)
+	}
+	return sum, n, nil
+}
+
+// Open returns the content stored under sum.
+func (f DBFiles) Open(sum string) (io.ReadCloser, error) {
+	if !shaRE.MatchString(sum) {
+		return nil, flows.Errorf(flows.KindInvalid, "bad_file_id", "%q", sum)
+	}
+	var content []byte
+	err := f.DB.reader.QueryRowContext(context.Background(), `SELECT content FROM files WHERE sha256 = ?`, sum).Scan(&content)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, flows.Errorf(flows.KindNotFound, "file_not_found", "%s", sum)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read file %s: %w", sum, err)
+	}
+	return io.NopCloser(bytes.NewReader(content)), nil
+}
+
+// Location says where a Viza database lives: at a postgres:// URL when URL
+// is set, else in SQLite under DataDir.
+type Location struct {
+	DataDir string
+	URL     string
+}
+
+func (l Location) String() string {
+	if l.URL != "" {
+		return redactURL(l.URL)
+	}
+	return filepath.Join(l.DataDir, "viza.db")
+}
+
+// Location is where db lives, to open it again.
+func (db *DB) Location() Location {
+	if db.pg {
+		return Location{URL: db.url}
+	}
+	return Location{DataDir: filepath.Dir(db.Path)}
+}
+
+// OpenAt opens the database at l and the store of its version files.
+func OpenAt(ctx context.Context, l Location) (*DB, flows.FileStore, error) {
+	if l.URL != "" {
+		db, err := OpenPostgres(ctx, l.URL)
+		if err != nil {
+			return nil, nil, err
+		}
+		return db, DBFiles{DB: db}, nil
+	}
+	db, err := Open(ctx, filepath.Join(l.DataDir, "viza.db"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, Files{Dir: filepath.Join(l.DataDir, "files")}, nil
+}
+
+// redactURL hides a URL's password, for logs and messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "postgres://…"
+	}
+	return u.Redacted()
+}
