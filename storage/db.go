@@ -36,11 +36,11 @@ type DB struct {
 	Path    string     // SQLite's file; empty on PostgreSQL
 	// pg is set on PostgreSQL, where other processes (replicas) write the
 	// same database: see OpenPostgres for what changes.
-	pg    bool
-	url   string
-	locks lockKeys
-	w       *wconn // used only by the leader (see Write)
-	reader  *sql.DB
+	pg     bool
+	url    string
+	locks  lockKeys
+	w      *wconn // used only by the leader (see Write)
+	reader *sql.DB
 
 	onCommit func()
 	runTwice bool // see RunTwiceEnv
