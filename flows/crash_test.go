@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/flows/flowstest"
 	"github.com/viza-app/viza/storage"
+	"github.com/viza-app/viza/storage/storagetest"
 )
 
 // TestCrashChild is the engine process of TestCrashSafety; it does nothing
@@ -29,13 +29,13 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("only runs as the child of TestCrashSafety")
 	}
 	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(dir, "viza.db"))
+	db, files, err := storage.OpenAt(ctx, storage.Location{DataDir: dir, URL: os.Getenv("VIZA_CRASH_URL")})
 	if err != nil {
 		fmt.Println("fatal", err)
 		os.Exit(3)
 	}
 	d, _ := testDirectory(t)
-	eng := flows.NewEngine(db, storage.Files{Dir: filepath.Join(dir, "files")}, &flowstest.Clock{}, nil, d)
+	eng := flows.NewEngine(db, files, &flowstest.Clock{}, nil, d)
 	out := bufio.NewWriter(os.Stdout)
 	var mu sync.Mutex
 	sem := make(chan struct{}, 16)
@@ -78,15 +78,15 @@ func TestCrashSafety(t *testing.T) {
 	if s := os.Getenv("VIZA_CRASH_ROUNDS"); s != "" {
 		rounds, _ = strconv.Atoi(s)
 	}
-	dir := t.TempDir()
+	loc := storagetest.NewLocation(t)
 	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(dir, "viza.db"))
+	db, files, err := storage.OpenAt(ctx, loc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, ctx: ctx, db: db, clock: &flowstest.Clock{}}
 	h.dir, _ = testDirectory(t)
-	h.eng = flows.NewEngine(db, storage.Files{Dir: filepath.Join(dir, "files")}, h.clock, nil, h.dir)
+	h.eng = flows.NewEngine(db, files, h.clock, nil, h.dir)
 	var cmds []crashCmd
 	for i := 0; len(cmds) < rounds*150+300; i++ {
 		out, err := h.eng.Start(ctx, flows.StartCmd{Key: h.key(), Actor: "ivanova", TypeID: "memo", Title: "t", File: file(h.key()),
@@ -106,7 +106,7 @@ func TestCrashSafety(t *testing.T) {
 	pending := cmds
 	interrupted := 0
 	for round := 0; round < rounds && len(pending) > 0; round++ {
-		got := runCrashChild(t, dir, pending, time.Duration(5+rng.IntN(40))*time.Millisecond)
+		got := runCrashChild(t, loc, pending, time.Duration(5+rng.IntN(40))*time.Millisecond)
 		if len(got) < len(pending) {
 			interrupted++
 		}
@@ -123,7 +123,7 @@ func TestCrashSafety(t *testing.T) {
 	if len(acked) == 0 || interrupted == 0 {
 		t.Fatalf("%d acknowledged, %d rounds killed mid-stream: the test proved nothing", len(acked), interrupted)
 	}
-	db, err = storage.Open(ctx, filepath.Join(dir, "viza.db"))
+	db, _, err = storage.OpenAt(ctx, loc)
 	if err != nil {
 		t.Fatalf("reopen after kills: %v", err)
 	}
@@ -153,10 +153,10 @@ func TestCrashSafety(t *testing.T) {
 
 // runCrashChild streams cmds to a child engine, SIGKILLs it after killAfter
 // and returns what it answered before dying.
-func runCrashChild(t *testing.T, dir string, cmds []crashCmd, killAfter time.Duration) map[string]string {
+func runCrashChild(t *testing.T, loc storage.Location, cmds []crashCmd, killAfter time.Duration) map[string]string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "VIZA_CRASH_DIR="+dir)
+	cmd.Env = append(os.Environ(), "VIZA_CRASH_DIR="+loc.DataDir, "VIZA_CRASH_URL="+loc.URL)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,33 +11,33 @@ import (
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/flows/flowstest"
 	"github.com/viza-app/viza/storage"
+	"github.com/viza-app/viza/storage/storagetest"
 )
 
 type ladderRig struct {
 	*harness
 	sched *flows.Scheduler
-	path  string
-	files storage.Files
+	loc   storage.Location
+	files flows.FileStore
 }
 
 // newLadderRig runs the engine with the company's real calendar (RU, 09–18,
-// Mon–Fri) on a database file that a test may reopen.
-func newLadderRig(t *testing.T, path string, clock *flowstest.Clock) *ladderRig {
+// Mon–Fri) on a database that a test may reopen.
+func newLadderRig(t *testing.T, loc storage.Location, clock *flowstest.Clock) *ladderRig {
 	t.Helper()
 	dir, cfg := testDirectory(t)
 	cal, err := cfg.WorkCalendar()
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := storage.Open(context.Background(), path)
+	db, files, err := storage.OpenAt(context.Background(), loc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	files := storage.Files{Dir: filepath.Join(filepath.Dir(path), "files")}
 	eng := flows.NewEngine(db, files, clock, cal, dir)
 	h := &harness{t: t, ctx: context.Background(), eng: eng, db: db, clock: clock, dir: dir}
-	return &ladderRig{harness: h, sched: flows.NewScheduler(eng, db, slog.New(slog.NewTextHandler(io.Discard, nil))), path: path, files: files}
+	return &ladderRig{harness: h, sched: flows.NewScheduler(eng, db, slog.New(slog.NewTextHandler(io.Discard, nil))), loc: loc, files: files}
 }
 
 func msk(s string) time.Time {
@@ -88,7 +87,7 @@ func want(t *testing.T, when string, got []string, exp ...string) {
 
 func TestReminderLadder(t *testing.T) {
 	clock := flowstest.NewClock(msk("2026-11-30 10:00")) // Monday
-	r := newLadderRig(t, filepath.Join(t.TempDir(), "viza.db"), clock)
+	r := newLadderRig(t, storagetest.NewLocation(t), clock)
 	d := r.start("ivanova", "contract", 10).DocID // legal: any of petrov, sidorov; 8 working hours
 	tasks := r.doc(d).OpenTasks()
 	if got := tasks[0].Due; !got.Equal(msk("2026-11-30 18:00")) {
@@ -135,15 +134,15 @@ func TestReminderLadder(t *testing.T) {
 }
 
 func TestReminderAfterRestartFiresOnceNotPerMissedDay(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "viza.db")
+	loc := storagetest.NewLocation(t)
 	clock := flowstest.NewClock(msk("2026-11-30 10:00"))
-	r := newLadderRig(t, path, clock)
+	r := newLadderRig(t, loc, clock)
 	d := r.start("ivanova", "contract", 10).DocID
 	want(t, "deadline", r.at("2026-11-30 18:00"), "petrov:reminder", "sidorov:reminder")
 	r.db.Close()
 	// Down for a week and a half; on restart every step that fell due fires
 	// once, and the daily step is rescheduled from now, not replayed.
-	r = newLadderRig(t, path, clock)
+	r = newLadderRig(t, loc, clock)
 	got := r.at("2026-12-10 10:00")
 	counts := map[string]int{}
 	for _, g := range got {
@@ -159,7 +158,7 @@ func TestReminderAfterRestartFiresOnceNotPerMissedDay(t *testing.T) {
 
 func TestRemindNowAtMostHourly(t *testing.T) {
 	clock := flowstest.NewClock(msk("2026-11-30 10:00"))
-	r := newLadderRig(t, filepath.Join(t.TempDir(), "viza.db"), clock)
+	r := newLadderRig(t, storagetest.NewLocation(t), clock)
 	d := r.start("ivanova", "contract", 10).DocID
 	n, err := r.eng.RemindNow(r.ctx, r.key(), "ivanova", d)
 	if err != nil || n != 2 {
@@ -183,7 +182,7 @@ func TestSMSWaitsForWorkingHours(t *testing.T) {
 	// Deadline on a Friday evening: 4 working hours later is Monday 13:00,
 	// and a deadline at 17:00 before a holiday moves the SMS past it.
 	clock := flowstest.NewClock(msk("2026-12-04 09:00")) // Friday
-	r := newLadderRig(t, filepath.Join(t.TempDir(), "viza.db"), clock)
+	r := newLadderRig(t, storagetest.NewLocation(t), clock)
 	r.start("ivanova", "contract", 10) // due Friday 17:00
 	want(t, "fri 17:00", r.at("2026-12-04 17:00"), "petrov:reminder", "sidorov:reminder")
 	want(t, "sat", r.at("2026-12-05 12:00"))
@@ -196,7 +195,7 @@ func TestReminderLadderSkipsHolidays(t *testing.T) {
 	// holiday in Russia: the SMS due 4 working hours after a deadline at the
 	// end of the 6th moves to Friday the 8th.
 	clock := flowstest.NewClock(msk("2027-01-06 10:00"))
-	r := newLadderRig(t, filepath.Join(t.TempDir(), "viza.db"), clock)
+	r := newLadderRig(t, storagetest.NewLocation(t), clock)
 	r.start("ivanova", "contract", 10) // due Wednesday 18:00
 	want(t, "wed 18:00", r.at("2027-01-06 18:00"), "petrov:reminder", "sidorov:reminder")
 	want(t, "thu (holiday)", r.at("2027-01-07 15:00"))
@@ -209,7 +208,7 @@ func TestReminderLadderSkipsHolidays(t *testing.T) {
 func TestRemindNowCountsOnceWhenRerun(t *testing.T) {
 	t.Setenv(storage.RunTwiceEnv, "1")
 	clock := flowstest.NewClock(msk("2026-11-30 10:00"))
-	r := newLadderRig(t, filepath.Join(t.TempDir(), "viza.db"), clock)
+	r := newLadderRig(t, storagetest.NewLocation(t), clock)
 	d := r.start("ivanova", "contract", 10).DocID
 	if n, err := r.eng.RemindNow(r.ctx, r.key(), "ivanova", d); err != nil || n != 2 {
 		t.Fatalf("reminded %d for two open tasks, %v", n, err)
