@@ -19,6 +19,7 @@ type Config struct {
 	Timezone      string         `yaml:"timezone"`
 	Language      string         `yaml:"language"`
 	DataDir       string         `yaml:"data_dir"`
+	Database      *Database      `yaml:"database"`
 	Viewers       []string       `yaml:"viewers"`
 	Calendar      Calendar       `yaml:"calendar"`
 	People        []Person       `yaml:"people"`
@@ -236,6 +237,34 @@ type Webhook struct {
 	// (whsec_ + base64, the Standard Webhooks format).
 	SecretEnv string `yaml:"secret_env"`
 	Line      int    `yaml:"-"`
+}
+
+// Database points Viza at PostgreSQL instead of the SQLite file in
+// data_dir, for two or more replicas on one database.
+type Database struct {
+	// URL is postgres://user@host:5432/db without its password, which comes
+	// from the environment: URLEnv (default VIZA_DATABASE_URL) may hold the
+	// whole URL instead, or PGPASSWORD the password alone.
+	URL    string `yaml:"url"`
+	URLEnv string `yaml:"url_env"`
+	Line   int    `yaml:"-"`
+}
+
+// DatabaseURL is the PostgreSQL URL to use — the environment's before the
+// file's — or "" for SQLite in data_dir.
+func (c *Config) DatabaseURL() (string, error) {
+	env := "VIZA_DATABASE_URL"
+	if c.Database != nil && c.Database.URLEnv != "" {
+		env = c.Database.URLEnv
+	}
+	u, err := Secret(env)
+	if err != nil || u != "" {
+		return u, err
+	}
+	if c.Database != nil {
+		return c.Database.URL, nil
+	}
+	return "", nil
 }
 
 // SMTP is the mail server mail is handed to.

@@ -388,3 +388,44 @@ func wantProblems(t *testing.T, src string, want []string) {
 		}
 	}
 }
+
+func TestDatabaseSection(t *testing.T) {
+	base, err := os.ReadFile("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, extra, want string }{
+		{"not postgres", "database:\n  url: mysql://db/viza\n", `database.url: "mysql://db/viza": want postgres://`},
+		{"no host", "database:\n  url: \"postgres:///viza\"\n", `database.url: "postgres:///viza": want postgres://`},
+		{"password in the file", "database:\n  url: postgres://viza:secret@db:5432/viza\n", "database.url: holds a password"},
+		{"password as a parameter", "database:\n  url: postgres://viza@db/viza?password=secret\n", "database.url: holds a password"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantProblems(t, string(base)+tc.extra, []string{tc.want}) })
+	}
+
+	c, err := Parse("viza.yaml", append(base, "database:\n  url: postgres://viza@db:5432/viza\n  url_env: TEST_VIZA_DB\n"...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ env, want string }{
+		{"", "postgres://viza@db:5432/viza"},
+		{"postgres://viza:pw@other/viza", "postgres://viza:pw@other/viza"}, // the environment's first
+	} {
+		t.Setenv("TEST_VIZA_DB", tc.env)
+		if got, err := c.DatabaseURL(); err != nil || got != tc.want {
+			t.Errorf("with %q in the environment: %q, %v; want %q", tc.env, got, err, tc.want)
+		}
+	}
+	sqlite, err := Parse("viza.yaml", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VIZA_DATABASE_URL", "")
+	if got, err := sqlite.DatabaseURL(); err != nil || got != "" {
+		t.Errorf("without a database section: %q, %v", got, err)
+	}
+	t.Setenv("VIZA_DATABASE_URL", "postgres://env@db/viza")
+	if got, _ := sqlite.DatabaseURL(); got != "postgres://env@db/viza" {
+		t.Errorf("VIZA_DATABASE_URL alone: %q", got)
+	}
+}

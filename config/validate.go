@@ -238,6 +238,15 @@ func (c *Config) validate(ps *Problems) {
 			ps.add(sm.Line, "sms.provider", "%q: want smsru, smsc or twilio", sm.Provider)
 		}
 	}
+	if d := c.Database; d != nil && d.URL != "" {
+		u, err := url.Parse(d.URL)
+		switch {
+		case err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "":
+			ps.add(d.Line, "database.url", "%q: want postgres://user@host:5432/database", d.URL)
+		case hasPassword(u):
+			ps.add(d.Line, "database.url", "holds a password: keep it in the environment (VIZA_DATABASE_URL or PGPASSWORD), not in the file")
+		}
+	}
 	if e := c.Email; e != nil {
 		if e.SMTP.Host == "" {
 			ps.add(e.Line, "email.smtp.host", "is required")
@@ -443,4 +452,9 @@ func (c *Config) validateConnector(ps *Problems) {
 			ps.add(w.Line, path+".secret_env", "is required: the variable that holds the signing secret (whsec_…)")
 		}
 	}
+}
+
+func hasPassword(u *url.URL) bool {
+	_, ok := u.User.Password()
+	return ok || u.Query().Has("password")
 }

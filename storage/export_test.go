@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TamperForTest sets one column of one audit row behind the triggers'
@@ -146,4 +147,11 @@ func SetWideDateRange(tb interface{ Cleanup(func()) }, n int) {
 	old := wideDateRange
 	wideDateRange = n
 	tb.Cleanup(func() { wideDateRange = old })
+}
+
+// SetLeaderPoll shortens how often replicas try for the leader lock.
+func SetLeaderPoll(tb testing.TB, d time.Duration) {
+	was := leaderPoll
+	leaderPoll = d
+	tb.Cleanup(func() { leaderPoll = was })
 }

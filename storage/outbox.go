@@ -85,11 +85,27 @@ func (db *DB) FanOut(ctx context.Context, route func(flows.Notification) []strin
 	return len(list), err
 }
 
-// Due implements flows.Outbox.
+// claimLease is how long a replica holds the deliveries it claimed (see
+// Due): one that dies mid-send leaves them to another after it.
+const claimLease = 2 * time.Minute
+
+// Due implements flows.Outbox. On PostgreSQL every replica runs a
+// dispatcher, so the due deliveries are claimed, not just read: FOR UPDATE
+// SKIP LOCKED hands each to one replica, which moves it claimLease ahead;
+// sent, it is marked so; lost with its replica, it falls due again.
 func (db *DB) Due(ctx context.Context, now time.Time, limit int) ([]flows.Delivery, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT d.id, d.channel, d.attempts, n.id, n.payload FROM deliveries d
+	q, args := `SELECT d.id, d.channel, d.attempts, n.id, n.payload FROM deliveries d
 		JOIN notifications n ON n.id = d.notification_id
-		WHERE d.state = 'pending' AND d.next_at <= ? ORDER BY d.next_at, d.id LIMIT ?`, now.UnixNano(), limit)
+		WHERE d.state = 'pending' AND d.next_at <= ? ORDER BY d.next_at, d.id LIMIT ?`, []any{now.UnixNano(), limit}
+	if db.pg {
+		q, args = `WITH claimed AS (
+			UPDATE deliveries SET next_at = ? WHERE id IN (
+				SELECT id FROM deliveries WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
+			RETURNING id, channel, attempts, notification_id)
+		SELECT c.id, c.channel, c.attempts, n.id, n.payload FROM claimed c JOIN notifications n ON n.id = c.notification_id
+		ORDER BY c.id`, []any{now.Add(claimLease).UnixNano(), now.UnixNano(), limit}
+	}
+	rows, err := db.reader.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read due deliveries: %w", err)
 	}

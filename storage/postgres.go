@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"sync"
@@ -200,4 +201,101 @@ func redactURL(s string) string {
 		return "postgres://…"
 	}
 	return u.Redacted()
+}
+
+// leaderPoll is how often a replica that is not the leader tries to
+// become it, and how often the leader checks that it still is.
+var leaderPoll = time.Second
+
+// Lead runs the jobs that must run in one process at a time — the
+// reminder scheduler, long polling, fetching, webhook delivery — until ctx
+// ends. On SQLite that is this process. On PostgreSQL it is the replica
+// holding the database's leader lock (a session advisory lock): the others
+// wait, trying every leaderPoll, and the lock is free as soon as the
+// leader's connection closes, so a dead leader is replaced within seconds.
+// A leader that loses its connection stops its jobs (their context ends)
+// and queues for the lock again.
+func (db *DB) Lead(ctx context.Context, log *slog.Logger, jobs func(context.Context) error) error {
+	if !db.pg {
+		return jobs(ctx)
+	}
+	for {
+		err := db.leadOnce(ctx, log, jobs)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			log.Warn("leadership lost or not taken; trying again", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(leaderPoll):
+		}
+	}
+}
+
+// leadOnce waits for the leader lock on a connection of its own, runs
+// jobs while the connection keeps it, and gives it back.
+func (db *DB) leadOnce(ctx context.Context, log *slog.Logger, jobs func(context.Context) error) error {
+	// A pool of its own that keeps no idle connection: closing conn ends
+	// the session, and with it the lock, whatever happens to the unlock.
+	pool, err := sql.Open(pgDriverName, db.url)
+	if err != nil {
+		return fmt.Errorf("open for the leader lock: %w", err)
+	}
+	defer pool.Close()
+	pool.SetMaxIdleConns(0)
+	conn, err := pool.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect for the leader lock: %w", err)
+	}
+	defer conn.Close()
+	// A leader whose machine vanishes holds its lock until the server sees
+	// the connection dead: keepalives make that seconds, not hours.
+	for _, set := range []string{`SET tcp_keepalives_idle = 5`, `SET tcp_keepalives_interval = 2`, `SET tcp_keepalives_count = 3`} {
+		_, _ = conn.ExecContext(ctx, set)
+	}
+	for {
+		var got bool
+		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(?)`, db.locks.leader).Scan(&got); err != nil {
+			return fmt.Errorf("try the leader lock: %w", err)
+		}
+		if got {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(leaderPoll):
+		}
+	}
+	log.Info("this replica leads: reminders, polling and webhooks run here")
+	lctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- jobs(lctx) }()
+	tick := time.NewTicker(leaderPoll)
+	defer tick.Stop()
+	var lost error
+watch:
+	for {
+		select {
+		case err := <-done:
+			stop()
+			if ctx.Err() == nil && err != nil {
+				lost = fmt.Errorf("leader's jobs: %w", err)
+			}
+			break watch
+		case <-tick.C:
+			if err := conn.PingContext(ctx); err != nil && ctx.Err() == nil {
+				lost = fmt.Errorf("leader's connection: %w", err)
+				stop()
+				<-done
+				break watch
+			}
+		}
+	}
+	stop()
+	_, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(?)`, db.locks.leader)
+	return lost
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -42,7 +41,7 @@ type Main struct {
 	ConfigPath string
 	Log        *slog.Logger
 	DB         *storage.DB
-	Files      storage.Files
+	Files      flows.FileStore
 	Engine     *flows.Engine
 	Dispatcher *flows.Dispatcher
 	Clock      flows.Clock
@@ -78,11 +77,15 @@ type Main struct {
 // OpenStorage opens the database and the engine without channels, for the
 // administration commands.
 func OpenStorage(ctx context.Context, cfg *config.Config) (*Main, error) {
-	db, err := storage.Open(ctx, filepath.Join(cfg.DataDir, "viza.db"))
+	url, err := cfg.DatabaseURL()
 	if err != nil {
 		return nil, err
 	}
-	m := &Main{Config: cfg, DB: db, Files: storage.Files{Dir: filepath.Join(cfg.DataDir, "files")}, Clock: flows.SystemClock{}}
+	db, files, err := storage.OpenAt(ctx, storage.Location{DataDir: cfg.DataDir, URL: url})
+	if err != nil {
+		return nil, err
+	}
+	m := &Main{Config: cfg, DB: db, Files: files, Clock: flows.SystemClock{}}
 	dir, err := cfg.Directory()
 	if err != nil {
 		db.Close()
@@ -321,13 +324,10 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	// Every replica serves pages, the API and webhooks and sends what its
+	// outbox claims; the rest runs on one of them (see storage.DB.Lead).
 	g.Go(func() error { return m.Dispatcher.Run(gctx) })
-	g.Go(func() error { return m.Scheduler.Run(gctx) })
-	g.Go(func() error { return m.logHead(gctx) })
-	g.Go(func() error { return m.compactLoop(gctx) })
-	if m.Webhooks != nil {
-		g.Go(func() error { return m.Webhooks.Run(gctx) })
-	}
+	g.Go(func() error { return m.DB.Lead(gctx, m.Log, m.runLeaderJobs) })
 	if m.metricsServer != nil {
 		g.Go(func() error {
 			if err := m.metricsServer.Serve(m.metricsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -335,9 +335,6 @@ func (m *Main) Run(ctx context.Context) error {
 			}
 			return nil
 		})
-	}
-	for _, run := range m.runners {
-		g.Go(func() error { return run(gctx) })
 	}
 	<-gctx.Done()
 	m.Log.Info("shutting down")
@@ -363,6 +360,24 @@ func (m *Main) Run(ctx context.Context) error {
 	case <-shCtx.Done():
 		return fmt.Errorf("shutdown: loops still running after %s", 10*time.Second)
 	}
+}
+
+// runLeaderJobs runs what must run in one process at a time: reminders,
+// the audit head's log, compaction, webhook delivery and the channels'
+// single-consumer intake (Telegram long polling, Bitrix24 fetching, the
+// digest). It returns when ctx ends or one of them fails.
+func (m *Main) runLeaderJobs(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return m.Scheduler.Run(gctx) })
+	g.Go(func() error { return m.logHead(gctx) })
+	g.Go(func() error { return m.compactLoop(gctx) })
+	if m.Webhooks != nil {
+		g.Go(func() error { return m.Webhooks.Run(gctx) })
+	}
+	for _, run := range m.runners {
+		g.Go(func() error { return run(gctx) })
+	}
+	return g.Wait()
 }
 
 // bearer lets through requests with the token, or all when there is none.

@@ -1,0 +1,154 @@
+package storage_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/storage"
+	"github.com/viza-app/viza/storage/storagetest"
+)
+
+// replicas opens the same database n times, as n processes would.
+func replicas(t *testing.T, n int) []*storage.DB {
+	t.Helper()
+	loc := storagetest.NewLocation(t)
+	var dbs []*storage.DB
+	for range n {
+		db, _ := storagetest.OpenAt(t, loc)
+		dbs = append(dbs, db)
+	}
+	return dbs
+}
+
+func onlyOnPostgres(t *testing.T) {
+	t.Helper()
+	if !storagetest.Postgres() {
+		t.Skip("replicas share a database only on PostgreSQL")
+	}
+}
+
+// Two replicas claim due deliveries at the same time: each delivery goes to
+// exactly one of them.
+func TestDueDeliveriesAreClaimedOnce(t *testing.T) {
+	onlyOnPostgres(t)
+	dbs := replicas(t, 2)
+	ctx := context.Background()
+	now := time.Now()
+	const notes = 300
+	for i := range notes {
+		_, err := dbs[i%2].Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+			return flows.Outcome{}, tx.Record(nil, []flows.Notification{{Kind: "k", To: flows.PersonID(fmt.Sprint("p", i)), At: now}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	route := func(flows.Notification) []string { return []string{"telegram"} }
+	for _, db := range dbs { // both fan out; the unique key keeps one delivery each
+		for {
+			n, err := db.FanOut(ctx, route, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+	var mu sync.Mutex
+	got := map[int64]int{}
+	var wg sync.WaitGroup
+	for _, db := range dbs {
+		wg.Go(func() {
+			for range notes { // claimed rows leave the due list; read ones would come back forever
+				due, err := db.Due(ctx, now, 7)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(due) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, d := range due {
+					got[d.ID]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(got) != notes {
+		t.Fatalf("%d deliveries claimed, want %d", len(got), notes)
+	}
+	for id, n := range got {
+		if n != 1 {
+			t.Fatalf("delivery %d claimed %d times", id, n)
+		}
+	}
+	// A claim lapses: a replica that died holding it leaves it to others.
+	if due, err := dbs[0].Due(ctx, now.Add(3*time.Minute), notes); err != nil || len(due) != notes {
+		t.Fatalf("after the lease: %d due, %v", len(due), err)
+	}
+}
+
+// One replica leads at a time; when it goes, another takes over.
+func TestOneReplicaLeads(t *testing.T) {
+	onlyOnPostgres(t)
+	storage.SetLeaderPoll(t, 50*time.Millisecond)
+	dbs := replicas(t, 3)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var leading, most, turns atomic.Int32
+	took := make(chan int, 10)
+	ctxs := make([]context.CancelFunc, len(dbs))
+	var wg sync.WaitGroup
+	for i, db := range dbs {
+		ctx, cancel := context.WithCancel(context.Background())
+		ctxs[i] = cancel
+		wg.Go(func() {
+			err := db.Lead(ctx, log, func(lctx context.Context) error {
+				n := leading.Add(1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+				turns.Add(1)
+				took <- i
+				<-lctx.Done()
+				leading.Add(-1)
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	defer func() {
+		for _, c := range ctxs {
+			c()
+		}
+		wg.Wait()
+	}()
+	seen := map[int]bool{}
+	for range len(dbs) {
+		select {
+		case i := <-took:
+			if seen[i] {
+				t.Fatalf("replica %d led twice", i)
+			}
+			seen[i] = true
+			time.Sleep(200 * time.Millisecond) // the others keep trying meanwhile
+			ctxs[i]()                          // the leader stops; another must take over
+		case <-time.After(10 * time.Second):
+			t.Fatalf("nobody took over after %d turns", turns.Load())
+		}
+	}
+	if most.Load() != 1 {
+		t.Fatalf("%d replicas led at once", most.Load())
+	}
+}
