@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,5 +214,51 @@ func TestRemindNowCountsOnceWhenRerun(t *testing.T) {
 	d := r.start("ivanova", "contract", 10).DocID
 	if n, err := r.eng.RemindNow(r.ctx, r.key(), "ivanova", d); err != nil || n != 2 {
 		t.Fatalf("reminded %d for two open tasks, %v", n, err)
+	}
+}
+
+// Two replicas' schedulers wake at the same moment over one database: each
+// reminder is sent once (a reminder fires under its own key, in the same
+// transaction that marks it sent).
+func TestRemindersFireOnceFromTwoSchedulers(t *testing.T) {
+	if !storagetest.Postgres() {
+		t.Skip("two processes share a database only on PostgreSQL")
+	}
+	clock := flowstest.NewClock(msk("2026-11-30 10:00"))
+	loc := storagetest.NewLocation(t)
+	a, b := newLadderRig(t, loc, clock), newLadderRig(t, loc, clock)
+	var docs []int64
+	for range 20 {
+		docs = append(docs, a.start("ivanova", "contract", 10).DocID)
+	}
+	for _, when := range []string{"2026-11-30 18:00", "2026-12-01 13:00", "2026-12-03 09:00"} {
+		clock.Set(msk(when))
+		var wg sync.WaitGroup
+		for _, r := range []*ladderRig{a, b, a, b} {
+			wg.Go(func() {
+				if _, err := r.sched.Step(r.ctx); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	for _, d := range docs {
+		ns, err := b.db.Notifications(b.ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent := map[string]int{}
+		for _, n := range ns {
+			if strings.HasPrefix(n.Kind, "reminder") {
+				sent[string(n.To)+":"+n.Kind]++
+			}
+		}
+		// petrov and sidorov: the deadline's reminder twice (Monday and the
+		// first daily one), the SMS once.
+		wantSent := map[string]int{"petrov:reminder": 2, "sidorov:reminder": 2, "petrov:reminder_sms": 1, "sidorov:reminder_sms": 1}
+		if !maps.Equal(sent, wantSent) {
+			t.Fatalf("document %d: sent %v, want %v", d, sent, wantSent)
+		}
 	}
 }

@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/viza-app/viza/flows"
 )
 
 // The audit chain is keyed from its seal on: each event's hash is an
@@ -53,12 +56,30 @@ func (db *DB) UseAuditKey(ctx context.Context, key []byte) (seal Seal, fresh boo
 		db.seal = s.From
 		return s, false, nil
 	}
-	s := Seal{From: db.lastAudit + 1}
-	if err := db.StatePut(ctx, auditChannel, sealKey, db.sealValue(s)); err != nil {
+	// Sealed at the event after the log's end as the write transaction
+	// sees it, and only if no seal is there by then: replicas starting
+	// together on a new PostgreSQL database make one seal, the first.
+	var made Seal
+	_, err = db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+		t := tx.(*txn)
+		made = Seal{From: t.batch.lastAudit + 1}
+		_, err := t.exec(`INSERT INTO channel_state(channel, key, value, updated_at) VALUES (?,?,?,?) ON CONFLICT DO NOTHING`,
+			auditChannel, sealKey, db.sealValue(made), time.Now().UnixNano())
+		return flows.Outcome{}, err
+	})
+	if err != nil {
+		return Seal{}, false, fmt.Errorf("seal the audit chain: %w", err)
+	}
+	raw, _, err = db.StateGet(ctx, auditChannel, sealKey)
+	if err != nil {
+		return Seal{}, false, err
+	}
+	s, err := db.parseSeal(raw)
+	if err != nil {
 		return Seal{}, false, err
 	}
 	db.seal = s.From
-	return s, true, nil
+	return s, s == made, nil
 }
 
 func (db *DB) sealMAC(s Seal) string {

@@ -36,11 +36,15 @@ type DB struct {
 	Path    string     // SQLite's file; empty on PostgreSQL
 	// pg is set on PostgreSQL, where other processes (replicas) write the
 	// same database: see OpenPostgres for what changes.
-	pg     bool
-	url    string
-	locks  lockKeys
-	w      *wconn // used only by the leader (see Write)
-	reader *sql.DB
+	pg    bool
+	url   string
+	locks lockKeys
+	// replica is this process's id among the replicas (see Due), held as
+	// the liveness lock by live.
+	replica int64
+	live    *liveness
+	w       *wconn // used only by the leader (see Write)
+	reader  *sql.DB
 
 	onCommit func()
 	runTwice bool // see RunTwiceEnv
@@ -168,7 +172,7 @@ func (db *DB) Close() error {
 			db.idle.Wait()
 		}
 		db.mu.Unlock()
-		db.closeErr = errors.Join(db.reader.Close(), db.w.close())
+		db.closeErr = errors.Join(db.reader.Close(), db.w.close(), db.live.close())
 	})
 	return db.closeErr
 }

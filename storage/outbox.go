@@ -85,25 +85,32 @@ func (db *DB) FanOut(ctx context.Context, route func(flows.Notification) []strin
 	return len(list), err
 }
 
-// claimLease is how long a replica holds the deliveries it claimed (see
-// Due): one that dies mid-send leaves them to another after it.
-const claimLease = 2 * time.Minute
-
 // Due implements flows.Outbox. On PostgreSQL every replica runs a
 // dispatcher, so the due deliveries are claimed, not just read: FOR UPDATE
-// SKIP LOCKED hands each to one replica, which moves it claimLease ahead;
-// sent, it is marked so; lost with its replica, it falls due again.
+// SKIP LOCKED hands each to one replica, which writes its id on it. A claim
+// lasts as long as its replica lives — for as long as the replica's
+// liveness lock is held (see liveness) — not for a time: a replica sending
+// a long queue to a person at Telegram's one message a second keeps it,
+// and one that dies loses all of its claims at once, to whichever replica
+// looks next.
 func (db *DB) Due(ctx context.Context, now time.Time, limit int) ([]flows.Delivery, error) {
 	q, args := `SELECT d.id, d.channel, d.attempts, n.id, n.payload FROM deliveries d
 		JOIN notifications n ON n.id = d.notification_id
 		WHERE d.state = 'pending' AND d.next_at <= ? ORDER BY d.next_at, d.id LIMIT ?`, []any{now.UnixNano(), limit}
 	if db.pg {
-		q, args = `WITH claimed AS (
-			UPDATE deliveries SET next_at = ? WHERE id IN (
-				SELECT id FROM deliveries WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
-			RETURNING id, channel, attempts, notification_id)
+		// The rows are picked and locked once, in a CTE of their own: in
+		// UPDATE … WHERE id IN (SELECT … SKIP LOCKED), a row another replica
+		// updated meanwhile makes PostgreSQL recheck the join, running the
+		// subquery again, and so claim rows it never locked.
+		q, args = `WITH picked AS MATERIALIZED (
+			SELECT id FROM deliveries WHERE state = 'pending' AND next_at <= ?
+				AND (claimed_by = ? OR claimed_by NOT IN (`+qLiveReplicas+`))
+			ORDER BY next_at, id LIMIT ? FOR UPDATE SKIP LOCKED),
+		claimed AS (
+			UPDATE deliveries d SET claimed_by = ? FROM picked WHERE d.id = picked.id
+			RETURNING d.id, d.channel, d.attempts, d.notification_id)
 		SELECT c.id, c.channel, c.attempts, n.id, n.payload FROM claimed c JOIN notifications n ON n.id = c.notification_id
-		ORDER BY c.id`, []any{now.Add(claimLease).UnixNano(), now.UnixNano(), limit}
+		ORDER BY c.id`, []any{now.UnixNano(), db.replica, limit, db.replica}
 	}
 	rows, err := db.reader.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -129,7 +136,8 @@ func (db *DB) Due(ctx context.Context, now time.Time, limit int) ([]flows.Delive
 
 func (db *DB) setDelivery(ctx context.Context, id int64, state string, next time.Time, ref, reason string, now time.Time) error {
 	return db.writeTx(ctx, func(tx execer) error {
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state=?, attempts=attempts+1, next_at=?, ref=?, last_error=?, updated_at=?
+		// claimed_by is let go: a delivery to retry is anyone's again.
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state=?, attempts=attempts+1, next_at=?, ref=?, last_error=?, updated_at=?, claimed_by=0
 			WHERE id=? AND state='pending'`, state, next.UnixNano(), ref, reason, now.UnixNano(), id)
 		if err != nil {
 			return fmt.Errorf("update delivery %d: %w", id, err)

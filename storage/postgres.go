@@ -11,8 +11,10 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -86,7 +88,13 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("open PostgreSQL readers: %w", err)
 	}
 	r.SetMaxOpenConns(8)
-	db := &DB{pg: true, url: url, locks: locks, w: w, reader: r, runTwice: runTwiceFromEnv()}
+	live, err := startLiveness(ctx, url)
+	if err != nil {
+		w.close()
+		r.Close()
+		return nil, err
+	}
+	db := &DB{pg: true, url: url, locks: locks, w: w, reader: r, live: live, replica: live.id, runTwice: runTwiceFromEnv()}
 	db.idle = sync.NewCond(&db.mu)
 	return db, nil
 }
@@ -298,4 +306,95 @@ watch:
 	stop()
 	_, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(?)`, db.locks.leader)
 	return lost
+}
+
+// replicaLockSpace is the first key of the replicas' liveness locks
+// (pg_advisory_lock(int, int)): "VIZA" in ASCII.
+const replicaLockSpace = 0x56495A41
+
+// qLiveReplicas lists the ids of the replicas alive on this database: those
+// whose liveness lock is held.
+var qLiveReplicas = `SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND classid = ` + strconv.Itoa(replicaLockSpace) + `
+	AND objsubid = 2 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`
+
+// liveness holds a replica's liveness lock on a connection of its own for
+// as long as the process lives: while it is held, the deliveries the
+// replica claimed are its own; when the process dies, so does the session
+// and, with it, the lock.
+type liveness struct {
+	id   int64
+	pool *sql.DB
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+var livenessCheck = 5 * time.Second
+
+func startLiveness(ctx context.Context, url string) (*liveness, error) {
+	pool, err := sql.Open(pgDriverName, url)
+	if err != nil {
+		return nil, fmt.Errorf("open for the liveness lock: %w", err)
+	}
+	pool.SetMaxIdleConns(0) // a closed conn ends its session
+	l := &liveness{id: 1 + rand.Int64N(1<<31-2), pool: pool, done: make(chan struct{})}
+	conn, err := l.lock(ctx)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	bg, stop := context.WithCancel(context.Background())
+	l.stop = stop
+	go l.keep(bg, conn)
+	return l, nil
+}
+
+func (l *liveness) lock(ctx context.Context) (*sql.Conn, error) {
+	conn, err := l.pool.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect for the liveness lock: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(?, ?)`, replicaLockSpace, l.id); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("take the liveness lock: %w", err)
+	}
+	return conn, nil
+}
+
+// keep checks the lock's connection and takes the lock again on a new one
+// when it broke (a server restart, a network cut): meanwhile the others may
+// have taken this replica's claims, which costs at most a message sent
+// twice.
+func (l *liveness) keep(ctx context.Context, conn *sql.Conn) {
+	defer close(l.done)
+	t := time.NewTicker(livenessCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if conn != nil {
+				// Said at once, rather than left to the server noticing the
+				// closed session: the others may take the claims now.
+				_, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(?, ?)`, replicaLockSpace, l.id)
+				conn.Close()
+			}
+			return
+		case <-t.C:
+		}
+		if conn != nil && conn.PingContext(ctx) == nil {
+			continue
+		}
+		if conn != nil {
+			conn.Close()
+		}
+		conn, _ = l.lock(ctx) // nil on failure: tried again at the next tick
+	}
+}
+
+func (l *liveness) close() error {
+	if l == nil {
+		return nil
+	}
+	l.stop()
+	<-l.done
+	return l.pool.Close()
 }

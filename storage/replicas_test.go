@@ -34,40 +34,47 @@ func onlyOnPostgres(t *testing.T) {
 	}
 }
 
-// Two replicas claim due deliveries at the same time: each delivery goes to
-// exactly one of them.
-func TestDueDeliveriesAreClaimedOnce(t *testing.T) {
-	onlyOnPostgres(t)
-	dbs := replicas(t, 2)
+// queueNotes records n notifications through db and fans them out to one
+// channel.
+func queueNotes(t *testing.T, db *storage.DB, n int, now time.Time) {
+	t.Helper()
 	ctx := context.Background()
-	now := time.Now()
-	const notes = 300
-	for i := range notes {
-		_, err := dbs[i%2].Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+	for i := range n {
+		_, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
 			return flows.Outcome{}, tx.Record(nil, []flows.Notification{{Kind: "k", To: flows.PersonID(fmt.Sprint("p", i)), At: now}})
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	route := func(flows.Notification) []string { return []string{"telegram"} }
-	for _, db := range dbs { // both fan out; the unique key keeps one delivery each
-		for {
-			n, err := db.FanOut(ctx, route, now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n == 0 {
-				break
-			}
+	for {
+		k, err := db.FanOut(ctx, func(flows.Notification) []string { return []string{"telegram"} }, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k == 0 {
+			return
 		}
 	}
+}
+
+// Two replicas send due deliveries at the same time: each delivery goes to
+// exactly one of them. A replica's claims outlive any time it takes, and
+// die with it.
+func TestDueDeliveriesAreClaimedOnce(t *testing.T) {
+	onlyOnPostgres(t)
+	dbs := replicas(t, 2)
+	ctx := context.Background()
+	now := time.Now()
+	const notes = 300
+	queueNotes(t, dbs[0], notes/2, now)
+	queueNotes(t, dbs[1], notes/2, now) // both fan out; the unique key keeps one delivery each
 	var mu sync.Mutex
 	got := map[int64]int{}
 	var wg sync.WaitGroup
 	for _, db := range dbs {
 		wg.Go(func() {
-			for range notes { // claimed rows leave the due list; read ones would come back forever
+			for range notes { // marked ones leave the due list; a bug that kept them would loop, not hang
 				due, err := db.Due(ctx, now, 7)
 				if err != nil {
 					t.Error(err)
@@ -76,26 +83,42 @@ func TestDueDeliveriesAreClaimedOnce(t *testing.T) {
 				if len(due) == 0 {
 					return
 				}
-				mu.Lock()
 				for _, d := range due {
+					mu.Lock()
 					got[d.ID]++
+					mu.Unlock()
+					if err := db.Delivered(ctx, d.ID, "", now); err != nil {
+						t.Error(err)
+						return
+					}
 				}
-				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
 	if len(got) != notes {
-		t.Fatalf("%d deliveries claimed, want %d", len(got), notes)
+		t.Fatalf("%d deliveries sent, want %d", len(got), notes)
 	}
 	for id, n := range got {
 		if n != 1 {
-			t.Fatalf("delivery %d claimed %d times", id, n)
+			t.Fatalf("delivery %d sent %d times", id, n)
 		}
 	}
-	// A claim lapses: a replica that died holding it leaves it to others.
-	if due, err := dbs[0].Due(ctx, now.Add(3*time.Minute), notes); err != nil || len(due) != notes {
-		t.Fatalf("after the lease: %d due, %v", len(due), err)
+
+	// Replica 0 claims a queue and is slow with it: replica 1 waits, an
+	// hour later too. Replica 0 dies: replica 1 takes the whole queue.
+	queueNotes(t, dbs[0], 20, now)
+	if due, err := dbs[0].Due(ctx, now, 100); err != nil || len(due) != 20 {
+		t.Fatalf("replica 0 claimed %d, %v", len(due), err)
+	}
+	if due, err := dbs[1].Due(ctx, now.Add(time.Hour), 100); err != nil || len(due) != 0 {
+		t.Fatalf("replica 1 took %d deliveries replica 0 is sending, %v", len(due), err)
+	}
+	if err := dbs[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	if due, err := dbs[1].Due(ctx, now, 100); err != nil || len(due) != 20 {
+		t.Fatalf("after replica 0 died replica 1 took %d of 20, %v", len(due), err)
 	}
 }
 

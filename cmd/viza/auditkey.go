@@ -43,6 +43,11 @@ func (m *Main) useAuditKey(ctx context.Context, create bool) error {
 		switch {
 		case err == nil:
 			raw = string(b)
+		case errors.Is(err, fs.ErrNotExist) && create && m.DB.Shared():
+			// A key made here would reach no other replica, and each would
+			// seal the one chain with its own.
+			return fmt.Errorf("on PostgreSQL every replica needs the same audit key: set %s, or %s_FILE to a file with it "+
+				"(make one with: openssl rand -hex 32)", AuditKeyEnv, AuditKeyEnv)
 		case errors.Is(err, fs.ErrNotExist) && create:
 			key := make([]byte, 32)
 			if _, err := rand.Read(key); err != nil {

@@ -203,7 +203,7 @@ func TestBitrix24SurvivesSIGKILLMidFetch(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	dataDir, tasks := prepare(t, cfgPath, 20)
+	rec, tasks := prepare(t, cfgPath, 20)
 	env := []string{"VIZA_BITRIX24_WEBHOOK=" + fake.Webhook, "VIZA_LOG_LEVEL=warn"}
 	// The first start registers the bot; the taps then wait on the portal.
 	c := startChild(t, cfgPath, env...)
@@ -216,22 +216,22 @@ func TestBitrix24SurvivesSIGKILLMidFetch(t *testing.T) {
 		fake.UserTap(b24Users[tk.Assignee].ID, 1, b24fake.Button{Command: "vizabtn", Params: "ap:" + strconv.FormatInt(tk.ID, 10)})
 	}
 	kills := 0
-	for round := 0; round < 4 && !allApproved(t, dataDir, tasks); round++ {
+	for round := 0; round < 4 && !(rec.approved(tasks) == len(tasks)); round++ {
 		c := startChild(t, cfgPath, env...)
-		before := approvedCount(dataDir, tasks)
-		until(func() bool { return approvedCount(dataDir, tasks) > before+2 })
+		before := rec.approved(tasks)
+		until(func() bool { return rec.approved(tasks) > before+2 })
 		c.kill()
 		kills++
-		t.Logf("killed in round %d with %d of %d taps applied", round, approvedCount(dataDir, tasks), len(tasks))
+		t.Logf("killed in round %d with %d of %d taps applied", round, rec.approved(tasks), len(tasks))
 	}
 	c = startChild(t, cfgPath, env...)
-	done := tgfake.Until(time.Minute, func() bool { return allApproved(t, dataDir, tasks) && fake.Pending() == 0 })
+	done := tgfake.Until(time.Minute, func() bool { return (rec.approved(tasks) == len(tasks)) && fake.Pending() == 0 })
 	c.cmd.Process.Signal(syscall.SIGTERM)
 	c.cmd.Wait()
 	if !done {
-		t.Fatalf("after %d kills %d of %d taps applied", kills, approvedCount(dataDir, tasks), len(tasks))
+		t.Fatalf("after %d kills %d of %d taps applied", kills, rec.approved(tasks), len(tasks))
 	}
-	eachApprovedOnce(t, dataDir, tasks)
+	rec.eachApprovedOnce(t, tasks)
 }
 
 // approveAll approves every open task of a document until none is left.

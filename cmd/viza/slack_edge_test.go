@@ -532,7 +532,7 @@ func TestSlackSurvivesSIGKILLAfterAck(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	dataDir, tasks := prepare(t, cfgPath, 3)
+	rec, tasks := prepare(t, cfgPath, 3)
 	env := []string{"VIZA_SLACK_BOT_TOKEN=" + fake.BotToken, "VIZA_SLACK_APP_TOKEN=" + fake.AppToken, "VIZA_LOG_LEVEL=warn"}
 	for i, tk := range tasks {
 		c := startChild(t, cfgPath, env...)
@@ -556,11 +556,11 @@ func TestSlackSurvivesSIGKILLAfterAck(t *testing.T) {
 	c := startChild(t, cfgPath, env...)
 	// Handling the taps waits on Slack's pace for chat.update (Tier 3),
 	// which the transport keeps: this takes a while.
-	done := tgfake.Until(time.Minute, func() bool { return allApproved(t, dataDir, tasks) })
+	done := tgfake.Until(time.Minute, func() bool { return (rec.approved(tasks) == len(tasks)) })
 	c.cmd.Process.Signal(syscall.SIGTERM)
 	c.cmd.Wait()
 	if !done {
-		t.Fatalf("%d of %d acknowledged taps applied after the restarts", approvedCount(dataDir, tasks), len(tasks))
+		t.Fatalf("%d of %d acknowledged taps applied after the restarts", rec.approved(tasks), len(tasks))
 	}
-	eachApprovedOnce(t, dataDir, tasks)
+	rec.eachApprovedOnce(t, tasks)
 }

@@ -88,9 +88,17 @@ func (c *child) kill() {
 	c.cmd.Wait()
 }
 
+// record is where a service keeps its record, and the audit key it is
+// verified with (hex; "" for audit.key in the data folder).
+type record struct {
+	loc storage.Location
+	key string
+}
+
 // prepare creates documents with the engine before the service runs, and
-// returns the lawyers' open tasks.
-func prepare(t *testing.T, cfgPath string, docs int) (dataDir string, tasks []storage.OpenTask) {
+// returns the lawyers' open tasks. The database is the configuration's
+// (VIZA_DATABASE_URL, when set, says PostgreSQL).
+func prepare(t *testing.T, cfgPath string, docs int) (rec record, tasks []storage.OpenTask) {
 	t.Helper()
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
@@ -115,7 +123,11 @@ func prepare(t *testing.T, cfgPath string, docs int) (dataDir string, tasks []st
 		}
 		tasks = append(tasks, open...)
 	}
-	return cfg.DataDir, tasks
+	url, err := cfg.DatabaseURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return record{loc: storage.Location{DataDir: cfg.DataDir, URL: url}, key: os.Getenv(AuditKeyEnv)}, tasks
 }
 
 func writeConfig(t *testing.T, fake *tgfake.Server, mode string) string {
@@ -147,7 +159,7 @@ func TestTelegramSurvivesSIGKILL(t *testing.T) {
 			fake := tgfake.New("123456:TEST-token")
 			defer fake.Close()
 			cfgPath := writeConfig(t, fake, mode)
-			dataDir, tasks := prepare(t, cfgPath, 60)
+			rec, tasks := prepare(t, cfgPath, 60)
 			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
 			var updates []int64
 			for _, tk := range tasks {
@@ -193,16 +205,16 @@ func TestTelegramSurvivesSIGKILL(t *testing.T) {
 				}
 				if round < 3 {
 					// Kill after some progress, at a random point of it.
-					before := approvedCount(dataDir, tasks)
-					tgfake.Until(wait, func() bool { return approvedCount(dataDir, tasks) > before+rng.IntN(8) })
+					before := rec.approved(tasks)
+					tgfake.Until(wait, func() bool { return rec.approved(tasks) > before+rng.IntN(8) })
 					time.Sleep(time.Duration(rng.IntN(5)) * time.Millisecond)
 					c.kill()
 					kills++
-					t.Logf("killed in round %d with %d of %d taps applied", round, approvedCount(dataDir, tasks), len(tasks))
+					t.Logf("killed in round %d with %d of %d taps applied", round, rec.approved(tasks), len(tasks))
 					continue
 				}
 				// Last round: let it finish, then stop it gently.
-				done := tgfake.Until(20*time.Second, func() bool { return allApproved(t, dataDir, tasks) })
+				done := tgfake.Until(20*time.Second, func() bool { return rec.approved(tasks) == len(tasks) })
 				c.cmd.Process.Signal(syscall.SIGTERM)
 				c.cmd.Wait()
 				if !done {
@@ -210,25 +222,28 @@ func TestTelegramSurvivesSIGKILL(t *testing.T) {
 				}
 				break
 			}
-			eachApprovedOnce(t, dataDir, tasks)
+			rec.eachApprovedOnce(t, tasks)
 			t.Logf("%s: %d taps applied exactly once across %d SIGKILLs", mode, len(tasks), kills)
 		})
 	}
 }
 
-// openRecord opens a data folder's database as `viza verify` does: with
-// the audit key the service made beside it.
-func openRecord(t *testing.T, dataDir string) *storage.DB {
+// open opens the record as `viza verify` does: with the audit key.
+func (r record) open(t *testing.T) *storage.DB {
 	t.Helper()
-	db, err := storage.Open(context.Background(), filepath.Join(dataDir, "viza.db"))
+	db, _, err := storage.OpenAt(context.Background(), r.loc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join(dataDir, "audit.key"))
-	if err != nil {
-		t.Fatal(err)
+	raw := r.key
+	if raw == "" {
+		b, err := os.ReadFile(filepath.Join(r.loc.DataDir, "audit.key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = string(b)
 	}
-	key, err := storage.ParseAuditKey(string(raw))
+	key, err := storage.ParseAuditKey(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,9 +255,9 @@ func openRecord(t *testing.T, dataDir string) *storage.DB {
 
 // eachApprovedOnce checks the record a killed and restarted service left:
 // every task approved exactly once, and the audit chain whole.
-func eachApprovedOnce(t *testing.T, dataDir string, tasks []storage.OpenTask) {
+func (r record) eachApprovedOnce(t *testing.T, tasks []storage.OpenTask) {
 	t.Helper()
-	db := openRecord(t, dataDir)
+	db := r.open(t)
 	defer db.Close()
 	for _, tk := range tasks {
 		d, err := db.Document(context.Background(), tk.DocID)
@@ -264,12 +279,9 @@ func eachApprovedOnce(t *testing.T, dataDir string, tasks []storage.OpenTask) {
 	}
 }
 
-func allApproved(t *testing.T, dataDir string, tasks []storage.OpenTask) bool {
-	return approvedCount(dataDir, tasks) == len(tasks)
-}
-
-func approvedCount(dataDir string, tasks []storage.OpenTask) int {
-	db, err := storage.Open(context.Background(), filepath.Join(dataDir, "viza.db"))
+// approved counts the tasks approved so far.
+func (r record) approved(tasks []storage.OpenTask) int {
+	db, _, err := storage.OpenAt(context.Background(), r.loc)
 	if err != nil {
 		return 0
 	}

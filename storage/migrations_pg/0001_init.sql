@@ -93,6 +93,9 @@ CREATE TABLE deliveries (
     last_error      TEXT   NOT NULL DEFAULT '',
     ref             TEXT   NOT NULL DEFAULT '',
     updated_at      BIGINT NOT NULL,
+    -- The replica sending it: the id of its liveness lock (see Due); 0
+    -- when nobody is.
+    claimed_by      BIGINT NOT NULL DEFAULT 0,
     UNIQUE (notification_id, channel)
 );
 CREATE INDEX deliveries_due ON deliveries(next_at) WHERE state = 'pending';
