@@ -20,6 +20,12 @@ import (
 func register(t *testing.T) *storagetest.Rig {
 	t.Helper()
 	r := storagetest.NewRig(t, false)
+	fillRegister(t, r)
+	return r
+}
+
+func fillRegister(t *testing.T, r *storagetest.Rig) {
+	t.Helper()
 	ctx := context.Background()
 	cps := []string{"ООО «Север»", "АО «Южный порт»", "ИП Северов", ""}
 	initiators := []flows.PersonID{"ivanova", "kuznetsova", "director"}
@@ -68,7 +74,6 @@ func register(t *testing.T) *storagetest.Rig {
 		}
 		r.Clock.Advance(3 * time.Hour)
 	}
-	return r
 }
 
 // TestDocumentPageIsTheFilteredRegister: every query's pages, put

@@ -4,6 +4,7 @@
 //	viza check-config [-config viza.yaml]     validate the configuration only
 //	viza verify [-config viza.yaml]           walk the audit hash chain
 //	viza backup [-config viza.yaml] FILE      consistent copy of the live database
+//	viza migrate --from viza.db --to URL      copy SQLite into PostgreSQL, then verify
 //	viza sheet NUMBER -o FILE.pdf             the approval sheet of a document
 //	viza export -o FILE.xlsx [--csv]          the registry of all documents
 //	viza verify --doc NUMBER --hash HASH      does a printed sheet still match the record?
@@ -60,6 +61,7 @@ var commands = []command{
 	{"verify", []string{"config", "demo", "lang", "doc", "hash", "head", "since-checkpoint"}, "",
 		[]string{"verify", "verify --since-checkpoint", "verify --head", "verify --doc NUMBER --hash HASH"}},
 	{"backup", []string{"config", "demo", "lang"}, "OUT.db", nil},
+	{"migrate", []string{"config", "demo", "lang", "from", "to"}, "", []string{"migrate [--from data/viza.db] [--to postgres://…]"}},
 	{"login-link", []string{"config", "demo", "lang"}, "PERSON", nil},
 	{"sheet", []string{"config", "demo", "lang", "o", "f"}, "NUMBER", []string{"sheet NUMBER -o FILE.pdf [-f]"}},
 	{"export", []string{"config", "demo", "lang", "o", "csv", "f"}, "", []string{"export -o FILE.xlsx [-f]", "export --csv -o FILE.csv [-f]"}},
@@ -72,7 +74,7 @@ var commands = []command{
 
 // options are the flags given, whichever command took them.
 type options struct {
-	config, out, lang, doc, hash, scope, types, listen string
+	config, out, lang, doc, hash, scope, types, listen, from, to string
 	demo, csv, head, sinceCheckpoint, force            bool
 }
 
@@ -133,6 +135,10 @@ func (c command) flagSet(o *options, w io.Writer) *flag.FlagSet {
 			fs.BoolVar(&o.head, f, false, help)
 		case "since-checkpoint":
 			fs.BoolVar(&o.sinceCheckpoint, f, false, help)
+		case "from":
+			fs.StringVar(&o.from, f, "", help)
+		case "to":
+			fs.StringVar(&o.to, f, "", help)
 		case "scope":
 			fs.StringVar(&o.scope, f, "read", help)
 		case "types":
@@ -405,8 +411,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
 			return m.webhooksRetry(ctx, m.language(*lang), stdout, stderr)
 		})
+	case "migrate":
+		return migrateCommand(ctx, o, stdout, stderr)
 	case "backup":
 		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
+			if m.DB.Shared() {
+				fmt.Fprintln(stderr, cliText(m.language(*lang))("cli.backup_postgres", nil))
+				return 1
+			}
 			if err := m.DB.Backup(ctx, positional); err != nil {
 				fmt.Fprintln(stderr, err)
 				return 1

@@ -141,7 +141,13 @@ type Rig struct {
 // configured calendar; without, the engine runs without one.
 func NewRig(tb testing.TB, workingTime bool) *Rig {
 	tb.Helper()
-	db, files := Open(tb)
+	return NewRigAt(tb, NewLocation(tb), workingTime)
+}
+
+// NewRigAt builds a Rig on the database at loc.
+func NewRigAt(tb testing.TB, loc storage.Location, workingTime bool) *Rig {
+	tb.Helper()
+	db, files := OpenAt(tb, loc)
 	// The example lives beside the config package, found from this file
 	// so that a test in any package can use it.
 	_, here, _, _ := runtime.Caller(0)
