@@ -75,7 +75,7 @@ var commands = []command{
 // options are the flags given, whichever command took them.
 type options struct {
 	config, out, lang, doc, hash, scope, types, listen, from, to string
-	demo, csv, head, sinceCheckpoint, force            bool
+	demo, csv, head, sinceCheckpoint, force                      bool
 }
 
 // usageLang is the language of usage texts, read before any
