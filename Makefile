@@ -48,9 +48,12 @@ lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 # Decisions per second through the engine next to raw INSERT commits (one
-# JSON line per concurrency), then the Go micro-benchmarks.
+# JSON line per backend and concurrency: SQLite, then PostgreSQL when one
+# answers), then the Go micro-benchmarks.
 bench:
 	$(GO) run ./cmd/vizabench
+	@if $(GO) run ./internal/pgready; then $(GO) run ./cmd/vizabench -postgres "$${VIZA_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"; \
+	else echo "$(PG_NOTE)"; fi
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # Every view at 1 k, 10 k and 100 k documents made through the engine: time,

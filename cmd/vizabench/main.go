@@ -1,7 +1,9 @@
 // Command vizabench measures decisions per second through the engine with
 // durable commits, next to the raw rate of single-row INSERT transactions on
 // the same disk with the same pragmas, and prints one JSON line per
-// concurrency. `make bench` runs it.
+// concurrency. With -postgres it does the same on a PostgreSQL server: the
+// engine in a schema of its own, the raw commits through a pool of as many
+// connections as there are callers. `make bench` runs both.
 package main
 
 import (
@@ -12,6 +14,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	neturl "net/url"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -20,12 +23,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/storage"
 )
 
 type result struct {
+	Backend        string  `json:"backend"`
 	Concurrency    int     `json:"concurrency"`
 	DecisionsPerS  float64 `json:"decisions_per_s"`
 	RawCommitsPerS float64 `json:"raw_commits_per_s"`
@@ -39,6 +45,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measured phases (with -engine-only: of the decisions alone)")
 	memprofile := flag.String("memprofile", "", "write an allocation profile at the end")
 	skipRaw := flag.Bool("engine-only", false, "skip the raw INSERT baseline (for profiling the engine)")
+	pgURL := flag.String("postgres", "", "measure on this PostgreSQL server (postgres://…) instead of SQLite")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -72,7 +79,11 @@ func main() {
 	for _, l := range strings.Split(*levels, ",") {
 		var c int
 		fmt.Sscan(l, &c)
-		res, err := measure(filepath.Join(dir, fmt.Sprint("c", c)), c, *n, *skipRaw)
+		var on target = sqliteTarget(filepath.Join(dir, fmt.Sprint("c", c)))
+		if *pgURL != "" {
+			on = postgresTarget(*pgURL, c)
+		}
+		res, err := measure(on, c, *n, *skipRaw)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -91,9 +102,77 @@ const approversPerDoc = 5
 // preparing the documents.
 var profile *os.File
 
-func measure(dir string, c, n int, skipRaw bool) (result, error) {
+// target is where a measurement runs: the engine's database and the raw
+// commits' table beside it.
+type target struct {
+	backend  string
+	open     func(context.Context) (*storage.DB, flows.FileStore, error)
+	baseline func(context.Context) (*baseline, error)
+	cleanup  func()
+}
+
+func sqliteTarget(dir string) target {
+	return target{backend: "sqlite",
+		open: func(ctx context.Context) (*storage.DB, flows.FileStore, error) {
+			return storage.OpenAt(ctx, storage.Location{DataDir: dir})
+		},
+		baseline: func(ctx context.Context) (*baseline, error) {
+			db, err := sql.Open("sqlite", storage.DSN(filepath.Join(dir, "raw.db"), false))
+			if err != nil {
+				return nil, err
+			}
+			db.SetMaxOpenConns(1)
+			return newBaseline(ctx, db, `CREATE TABLE IF NOT EXISTS raw (id INTEGER PRIMARY KEY, v TEXT)`, `INSERT INTO raw(id, v) VALUES (?, ?)`)
+		},
+		cleanup: func() {}}
+}
+
+// postgresTarget measures in a schema made for the run and dropped after.
+func postgresTarget(url string, c int) target {
+	schema := fmt.Sprintf("vizabench_%d", time.Now().UnixNano())
+	inSchema := url
+	if u, err := neturl.Parse(url); err == nil {
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		inSchema = u.String()
+	}
+	admin := func(q string) error {
+		db, err := sql.Open("pgx", url)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		_, err = db.Exec(q)
+		return err
+	}
+	return target{backend: "postgres",
+		open: func(ctx context.Context) (*storage.DB, flows.FileStore, error) {
+			if err := admin(`CREATE SCHEMA ` + schema); err != nil {
+				return nil, nil, fmt.Errorf("create schema: %w", err)
+			}
+			return storage.OpenAt(ctx, storage.Location{URL: inSchema})
+		},
+		baseline: func(ctx context.Context) (*baseline, error) {
+			db, err := sql.Open("pgx", inSchema)
+			if err != nil {
+				return nil, err
+			}
+			db.SetMaxOpenConns(c)
+			db.SetMaxIdleConns(c)
+			return newBaseline(ctx, db, `CREATE TABLE IF NOT EXISTS raw (id BIGINT PRIMARY KEY, v TEXT)`, `INSERT INTO raw(id, v) VALUES ($1, $2)`)
+		},
+		cleanup: func() {
+			if err := admin(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
+				log.Printf("drop schema %s: %v", schema, err)
+			}
+		}}
+}
+
+func measure(on target, c, n int, skipRaw bool) (result, error) {
 	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(dir, "viza.db"))
+	defer on.cleanup()
+	db, files, err := on.open(ctx)
 	if err != nil {
 		return result{}, err
 	}
@@ -106,7 +185,7 @@ func measure(dir string, c, n int, skipRaw bool) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	eng := flows.NewEngine(db, storage.Files{Dir: filepath.Join(dir, "files")}, clock{}, nil, d)
+	eng := flows.NewEngine(db, files, clock{}, nil, d)
 	// Each document waits on five people at once; every decision is a real
 	// one (it closes a task, tells the initiator, and the fifth approves the
 	// document), and the task ids are known before the clock starts.
@@ -127,7 +206,7 @@ func measure(dir string, c, n int, skipRaw bool) (result, error) {
 	}
 	var raw *baseline
 	if !skipRaw {
-		if raw, err = openBaseline(ctx, filepath.Join(dir, "raw.db")); err != nil {
+		if raw, err = on.baseline(ctx); err != nil {
 			return result{}, err
 		}
 		defer raw.db.Close()
@@ -180,33 +259,30 @@ func measure(dir string, c, n int, skipRaw bool) (result, error) {
 	}
 	decRate := float64(decided.Load()) / decTime.Seconds()
 	if raw == nil {
-		return result{Concurrency: c, DecisionsPerS: round(decRate)}, nil
+		return result{Backend: on.backend, Concurrency: c, DecisionsPerS: round(decRate)}, nil
 	}
 	rawRate := float64(rawDone) / rawTime.Seconds()
-	return result{Concurrency: c, DecisionsPerS: round(decRate), RawCommitsPerS: round(rawRate), Ratio: round(decRate / rawRate)}, nil
+	return result{Backend: on.backend, Concurrency: c, DecisionsPerS: round(decRate), RawCommitsPerS: round(rawRate), Ratio: round(decRate / rawRate)}, nil
 }
 
 // phases is how many turns raw commits and decisions take.
 const phases = 4
 
-// baseline is the raw rate's database: single-row INSERT transactions
-// through one writer connection with the same DSN as the engine's.
+// baseline is the raw rate's database: single-row INSERT transactions —
+// on SQLite through one writer connection with the same DSN as the
+// engine's, on PostgreSQL through a pool.
 type baseline struct {
-	db  *sql.DB
-	row atomic.Int64
+	db     *sql.DB
+	insert string // in the driver's placeholders
+	row    atomic.Int64
 }
 
-func openBaseline(ctx context.Context, path string) (*baseline, error) {
-	db, err := sql.Open("sqlite", storage.DSN(path, false))
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS raw (id INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+func newBaseline(ctx context.Context, db *sql.DB, create, insert string) (*baseline, error) {
+	if _, err := db.ExecContext(ctx, create); err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &baseline{db: db}, nil
+	return &baseline{db: db, insert: insert}, nil
 }
 
 // commits runs n single-row INSERT transactions from c goroutines and
@@ -218,7 +294,8 @@ func (b *baseline) commits(ctx context.Context, c, n int) (time.Duration, error)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO raw(v) VALUES (?)`, fmt.Sprint("row ", b.row.Add(1))); err != nil {
+		id := b.row.Add(1)
+		if _, err := tx.ExecContext(ctx, b.insert, id, fmt.Sprint("row ", id)); err != nil {
 			tx.Rollback()
 			return err
 		}
