@@ -103,6 +103,25 @@ func (db *DB) StatePut(ctx context.Context, channel, key, value string) error {
 	})
 }
 
+// StateKeep stores value under key unless something is stored there
+// already, and returns what is stored: replicas starting together, each
+// with a random secret of its own, all keep the first one's.
+func (db *DB) StateKeep(ctx context.Context, channel, key, value string) (string, error) {
+	err := db.writeTx(ctx, func(tx execer) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO channel_state(channel, key, value, updated_at) VALUES (?,?,?,?) ON CONFLICT DO NOTHING`,
+			channel, key, value, time.Now().UnixNano())
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("keep %s state %s: %w", channel, key, err)
+	}
+	v, ok, err := db.StateGet(ctx, channel, key)
+	if err == nil && !ok {
+		err = fmt.Errorf("%s state %s vanished", channel, key)
+	}
+	return v, err
+}
+
 // StateSwap replaces a state value only if it still is old, in one
 // conditional write, and reports whether it did: of many callers that read
 // the same value, exactly one wins (a one-time link used once).

@@ -175,3 +175,37 @@ func TestOneReplicaLeads(t *testing.T) {
 		t.Fatalf("%d replicas led at once", most.Load())
 	}
 }
+
+// Secrets made on first use (link keys, registration nonces) are kept
+// once: replicas starting together all read the first one's.
+func TestStateKeepKeepsTheFirst(t *testing.T) {
+	ctx := context.Background()
+	db, _ := storagetest.Open(t)
+	if v, err := db.StateKeep(ctx, "api", "link-key", "first"); err != nil || v != "first" {
+		t.Fatalf("first keep: %q, %v", v, err)
+	}
+	if v, err := db.StateKeep(ctx, "api", "link-key", "second"); err != nil || v != "first" {
+		t.Fatalf("second keep: %q, %v", v, err)
+	}
+	if !storagetest.Postgres() {
+		return
+	}
+	dbs := replicas(t, 4)
+	got := make([]string, len(dbs))
+	var wg sync.WaitGroup
+	for i, db := range dbs {
+		wg.Go(func() {
+			v, err := db.StateKeep(ctx, "bitrix24", "nonce", fmt.Sprint("replica ", i))
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = v
+		})
+	}
+	wg.Wait()
+	for _, v := range got {
+		if v != got[0] || v == "" {
+			t.Fatalf("replicas keep %q", got)
+		}
+	}
+}

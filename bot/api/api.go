@@ -71,6 +71,7 @@ type Store interface {
 	DocumentEvents(ctx context.Context, docID int64) ([]flows.AuditEvent, error)
 	StateGet(ctx context.Context, channel, key string) (string, bool, error)
 	StatePut(ctx context.Context, channel, key, value string) error
+	StateKeep(ctx context.Context, channel, key, value string) (string, error)
 }
 
 // Server serves the API.

@@ -30,8 +30,7 @@ func (s *Server) loadLinkKey(ctx context.Context) ([]byte, error) {
 	if !ok {
 		b := make([]byte, 32)
 		rand.Read(b)
-		raw = hex.EncodeToString(b)
-		if err := s.Store.StatePut(ctx, linkState, "link-key", raw); err != nil {
+		if raw, err = s.Store.StateKeep(ctx, linkState, "link-key", hex.EncodeToString(b)); err != nil {
 			return nil, fmt.Errorf("store api link key: %w", err)
 		}
 	}

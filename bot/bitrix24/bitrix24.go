@@ -55,6 +55,7 @@ type Store interface {
 	InboxDone(ctx context.Context, channel, id string) error
 	StateGet(ctx context.Context, channel, key string) (string, bool, error)
 	StatePut(ctx context.Context, channel, key, value string) error
+	StateKeep(ctx context.Context, channel, key, value string) (string, error)
 }
 
 // Config is the channel's part of viza.yaml plus the secrets.
@@ -147,8 +148,7 @@ func (t *Transport) kept(ctx context.Context, key string) (string, error) {
 	}
 	b := make([]byte, 16)
 	rand.Read(b)
-	v := hex.EncodeToString(b)
-	return v, t.store.StatePut(ctx, Name, key, v)
+	return t.store.StateKeep(ctx, Name, key, hex.EncodeToString(b))
 }
 
 // register makes sure the bot and its commands exist on the portal.

@@ -314,7 +314,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 // Run serves until ctx ends.
 func (m *Main) Run(ctx context.Context) error {
 	m.Log.Info("viza started", "company", m.Config.Company, "people", len(m.Config.People),
-		"types", len(m.Config.DocumentTypes), "data_dir", m.Config.DataDir, "http", "http://"+m.Listener.Addr().String())
+		"types", len(m.Config.DocumentTypes), "database", m.DB.Location().String(), "http", "http://"+m.Listener.Addr().String())
 	// Every loop runs in one group: when the service stops, Run returns only
 	// after each has, so none writes into the data folder after Close.
 	g, gctx := errgroup.WithContext(ctx)
