@@ -23,21 +23,22 @@ MISSING_NOTE = for p in pdftotext:poppler-utils chromium:chromium; do \
 		command -v $${p%%:*} >/dev/null 2>&1 || echo "NOTE: $${p%%:*} is missing, so the tests that need it were skipped; apt-get install $${p\#\#*:} runs them"; \
 	done
 #
-# Last, the storage contract, the engine's tests (crash tests included), the
-# channels' scenarios and the replicas' SIGKILL test again on PostgreSQL
-# (VIZA_TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test).
-# Without a server that answers they are skipped with a note saying so —
+# Last, on PostgreSQL: the storage contract, the engine's tests (crash tests
+# included) and the channels' suites with the race detector, then the whole
+# service's tests (every channel's scenarios, SIGKILL of the real binary,
+# two replicas killed in turn, viza migrate), each in a schema of its own at
+# VIZA_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
+# Without a server that answers they are skipped with a note saying so;
 # under VIZA_TEST_ALL=1 (CI) that fails instead.
-PG_TESTS = ./storage/... ./flows/... ./bot/...
 PG_NOTE = NOTE: PostgreSQL does not answer, so the PostgreSQL suite was skipped; start one, or point VIZA_TEST_POSTGRES_URL at one, to run it
 test:
 	@$(MISSING_NOTE)
 	$(GO) test -race -count=1 ./...
 	VIZA_WRITER_RUN_TWICE=1 $(GO) test -count=1 ./flows/... ./bot/... ./cmd/viza/...
 	@if $(GO) run ./internal/pgready; then \
-		echo "VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 $(PG_TESTS) && … -run 'Replicas|MigrateToPostgres' ./cmd/viza"; \
-		VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 $(PG_TESTS) && \
-		VIZA_TEST_BACKEND=postgres $(GO) test -count=1 -run 'Replicas|MigrateToPostgres' -v ./cmd/viza; \
+		echo "VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 ./storage/... ./flows/... ./bot/... ./messages/... && … ./cmd/viza/..."; \
+		VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 ./storage/... ./flows/... ./bot/... ./messages/... && \
+		VIZA_TEST_BACKEND=postgres $(GO) test -count=1 ./cmd/viza/...; \
 	elif [ -n "$$VIZA_TEST_ALL" ]; then echo "PostgreSQL is required here (VIZA_TEST_ALL=1)"; exit 1; \
 	else echo "$(PG_NOTE)"; fi
 	@$(MISSING_NOTE)

@@ -74,10 +74,15 @@ type Main struct {
 	mu         sync.Mutex
 }
 
+// databaseURL says where a configuration's database is: PostgreSQL's URL,
+// or "" for SQLite in data_dir. Tests replace it to run the service on
+// PostgreSQL, a schema for each data folder.
+var databaseURL = (*config.Config).DatabaseURL
+
 // OpenStorage opens the database and the engine without channels, for the
 // administration commands.
 func OpenStorage(ctx context.Context, cfg *config.Config) (*Main, error) {
-	url, err := cfg.DatabaseURL()
+	url, err := databaseURL(cfg)
 	if err != nil {
 		return nil, err
 	}

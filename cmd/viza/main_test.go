@@ -16,6 +16,7 @@ import (
 	"github.com/viza-app/viza/bot/telegram/tgfake"
 	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/storage/storagetest"
 )
 
 type syncBuffer struct {
@@ -169,6 +170,13 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	}
 	backup := filepath.Join(t.TempDir(), "b.db")
+	if storagetest.Postgres() {
+		stderr.Reset()
+		if code := run(context.Background(), []string{"backup", "-config", path, backup}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "pg_dump") {
+			t.Fatalf("backup on PostgreSQL = %d: %s", code, stderr.String())
+		}
+		return
+	}
 	if code := run(context.Background(), []string{"backup", "-config", path, backup}, io.Discard, &stderr); code != 0 {
 		t.Fatalf("backup = %d: %s", code, stderr.String())
 	}

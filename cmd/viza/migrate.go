@@ -31,7 +31,7 @@ func migrateCommand(ctx context.Context, o options, stdout, stderr io.Writer) in
 	}
 	to := o.to
 	if to == "" {
-		if to, err = cfg.DatabaseURL(); err != nil {
+		if to, err = databaseURL(cfg); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}

@@ -19,6 +19,7 @@ func TestMigrateToPostgres(t *testing.T) {
 	if !storagetest.Postgres() {
 		t.Skip("needs PostgreSQL (VIZA_TEST_BACKEND=postgres)")
 	}
+	onSQLite(t) // the company to move
 	ctx := context.Background()
 	cfg, path := testConfig(t)
 	m, err := OpenStorage(ctx, cfg)

@@ -59,7 +59,7 @@ type child struct {
 func startChild(t *testing.T, cfgPath string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(binary(t), "serve", "-config", cfgPath)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), childDatabase(t, cfgPath)...), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func prepare(t *testing.T, cfgPath string, docs int) (rec record, tasks []storag
 		}
 		tasks = append(tasks, open...)
 	}
-	url, err := cfg.DatabaseURL()
+	url, err := databaseURL(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

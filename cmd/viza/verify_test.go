@@ -24,6 +24,7 @@ import (
 // file, says which, and exits non-zero; without the key it says it cannot
 // check the keyed part; --head prints the anchor the log also carries.
 func TestVerifyTamperedRecord(t *testing.T) {
+	onSQLite(t) // it edits the SQLite file as an attacker would; storage tests do the same on PostgreSQL
 	cfg, path := testConfig(t)
 	logs := &syncBuffer{}
 	m, err := NewMain(context.Background(), cfg, path, slog.New(slog.NewJSONHandler(logs, nil)))
@@ -169,6 +170,7 @@ func TestCommandLine(t *testing.T) {
 		t.Fatalf("help verify in Russian: exit %d\n%s", code, out)
 	}
 	// Flags after the argument count as well as before it.
+	onSQLite(t) // backup is SQLite's
 	_, path := testConfig(t)
 	outDir := t.TempDir()
 	if code, out := cli("backup", filepath.Join(outDir, "b.db"), "-config", path); code != 0 {

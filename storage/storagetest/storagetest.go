@@ -11,7 +11,8 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"net/url"
+	"fmt"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -70,36 +71,61 @@ func NewLocation(tb testing.TB) storage.Location {
 }
 
 // NewSchema creates a schema of its own on the test server and returns a
-// URL whose connections use it.
+// URL whose connections use it; the schema is dropped when the test ends.
 func NewSchema(tb testing.TB) string {
 	tb.Helper()
-	base := PostgresURL()
-	admin, err := sql.Open("pgx", base)
+	url, drop, err := CreateSchema()
 	if err != nil {
-		tb.Fatalf("open %s: %v", base, err)
+		tb.Fatal(err)
 	}
+	tb.Cleanup(func() {
+		if err := drop(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return url
+}
+
+// CreateSchema creates a schema of its own on the test server and returns
+// a URL whose connections use it, and how to drop it.
+func CreateSchema() (url string, drop func() error, err error) {
+	base := PostgresURL()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	schema := "viza_test_" + hex.EncodeToString(b)
-	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		admin.Close()
-		tb.Fatalf("PostgreSQL at %s (set %s): %v", base, PostgresURLEnv, err)
-	}
-	tb.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			tb.Errorf("drop test schema %s: %v", schema, err)
+	admin := func(q string) error {
+		db, err := sql.Open("pgx", base)
+		if err != nil {
+			return err
 		}
-	})
-	u, err := url.Parse(base)
+		defer db.Close()
+		_, err = db.ExecContext(context.Background(), q)
+		return err
+	}
+	if err := admin(`CREATE SCHEMA ` + schema); err != nil {
+		return "", nil, fmt.Errorf("PostgreSQL at %s (set %s): %w", redacted(base), PostgresURLEnv, err)
+	}
+	u, err := neturl.Parse(base)
 	if err != nil {
-		tb.Fatalf("parse %s: %v", base, err)
+		return "", nil, fmt.Errorf("parse %s: %w", PostgresURLEnv, err)
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return u.String()
+	drop = func() error {
+		if err := admin(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
+			return fmt.Errorf("drop test schema %s: %w", schema, err)
+		}
+		return nil
+	}
+	return u.String(), drop, nil
+}
+
+func redacted(s string) string {
+	if u, err := neturl.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return "the test server"
 }
 
 // Open returns a fresh database and file store on the test's backend,
