@@ -155,3 +155,11 @@ func SetLeaderPoll(tb testing.TB, d time.Duration) {
 	leaderPoll = d
 	tb.Cleanup(func() { leaderPoll = was })
 }
+
+// WriterPIDForTest is the server process of the writer's connection
+// (PostgreSQL).
+func WriterPIDForTest(db *DB) (int64, error) {
+	var pid int64
+	err := db.w.queryRow(`SELECT pg_backend_pid()`).Scan(&pid)
+	return pid, err
+}

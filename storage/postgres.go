@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -99,6 +100,26 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 	return db, nil
 }
 
+// ensureWriter gives the writer a new connection when its own is gone (the
+// server restarted, failed over, or cut it): SQLite's file never goes
+// away, a server may. The batch that found it broken has failed; the next
+// one runs on the new connection.
+func (db *DB) ensureWriter() {
+	if !db.pg {
+		return
+	}
+	err := db.w.conn.(driver.SessionResetter).ResetSession(context.Background())
+	if !errors.Is(err, driver.ErrBadConn) {
+		return
+	}
+	w, err := openWriter(db.reader.Driver(), db.url)
+	if err != nil {
+		return // the batch's BEGIN says so
+	}
+	_ = db.w.close()
+	db.w = w
+}
+
 // lockForWrite takes the database's write lock for the transaction just
 // begun and reads the audit chain's end as the other replicas left it.
 func (db *DB) lockForWrite() error {
@@ -118,7 +139,7 @@ func (db *DB) lockForWrite() error {
 
 // Shared reports whether other processes may write this database
 // (PostgreSQL): jobs that must run once then run on one leader (see
-// Leadership).
+// Lead).
 func (db *DB) Shared() bool { return db.pg }
 
 // DBFiles keeps version contents in the database, by SHA-256, so that

@@ -209,3 +209,39 @@ func TestStateKeepKeepsTheFirst(t *testing.T) {
 		}
 	}
 }
+
+// The server cuts the writer's connection (a restart, a failover): the
+// write in flight may fail, the next ones go through on a new connection,
+// and the chain stays whole.
+func TestWriterReconnects(t *testing.T) {
+	onlyOnPostgres(t)
+	ctx := context.Background()
+	db, _ := storagetest.Open(t)
+	ids := recordEvents(t, db, 1)
+	pid, err := storage.WriterPIDForTest(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var killed bool
+	if err := storage.RawForTest(t, db).QueryRowContext(ctx, `SELECT pg_terminate_backend(?)`, pid).Scan(&killed); err != nil || !killed {
+		t.Fatalf("terminate the writer's backend: %v %v", killed, err)
+	}
+	record := func() error {
+		_, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+			return flows.Outcome{}, tx.Record([]flows.AuditEvent{{DocID: ids[0], Kind: "after"}}, nil)
+		})
+		return err
+	}
+	failed := 0
+	for record() != nil {
+		if failed++; failed > 1 {
+			t.Fatal("the writer did not come back")
+		}
+	}
+	if err := record(); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := db.VerifyChain(ctx); err != nil || rep.BrokenAt != 0 {
+		t.Fatalf("chain after the reconnect: %+v %v", rep, err)
+	}
+}

@@ -140,6 +140,7 @@ func (db *DB) runBatch(reqs []*writeReq) {
 // rehearse runs every command of a batch in a transaction that is rolled
 // back, throwing their results away (see RunTwiceEnv).
 func (db *DB) rehearse(reqs []*writeReq) {
+	db.ensureWriter()
 	if _, err := db.w.ExecContext(context.Background(), qBegin); err != nil {
 		return
 	}
@@ -172,6 +173,7 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 			r.done <- writeRes{err: err}
 		}
 	}
+	db.ensureWriter()
 	if _, err := db.w.ExecContext(context.Background(), qBegin); err != nil {
 		fail(fmt.Errorf("begin write: %w", err))
 		return nil
