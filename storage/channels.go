@@ -35,6 +35,9 @@ func (db *DB) InboxPut(ctx context.Context, channel string, items []InboxItem) (
 				fresh = append(fresh, it.ID)
 			}
 		}
+		if len(fresh) > 0 {
+			return db.notifyPeers(tx, PeerInbox(channel))
+		}
 		return nil
 	})
 	return fresh, err

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/viza-app/viza/flows"
 )
 
@@ -29,6 +31,9 @@ type lockKeys struct {
 	write   int64 // held by a write transaction (see OpenPostgres)
 	migrate int64 // held while migrations run
 	leader  int64 // held by the replica that runs the single-consumer jobs
+	// peers is the LISTEN channel on which replicas tell each other of
+	// their commits (see ListenPeers).
+	peers string
 }
 
 func newLockKeys(schema string) lockKeys {
@@ -37,7 +42,8 @@ func newLockKeys(schema string) lockKeys {
 		h.Write([]byte("viza:" + schema + ":" + what))
 		return int64(h.Sum64())
 	}
-	return lockKeys{write: key("write"), migrate: key("migrate"), leader: key("leader")}
+	return lockKeys{write: key("write"), migrate: key("migrate"), leader: key("leader"),
+		peers: fmt.Sprintf("viza_%x", uint64(key("peers")))}
 }
 
 // OpenPostgres opens the Viza database at a postgres:// URL, applying
@@ -418,4 +424,81 @@ func (l *liveness) close() error {
 	l.stop()
 	<-l.done
 	return l.pool.Close()
+}
+
+// What replicas tell each other (see ListenPeers): something was
+// committed, or an update was stored in a channel's inbox.
+const (
+	PeerCommit      = "commit"
+	peerInboxPrefix = "inbox:"
+)
+
+// PeerInbox is the event of an update stored in channel's inbox.
+func PeerInbox(channel string) string { return peerInboxPrefix + channel }
+
+// qNotifyPeers tells the other replicas something, when the transaction
+// commits (NOTIFY is transactional).
+const qNotifyPeers = `SELECT pg_notify(?, ?)`
+
+// notifyPeers queues event for the other replicas in the current write
+// transaction.
+func (db *DB) notifyPeers(tx execer, event string) error {
+	if !db.pg {
+		return nil
+	}
+	if _, err := tx.ExecContext(context.Background(), qNotifyPeers, db.locks.peers, event); err != nil {
+		return fmt.Errorf("notify replicas: %w", err)
+	}
+	return nil
+}
+
+// ListenPeers calls heard with what the other replicas commit (PeerCommit)
+// and store in their inboxes (PeerInbox), until ctx ends: a replica wakes
+// its loops on its own commits, and this wakes them on the others' — the
+// leader's inbox processor when an update came in through another
+// replica's webhook, say — instead of their next idle look. On SQLite,
+// where nobody else writes, it only waits for ctx.
+func (db *DB) ListenPeers(ctx context.Context, log *slog.Logger, heard func(event string)) error {
+	if !db.pg {
+		<-ctx.Done()
+		return nil
+	}
+	for ctx.Err() == nil {
+		if err := db.listenOnce(ctx, heard); err != nil && ctx.Err() == nil {
+			log.Warn("listening to the other replicas; again in a second", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	return nil
+}
+
+func (db *DB) listenOnce(ctx context.Context, heard func(string)) error {
+	pool, err := sql.Open(pgDriverName, db.url)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	pool.SetMaxIdleConns(0)
+	conn, err := pool.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// A channel name is an identifier, not a parameter; it is made of hex.
+	if _, err := conn.ExecContext(ctx, `LISTEN `+db.locks.peers); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	return conn.Raw(func(dc any) error {
+		pc := dc.(*pgConn).Conn.(*stdlib.Conn).Conn()
+		for {
+			n, err := pc.WaitForNotification(ctx)
+			if err != nil {
+				return err
+			}
+			heard(n.Payload)
+		}
+	})
 }

@@ -245,3 +245,47 @@ func TestWriterReconnects(t *testing.T) {
 		t.Fatalf("chain after the reconnect: %+v %v", rep, err)
 	}
 }
+
+// A replica hears what another commits and stores in its inbox, at once.
+func TestReplicasHearEachOther(t *testing.T) {
+	onlyOnPostgres(t)
+	dbs := replicas(t, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	heard := make(chan string, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- dbs[1].ListenPeers(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), func(e string) { heard <- e })
+	}()
+	wantHeard := func(want string, act func()) {
+		t.Helper()
+		deadline := time.After(5 * time.Second)
+		for {
+			act()
+			select {
+			case e := <-heard:
+				if e == want {
+					return
+				}
+			case <-time.After(200 * time.Millisecond): // LISTEN may not be in place yet: act again
+				continue
+			case <-deadline:
+				t.Fatalf("did not hear %q", want)
+			}
+		}
+	}
+	wantHeard(storage.PeerInbox("telegram"), func() {
+		if _, err := dbs[0].InboxPut(ctx, "telegram", []storage.InboxItem{{ID: fmt.Sprint(time.Now().UnixNano()), Payload: []byte("{}")}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	wantHeard(storage.PeerCommit, func() {
+		if err := dbs[0].StatePut(ctx, "web", "k", fmt.Sprint(time.Now().UnixNano())); err != nil {
+			t.Fatal(err)
+		}
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -222,6 +222,13 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 		db.rereadLastEvent()
 		return nil
 	}
+	if changed {
+		if err := db.notifyPeers(db.w, PeerCommit); err != nil {
+			db.rollback()
+			fail(err)
+			return nil
+		}
+	}
 	if _, err := db.w.ExecContext(context.Background(), qCommit); err != nil {
 		db.rollback()
 		fail(fmt.Errorf("commit: %w", err))

@@ -51,6 +51,9 @@ type Main struct {
 	Chat       *chat.Conversation
 	Telegram   *chat.Messenger
 	Messengers map[string]*chat.Messenger
+	// inboxes are the channels' inbox processors, by channel, for updates
+	// another replica stored (see heard).
+	inboxes map[string]waker
 	Calendar   *calendar.Calendar
 	Scheduler  *flows.Scheduler
 	Web        *web.Server
@@ -163,7 +166,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		return nil, err
 	}
 	m.Chat = &chat.Conversation{Engine: m.Engine, Store: m.DB, Files: m.Files, Clock: m.Clock, Log: log, Reports: reportsFunc(m.reports)}
-	m.Messengers = map[string]*chat.Messenger{}
+	m.Messengers, m.inboxes = map[string]*chat.Messenger{}, map[string]waker{}
 	var channels []flows.Channel
 	wires := extra
 	// Listening first: a channel may need the address people and platforms
@@ -218,6 +221,9 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		}
 		m.Messengers[ms.Name()] = ms
 		channels = append(channels, ms)
+		if wk, ok := w.Transport.(waker); ok {
+			m.inboxes[ms.Name()] = wk
+		}
 		if w.Run != nil {
 			run := w.Run
 			m.runners = append(m.runners, func(ctx context.Context) error { return run(ctx, ms) })
@@ -254,16 +260,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 	if m.API, m.Webhooks, err = m.connector(ctx, cfg, publicURL); err != nil {
 		return fail(err)
 	}
-	m.DB.OnCommit(func() {
-		m.Dispatcher.Wake()
-		m.Scheduler.Wake()
-		if m.Webhooks != nil {
-			m.Webhooks.Wake()
-		}
-		if m.b24Registry != nil {
-			m.b24Registry.Wake()
-		}
-	})
+	m.DB.OnCommit(m.wakeLoops)
 	if err := m.initWeb(ctx, publicURL, path == ""); err != nil {
 		return fail(err)
 	}
@@ -333,6 +330,7 @@ func (m *Main) Run(ctx context.Context) error {
 	// outbox claims; the rest runs on one of them (see storage.DB.Lead).
 	g.Go(func() error { return m.Dispatcher.Run(gctx) })
 	g.Go(func() error { return m.DB.Lead(gctx, m.Log, m.runLeaderJobs) })
+	g.Go(func() error { return m.DB.ListenPeers(gctx, m.Log, m.heard) })
 	if m.metricsServer != nil {
 		g.Go(func() error {
 			if err := m.metricsServer.Serve(m.metricsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -364,6 +362,34 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	case <-shCtx.Done():
 		return fmt.Errorf("shutdown: loops still running after %s", 10*time.Second)
+	}
+}
+
+// wakeLoops makes the loops that act on new commits look now.
+func (m *Main) wakeLoops() {
+	m.Dispatcher.Wake()
+	m.Scheduler.Wake()
+	if m.Webhooks != nil {
+		m.Webhooks.Wake()
+	}
+	if m.b24Registry != nil {
+		m.b24Registry.Wake()
+	}
+}
+
+// waker is a transport whose inbox processor can be told to look now.
+type waker interface{ Wake() }
+
+// heard acts on what another replica committed (see storage.ListenPeers).
+func (m *Main) heard(event string) {
+	if event == storage.PeerCommit {
+		m.wakeLoops()
+		return
+	}
+	for name, in := range m.inboxes {
+		if event == storage.PeerInbox(name) {
+			in.Wake()
+		}
 	}
 }
 
