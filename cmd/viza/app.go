@@ -53,11 +53,11 @@ type Main struct {
 	Messengers map[string]*chat.Messenger
 	// inboxes are the channels' inbox processors, by channel, for updates
 	// another replica stored (see heard).
-	inboxes map[string]waker
-	Calendar   *calendar.Calendar
-	Scheduler  *flows.Scheduler
-	Web        *web.Server
-	API        *api.Server
+	inboxes   map[string]waker
+	Calendar  *calendar.Calendar
+	Scheduler *flows.Scheduler
+	Web       *web.Server
+	API       *api.Server
 	// Webhooks sends the connector's events; nil without subscriptions.
 	Webhooks *webhooks.Sender
 
