@@ -63,9 +63,13 @@ SCALE ?= 1000,10000,100000
 scale:
 	VIZA_SCALE=$(SCALE) $(GO) test -count=1 -run '^TestScaleReport$$' -v -timeout 0 ./cmd/viza
 
-# Crash safety at length: 200 rounds of SIGKILL while decisions stream in.
+# Crash safety at length: 200 rounds of SIGKILL while decisions stream in;
+# on PostgreSQL also with two engine processes, one killed each round.
 stress:
 	VIZA_CRASH_ROUNDS=200 $(GO) test -count=1 -run '^TestCrashSafety$$' -v ./flows
+	@if $(GO) run ./internal/pgready; then \
+		VIZA_TEST_BACKEND=postgres VIZA_CRASH_ROUNDS=200 $(GO) test -count=1 -run '^TestCrashSafety' -v ./flows; \
+	else echo "$(PG_NOTE)"; fi
 
 # Every parser that takes outside input, fuzzed for FUZZTIME each.
 FUZZTIME ?= 10m

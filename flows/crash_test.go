@@ -152,7 +152,8 @@ func TestCrashSafety(t *testing.T) {
 }
 
 // runCrashChild streams cmds to a child engine, SIGKILLs it after killAfter
-// and returns what it answered before dying.
+// and returns what it answered before dying. With killAfter 0 the child is
+// left to answer everything and exit.
 func runCrashChild(t *testing.T, loc storage.Location, cmds []crashCmd, killAfter time.Duration) map[string]string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
@@ -178,8 +179,13 @@ func runCrashChild(t *testing.T, loc storage.Location, cmds []crashCmd, killAfte
 				return
 			}
 		}
+		if killAfter == 0 {
+			stdin.Close()
+		}
 	}()
-	time.AfterFunc(killAfter, func() { cmd.Process.Signal(syscall.SIGKILL) })
+	if killAfter > 0 {
+		time.AfterFunc(killAfter, func() { cmd.Process.Signal(syscall.SIGKILL) })
+	}
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) >= 2 && (f[0] == "ack" || f[0] == "err") {
@@ -188,4 +194,98 @@ func runCrashChild(t *testing.T, loc storage.Location, cmds []crashCmd, killAfte
 	}
 	cmd.Wait()
 	return answers
+}
+
+// TestCrashSafetyTwoReplicas: two engine processes on one PostgreSQL
+// database are sent every command — as a platform's retry or a load
+// balancer would send a tap to both — while one of them is killed with
+// SIGKILL mid-stream, round after round, the other living through the
+// round. Every acknowledged decision is stored, each exactly once; the
+// audit chain verifies.
+func TestCrashSafetyTwoReplicas(t *testing.T) {
+	if os.Getenv("VIZA_CRASH_DIR") != "" {
+		t.Skip("child")
+	}
+	if !storagetest.Postgres() {
+		t.Skip("two processes share a database only on PostgreSQL")
+	}
+	rounds := 3
+	if s := os.Getenv("VIZA_CRASH_ROUNDS"); s != "" {
+		rounds, _ = strconv.Atoi(s)
+	}
+	loc := storagetest.NewLocation(t)
+	ctx := context.Background()
+	db, files, err := storage.OpenAt(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, ctx: ctx, db: db, clock: &flowstest.Clock{}}
+	h.dir, _ = testDirectory(t)
+	h.eng = flows.NewEngine(db, files, h.clock, nil, h.dir)
+	var cmds []crashCmd
+	for len(cmds) < rounds*200 {
+		out, err := h.eng.Start(ctx, flows.StartCmd{Key: h.key(), Actor: "ivanova", TypeID: "memo", Title: "t", File: file(h.key()),
+			Approvers: []flows.PersonID{"belova", "chernov", "zaitsev"}, Parallel: true})
+		h.must(err)
+		for _, tk := range h.doc(out.DocID).OpenTasks() {
+			cmds = append(cmds, crashCmd{task: tk.ID, key: fmt.Sprintf("crash:%d", tk.ID), actor: string(tk.Assignee)})
+		}
+	}
+	h.must(db.Close())
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	acked := map[string]crashCmd{}
+	interrupted := 0
+	for round := range rounds {
+		batch := cmds[round*len(cmds)/rounds : (round+1)*len(cmds)/rounds]
+		answers := make([]map[string]string, 2)
+		var wg sync.WaitGroup
+		for i := range 2 {
+			killAfter := time.Duration(0) // the survivor
+			if i == round%2 {
+				killAfter = time.Duration(5+rng.IntN(60)) * time.Millisecond
+			}
+			wg.Go(func() { answers[i] = runCrashChild(t, loc, batch, killAfter) })
+		}
+		wg.Wait()
+		if len(answers[round%2]) < len(batch) {
+			interrupted++
+		}
+		for _, c := range batch {
+			for _, a := range answers {
+				if a[c.key] == "ack" {
+					acked[c.key] = c
+				}
+			}
+		}
+	}
+	if len(acked) == 0 || interrupted == 0 {
+		t.Fatalf("%d acknowledged, %d rounds killed mid-stream: the test proved nothing", len(acked), interrupted)
+	}
+	db, _, err = storage.OpenAt(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for key, c := range acked {
+		d, err := db.DocumentOfTask(ctx, c.task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, dc := range d.Decisions {
+			if dc.TaskID == c.task && dc.Kind == flows.ActionApprove {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("acknowledged decision %s on task %d is stored %d times", key, c.task, n)
+		}
+	}
+	rep, err := db.VerifyChain(ctx)
+	if err != nil || rep.BrokenAt != 0 {
+		t.Fatalf("audit chain after kills: %+v %v", rep, err)
+	}
+	t.Logf("%d rounds (%d killed mid-stream), %d of %d decisions acknowledged, each stored once; chain of %d events intact",
+		rounds, interrupted, len(acked), len(cmds), rep.Events)
 }
