@@ -8,7 +8,8 @@ const maxCachedDocs = 20000
 
 // docCache holds the documents as the writer last committed them. Only the
 // leader touches it, and only the writer changes documents, so it
-// cannot go stale.
+// cannot go stale — on PostgreSQL, where other replicas write too, it is
+// dropped whenever one did (see beginShared).
 type docCache struct {
 	m      map[int64]*flows.Document
 	taskOf map[int64]int64 // task id → document id, for the documents in m

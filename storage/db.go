@@ -43,8 +43,12 @@ type DB struct {
 	// the liveness lock by live.
 	replica int64
 	live    *liveness
-	w       *wconn // used only by the leader (see Write)
-	reader  *sql.DB
+	// writes is the database's count of write transactions at this
+	// replica's last commit, batchWrites the running one's (see
+	// beginShared).
+	writes, batchWrites int64
+	w                   *wconn // used only by the leader (see Write)
+	reader              *sql.DB
 
 	onCommit func()
 	runTwice bool // see RunTwiceEnv

@@ -42,8 +42,9 @@ func newLockKeys(schema string) lockKeys {
 // chain's head — so commands of all replicas append to one chain, one
 // transaction at a time, and notifications are committed in the order of
 // their ids, as the outbox's fan-out mark needs. Commands of one process
-// still share a transaction (group commit). The writer keeps no documents
-// between transactions: another replica may have changed them.
+// still share a transaction (group commit). The documents the writer keeps
+// between transactions are dropped whenever another replica wrote
+// meanwhile (see beginShared).
 func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 	m, err := sql.Open(pgDriverName, url)
 	if err != nil {
@@ -112,20 +113,51 @@ func (db *DB) ensureWriter() {
 	db.w = w
 }
 
-// lockForWrite takes the database's write lock for the transaction just
-// begun and reads the audit chain's end as the other replicas left it.
-func (db *DB) lockForWrite() error {
-	if !db.pg {
-		return nil
+// qCountWrite counts a write transaction and reads the audit chain's end,
+// in one round trip; it runs under the write lock, in a statement of its
+// own so that its snapshot is taken after the lock was granted.
+const qCountWrite = `INSERT INTO counters(name, value) VALUES ('writes', 1)
+	ON CONFLICT(name) DO UPDATE SET value = counters.value + 1
+	RETURNING value, COALESCE((SELECT id FROM audit ORDER BY id DESC LIMIT 1), 0), COALESCE((SELECT hash FROM audit ORDER BY id DESC LIMIT 1), '')`
+
+// beginShared begins a write transaction on PostgreSQL: it takes the
+// database's write lock, reads the audit chain's end as the other replicas
+// left it, and counts itself among the database's write transactions.
+// The count says whether anyone else wrote since this replica's last
+// commit; if nobody did, the documents the writer kept from its own
+// commits are still current and it goes on using them (a replica that
+// does most of the writing reads few documents back), otherwise it drops
+// them. BEGIN and the lock go in one round trip (the simple protocol; the
+// key is a number of our own), the count and the head in another.
+func (db *DB) beginShared() error {
+	if err := db.w.execSimple(fmt.Sprintf(`BEGIN; SELECT pg_advisory_xact_lock(%d)`, db.locks.write)); err != nil {
+		return fmt.Errorf("begin and take the write lock: %w", err)
 	}
-	if _, err := db.w.ExecContext(context.Background(), qWriteLock, db.locks.write); err != nil {
-		return fmt.Errorf("take the write lock: %w", err)
+	var writes, id int64
+	var h string
+	if err := db.w.queryRow(qCountWrite).Scan(&writes, &id, &h); err != nil {
+		return fmt.Errorf("count the write and read the chain's end: %w", err)
 	}
-	id, h, err := scanLastEvent(db.w.queryRow(qLastEvent).Scan)
-	if err != nil {
+	if writes-1 != db.writes {
+		db.cache = docCache{}
+	}
+	db.batchWrites = writes
+	db.lastAudit, db.head = id, h
+	return nil
+}
+
+// commitShared commits a PostgreSQL write transaction, telling the other
+// replicas when it changed something (see ListenPeers) in the same round
+// trip.
+func (db *DB) commitShared(changed bool) error {
+	q := `COMMIT`
+	if changed {
+		q = fmt.Sprintf(`SELECT pg_notify('%s', '%s'); COMMIT`, db.locks.peers, PeerCommit)
+	}
+	if err := db.w.execSimple(q); err != nil {
 		return err
 	}
-	db.lastAudit, db.head = id, h
+	db.writes = db.batchWrites
 	return nil
 }
 

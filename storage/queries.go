@@ -43,7 +43,6 @@ const (
 	qMarkReminder    = `UPDATE reminders SET sent_at = ? WHERE id = ?`
 	qLastManual      = `SELECT MAX(sent_at) FROM reminders WHERE task_id = ? AND step = -1`
 	qLastEvent       = `SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1`
-	qWriteLock       = `SELECT pg_advisory_xact_lock(?)` // PostgreSQL's (see OpenPostgres)
 	qBegin           = `BEGIN IMMEDIATE`
 	qCommit          = `COMMIT`
 	qRollback        = `ROLLBACK`

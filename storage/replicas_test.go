@@ -289,3 +289,42 @@ func TestReplicasHearEachOther(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A replica keeps the documents it committed (see beginShared); once another
+// replica changed one, the first must read it again, not write over the
+// change from what it kept.
+func TestKeptDocumentsYieldToOtherReplicas(t *testing.T) {
+	onlyOnPostgres(t)
+	dbs := replicas(t, 2)
+	ctx := context.Background()
+	save := func(db *storage.DB, id int64, edit func(d *flows.Document)) *flows.Document {
+		t.Helper()
+		var saved *flows.Document
+		_, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+			d := &flows.Document{Number: "N-1", TypeID: "t", Title: "t", Initiator: "a", State: flows.StateInApproval}
+			if id != 0 {
+				var err error
+				if d, err = tx.Document(id); err != nil {
+					return flows.Outcome{}, err
+				}
+			}
+			edit(d)
+			saved = d
+			return flows.Outcome{}, tx.SaveDocument(d)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return saved
+	}
+	d := save(dbs[0], 0, func(d *flows.Document) { d.Title = "A" }) // replica 0 keeps it
+	save(dbs[1], d.ID, func(d *flows.Document) { d.Counterparty = "от реплики 1" })
+	save(dbs[0], d.ID, func(d *flows.Document) { d.Title = "A2" })
+	got, err := dbs[1].Document(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Title != "A2" || got.Counterparty != "от реплики 1" {
+		t.Fatalf("after both replicas: title %q, counterparty %q", got.Title, got.Counterparty)
+	}
+}

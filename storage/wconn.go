@@ -73,6 +73,14 @@ func (w *wconn) ExecContext(_ context.Context, q string, args ...any) (sql.Resul
 	return st.(driver.StmtExecContext).ExecContext(context.Background(), nv)
 }
 
+// execSimple runs statements given as text alone, several at once if need
+// be: pgx sends a statement without arguments by the simple protocol, in
+// one round trip. PostgreSQL's only.
+func (w *wconn) execSimple(q string) error {
+	_, err := w.conn.(driver.ExecerContext).ExecContext(context.Background(), q, nil)
+	return err
+}
+
 // query starts a statement that returns rows.
 func (w *wconn) query(q string, args []any) (driver.Rows, error) {
 	st, nv, err := w.prepare(q, args)

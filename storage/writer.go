@@ -141,10 +141,7 @@ func (db *DB) runBatch(reqs []*writeReq) {
 // back, throwing their results away (see RunTwiceEnv).
 func (db *DB) rehearse(reqs []*writeReq) {
 	db.ensureWriter()
-	if _, err := db.w.ExecContext(context.Background(), qBegin); err != nil {
-		return
-	}
-	if err := db.lockForWrite(); err != nil {
+	if err := db.begin(); err != nil {
 		db.rollback()
 		return
 	}
@@ -174,13 +171,9 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 		}
 	}
 	db.ensureWriter()
-	if _, err := db.w.ExecContext(context.Background(), qBegin); err != nil {
-		fail(fmt.Errorf("begin write: %w", err))
-		return nil
-	}
-	if err := db.lockForWrite(); err != nil {
+	if err := db.begin(); err != nil {
 		db.rollback()
-		fail(err)
+		fail(fmt.Errorf("begin write: %w", err))
 		return nil
 	}
 	changed := false
@@ -222,23 +215,14 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 		db.rereadLastEvent()
 		return nil
 	}
-	if changed {
-		if err := db.notifyPeers(db.w, PeerCommit); err != nil {
-			db.rollback()
-			fail(err)
-			return nil
-		}
-	}
-	if _, err := db.w.ExecContext(context.Background(), qCommit); err != nil {
+	if err := db.commit(changed); err != nil {
 		db.rollback()
 		fail(fmt.Errorf("commit: %w", err))
 		return nil
 	}
 	db.commits++
 	db.head, db.lastAudit = b.head, b.lastAudit
-	if !db.pg {
-		db.cache.commit(b.pending)
-	}
+	db.cache.commit(b.pending)
 	for i, r := range reqs {
 		r.done <- results[i]
 	}
@@ -246,6 +230,25 @@ func (db *DB) tryBatch(reqs []*writeReq) (again []*writeReq) {
 		db.onCommit()
 	}
 	return nil
+}
+
+// begin starts a write transaction: BEGIN IMMEDIATE on SQLite, and on
+// PostgreSQL see beginShared.
+func (db *DB) begin() error {
+	if db.pg {
+		return db.beginShared()
+	}
+	_, err := db.w.ExecContext(context.Background(), qBegin)
+	return err
+}
+
+// commit commits it; changed says whether it changed anything.
+func (db *DB) commit(changed bool) error {
+	if db.pg {
+		return db.commitShared(changed)
+	}
+	_, err := db.w.ExecContext(context.Background(), qCommit)
+	return err
 }
 
 // rereadLastEvent takes the audit log's end from the file again after a
