@@ -23,9 +23,9 @@ MISSING_NOTE = for p in pdftotext:poppler-utils chromium:chromium; do \
 		command -v $${p%%:*} >/dev/null 2>&1 || echo "NOTE: $${p%%:*} is missing, so the tests that need it were skipped; apt-get install $${p\#\#*:} runs them"; \
 	done
 #
-# Last, on PostgreSQL: the storage contract, the engine's tests (crash tests
-# included) and the channels' suites with the race detector, then the whole
-# service's tests (every channel's scenarios, SIGKILL of the real binary,
+# Last, on PostgreSQL: the storage contract and the engine's tests (crash
+# tests included) with the race detector — the code that differs between the
+# backends is theirs — then the channels' suites and the whole service's tests (every channel's scenarios, SIGKILL of the real binary,
 # two replicas killed in turn, viza migrate), each in a schema of its own at
 # VIZA_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
 # Without a server that answers they are skipped with a note saying so;
@@ -36,9 +36,9 @@ test:
 	$(GO) test -race -count=1 ./...
 	VIZA_WRITER_RUN_TWICE=1 $(GO) test -count=1 ./flows/... ./bot/... ./cmd/viza/...
 	@if $(GO) run ./internal/pgready; then \
-		echo "VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 ./storage/... ./flows/... ./bot/... ./messages/... && … ./cmd/viza/..."; \
-		VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 ./storage/... ./flows/... ./bot/... ./messages/... && \
-		VIZA_TEST_BACKEND=postgres $(GO) test -count=1 ./cmd/viza/...; \
+		echo "VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 ./storage/... ./flows/... && … ./bot/... ./messages/... ./cmd/viza/..."; \
+		VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 ./storage/... ./flows/... && \
+		VIZA_TEST_BACKEND=postgres $(GO) test -count=1 ./bot/... ./messages/... ./cmd/viza/...; \
 	elif [ -n "$$VIZA_TEST_ALL" ]; then echo "PostgreSQL is required here (VIZA_TEST_ALL=1)"; exit 1; \
 	else echo "$(PG_NOTE)"; fi
 	@$(MISSING_NOTE)
