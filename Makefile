@@ -24,10 +24,11 @@ MISSING_NOTE = for p in pdftotext:poppler-utils chromium:chromium; do \
 	done
 #
 # Last, on PostgreSQL: the storage contract and the engine's tests (crash
-# tests included) with the race detector — the code that differs between the
-# backends is theirs — then the channels' suites and the whole service's tests (every channel's scenarios, SIGKILL of the real binary,
-# two replicas killed in turn, viza migrate), each in a schema of its own at
-# VIZA_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
+# tests included) with the race detector — the code that differs between
+# the backends is theirs — then the channels' suites and the whole
+# service's tests (every channel's scenarios, SIGKILL of the real binary,
+# two replicas killed in turn, viza migrate), each in a schema of its own
+# at VIZA_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
 # Without a server that answers they are skipped with a note saying so;
 # under VIZA_TEST_ALL=1 (CI) that fails instead.
 PG_NOTE = NOTE: PostgreSQL does not answer, so the PostgreSQL suite was skipped; start one, or point VIZA_TEST_POSTGRES_URL at one, to run it
