@@ -74,32 +74,10 @@ func TestCrashSafety(t *testing.T) {
 	if os.Getenv("VIZA_CRASH_DIR") != "" {
 		t.Skip("child")
 	}
-	rounds := 3
-	if s := os.Getenv("VIZA_CRASH_ROUNDS"); s != "" {
-		rounds, _ = strconv.Atoi(s)
-	}
+	rounds := crashRounds()
 	loc := storagetest.NewLocation(t)
 	ctx := context.Background()
-	db, files, err := storage.OpenAt(ctx, loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, ctx: ctx, db: db, clock: &flowstest.Clock{}}
-	h.dir, _ = testDirectory(t)
-	h.eng = flows.NewEngine(db, files, h.clock, nil, h.dir)
-	var cmds []crashCmd
-	for i := 0; len(cmds) < rounds*150+300; i++ {
-		out, err := h.eng.Start(ctx, flows.StartCmd{Key: h.key(), Actor: "ivanova", TypeID: "memo", Title: "t", File: file(h.key()),
-			Approvers: []flows.PersonID{"belova", "chernov", "zaitsev"}, Parallel: true})
-		h.must(err)
-		for _, tk := range h.doc(out.DocID).OpenTasks() {
-			if len(cmds) >= rounds*150+300 {
-				break
-			}
-			cmds = append(cmds, crashCmd{task: tk.ID, key: fmt.Sprintf("crash:%d", tk.ID), actor: string(tk.Assignee)})
-		}
-	}
-	h.must(db.Close())
+	cmds := prepareCrash(t, loc, rounds*150+300)
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	acked := map[string]crashCmd{}
@@ -123,7 +101,7 @@ func TestCrashSafety(t *testing.T) {
 	if len(acked) == 0 || interrupted == 0 {
 		t.Fatalf("%d acknowledged, %d rounds killed mid-stream: the test proved nothing", len(acked), interrupted)
 	}
-	db, _, err = storage.OpenAt(ctx, loc)
+	db, _, err := storage.OpenAt(ctx, loc)
 	if err != nil {
 		t.Fatalf("reopen after kills: %v", err)
 	}
@@ -209,29 +187,10 @@ func TestCrashSafetyTwoReplicas(t *testing.T) {
 	if !storagetest.Postgres() {
 		t.Skip("two processes share a database only on PostgreSQL")
 	}
-	rounds := 3
-	if s := os.Getenv("VIZA_CRASH_ROUNDS"); s != "" {
-		rounds, _ = strconv.Atoi(s)
-	}
+	rounds := crashRounds()
 	loc := storagetest.NewLocation(t)
 	ctx := context.Background()
-	db, files, err := storage.OpenAt(ctx, loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, ctx: ctx, db: db, clock: &flowstest.Clock{}}
-	h.dir, _ = testDirectory(t)
-	h.eng = flows.NewEngine(db, files, h.clock, nil, h.dir)
-	var cmds []crashCmd
-	for len(cmds) < rounds*200 {
-		out, err := h.eng.Start(ctx, flows.StartCmd{Key: h.key(), Actor: "ivanova", TypeID: "memo", Title: "t", File: file(h.key()),
-			Approvers: []flows.PersonID{"belova", "chernov", "zaitsev"}, Parallel: true})
-		h.must(err)
-		for _, tk := range h.doc(out.DocID).OpenTasks() {
-			cmds = append(cmds, crashCmd{task: tk.ID, key: fmt.Sprintf("crash:%d", tk.ID), actor: string(tk.Assignee)})
-		}
-	}
-	h.must(db.Close())
+	cmds := prepareCrash(t, loc, rounds*200)
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 	acked := map[string]crashCmd{}
@@ -262,7 +221,7 @@ func TestCrashSafetyTwoReplicas(t *testing.T) {
 	if len(acked) == 0 || interrupted == 0 {
 		t.Fatalf("%d acknowledged, %d rounds killed mid-stream: the test proved nothing", len(acked), interrupted)
 	}
-	db, _, err = storage.OpenAt(ctx, loc)
+	db, _, err := storage.OpenAt(ctx, loc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,4 +247,40 @@ func TestCrashSafetyTwoReplicas(t *testing.T) {
 	}
 	t.Logf("%d rounds (%d killed mid-stream), %d of %d decisions acknowledged, each stored once; chain of %d events intact",
 		rounds, interrupted, len(acked), len(cmds), rep.Events)
+}
+
+// crashRounds is how many rounds a crash test runs: VIZA_CRASH_ROUNDS
+// (make stress), else 3.
+func crashRounds() int {
+	if n, err := strconv.Atoi(os.Getenv("VIZA_CRASH_ROUNDS")); err == nil && n > 0 {
+		return n
+	}
+	return 3
+}
+
+// prepareCrash starts memos at loc, each waiting on three approvers at
+// once, and returns n of their open tasks as approvals to send.
+func prepareCrash(t *testing.T, loc storage.Location, n int) []crashCmd {
+	t.Helper()
+	ctx := context.Background()
+	db, files, err := storage.OpenAt(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, ctx: ctx, db: db, clock: &flowstest.Clock{}}
+	h.dir, _ = testDirectory(t)
+	h.eng = flows.NewEngine(db, files, h.clock, nil, h.dir)
+	var cmds []crashCmd
+	for len(cmds) < n {
+		out, err := h.eng.Start(ctx, flows.StartCmd{Key: h.key(), Actor: "ivanova", TypeID: "memo", Title: "t", File: file(h.key()),
+			Approvers: []flows.PersonID{"belova", "chernov", "zaitsev"}, Parallel: true})
+		h.must(err)
+		for _, tk := range h.doc(out.DocID).OpenTasks() {
+			if len(cmds) < n {
+				cmds = append(cmds, crashCmd{task: tk.ID, key: fmt.Sprintf("crash:%d", tk.ID), actor: string(tk.Assignee)})
+			}
+		}
+	}
+	h.must(db.Close())
+	return cmds
 }
