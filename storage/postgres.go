@@ -20,6 +20,9 @@ type lockKeys struct {
 	// peers is the LISTEN channel on which replicas tell each other of
 	// their commits (see ListenPeers).
 	peers string
+	// begin and commitNotify are the texts beginShared and commitShared
+	// send, made once: they hold the keys above.
+	begin, commitNotify string
 }
 
 func newLockKeys(schema string) lockKeys {
@@ -28,8 +31,11 @@ func newLockKeys(schema string) lockKeys {
 		h.Write([]byte("viza:" + schema + ":" + what))
 		return int64(h.Sum64())
 	}
-	return lockKeys{write: key("write"), migrate: key("migrate"), leader: key("leader"),
+	k := lockKeys{write: key("write"), migrate: key("migrate"), leader: key("leader"),
 		peers: fmt.Sprintf("viza_%x", uint64(key("peers")))}
+	k.begin = fmt.Sprintf(`BEGIN; SELECT pg_advisory_xact_lock(%d)`, k.write)
+	k.commitNotify = fmt.Sprintf(`SELECT pg_notify('%s', '%s'); COMMIT`, k.peers, PeerCommit)
+	return k
 }
 
 // OpenPostgres opens the Viza database at a postgres:// URL, applying
@@ -130,7 +136,7 @@ const qCountWrite = `INSERT INTO counters(name, value) VALUES ('writes', 1)
 // them. BEGIN and the lock go in one round trip (the simple protocol; the
 // key is a number of our own), the count and the head in another.
 func (db *DB) beginShared() error {
-	if err := db.w.execSimple(fmt.Sprintf(`BEGIN; SELECT pg_advisory_xact_lock(%d)`, db.locks.write)); err != nil {
+	if err := db.w.execSimple(db.locks.begin); err != nil {
 		return fmt.Errorf("begin and take the write lock: %w", err)
 	}
 	var writes, id int64
@@ -152,7 +158,7 @@ func (db *DB) beginShared() error {
 func (db *DB) commitShared(changed bool) error {
 	q := `COMMIT`
 	if changed {
-		q = fmt.Sprintf(`SELECT pg_notify('%s', '%s'); COMMIT`, db.locks.peers, PeerCommit)
+		q = db.locks.commitNotify
 	}
 	if err := db.w.execSimple(q); err != nil {
 		return err
