@@ -45,12 +45,18 @@ type Outbox interface {
 	// FanOut creates one pending delivery per channel that route returns
 	// for each notification not yet fanned out, and marks it fanned out.
 	FanOut(ctx context.Context, route func(Notification) []string, now time.Time) (int, error)
-	Due(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
+	// Due returns deliveries whose time has come, leaving out those of
+	// the closed channels.
+	Due(ctx context.Context, now time.Time, limit int, closed []string) ([]Delivery, error)
 	Delivered(ctx context.Context, id int64, ref string, now time.Time) error
 	Retry(ctx context.Context, id int64, next time.Time, reason string, now time.Time) error
+	// Hold puts a delivery off to next without counting the attempt: its
+	// channel lost its platform while sending it.
+	Hold(ctx context.Context, id int64, next time.Time, reason string, now time.Time) error
 	Failed(ctx context.Context, id int64, reason string, now time.Time) error
-	// NextDue returns the earliest pending delivery time, or false.
-	NextDue(ctx context.Context) (time.Time, bool, error)
+	// NextDue returns the earliest pending delivery time outside the
+	// closed channels, or false.
+	NextDue(ctx context.Context, closed []string) (time.Time, bool, error)
 	// Reroute adds deliveries of a notification through more channels.
 	Reroute(ctx context.Context, notificationID int64, channels []string, now time.Time) error
 }
@@ -65,6 +71,15 @@ type Patient interface {
 // stepChannel is the one channel a ladder step's own kind goes through: an
 // SMS step is an SMS, not a second chat reminder.
 var stepChannel = map[string]string{NoteReminderSMS: SendSMS, NoteReminderEmail: SendEmail}
+
+// Gated is implemented by a channel whose platform may be out of reach
+// (a messenger): while Open reports false the dispatcher leaves its
+// deliveries in the outbox, spending none of their attempts, and sends
+// them once it opens. A platform's outage is waited out, not counted as
+// the message's failure.
+type Gated interface {
+	Open() bool
+}
 
 // Pushes is implemented by a channel that pushes a notification to the
 // person (a messenger, SMS, mail) and says false for one that only keeps
@@ -127,7 +142,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if _, err := d.Step(ctx); err != nil && ctx.Err() == nil {
 			d.Log.Error("outbox step", "err", err)
 		}
-		next, ok, err := d.Outbox.NextDue(ctx)
+		next, ok, err := d.Outbox.NextDue(ctx, d.closed())
 		if !d.waker.Sleep(ctx, NextWait(d.Clock.Now(), next, ok && err == nil, d.Idle)) {
 			return nil
 		}
@@ -180,7 +195,7 @@ func (d *Dispatcher) Step(ctx context.Context) (int, error) {
 	if _, err := d.Outbox.FanOut(ctx, d.route, now); err != nil {
 		return 0, err
 	}
-	due, err := d.Outbox.Due(ctx, now, 200)
+	due, err := d.Outbox.Due(ctx, now, 200, d.closed())
 	if err != nil {
 		return 0, err
 	}
@@ -220,6 +235,17 @@ func (d *Dispatcher) Step(ctx context.Context) (int, error) {
 	return len(due), nil
 }
 
+// closed names the channels whose platform is out of reach now.
+func (d *Dispatcher) closed() []string {
+	var out []string
+	for _, c := range d.Channels {
+		if g, ok := c.(Gated); ok && !g.Open() {
+			out = append(out, c.Name())
+		}
+	}
+	return out
+}
+
 func (d *Dispatcher) channel(name string) Channel {
 	for _, c := range d.Channels {
 		if c.Name() == name {
@@ -251,6 +277,12 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 	}
 	var e *Error
 	transient := errors.As(err, &e) && e.Kind == KindTransient
+	if g, ok := c.(Gated); ok && transient && !g.Open() {
+		// The send showed the platform gone: the delivery waits for the
+		// channel to come back, keeping its attempts.
+		log.Info("delivery held until the channel is back", "err", err)
+		return d.Outbox.Hold(rec, dl.ID, now.Add(backoff(0)), err.Error(), now)
+	}
 	maxAttempts := d.MaxAttempts
 	if p, ok := c.(Patient); ok {
 		maxAttempts = max(maxAttempts, p.MaxAttempts())

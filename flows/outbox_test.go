@@ -238,3 +238,83 @@ func TestDispatcherRetriesAPatientChannelLonger(t *testing.T) {
 		}
 	}
 }
+
+// gatedRecorder is a channel whose platform can be out of reach: closed,
+// and a send that fails while it closes the gate (the platform went away
+// mid-send).
+type gatedRecorder struct {
+	recorder
+	open bool
+}
+
+func (g *gatedRecorder) Open() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.open
+}
+
+func (g *gatedRecorder) setOpen(v bool) {
+	g.mu.Lock()
+	g.open = v
+	g.mu.Unlock()
+}
+
+// TestDispatcherHoldsDeliveriesOfAClosedChannel: while a channel's
+// platform is out of reach its deliveries are neither attempted nor
+// spent — a day of outage loses nothing — and the other channels go on;
+// a send that finds the platform gone is held without counting; once the
+// gate opens, everything waiting is delivered.
+func TestDispatcherHoldsDeliveriesOfAClosedChannel(t *testing.T) {
+	h := newHarness(t)
+	h.start("ivanova", "contract", 10) // two task_assigned: petrov, sidorov
+	down := &gatedRecorder{recorder: recorder{name: "chat"}}
+	other := &recorder{name: "mail"}
+	disp := flows.NewDispatcher(h.db, h.eng.Directory, h.clock, slog.New(slog.DiscardHandler), down, other)
+	disp.MaxAttempts = 3
+	for range 10 {
+		if _, err := disp.Step(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(time.Hour)
+	}
+	if down.count() != 0 || len(down.tries) != 0 {
+		t.Fatalf("a closed channel was tried: %v", down.tries)
+	}
+	if other.count() != 2 {
+		t.Fatalf("the other channel delivered %d, want 2", other.count())
+	}
+	if next, ok, err := h.db.NextDue(h.ctx, []string{"chat"}); err != nil || ok {
+		t.Fatalf("NextDue outside the closed channel = %v %v %v, want nothing", next, ok, err)
+	}
+	// Open, but the platform goes away during the first send: held, not
+	// spent, however many times it happens.
+	down.setOpen(true)
+	down.fail = func(n flows.Notification, attempt int) error {
+		if attempt <= 5 {
+			down.open = false // the platform is gone (the lock is held by Deliver)
+			return &flows.Error{Kind: flows.KindTransient, Code: "chat_unavailable"}
+		}
+		return nil
+	}
+	for range 5 {
+		down.setOpen(true)
+		if _, err := disp.Step(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(time.Minute)
+	}
+	down.setOpen(true)
+	for range 3 {
+		if _, err := disp.Step(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(time.Minute)
+	}
+	if down.count() != 2 {
+		t.Fatalf("after the outage the channel delivered %d, want 2 (tries %v)", down.count(), down.tries)
+	}
+	st, err := h.db.OutboxStats(h.ctx)
+	if err != nil || st.Failed != 0 || st.Pending != 0 {
+		t.Fatalf("outbox %+v %v: nothing may fail or wait after the outage", st, err)
+	}
+}

@@ -93,24 +93,26 @@ func (db *DB) FanOut(ctx context.Context, route func(flows.Notification) []strin
 // a long queue to a person at Telegram's one message a second keeps it,
 // and one that dies loses all of its claims at once, to whichever replica
 // looks next.
-func (db *DB) Due(ctx context.Context, now time.Time, limit int) ([]flows.Delivery, error) {
+func (db *DB) Due(ctx context.Context, now time.Time, limit int, closed []string) ([]flows.Delivery, error) {
+	skip, skipArgs := notIn("channel", closed)
 	q, args := `SELECT d.id, d.channel, d.attempts, n.id, n.payload FROM deliveries d
 		JOIN notifications n ON n.id = d.notification_id
-		WHERE d.state = 'pending' AND d.next_at <= ? ORDER BY d.next_at, d.id LIMIT ?`, []any{now.UnixNano(), limit}
+		WHERE d.state = 'pending' AND d.next_at <= ?`+strings.ReplaceAll(skip, "channel", "d.channel")+` ORDER BY d.next_at, d.id LIMIT ?`,
+		append(append([]any{now.UnixNano()}, skipArgs...), limit)
 	if db.pg {
 		// The rows are picked and locked once, in a CTE of their own: in
 		// UPDATE … WHERE id IN (SELECT … SKIP LOCKED), a row another replica
 		// updated meanwhile makes PostgreSQL recheck the join, running the
 		// subquery again, and so claim rows it never locked.
 		q, args = `WITH picked AS MATERIALIZED (
-			SELECT id FROM deliveries WHERE state = 'pending' AND next_at <= ?
+			SELECT id FROM deliveries WHERE state = 'pending' AND next_at <= ?`+skip+`
 				AND (claimed_by = ? OR claimed_by NOT IN (`+qLiveReplicas+`))
 			ORDER BY next_at, id LIMIT ? FOR UPDATE SKIP LOCKED),
 		claimed AS (
 			UPDATE deliveries d SET claimed_by = ? FROM picked WHERE d.id = picked.id
 			RETURNING d.id, d.channel, d.attempts, d.notification_id)
 		SELECT c.id, c.channel, c.attempts, n.id, n.payload FROM claimed c JOIN notifications n ON n.id = c.notification_id
-		ORDER BY c.id`, []any{now.UnixNano(), db.replica, limit, db.replica}
+		ORDER BY c.id`, append(append([]any{now.UnixNano()}, skipArgs...), db.replica, limit, db.replica)
 	}
 	rows, err := db.reader.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -134,11 +136,30 @@ func (db *DB) Due(ctx context.Context, now time.Time, limit int) ([]flows.Delive
 	return out, rows.Err()
 }
 
+// notIn is " AND col NOT IN (?,…)" with its arguments, or nothing for an
+// empty list.
+func notIn(col string, values []string) (string, []any) {
+	if len(values) == 0 {
+		return "", nil
+	}
+	args := make([]any, len(values))
+	for i, v := range values {
+		args[i] = v
+	}
+	return " AND " + col + " NOT IN (" + strings.TrimSuffix(strings.Repeat("?,", len(values)), ",") + ")", args
+}
+
 func (db *DB) setDelivery(ctx context.Context, id int64, state string, next time.Time, ref, reason string, now time.Time) error {
+	return db.updateDelivery(ctx, id, state, next, ref, reason, now, 1)
+}
+
+// updateDelivery records what became of a delivery; counted adds to its
+// attempts (0 for a hold, which is not the message's failure).
+func (db *DB) updateDelivery(ctx context.Context, id int64, state string, next time.Time, ref, reason string, now time.Time, counted int) error {
 	return db.writeTx(ctx, func(tx execer) error {
 		// claimed_by is let go: a delivery to retry is anyone's again.
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state=?, attempts=attempts+1, next_at=?, ref=?, last_error=?, updated_at=?, claimed_by=0
-			WHERE id=? AND state='pending'`, state, next.UnixNano(), ref, reason, now.UnixNano(), id)
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state=?, attempts=attempts+?, next_at=?, ref=?, last_error=?, updated_at=?, claimed_by=0
+			WHERE id=? AND state='pending'`, state, counted, next.UnixNano(), ref, reason, now.UnixNano(), id)
 		if err != nil {
 			return fmt.Errorf("update delivery %d: %w", id, err)
 		}
@@ -164,15 +185,21 @@ func (db *DB) Retry(ctx context.Context, id int64, next time.Time, reason string
 	return db.setDelivery(ctx, id, deliveryPending, next, "", reason, now)
 }
 
+// Hold implements flows.Outbox.
+func (db *DB) Hold(ctx context.Context, id int64, next time.Time, reason string, now time.Time) error {
+	return db.updateDelivery(ctx, id, deliveryPending, next, "", reason, now, 0)
+}
+
 // Failed implements flows.Outbox.
 func (db *DB) Failed(ctx context.Context, id int64, reason string, now time.Time) error {
 	return db.setDelivery(ctx, id, deliveryFailed, now, "", reason, now)
 }
 
 // NextDue implements flows.Outbox.
-func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
+func (db *DB) NextDue(ctx context.Context, closed []string) (time.Time, bool, error) {
 	var n sql.NullInt64
-	if err := db.reader.QueryRowContext(ctx, `SELECT MIN(next_at) FROM deliveries WHERE state = 'pending'`).Scan(&n); err != nil {
+	skip, args := notIn("channel", closed)
+	if err := db.reader.QueryRowContext(ctx, `SELECT MIN(next_at) FROM deliveries WHERE state = 'pending'`+skip, args...).Scan(&n); err != nil {
 		return time.Time{}, false, fmt.Errorf("next due delivery: %w", err)
 	}
 	return fromNanos(n), n.Valid, nil

@@ -75,7 +75,7 @@ func TestDueDeliveriesAreClaimedOnce(t *testing.T) {
 	for _, db := range dbs {
 		wg.Go(func() {
 			for range notes { // marked ones leave the due list; a bug that kept them would loop, not hang
-				due, err := db.Due(ctx, now, 7)
+				due, err := db.Due(ctx, now, 7, nil)
 				if err != nil {
 					t.Error(err)
 					return
@@ -108,16 +108,16 @@ func TestDueDeliveriesAreClaimedOnce(t *testing.T) {
 	// Replica 0 claims a queue and is slow with it: replica 1 waits, an
 	// hour later too. Replica 0 dies: replica 1 takes the whole queue.
 	queueNotes(t, dbs[0], 20, now)
-	if due, err := dbs[0].Due(ctx, now, 100); err != nil || len(due) != 20 {
+	if due, err := dbs[0].Due(ctx, now, 100, nil); err != nil || len(due) != 20 {
 		t.Fatalf("replica 0 claimed %d, %v", len(due), err)
 	}
-	if due, err := dbs[1].Due(ctx, now.Add(time.Hour), 100); err != nil || len(due) != 0 {
+	if due, err := dbs[1].Due(ctx, now.Add(time.Hour), 100, nil); err != nil || len(due) != 0 {
 		t.Fatalf("replica 1 took %d deliveries replica 0 is sending, %v", len(due), err)
 	}
 	if err := dbs[0].Close(); err != nil {
 		t.Fatal(err)
 	}
-	if due, err := dbs[1].Due(ctx, now, 100); err != nil || len(due) != 20 {
+	if due, err := dbs[1].Due(ctx, now, 100, nil); err != nil || len(due) != 20 {
 		t.Fatalf("after replica 0 died replica 1 took %d of 20, %v", len(due), err)
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/viza-app/viza/bot/chat"
+	"github.com/viza-app/viza/bot/health"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/storage"
@@ -56,6 +57,7 @@ type Store interface {
 	StateGet(ctx context.Context, channel, key string) (string, bool, error)
 	StatePut(ctx context.Context, channel, key, value string) error
 	StateKeep(ctx context.Context, channel, key, value string) (string, error)
+	StateSwap(ctx context.Context, channel, key, old, new string) (bool, error)
 }
 
 // Config is the channel's part of viza.yaml plus the secrets.
@@ -87,6 +89,11 @@ type Transport struct {
 	clientID string // v1 over an inbound webhook
 
 	edits coalescer
+	// Health is where the channel stands (nil in tests without one).
+	Health *health.Component
+	// connMu keeps two Connects (the supervisor's and a reinstall's)
+	// from registering at once.
+	connMu sync.Mutex
 
 	mu    sync.Mutex
 	chats map[string]int64 // dialog → chat id, for v1 uploads
@@ -97,9 +104,9 @@ var (
 	_ chat.CounterpartyFinder = (*Transport)(nil)
 )
 
-// New connects to the portal: it settles the mode (auto: Chatbots 2.0
-// where imbot.v2.Revision.get answers, classic imbot elsewhere), and
-// registers the bot and its commands — idempotently, on every start.
+// New prepares the transport without calling the portal: Connect does
+// that, in the background, so that an unreachable portal never holds up
+// the service.
 func New(ctx context.Context, cfg Config, c *Client, store Store, log *slog.Logger) (*Transport, error) {
 	if cfg.Mode == "" {
 		cfg.Mode = "auto"
@@ -113,33 +120,80 @@ func New(ctx context.Context, cfg Config, c *Client, store Store, log *slog.Logg
 	t := &Transport{cfg: cfg, c: c, store: store, log: log.With("channel", Name), chats: map[string]int64{},
 		edits: coalescer{window: 30 * time.Millisecond}}
 	t.inbox = &chat.Inbox{Store: store, Channel: Name, Log: t.log, Event: t.inboxEvent}
-	initCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
 	t.mode = cfg.Mode
-	if t.mode == "auto" {
-		err := c.Call(initCtx, "imbot.v2.Revision.get", map[string]any{}, nil)
-		var ae *APIError
-		switch {
-		case err == nil:
-			t.mode = "fetch"
-		case errors.As(err, &ae) && (ae.Status == http.StatusNotFound || strings.Contains(ae.Code, "METHOD_NOT_FOUND")):
-			t.mode = "events" // a portal without Chatbots 2.0
-		default:
-			return nil, fmt.Errorf("bitrix24: ask the portal for Chatbots 2.0: %w", err)
-		}
-	}
-	if t.mode == "events" && cfg.EventsURL == "" {
-		return nil, errors.New("bitrix24: classic imbot needs http.public_url, where the portal posts events")
-	}
-	if err := t.register(initCtx); err != nil {
-		return nil, err
-	}
-	t.log.Info("bitrix24 bot ready", "mode", t.mode, "bot", t.botID)
 	return t, nil
 }
 
-// Mode is how events arrive: fetch (Chatbots 2.0) or events (classic).
-func (t *Transport) Mode() string { return t.mode }
+// Connect settles the mode (auto: Chatbots 2.0 where
+// imbot.v2.Revision.get answers, classic imbot elsewhere) and registers
+// the bot and its commands — idempotently, as it is repeated until it
+// succeeds. A refusal that retrying will not change (bad credentials, no
+// installation) comes back as a permanent error.
+func (t *Transport) Connect(ctx context.Context) error {
+	t.connMu.Lock()
+	defer t.connMu.Unlock()
+	mode := t.Mode()
+	if mode == "auto" {
+		err := t.c.Call(ctx, "imbot.v2.Revision.get", map[string]any{}, nil)
+		var ae *APIError
+		switch {
+		case err == nil:
+			mode = "fetch"
+		case errors.As(err, &ae) && (ae.Status == http.StatusNotFound || strings.Contains(ae.Code, "METHOD_NOT_FOUND")):
+			mode = "events" // a portal without Chatbots 2.0
+		default:
+			return fmt.Errorf("bitrix24: ask the portal for Chatbots 2.0: %w", connectErr(err))
+		}
+	}
+	if mode == "events" && t.cfg.EventsURL == "" {
+		return flows.Errorf(flows.KindPermanent, "bitrix24_config", "classic imbot needs http.public_url, where the portal posts events")
+	}
+	t.mu.Lock()
+	t.mode = mode
+	t.mu.Unlock()
+	if err := t.register(ctx); err != nil {
+		return connectErr(err)
+	}
+	t.log.Info("bitrix24 bot ready", "mode", mode, "bot", t.botID)
+	return nil
+}
+
+// Probe asks the portal for its time (server.time, any user may): whether
+// it is there and still takes the credentials.
+func (t *Transport) Probe(ctx context.Context) error {
+	if err := t.c.Call(ctx, "server.time", map[string]any{}, nil); err != nil {
+		return fmt.Errorf("bitrix24: server.time: %w", connectErr(err))
+	}
+	return nil
+}
+
+// connectErr says whether a failure to reach the portal will pass by
+// itself (it is down, slow, over its limits) or needs a person: the
+// application is not installed, the credentials are refused, the portal
+// lacks the method.
+func connectErr(err error) error {
+	var fe *flows.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	var ae *APIError
+	switch {
+	case errors.Is(err, ErrNotInstalled):
+		return &flows.Error{Kind: flows.KindPermanent, Code: "bitrix24_not_installed", Err: err}
+	case errors.As(err, &ae) && ae.Code == "refresh_failed":
+	case errors.As(err, &ae) && !ae.Temporary():
+		return &flows.Error{Kind: flows.KindPermanent, Code: "bitrix24_rejected", Err: err}
+	}
+	return &flows.Error{Kind: flows.KindTransient, Code: "bitrix24_unavailable", Err: err}
+}
+
+// Mode is how events arrive: fetch (Chatbots 2.0) or events (classic);
+// auto until the first Connect settled it.
+func (t *Transport) Mode() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.mode
+}
 
 // kept returns a random value stored under key, made on first use.
 func (t *Transport) kept(ctx context.Context, key string) (string, error) {
@@ -282,7 +336,7 @@ func (t *Transport) Run(ctx context.Context, m *chat.Messenger) error {
 	// transport still writes after the service closes its database.
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return t.inbox.Run(ctx, m) })
-	if t.mode == "fetch" {
+	if t.Mode() == "fetch" {
 		g.Go(func() error { return t.fetchLoop(ctx) })
 	}
 	return g.Wait()
@@ -328,9 +382,15 @@ func (t *Transport) fetchLoop(ctx context.Context) error {
 				return nil
 			}
 			t.log.Warn("fetch events", "err", t.c.Redact(err.Error()))
+			if ce := connectErr(err); flows.ErrorKind(ce) == flows.KindTransient {
+				// The client waited out a minute of failures already: the
+				// portal is out of reach until a probe says otherwise.
+				t.Health.Trouble(t.c.RedactErr(err))
+			}
 			sleep(ctx, t.cfg.Poll)
 			continue
 		}
+		t.Health.Fine()
 		if len(res.Events) > 0 {
 			items := make([]storage.InboxItem, 0, len(res.Events))
 			for _, e := range res.Events {
@@ -389,6 +449,11 @@ func (t *Transport) apiErr(err error) error {
 	}
 	err = t.c.RedactErr(err)
 	var ae *APIError
+	if errors.As(err, &ae) && (ae.Code == "invalid_grant" || ae.Code == "refresh_failed") || errors.Is(err, ErrNotInstalled) {
+		// The application lost its tokens: the channel parks until it is
+		// reinstalled (see connectErr), and what it was to send waits.
+		return &flows.Error{Kind: flows.KindTransient, Code: "bitrix24_unavailable", Err: err}
+	}
 	if errors.As(err, &ae) && !ae.Temporary() {
 		switch ae.Code {
 		case "ACCESS_DENIED", "USER_NOT_FOUND", "DIALOG_ID_EMPTY", "CHAT_NOT_FOUND":

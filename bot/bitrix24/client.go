@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -113,12 +112,29 @@ func (e *APIError) Temporary() bool {
 	return e.Status >= 500 || e.Status == http.StatusTooManyRequests || e.Code == "QUERY_LIMIT_EXCEEDED" || e.Code == "OPERATION_TIME_LIMIT"
 }
 
-// Redact masks the client's secrets in a text, for logs.
-func (c *Client) Redact(s string) string { return secret.String(s, c.secrets...) }
+// OAuth is the local application's tokens, nil over an inbound webhook.
+func (c *Client) OAuth() *OAuth { return c.oauth }
+
+// Secrets are the values the client keeps out of errors and logs (the
+// webhook and its key, the client secret); the OAuth tokens, which
+// change, are masked by Redact as they are.
+func (c *Client) Secrets() []string { return append([]string(nil), c.secrets...) }
+
+// Redact masks the client's secrets in a text, for logs: the fixed ones
+// and the OAuth tokens as they are now (a portal or a proxy may echo the
+// body's auth parameter back).
+func (c *Client) Redact(s string) string { return secret.String(s, c.allSecrets()...) }
 
 // RedactErr masks the client's secrets in an error's text, keeping its
 // chain.
-func (c *Client) RedactErr(err error) error { return secret.Redact(err, c.secrets...) }
+func (c *Client) RedactErr(err error) error { return secret.Redact(err, c.allSecrets()...) }
+
+func (c *Client) allSecrets() []string {
+	if c.oauth == nil {
+		return c.secrets
+	}
+	return append(append([]string(nil), c.secrets...), c.oauth.current()...)
+}
 
 // Call runs one method with params (marshalled as JSON) and decodes the
 // envelope's result into out (nil to ignore it).
@@ -133,7 +149,7 @@ func (c *Client) Call(ctx context.Context, method string, params any, out any) e
 		if err := c.bucket.Wait(ctx); err != nil {
 			return err
 		}
-		raw, err := c.post(ctx, method, body)
+		raw, used, err := c.post(ctx, method, body)
 		var ae *APIError
 		switch {
 		case err == nil:
@@ -146,8 +162,8 @@ func (c *Client) Call(ctx context.Context, method string, params any, out any) e
 			return nil
 		case errors.As(err, &ae) && c.oauth != nil && !refreshed && (ae.Code == "expired_token" || ae.Code == "invalid_token"):
 			refreshed = true
-			if rerr := c.oauth.Refresh(ctx); rerr != nil {
-				return fmt.Errorf("bitrix24: %s: %w", method, rerr)
+			if rerr := c.oauth.Refresh(ctx, used); rerr != nil {
+				return fmt.Errorf("bitrix24: %s: %w", method, c.RedactErr(rerr))
 			}
 			continue
 		case errors.As(err, &ae) && ae.Temporary(), errors.As(err, new(*unreachable)) && ctx.Err() == nil:
@@ -171,12 +187,15 @@ func (c *Client) Call(ctx context.Context, method string, params any, out any) e
 	}
 }
 
-func (c *Client) post(ctx context.Context, method string, body []byte) (json.RawMessage, error) {
+// post sends one call; with OAuth it also returns the access token it
+// used, so that a refresh knows which token the portal refused.
+func (c *Client) post(ctx context.Context, method string, body []byte) (json.RawMessage, string, error) {
 	endpoint := c.base + method
+	var token string
 	if c.oauth != nil {
-		token, err := c.oauth.Token(ctx)
-		if err != nil {
-			return nil, err
+		var err error
+		if token, err = c.oauth.Token(ctx); err != nil {
+			return nil, "", err
 		}
 		// The token goes as the body's auth parameter, not in the URL, so
 		// that no error that names the URL can carry it.
@@ -189,18 +208,18 @@ func (c *Client) post(ctx context.Context, method string, body []byte) (json.Raw
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("bitrix24: %s: %w", method, err)
+		return nil, token, fmt.Errorf("bitrix24: %s: %w", method, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, &unreachable{fmt.Errorf("bitrix24: %s: %w", method, err)}
+		return nil, token, &unreachable{fmt.Errorf("bitrix24: %s: %w", method, err)}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, &unreachable{fmt.Errorf("bitrix24: %s: read answer: %w", method, err)}
+		return nil, token, &unreachable{fmt.Errorf("bitrix24: %s: read answer: %w", method, err)}
 	}
 	var env struct {
 		Result      json.RawMessage `json:"result"`
@@ -214,9 +233,9 @@ func (c *Client) post(ctx context.Context, method string, body []byte) (json.Raw
 		if e.Code == "" {
 			e.Code = http.StatusText(resp.StatusCode)
 		}
-		return nil, e
+		return nil, token, e
 	}
-	return env.Result, nil
+	return env.Result, token, nil
 }
 
 // BatchCall is one call of a batch.
@@ -337,112 +356,6 @@ type unreachable struct{ err error }
 
 func (u *unreachable) Error() string { return u.err.Error() }
 func (u *unreachable) Unwrap() error { return u.err }
-
-// OAuth holds a local application's tokens: the access token lasts an
-// hour, the refresh token is kept in SQLite so that a restart goes on
-// with it.
-type OAuth struct {
-	ClientID     string
-	ClientSecret string
-	// TokenURL is the OAuth server (https://oauth.bitrix.info/oauth/token/).
-	TokenURL string
-	Store    TokenStore
-
-	http   *secret.Client
-	mu     sync.Mutex
-	tokens Tokens
-	loaded bool
-}
-
-// Tokens are an application's OAuth tokens.
-type Tokens struct {
-	Access  string    `json:"access"`
-	Refresh string    `json:"refresh"`
-	Expires time.Time `json:"expires"`
-}
-
-// TokenStore keeps the tokens.
-type TokenStore interface {
-	LoadTokens(ctx context.Context) (Tokens, bool, error)
-	SaveTokens(ctx context.Context, t Tokens) error
-}
-
-// ErrNotInstalled means the application has no tokens yet: it is
-// installed on the portal, which hands them over (see Install).
-var ErrNotInstalled = errors.New("bitrix24: the application has no OAuth tokens yet; install it on the portal")
-
-// Token returns a valid access token, refreshed when it is about to
-// expire.
-func (o *OAuth) Token(ctx context.Context) (string, error) {
-	o.mu.Lock()
-	if !o.loaded {
-		t, ok, err := o.Store.LoadTokens(ctx)
-		if err != nil {
-			o.mu.Unlock()
-			return "", err
-		}
-		o.tokens, o.loaded = t, ok
-	}
-	t := o.tokens
-	o.mu.Unlock()
-	if t.Refresh == "" {
-		return "", ErrNotInstalled
-	}
-	if time.Until(t.Expires) < 5*time.Minute {
-		if err := o.Refresh(ctx); err != nil {
-			return "", err
-		}
-		o.mu.Lock()
-		t = o.tokens
-		o.mu.Unlock()
-	}
-	return t.Access, nil
-}
-
-// Set keeps tokens the portal handed over (at installation).
-func (o *OAuth) Set(ctx context.Context, t Tokens) error {
-	o.mu.Lock()
-	o.tokens, o.loaded = t, true
-	o.mu.Unlock()
-	return o.Store.SaveTokens(ctx, t)
-}
-
-// Refresh trades the refresh token for new tokens.
-func (o *OAuth) Refresh(ctx context.Context) error {
-	o.mu.Lock()
-	refresh := o.tokens.Refresh
-	o.mu.Unlock()
-	if refresh == "" {
-		return ErrNotInstalled
-	}
-	// Posted as a form, so that neither the client secret nor the refresh
-	// token is in a URL an error could name.
-	form := url.Values{"grant_type": {"refresh_token"}, "client_id": {o.ClientID}, "client_secret": {o.ClientSecret}, "refresh_token": {refresh}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.TokenURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return fmt.Errorf("bitrix24: refresh token: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := o.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("bitrix24: refresh token: %w", err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Access      string `json:"access_token"`
-		Refresh     string `json:"refresh_token"`
-		ExpiresIn   int    `json:"expires_in"`
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Access == "" {
-		return &APIError{Status: resp.StatusCode, Code: "refresh_failed", Description: out.Error + " " + out.Description}
-	}
-	if out.ExpiresIn == 0 {
-		out.ExpiresIn = 3600
-	}
-	return o.Set(ctx, Tokens{Access: out.Access, Refresh: out.Refresh, Expires: time.Now().Add(time.Duration(out.ExpiresIn) * time.Second)})
-}
 
 // User is a portal user as user.get lists them.
 type User struct {

@@ -91,7 +91,7 @@ func TestInstallation(t *testing.T) {
 	db := openDB(t)
 	_, o := oauthClient(t, fake, db)
 	var logs bytes.Buffer
-	srv := httptest.NewServer(bitrix24.InstallHandler(o, fake.RESTURL, db, slog.New(slog.NewTextHandler(&logs, nil))))
+	srv := httptest.NewServer(bitrix24.InstallHandler(o, fake.RESTURL, db, slog.New(slog.NewTextHandler(&logs, nil)), nil))
 	defer srv.Close()
 	ctx := context.Background()
 

@@ -22,7 +22,17 @@ func (s StateTokens) LoadTokens(ctx context.Context) (Tokens, bool, error) {
 		return Tokens{}, false, err
 	}
 	var t Tokens
-	return t, json.Unmarshal([]byte(v), &t) == nil, nil
+	ok = json.Unmarshal([]byte(v), &t) == nil
+	t.raw = v
+	return t, ok, nil
+}
+
+// SwapTokens implements TokenStore with a conditional write on the stored
+// text: on PostgreSQL, two replicas that read one pair cannot both claim
+// its refresh.
+func (s StateTokens) SwapTokens(ctx context.Context, old, next Tokens) (bool, error) {
+	b, _ := json.Marshal(next)
+	return s.Store.StateSwap(ctx, Name, "oauth", old.raw, string(b))
 }
 
 // SaveTokens implements TokenStore.
@@ -40,7 +50,7 @@ func (s StateTokens) SaveTokens(ctx context.Context, t Tokens) error {
 func InstallHandler(oauth *OAuth, restURL string, store Store, log interface {
 	Info(string, ...any)
 	Warn(string, ...any)
-}) http.Handler {
+}, installed func()) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil {
@@ -86,7 +96,10 @@ func InstallHandler(oauth *OAuth, restURL string, store Store, log interface {
 			http.Error(w, "try again", http.StatusServiceUnavailable)
 			return
 		}
-		log.Info("bitrix24 application installed; restart Viza to connect the bot")
+		log.Info("bitrix24 application installed; the bot connects now")
+		if installed != nil {
+			installed()
+		}
 		w.WriteHeader(http.StatusOK)
 	})
 }
@@ -95,6 +108,10 @@ type memTokens struct{ t *Tokens }
 
 func (m memTokens) LoadTokens(context.Context) (Tokens, bool, error) { return *m.t, true, nil }
 func (m memTokens) SaveTokens(_ context.Context, t Tokens) error     { *m.t = t; return nil }
+func (m memTokens) SwapTokens(_ context.Context, _, next Tokens) (bool, error) {
+	*m.t = next
+	return true, nil
+}
 
 type notOurs struct{}
 

@@ -25,6 +25,9 @@ func newTransport(t *testing.T, fake *b24fake.Server) *bitrix24.Transport {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := tr.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return tr
 }
 
@@ -97,6 +100,9 @@ func TestRegistrationIsIdempotent(t *testing.T) {
 			start := func() *bitrix24.Transport {
 				tr, err := bitrix24.New(context.Background(), bitrix24.Config{EventsURL: "https://viza.example/bitrix24/events"}, c, db, slog.New(slog.DiscardHandler))
 				if err != nil {
+					t.Fatal(err)
+				}
+				if err := tr.Connect(context.Background()); err != nil {
 					t.Fatal(err)
 				}
 				return tr

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -14,6 +15,22 @@ import (
 // after the file to read, the outcome shown on a card once the task
 // closes, the final version and the approval sheet with the approval.
 func (m *Messenger) Deliver(ctx context.Context, n flows.Notification, p *flows.Person) (string, error) {
+	ref, err := m.deliver(ctx, n, p)
+	if g := m.gate(); g != nil && err != nil && ctx.Err() == nil && platformGone(err) {
+		g.Trouble(err)
+	}
+	return ref, err
+}
+
+// platformGone tells whether a failed send may mean the platform is out
+// of reach (refused, timed out, 5xx), rather than that it refused this one
+// message or asked to slow down.
+func platformGone(err error) bool {
+	var e *flows.Error
+	return errors.As(err, &e) && e.Kind == flows.KindTransient && e.RetryAfter == 0
+}
+
+func (m *Messenger) deliver(ctx context.Context, n flows.Notification, p *flows.Person) (string, error) {
 	conv, err := m.convOf(ctx, p)
 	if err != nil {
 		return "", err

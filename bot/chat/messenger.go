@@ -50,13 +50,45 @@ type Messenger struct {
 	log  *slog.Logger
 
 	mu       sync.Mutex
+	gateway  Gate
 	links    map[string]flows.PersonID // platform user → person, by a shared phone
 	convs    map[flows.PersonID]string // person → private conversation
 	inactive map[flows.PersonID]bool   // blocked the bot
 	langs    map[flows.PersonID]string
 }
 
-var _ flows.Channel = (*Messenger)(nil)
+var (
+	_ flows.Channel = (*Messenger)(nil)
+	_ flows.Gated   = (*Messenger)(nil)
+)
+
+// Gate is where the messenger's platform stands (a bot/health.Component):
+// whether deliveries may go now, and how a send tells that the platform
+// seems gone.
+type Gate interface {
+	Open() bool
+	Trouble(err error)
+}
+
+// SetGate puts the messenger's deliveries behind g.
+func (m *Messenger) SetGate(g Gate) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gateway = g
+}
+
+func (m *Messenger) gate() Gate {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.gateway
+}
+
+// Open implements flows.Gated: deliveries wait while the platform is out
+// of reach. A messenger without a gate (a test's) is always open.
+func (m *Messenger) Open() bool {
+	g := m.gate()
+	return g == nil || g.Open()
+}
 
 // New makes the conversation on transport t, loading the people linked by
 // phone, who blocked the bot and who chose another language.

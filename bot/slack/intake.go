@@ -38,6 +38,12 @@ func (t *Transport) intake(ctx context.Context, kind string, payload json.RawMes
 	if !keep {
 		return ack, true
 	}
+	if team, ent := teamOf(kind, payload); !t.ours(team, ent) {
+		// Signed with our secret yet from another workspace (a shared
+		// channel, an app installed twice): not ours to act on.
+		t.log.Warn("slack request from another team dropped", "team", team, "enterprise", ent, "key", key)
+		return nil, true
+	}
 	fresh, err := t.keep(ctx, key, stored{Kind: kind, Payload: payload})
 	if err != nil {
 		t.log.Error("store slack request", "key", key, "err", err)
@@ -111,6 +117,40 @@ func (t *Transport) classify(kind string, payload json.RawMessage) (key string, 
 		return "cmd:" + cmd["trigger_id"], nil, true
 	}
 	return "", nil, false
+}
+
+// teamOf reads which workspace (and enterprise) a request came from.
+func teamOf(kind string, payload json.RawMessage) (team, enterprise string) {
+	switch kind {
+	case "events_api":
+		var env struct {
+			Team       string `json:"team_id"`
+			Enterprise string `json:"enterprise_id"`
+		}
+		json.Unmarshal(payload, &env)
+		return env.Team, env.Enterprise
+	case "interactive":
+		var cb struct {
+			Team struct {
+				ID         string `json:"id"`
+				Enterprise string `json:"enterprise_id"`
+			} `json:"team"`
+			Enterprise *struct {
+				ID string `json:"id"`
+			} `json:"enterprise"`
+		}
+		json.Unmarshal(payload, &cb)
+		ent := cb.Team.Enterprise
+		if cb.Enterprise != nil && cb.Enterprise.ID != "" {
+			ent = cb.Enterprise.ID
+		}
+		return cb.Team.ID, ent
+	case "slash_commands":
+		var cmd map[string]string
+		json.Unmarshal(payload, &cmd)
+		return cmd["team_id"], cmd["enterprise_id"]
+	}
+	return "", ""
 }
 
 // formAnswer is the text typed into a modal's field, "" when there is

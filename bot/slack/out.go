@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -219,6 +220,12 @@ func (w *limitWriter) Write(p []byte) (int, error) {
 // the token cannot read comes back as the sign-in page, which the library
 // reports; HTML where the file is not HTML is refused too.
 func (t *Transport) Fetch(ctx context.Context, f chat.FileRef, max int64) ([]byte, error) {
+	if !t.fileHost(f.Ref) {
+		// The library sends the bot token with the download: a link to
+		// another host, however it came, would hand the token over.
+		t.log.Warn("file link outside Slack's file hosts refused", "host", hostOf(f.Ref))
+		return nil, flows.Errorf(flows.KindPermanent, "slack_rejected", "file link outside Slack's hosts: %s", hostOf(f.Ref))
+	}
 	w := &limitWriter{max: max}
 	err := t.call(ctx, "files.download", "", func(ctx context.Context) error { return t.api.GetFileContext(ctx, f.Ref, w) })
 	switch {
@@ -231,6 +238,29 @@ func (t *Transport) Fetch(ctx context.Context, f chat.FileRef, max int64) ([]byt
 		return nil, flows.Errorf(flows.KindPermanent, "slack_rejected", "download of %s returned a web page", f.Name)
 	}
 	return w.buf.Bytes(), nil
+}
+
+// fileHost reports whether a url_private may be fetched with the bot
+// token: Slack's own file hosts (files.slack.com and the other *.slack.com
+// hosts, GovSlack's *.slack-gov.com) over HTTPS, or the host of the Web
+// API Viza is configured with (an enterprise proxy, a test's fake).
+func (t *Transport) fileHost(link string) bool {
+	u, err := url.Parse(link)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if api, err := url.Parse(t.cfg.APIURL); err == nil && api.Host == u.Host && api.Scheme == u.Scheme {
+		return true
+	}
+	h := strings.ToLower(u.Hostname())
+	return u.Scheme == "https" && (h == "slack.com" || strings.HasSuffix(h, ".slack.com") || strings.HasSuffix(h, ".slack-gov.com"))
+}
+
+func hostOf(link string) string {
+	if u, err := url.Parse(link); err == nil {
+		return u.Host
+	}
+	return "?"
 }
 
 // Open implements chat.Transport with conversations.open, kept.

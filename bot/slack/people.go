@@ -30,6 +30,10 @@ func (t *Transport) PersonOf(ctx context.Context, dir *flows.Directory, user str
 		t.log.Info("users.info failed", "user", user, "err", t.redact(err))
 		return nil, false
 	}
+	if why := t.strange(u); why != "" {
+		t.log.Warn("slack user not matched by e-mail", "user", user, "why", why)
+		return nil, false
+	}
 	p, ok := dir.ByEmail(u.Profile.Email)
 	if !ok {
 		return nil, false
@@ -56,8 +60,33 @@ func (t *Transport) UserOf(ctx context.Context, p *flows.Person) (string, bool) 
 		t.log.Info("no Slack user for the e-mail", "person", p.ID, "err", t.redact(err))
 		return "", false
 	}
+	if why := t.strange(u); why != "" {
+		t.log.Warn("slack user with the person's e-mail not taken", "person", p.ID, "user", u.ID, "why", why)
+		return "", false
+	}
 	t.keepLink(ctx, u.ID, p.ID)
 	return u.ID, true
+}
+
+// strange says why a Slack user may not be taken for a person by the
+// e-mail of their profile, or "": a member of another organisation (a
+// Slack Connect stranger, another team outside our enterprise) can write
+// any address into a profile, and a bot or a deleted user is nobody's. The
+// address must be confirmed.
+func (t *Transport) strange(u *slack.User) string {
+	switch {
+	case u.IsStranger:
+		return "stranger"
+	case u.IsBot || u.IsAppUser || u.IsWorkflowBot:
+		return "bot"
+	case u.Deleted:
+		return "deleted"
+	case !t.ours(u.TeamID, u.Enterprise.EnterpriseID):
+		return "another team"
+	case !u.IsEmailConfirmed:
+		return "e-mail not confirmed"
+	}
+	return ""
 }
 
 // Knows implements chat.Identifier.

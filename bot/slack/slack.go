@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/viza-app/viza/bot/chat"
+	"github.com/viza-app/viza/bot/health"
 	"github.com/viza-app/viza/bot/secret"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/storage"
@@ -72,9 +74,14 @@ type Transport struct {
 
 	limits    *limits
 	homeDirty chan string
+	// Health is where the channel stands (nil in tests without one).
+	Health *health.Component
 
 	mu  sync.Mutex
 	dms map[string]string // user → DM channel
+	// team and enterprise are the app's own, from auth.test: people are
+	// matched by e-mail only among them, and events from elsewhere dropped.
+	team, enterprise string
 }
 
 var (
@@ -83,7 +90,8 @@ var (
 	_ chat.HomeTransport = (*Transport)(nil)
 )
 
-// New connects to the Web API, checking the bot token with auth.test.
+// New prepares the transport without calling Slack: Connect does that, in
+// the background, so that an unreachable Slack never holds up the service.
 func New(ctx context.Context, cfg Config, store Store, log *slog.Logger) (*Transport, error) {
 	if cfg.Mode == "" {
 		cfg.Mode = "socket"
@@ -112,15 +120,50 @@ func New(ctx context.Context, cfg Config, store Store, log *slog.Logger) (*Trans
 	t := &Transport{cfg: cfg, api: slack.New(cfg.BotToken, opts...), store: store, log: log.With("channel", Name),
 		limits: newLimits(cfg), homeDirty: make(chan string, 1024), dms: map[string]string{}}
 	t.inbox = &chat.Inbox{Store: store, Channel: Name, Log: t.log, Event: t.inboxEvent}
-	initCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := t.call(initCtx, "auth.test", "", func(ctx context.Context) error {
-		_, err := t.api.AuthTestContext(ctx)
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("slack: auth.test: %w", t.redact(err))
+	// The team learnt at the last start, so that events are checked
+	// before this start's auth.test answers.
+	if v, ok, err := store.StateGet(ctx, Name, "team"); err == nil && ok {
+		t.team, t.enterprise, _ = strings.Cut(v, "/")
 	}
 	return t, nil
+}
+
+// Connect checks the bot token with auth.test and learns the app's team
+// and enterprise; repeated until it succeeds (a refused token is a
+// permanent error).
+func (t *Transport) Connect(ctx context.Context) error { return t.Probe(ctx) }
+
+// Probe is auth.test: whether Slack is there and still takes the token.
+func (t *Transport) Probe(ctx context.Context) error {
+	var res *slack.AuthTestResponse
+	if err := t.call(ctx, "auth.test", "", func(ctx context.Context) error {
+		var err error
+		res, err = t.api.AuthTestContext(ctx)
+		return err
+	}); err != nil {
+		return fmt.Errorf("slack: auth.test: %w", t.apiErr(err))
+	}
+	t.mu.Lock()
+	changed := res.TeamID != t.team || res.EnterpriseID != t.enterprise
+	t.team, t.enterprise = res.TeamID, res.EnterpriseID
+	t.mu.Unlock()
+	if changed {
+		if err := t.store.StatePut(ctx, Name, "team", res.TeamID+"/"+res.EnterpriseID); err != nil {
+			t.log.Warn("keep the app's team", "err", err)
+		}
+	}
+	return nil
+}
+
+// ours reports whether a team (and enterprise) is the app's own; before
+// the app's team is known, every team is.
+func (t *Transport) ours(team, enterprise string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.team == "" {
+		return true
+	}
+	return team == t.team || (t.enterprise != "" && enterprise == t.enterprise)
 }
 
 func (t *Transport) redact(err error) error {

@@ -93,6 +93,7 @@ func (t *Transport) pollLoop(ctx context.Context) error {
 	var offset int64
 	backoff := 500 * time.Millisecond
 	for ctx.Err() == nil {
+		asked := time.Now()
 		raws, retryAfter, err := t.getUpdates(ctx, offset)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -100,12 +101,24 @@ func (t *Transport) pollLoop(ctx context.Context) error {
 			}
 			wait := max(backoff, retryAfter)
 			t.log.Warn("getUpdates failed", "err", err, "wait", wait)
+			if retryAfter == 0 && backoff >= 2*time.Second {
+				// Failing again and again: the Bot API is out of reach, and
+				// the channel says so until a poll goes through.
+				t.Health.Trouble(err)
+			}
 			sleep(ctx, wait)
 			backoff = min(backoff*2, 30*time.Second)
 			continue
 		}
 		backoff = 500 * time.Millisecond
+		t.Health.Fine()
 		if len(raws) == 0 {
+			// A server that does not hold the poll (a proxy, a Bot API
+			// server under load) answers an empty batch at once: asking
+			// again at once would be thousands of calls a second.
+			if time.Since(asked) < minPoll {
+				sleep(ctx, minPoll-time.Since(asked))
+			}
 			continue
 		}
 		items := make([]storage.InboxItem, 0, len(raws))
@@ -130,6 +143,9 @@ func (t *Transport) pollLoop(ctx context.Context) error {
 	}
 	return nil
 }
+
+// minPoll is the shortest a poll cycle takes when nothing came.
+const minPoll = time.Second
 
 func sleep(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)

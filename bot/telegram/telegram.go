@@ -25,6 +25,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/viza-app/viza/bot/chat"
+	"github.com/viza-app/viza/bot/health"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/storage"
 )
@@ -67,6 +68,9 @@ type Transport struct {
 	global *rate.Limiter
 	inbox  *chat.Inbox
 	lang   string // the company's language, for the command menu's default
+	// Health is where the channel stands: the poll loop says when the
+	// Bot API stops or starts answering. nil in tests without one.
+	Health *health.Component
 
 	mu         sync.Mutex
 	nextInChat map[int64]time.Time
@@ -74,8 +78,10 @@ type Transport struct {
 
 var _ chat.Transport = (*Transport)(nil)
 
-// New connects to the Bot API, checking the token with getMe. lang is the
-// company's language, the one the command menu shows by default.
+// New prepares the transport without calling the Bot API: Connect does
+// that, in the background, so that an unreachable Telegram never holds up
+// the service. lang is the company's language, the one the command menu
+// shows by default.
 func New(ctx context.Context, cfg Config, store Store, lang string, log *slog.Logger) (*Transport, error) {
 	if cfg.PollTimeout == 0 {
 		cfg.PollTimeout = 50 * time.Second
@@ -97,12 +103,38 @@ func New(ctx context.Context, cfg Config, store Store, lang string, log *slog.Lo
 		return nil, fmt.Errorf("telegram: %w", redact(err, cfg.Token))
 	}
 	t.bot = b
-	initCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if _, err := b.GetMe(initCtx); err != nil {
-		return nil, fmt.Errorf("telegram: connect: %w", redact(err, cfg.Token))
-	}
 	return t, nil
+}
+
+// Connect is the handshake with the Bot API, repeated until it succeeds:
+// getMe checks the token (a refused one is a permanent error), then the
+// webhook is set (webhook mode) or removed (polling), then the command
+// menu is filled. Every step is idempotent.
+func (t *Transport) Connect(ctx context.Context) error {
+	if err := t.Probe(ctx); err != nil {
+		return err
+	}
+	if t.cfg.Mode == "webhook" {
+		if _, err := t.bot.SetWebhook(ctx, &bot.SetWebhookParams{URL: t.cfg.WebhookURL, SecretToken: t.cfg.WebhookSecret,
+			AllowedUpdates: []string{"message", "callback_query"}}); err != nil {
+			return fmt.Errorf("telegram: setWebhook: %w", t.sendErr(err))
+		}
+	} else if _, err := t.bot.DeleteWebhook(ctx, &bot.DeleteWebhookParams{}); err != nil {
+		return fmt.Errorf("telegram: deleteWebhook: %w", t.sendErr(err))
+	}
+	if err := t.registerCommands(ctx); err != nil {
+		t.log.Warn("setMyCommands failed; commands still work", "err", t.redact(err))
+	}
+	return nil
+}
+
+// Probe asks the Bot API who the bot is (getMe): whether Telegram is there
+// and still takes the token.
+func (t *Transport) Probe(ctx context.Context) error {
+	if _, err := t.bot.GetMe(ctx); err != nil {
+		return fmt.Errorf("telegram: getMe: %w", t.sendErr(err))
+	}
+	return nil
 }
 
 // Name implements chat.Transport.
@@ -119,17 +151,6 @@ func (t *Transport) Caps() chat.Caps {
 // Run receives updates (polling or webhook) and hands them to m until ctx
 // ends.
 func (t *Transport) Run(ctx context.Context, m *chat.Messenger) error {
-	if err := t.registerCommands(ctx); err != nil {
-		t.log.Warn("setMyCommands failed; commands still work", "err", err)
-	}
-	if t.cfg.Mode == "webhook" {
-		if _, err := t.bot.SetWebhook(ctx, &bot.SetWebhookParams{URL: t.cfg.WebhookURL, SecretToken: t.cfg.WebhookSecret,
-			AllowedUpdates: []string{"message", "callback_query"}}); err != nil {
-			return fmt.Errorf("telegram: setWebhook: %w", redact(err, t.cfg.Token))
-		}
-	} else if _, err := t.bot.DeleteWebhook(ctx, &bot.DeleteWebhookParams{}); err != nil {
-		t.log.Warn("deleteWebhook failed", "err", redact(err, t.cfg.Token))
-	}
 	// The group returns only when every loop has, so nothing of this
 	// transport still writes after the service closes its database.
 	g, ctx := errgroup.WithContext(ctx)

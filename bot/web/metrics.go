@@ -82,6 +82,10 @@ func NewMetrics(src StatsSource, clock func() time.Time) *Metrics {
 	return m
 }
 
+// Register adds a collector of another part of the service (the channels'
+// states).
+func (m *Metrics) Register(c prometheus.Collector) { m.reg.MustRegister(c) }
+
 // Handler serves /metrics.
 func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
 

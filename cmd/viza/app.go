@@ -20,6 +20,7 @@ import (
 	"github.com/viza-app/viza/bot/api"
 	"github.com/viza-app/viza/bot/bitrix24"
 	"github.com/viza-app/viza/bot/chat"
+	"github.com/viza-app/viza/bot/health"
 	"github.com/viza-app/viza/bot/logchannel"
 	"github.com/viza-app/viza/bot/slack"
 	"github.com/viza-app/viza/bot/sms"
@@ -60,6 +61,12 @@ type Main struct {
 	API       *api.Server
 	// Webhooks sends the connector's events; nil without subscriptions.
 	Webhooks *webhooks.Sender
+
+	// Health is where every platform stands, for /readyz and /metrics.
+	Health *health.Registry
+	// links are the channels' connections to their platforms, each kept
+	// by its supervisor in every replica.
+	links []supervised
 
 	server *http.Server
 	// metricsServer serves /metrics apart when http.metrics_listen says.
@@ -166,6 +173,11 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		return nil, err
 	}
 	m.Chat = &chat.Conversation{Engine: m.Engine, Store: m.DB, Files: m.Files, Clock: m.Clock, Log: log, Reports: reportsFunc(m.reports)}
+	m.Health = &health.Registry{Changed: func(st health.Status) {
+		if st.State == health.Up {
+			m.wakeLoops() // what waited for the channel goes now
+		}
+	}}
 	m.Messengers, m.inboxes = map[string]*chat.Messenger{}, map[string]waker{}
 	var channels []flows.Channel
 	wires := extra
@@ -224,9 +236,22 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		if wk, ok := w.Transport.(waker); ok {
 			m.inboxes[ms.Name()] = wk
 		}
+		comp := m.componentOf(ms.Name())
+		if comp != nil {
+			ms.SetGate(comp)
+		}
 		if w.Run != nil {
 			run := w.Run
-			m.runners = append(m.runners, func(ctx context.Context) error { return run(ctx, ms) })
+			m.runners = append(m.runners, func(ctx context.Context) error {
+				if comp == nil {
+					return run(ctx, ms)
+				}
+				// The intake starts once the platform answered, and again
+				// after it failed; its failure is the channel's, never
+				// the leader's.
+				comp.Keep(ctx, m.Log, func(ctx context.Context) error { return run(ctx, ms) })
+				return nil
+			})
 		}
 	}
 	m.Telegram = m.Messengers[telegram.Name]
@@ -268,6 +293,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		return m.Web.LoginLink(ctx, p, web.LoginTTL)
 	})
 	metrics := web.NewMetrics(m.DB, m.Clock.Now)
+	metrics.Register(m.Health)
 	mux := http.NewServeMux()
 	token, err := config.Secret(cfg.HTTP.MetricsTokenEnv)
 	if err != nil {
@@ -287,20 +313,16 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 	mux.Handle("/", m.Web.Handler())
 	mux.Handle(api.Prefix+"/", m.API.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := m.DB.Ping(r.Context()); err != nil {
-			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, "ready\n")
-	})
+	mux.Handle("GET /readyz", m.readyz())
 	if m.tgWire != nil && cfg.Telegram.Mode == "webhook" {
 		mux.Handle("POST /telegram/webhook", m.tgWire.WebhookHandler())
 	}
 	if m.slWire != nil && cfg.Slack.Mode == "http" {
 		mux.Handle("/slack/", m.slWire.Handler())
 	}
-	if m.b24Wire != nil && m.b24Wire.Mode() == "events" {
+	if m.b24Wire != nil && cfg.Bitrix24.Mode != "fetch" {
+		// Classic imbot posts events here; whether the portal has
+		// Chatbots 2.0 instead is learnt when it answers (auto).
 		mux.Handle("POST /bitrix24/events", m.b24Wire.Handler())
 	}
 	if m.b24Install != nil {
@@ -329,6 +351,14 @@ func (m *Main) Run(ctx context.Context) error {
 	// Every replica serves pages, the API and webhooks and sends what its
 	// outbox claims; the rest runs on one of them (see storage.DB.Lead).
 	g.Go(func() error { return m.Dispatcher.Run(gctx) })
+	// Every replica keeps its own link to each platform: it sends what its
+	// outbox claims, so it must know whether the platform is there.
+	for _, l := range m.links {
+		g.Go(func() error {
+			l.comp.Supervise(gctx, l.link)
+			return nil
+		})
+	}
 	g.Go(func() error { return m.DB.Lead(gctx, m.Log, m.runLeaderJobs) })
 	g.Go(func() error { return m.DB.ListenPeers(gctx, m.Log, m.heard) })
 	if m.metricsServer != nil {
@@ -570,7 +600,8 @@ func (m *Main) telegram(ctx context.Context, tc *config.Telegram) (*telegram.Tra
 	if err != nil {
 		return nil, err
 	}
-	m.Log.Info("telegram channel on", "mode", tc.Mode)
+	ch.Health = m.supervise(telegram.Name, ch.Connect, ch.Probe, token, secret)
+	m.Log.Info("telegram channel on; connecting in the background", "mode", tc.Mode)
 	return ch, nil
 }
 
@@ -604,7 +635,8 @@ func (m *Main) slack(ctx context.Context, sc *config.Slack) (*slack.Transport, e
 	if err != nil {
 		return nil, err
 	}
-	m.Log.Info("slack channel on", "mode", sc.Mode)
+	tr.Health = m.supervise(slack.Name, tr.Connect, tr.Probe, bot, app, signing)
+	m.Log.Info("slack channel on; connecting in the background", "mode", sc.Mode)
 	return tr, nil
 }
 
@@ -630,12 +662,12 @@ func (m *Main) bitrix24Client(ctx context.Context, bc *config.Bitrix24) (client 
 	case bc.ClientID != "" && clientSecret != "":
 		cc.RESTURL = bc.APIURL
 		cc.OAuth = &bitrix24.OAuth{ClientID: bc.ClientID, ClientSecret: clientSecret, TokenURL: bc.OAuthURL, Store: bitrix24.StateTokens{Store: m.DB}}
-		m.b24Install = bitrix24.InstallHandler(cc.OAuth, bc.APIURL, m.DB, m.Log.With("channel", bitrix24.Name))
-		if _, ok, err := cc.OAuth.Store.LoadTokens(ctx); err != nil || !ok {
-			if err == nil {
-				m.Log.Warn("bitrix24 channel waits for the application's installation on the portal: its handler is /bitrix24/install")
-			}
+		if _, ok, err := cc.OAuth.Store.LoadTokens(ctx); err != nil {
 			return nil, "", err
+		} else if !ok {
+			// The channel is parked until the portal installs the
+			// application; the installation wakes it (see bitrix24).
+			m.Log.Warn("bitrix24 channel waits for the application's installation on the portal: its handler is /bitrix24/install")
 		}
 	default:
 		m.Log.Info("bitrix24 channel off: neither an inbound webhook nor a local application's secret in the environment",
@@ -661,7 +693,12 @@ func (m *Main) bitrix24(ctx context.Context, bc *config.Bitrix24, eventsURL stri
 	if err != nil {
 		return nil, err
 	}
-	m.Log.Info("bitrix24 channel on", "mode", tr.Mode())
+	tr.Health = m.supervise(bitrix24.Name, tr.Connect, tr.Probe, client.Secrets()...)
+	if oauth := client.OAuth(); oauth != nil {
+		comp := tr.Health
+		m.b24Install = bitrix24.InstallHandler(oauth, bc.APIURL, m.DB, m.Log.With("channel", bitrix24.Name), comp.Retry)
+	}
+	m.Log.Info("bitrix24 channel on; connecting in the background", "mode", tr.Mode())
 	if tr.Mode() == "events" && m.Config.HTTP.PublicURL == "" {
 		m.Log.Warn("classic Bitrix24 bots post events to http.public_url, which is not set: the portal was given the listen address, which it may not reach",
 			"events_url", eventsURL)
@@ -672,9 +709,44 @@ func (m *Main) bitrix24(ctx context.Context, bc *config.Bitrix24, eventsURL stri
 			Sheet: func(ctx context.Context, d *flows.Document, lang string, w io.Writer) error {
 				return m.reports().Sheet(ctx, d, lang, w)
 			}}
-		m.runners = append(m.runners, m.b24Registry.Run)
+		comp := tr.Health
+		m.runners = append(m.runners, func(ctx context.Context) error {
+			comp.Keep(ctx, m.Log, m.b24Registry.Run)
+			return nil
+		})
 	}
 	return tr, nil
+}
+
+// supervised is one channel's link to its platform and where it stands.
+type supervised struct {
+	comp *health.Component
+	link health.Link
+}
+
+// supervise makes the component a channel reports to and the supervisor
+// that connects it in the background; secrets are masked in what it shows.
+func (m *Main) supervise(name string, connect, probe func(context.Context) error, secrets ...string) *health.Component {
+	comp := m.Health.Add(name, secrets...)
+	lang := m.Engine.Directory().Language
+	say := cliText(lang)
+	m.links = append(m.links, supervised{comp: comp, link: health.Link{Connect: connect, Probe: probe, Log: m.Log,
+		Parked: func(reason string) string {
+			return say("health.parked", map[string]any{"Channel": say("channel."+name, nil), "Reason": reason,
+				"Every": say("health.every", nil), "Hint": say("health.hint."+name, nil)})
+		}}})
+	return comp
+}
+
+// componentOf is the health component of a channel, nil for one without
+// a platform of its own (a test's in-memory messenger).
+func (m *Main) componentOf(name string) *health.Component {
+	for _, l := range m.links {
+		if l.comp.Name() == name {
+			return l.comp
+		}
+	}
+	return nil
 }
 
 // sms builds the SMS channel when its key is in the environment.

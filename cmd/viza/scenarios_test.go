@@ -53,7 +53,19 @@ func startSuiteService(t *testing.T, ident func(flows.PersonID) string, channel 
 		}
 		m.Close()
 	})
+	waitChannelsUp(t, m)
 	return m
+}
+
+// waitChannelsUp waits for every channel to have reached its fake
+// platform: the service connects in the background.
+func waitChannelsUp(t testing.TB, m *Main) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.Wait)
+	defer cancel()
+	if err := m.ChannelsUp(ctx); err != nil {
+		t.Fatalf("channels not up: %v", err)
+	}
 }
 
 func suiteDocument(t *testing.T, m *Main, number string) *flows.Document {

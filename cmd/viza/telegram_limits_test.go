@@ -213,6 +213,7 @@ func benchService(b *testing.B, fake *tgfake.Server, n int) (*Main, []flows.Pers
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
 	b.Cleanup(func() { cancel(); <-done; m.Close() })
+	waitChannelsUp(b, m)
 	var approvers []flows.PersonID
 	for i := range n {
 		approvers = append(approvers, flows.PersonID(fmt.Sprint("p", i)))

@@ -82,6 +82,7 @@ func startTelegramServiceWith(t *testing.T, fake *tgfake.Server, dataDir, mode s
 	}
 	s := &tgService{cursor: map[int64]int64{}, t: t, fake: fake, m: m, cancel: cancel, done: make(chan error, 1), cfg: cfg, path: path}
 	go func() { s.done <- m.Run(ctx) }()
+	waitChannelsUp(t, m)
 	return s
 }
 

@@ -112,6 +112,7 @@ type Server struct {
 	access     map[string]time.Time // OAuth access token → expiry
 	refresh    string
 	refreshes  int
+	tokenCalls []string // the method of each call to the OAuth server
 	level      float64 // the leaky bucket
 	leakedAt   time.Time
 	rate       float64
@@ -204,6 +205,13 @@ func (s *Server) ExpireTokens() {
 	for k := range s.access {
 		s.access[k] = time.Now().Add(-time.Second)
 	}
+}
+
+// TokenCalls lists the HTTP method of every call to the OAuth server.
+func (s *Server) TokenCalls() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.tokenCalls...)
 }
 
 // Refreshes counts the tokens refreshed.
@@ -403,12 +411,21 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		"date_start": now.Format(time.RFC3339), "date_finish": time.Now().Format(time.RFC3339), "operating_reset_at": now.Unix() + 600, "operating": 0}})
 }
 
+// serveToken is the OAuth server's renewal as settings/oauth/auto-renewal.md
+// documents it: a GET with the parameters in the query string, answered
+// with a new pair; the refresh token it was given works only once.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
-	r.ParseForm()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r.Form.Get("grant_type") != "refresh_token" || r.Form.Get("client_id") != s.ClientID || r.Form.Get("client_secret") != s.ClientSecret ||
-		r.Form.Get("refresh_token") == "" || r.Form.Get("refresh_token") != s.refresh {
+	s.tokenCalls = append(s.tokenCalls, r.Method)
+	if r.Method != http.MethodGet {
+		// The documentation names no other method; the fake takes none.
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody("invalid_request", "GET expected"))
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("grant_type") != "refresh_token" || q.Get("client_id") != s.ClientID || q.Get("client_secret") != s.ClientSecret ||
+		q.Get("refresh_token") == "" || q.Get("refresh_token") != s.refresh {
 		writeJSON(w, 400, errorBody("invalid_grant", "Invalid refresh token"))
 		return
 	}
@@ -692,6 +709,10 @@ func (s *Server) handleLocked(method string, p map[string]any) (any, string, str
 		return true, "", ""
 	case "disk.file.get":
 		return s.downloadLinkLocked(num(p["id"]), "DOWNLOAD_URL")
+	case "server.time":
+		// api-reference/common/system/server-time.md: ISO 8601 in the
+		// server's zone.
+		return time.Now().Format("2006-01-02T15:04:05-07:00"), "", ""
 	case "app.info":
 		return map[string]any{"ID": 7, "CODE": s.ClientID, "CLIENT_ID": s.ClientID, "VERSION": 1, "STATUS": "L", "INSTALLED": true}, "", ""
 	case "user.get":

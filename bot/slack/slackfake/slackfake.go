@@ -45,6 +45,12 @@ type User struct {
 	Name   string
 	Email  string
 	Locale string
+	// Team is the user's workspace; "" is the app's own (TeamID). A user
+	// of another organisation reached through Slack Connect is a
+	// Stranger; Unconfirmed has not confirmed the profile's e-mail.
+	Team        string
+	Stranger    bool
+	Unconfirmed bool
 }
 
 // Message is a message in a channel as its readers see it.
@@ -635,8 +641,15 @@ func (s *Server) channelLocked(c string) bool {
 	return strings.HasPrefix(c, "C")
 }
 
+// userJSON is a user object as users.info and users.lookupByEmail answer
+// it (docs.slack.dev/reference/objects/user-object).
 func userJSON(u *User) map[string]any {
-	return map[string]any{"id": u.ID, "team_id": TeamID, "name": u.Name, "real_name": u.Name, "locale": u.Locale,
+	team := u.Team
+	if team == "" {
+		team = TeamID
+	}
+	return map[string]any{"id": u.ID, "team_id": team, "name": u.Name, "real_name": u.Name, "locale": u.Locale,
+		"deleted": false, "is_bot": false, "is_app_user": false, "is_stranger": u.Stranger, "is_email_confirmed": !u.Unconfirmed,
 		"profile": map[string]any{"email": u.Email, "real_name": u.Name, "display_name": u.Name}}
 }
 
