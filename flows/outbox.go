@@ -72,6 +72,17 @@ type Patient interface {
 // SMS step is an SMS, not a second chat reminder.
 var stepChannel = map[string]string{NoteReminderSMS: SendSMS, NoteReminderEmail: SendEmail}
 
+type attemptKey struct{}
+
+// Attempt is how many times the dispatcher tried this delivery before the
+// one under way (0 the first time), for a channel that degrades a message
+// rather than lose it (a chat whose file will not go sends the card with
+// a link instead).
+func Attempt(ctx context.Context) int {
+	n, _ := ctx.Value(attemptKey{}).(int)
+	return n
+}
+
 // Gated is implemented by a channel whose platform may be out of reach
 // (a messenger): while Open reports false the dispatcher leaves its
 // deliveries in the outbox, spending none of their attempts, and sends
@@ -264,7 +275,7 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 		log.Warn("delivery has no channel or person any more")
 		return d.Outbox.Failed(ctx, dl.ID, "channel or person gone", d.Clock.Now())
 	}
-	ref, err := c.Deliver(ctx, n, p)
+	ref, err := c.Deliver(context.WithValue(ctx, attemptKey{}, dl.Attempts), n, p)
 	now := d.Clock.Now()
 	// What the channel did must be recorded even when shutdown has begun:
 	// a confirmed send left pending would be sent again after restart.

@@ -46,9 +46,19 @@ func (m *Messenger) deliver(ctx context.Context, n flows.Notification, p *flows.
 	switch n.Kind {
 	case flows.NoteTaskAssigned:
 		// The file first, then the card with the buttons; a retry after a
-		// failure in between does not send the file twice.
+		// failure in between does not send the file twice. A file that
+		// will not go — refused, or failing again and again — never holds
+		// the card back: the card goes with a link to the task's web page,
+		// where the file is.
 		if err := m.once(ctx, progress+"file", func() error { return m.sendNotificationVersion(ctx, p.ID, conv, n, lang, false) }); err != nil {
-			return "", err
+			if ctx.Err() != nil || !m.fileGivesUp(ctx, err) {
+				return "", err
+			}
+			m.log.Warn("request's file not sent; the card links to the web page instead", "person", p.ID, "doc", n.Number, "err", err)
+			out.Text = m.withFileLink(ctx, out.Text, n, p.ID, lang)
+			if err := m.Store.StatePut(ctx, m.name, progress+"file", "link"); err != nil {
+				return "", err
+			}
 		}
 		id, err := m.say(ctx, p.ID, conv, out)
 		if err != nil {
@@ -113,6 +123,33 @@ func (m *Messenger) deliver(ctx context.Context, n flows.Notification, p *flows.
 		m.rememberCard(ctx, n.TaskID, conv, id, n.DocID, msg.Text)
 	}
 	return id, nil
+}
+
+// fileTries is how many failed sends of a request's file the card waits
+// for before it goes with a link instead (a platform's outage is not
+// counted: the channel's deliveries wait for it as a whole).
+const fileTries = 3
+
+// fileGivesUp tells whether a failure to send a request's file is final
+// for this delivery: the platform refused it, or it failed fileTries
+// times.
+func (m *Messenger) fileGivesUp(ctx context.Context, err error) bool {
+	return flows.ErrorKind(err) != flows.KindTransient || flows.Attempt(ctx) >= fileTries-1
+}
+
+// withFileLink adds to a request's card where to read its file: the
+// task's one-tap web page, or the web pages in general when no link can
+// be made.
+func (m *Messenger) withFileLink(ctx context.Context, text rich.Text, n flows.Notification, p flows.PersonID, lang string) rich.Text {
+	link := ""
+	if f := m.taskPage(); f != nil {
+		if l, err := f(ctx, n.TaskID, p); err == nil {
+			link = l
+		} else {
+			m.log.Warn("task link for a request without its file", "person", p, "err", err)
+		}
+	}
+	return rich.Concat(text.TrimSpace(), rich.Plain("\n\n"), m.t(lang, "chat.file_on_web", map[string]any{"Link": link, "File": n.FileName}))
 }
 
 // sendNotificationVersion sends the version a notification is about.

@@ -25,6 +25,21 @@ type Conversation struct {
 
 	mu        sync.Mutex
 	loginLink func(context.Context, flows.PersonID) (string, error)
+	taskLink  func(context.Context, int64, flows.PersonID) (string, error)
+}
+
+// SetTaskLink lets a request whose file will not go through the platform
+// point at the task's web page instead.
+func (c *Conversation) SetTaskLink(f func(context.Context, int64, flows.PersonID) (string, error)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.taskLink = f
+}
+
+func (c *Conversation) taskPage() func(context.Context, int64, flows.PersonID) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.taskLink
 }
 
 // SetLoginLink lets /web hand out sign-in links to the web pages.

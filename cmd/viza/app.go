@@ -292,6 +292,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 	m.Chat.SetLoginLink(func(ctx context.Context, p flows.PersonID) (string, error) {
 		return m.Web.LoginLink(ctx, p, web.LoginTTL)
 	})
+	m.Chat.SetTaskLink(m.Web.TaskLink)
 	metrics := web.NewMetrics(m.DB, m.Clock.Now)
 	metrics.Register(m.Health)
 	mux := http.NewServeMux()

@@ -14,6 +14,7 @@ import (
 	"math"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -139,11 +140,20 @@ func (s *Server) FailNextTooMany(method string, retryAfter int) {
 }
 
 // New starts a fake Bot API for token.
-func New(token string) *Server {
+func New(token string) *Server { return NewAt(token, nil) }
+
+// NewAt starts the fake Bot API on l (a platform that comes back at the
+// address it was unreachable at); nil listens anywhere on loopback.
+func NewAt(token string, l net.Listener) *Server {
 	s := &Server{Token: token, files: map[string]*file{}, filesByPath: map[string]*file{}, messages: map[int64]*Sent{},
 		callbacks: map[string]bool{}, history: map[int64]json.RawMessage{}, nextUpdate: 100000, nextMessage: 1, lastInChat: map[int64]time.Time{}, Global: 30}
 	s.cond = sync.NewCond(&s.mu)
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	if l != nil {
+		s.srv.Listener.Close()
+		s.srv.Listener = l
+	}
+	s.srv.Start()
 	s.URL = s.srv.URL
 	return s
 }
