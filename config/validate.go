@@ -109,6 +109,20 @@ func (c *Config) validate(ps *Problems) {
 		if p.Deputy != "" && p.Deputy == p.ID {
 			ps.add(line(p.Lines, "deputy", p.Line), path+".deputy", "a person cannot be their own deputy")
 		}
+		// An identity the platform cannot mean is caught here, not when
+		// the first message to it fails.
+		if p.Telegram != "" && !numericID.MatchString(p.Telegram) {
+			ps.add(line(p.Lines, "telegram", p.Line), path+".telegram",
+				"%q is not a Telegram user id: write the number (the person's chat id), or leave it out and let the person share their phone with the bot", p.Telegram)
+		}
+		if p.Slack != "" && !slackUserID.MatchString(p.Slack) {
+			ps.add(line(p.Lines, "slack", p.Line), path+".slack",
+				"%q is not a Slack user id (U… or W…, from the profile's «Copy member ID»): write that id, or leave it out and give the person's email to find them by", p.Slack)
+		}
+		if p.Bitrix24 != "" && !numericID.MatchString(p.Bitrix24) {
+			ps.add(line(p.Lines, "bitrix24", p.Line), path+".bitrix24",
+				"%q is not a Bitrix24 user id: write the number (viza bitrix24 users lists them)", p.Bitrix24)
+		}
 		for ch, id := range map[string]string{"telegram": p.Telegram, "slack": p.Slack, "bitrix24": p.Bitrix24} {
 			if id == "" {
 				continue
@@ -392,6 +406,11 @@ func (c *Config) validateReminders(steps []ReminderStep, l int, path string, ps 
 }
 
 // notifyChannels are the names a person's notify list may hold.
+var (
+	numericID   = regexp.MustCompile(`^[1-9][0-9]{0,19}$`)
+	slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+)
+
 var notifyChannels = []string{"telegram", "slack", "bitrix24", "sms", "email"}
 
 // NormalizePhone returns the phone in E.164, reading local formats in the

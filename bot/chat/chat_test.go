@@ -252,3 +252,80 @@ func TestEveryCopyOfARequestShowsTheOutcome(t *testing.T) {
 		}
 	}
 }
+
+// flaky is the in-memory messenger whose edits fail while broken is set,
+// as when the process is killed mid-edit (context canceled).
+type flaky struct {
+	*chattest.Mem
+	broken bool
+}
+
+func (f *flaky) Edit(ctx context.Context, conv, msgID string, msg chat.Message) error {
+	if f.broken {
+		return context.Canceled
+	}
+	return f.Mem.Edit(ctx, conv, msgID, msg)
+}
+
+// TestDecidedCardIsEditedFromTheOutbox: the edit that takes the decision's
+// buttons off a card is cut short (the process died after the decision
+// committed); the task's closing notification, which the outbox delivers
+// after any restart, makes it. Once the document is finished, the card
+// keeps no button at all, Add remark included.
+func TestDecidedCardIsEditedFromTheOutbox(t *testing.T) {
+	rig := storagetest.NewRig(t, false)
+	mem := &flaky{Mem: chattest.NewMem(chat.Caps{Edit: true, ReplyTo: true})}
+	c := &chat.Conversation{Engine: rig.Engine, Store: rig.DB, Files: rig.Files, Clock: rig.Clock, Log: slog.New(slog.DiscardHandler)}
+	m, err := chat.New(context.Background(), c, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := start(t, rig, "Обрыв")
+	deliver(t, m, rig, out.DocID)
+	conv := mem.Conv("c-u-petrov")
+	card := conv[len(conv)-1]
+	var task int64
+	for _, b := range buttonsOf(card) {
+		if strings.HasPrefix(b.Action, "ap:") {
+			fmtID := strings.TrimPrefix(b.Action, "ap:")
+			json.Unmarshal([]byte(fmtID), &task)
+		}
+	}
+	mem.broken = true
+	m.Handle(context.Background(), chat.Event{Key: "tap", Conv: "c-u-petrov", User: "u-petrov",
+		Tap: &chat.Tap{ID: "t", Action: "ap:" + itoa(task), Message: card.ID}})
+	cardNow := func() chattest.MemMsg {
+		for _, msg := range mem.Conv("c-u-petrov") {
+			if msg.ID == card.ID {
+				return msg
+			}
+		}
+		t.Fatal("the card is gone")
+		return chattest.MemMsg{}
+	}
+	if len(buttonsOf(cardNow())) == 0 {
+		t.Fatal("the broken edit went through")
+	}
+	mem.broken = false // restarted
+	p, _ := rig.Dir.Person("petrov")
+	closed := flows.Notification{ID: 1001, Kind: flows.NoteTaskClosed, To: "petrov", DocID: out.DocID, Number: out.Number, TaskID: task,
+		Reason: flows.CloseDecided, Decision: flows.ActionApprove, State: flows.StateInApproval, At: rig.Clock.Now()}
+	if _, err := m.Deliver(context.Background(), closed, p); err != nil {
+		t.Fatal(err)
+	}
+	got := cardNow()
+	if b := buttonsOf(got); len(b) != 1 || !strings.HasPrefix(b[0].Action, "rm:") || !strings.Contains(got.Text.String(), "Approved by you") {
+		t.Fatalf("after the outbox's edit the card reads %q with %+v", got.Text.String(), b)
+	}
+	// The document is approved: the notification takes Add remark off.
+	approved := flows.Notification{ID: 1002, Kind: flows.NoteApproved, To: "petrov", DocID: out.DocID, Number: out.Number, At: rig.Clock.Now()}
+	if _, err := m.Deliver(context.Background(), approved, p); err != nil {
+		t.Fatal(err)
+	}
+	if b := buttonsOf(cardNow()); len(b) != 0 {
+		t.Fatalf("a finished document's card keeps %+v", b)
+	}
+	if !strings.Contains(cardNow().Text.String(), "Approved by you") {
+		t.Fatalf("the card lost its outcome: %q", cardNow().Text.String())
+	}
+}

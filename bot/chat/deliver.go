@@ -67,26 +67,37 @@ func (m *Messenger) deliver(ctx context.Context, n flows.Notification, p *flows.
 		m.rememberCard(ctx, n.TaskID, conv, id, n.DocID, msg.Text)
 		return id, nil
 	case flows.NoteTaskClosed:
+		// After the decision's own edits, if it was made here just now.
+		defer m.lockTask(n.TaskID)()
 		var ref taskRef
 		if ok, err := m.recall(ctx, taskKey(n.TaskID), &ref); err != nil {
 			return "", err
-		} else if ok && n.Reason == flows.CloseDecided {
-			// Decided elsewhere (the web page, a deputy's chat): the card
-			// shows the outcome; decided here, it already does.
-			if !ref.Decided {
-				if err := m.showOutcome(ctx, p.ID, ref, m.outcomeLine(p.ID, lang, n.Decision, n.At), ""); err != nil {
+		} else if ok {
+			// The card and its copies show the outcome, wherever it was
+			// decided. Decided here, the tap's own edit may have done it —
+			// or been cut by a crash: this delivery, from the outbox, is
+			// what makes sure.
+			if !ref.Shown {
+				line := m.t(lang, "chat.outcome", map[string]any{"Mark": "⏹", "What": msg.Text, "At": ""}).TrimSpace()
+				var after [][]Button
+				if n.Reason == flows.CloseDecided {
+					line = m.outcomeLine(p.ID, lang, n.Decision, n.At)
+					after = m.afterDecision(lang, n.Decision, n.State, n.DocID)
+				}
+				if err := m.showOutcome(ctx, p.ID, ref, line, after, ""); err != nil {
 					return "", err
 				}
-			}
-			return string(ref.Msg), nil
-		} else if ok {
-			line := m.t(lang, "chat.outcome", map[string]any{"Mark": "⏹", "What": msg.Text, "At": ""}).TrimSpace()
-			if err := m.showOutcome(ctx, p.ID, ref, line, ""); err != nil {
-				return "", err
+				m.markShown(ctx, n.TaskID)
+				if len(after) > 0 {
+					m.markLive(ctx, n.DocID, string(ref.Conv), string(ref.Msg), m.withOutcome(ref.text(), line))
+				}
 			}
 			return string(ref.Msg), nil
 		}
 	case flows.NoteApproved:
+		if err := m.once(ctx, progress+"retire", func() error { return m.retire(ctx, p.ID, conv, n.DocID) }); err != nil {
+			return "", err
+		}
 		id, err := m.say(ctx, p.ID, conv, Message{Text: msg.Text})
 		if err != nil {
 			return "", err
@@ -111,7 +122,13 @@ func (m *Messenger) deliver(ctx context.Context, n flows.Notification, p *flows.
 			return "", err
 		}
 		m.remember(ctx, cardKey(conv, id), cardRef{Doc: n.DocID, Rich: msg.Text.Markup()})
+		m.markLive(ctx, n.DocID, conv, id, msg.Text)
 		return id, nil
+	case flows.NoteDone, flows.NoteWithdrawn:
+		// Finished: no message of the document keeps a button.
+		if err := m.once(ctx, progress+"retire", func() error { return m.retire(ctx, p.ID, conv, n.DocID) }); err != nil {
+			return "", err
+		}
 	}
 	id, err := m.say(ctx, p.ID, conv, out)
 	if err != nil {
@@ -187,13 +204,23 @@ func (m *Messenger) homeChanged(ctx context.Context, p *flows.Person) {
 	}
 }
 
+// afterDecision is what a decided card still offers: a remark, after an
+// approval, while the document is in approval.
+func (m *Messenger) afterDecision(lang, action, state string, doc int64) [][]Button {
+	if action != flows.ActionApprove || (state != "" && state != flows.StateInApproval) {
+		return nil
+	}
+	return [][]Button{{{Label: m.s(lang, "button.add_remark", nil), Action: fmt.Sprintf("rm:%d", doc)}}}
+}
+
 // showOutcome shows a task's outcome on its main message (unless that is
-// skip, edited by the caller) and on every earlier copy of the request:
-// the buttons go wherever the person could still press them.
-func (m *Messenger) showOutcome(ctx context.Context, p flows.PersonID, ref taskRef, line rich.Text, skip string) error {
+// skip, edited by the caller), with the buttons after, and on every earlier
+// copy of the request: the decision's buttons go wherever the person could
+// still press them.
+func (m *Messenger) showOutcome(ctx context.Context, p flows.PersonID, ref taskRef, line rich.Text, after [][]Button, skip string) error {
 	var first error
 	if string(ref.Msg) != skip && ref.Msg != "" {
-		first = m.edit(ctx, p, string(ref.Conv), string(ref.Msg), Message{Text: m.withOutcome(ref.text(), line)})
+		first = m.edit(ctx, p, string(ref.Conv), string(ref.Msg), Message{Text: m.withOutcome(ref.text(), line), Buttons: after})
 	}
 	if !m.caps.Edit {
 		return first // a new message says it once; old buttons answer "already decided"

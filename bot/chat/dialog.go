@@ -329,6 +329,9 @@ func (m *Messenger) onAnswer(ctx context.Context, ev *Event, p *flows.Person, la
 		}
 		var ref taskRef
 		undo := func() {}
+		if action == flows.ActionReject {
+			defer m.lockTask(pr.TaskID)()
+		}
 		if ok, _ := m.recall(ctx, taskKey(pr.TaskID), &ref); ok && action == flows.ActionReject {
 			claimed := ref
 			claimed.Decided = true
@@ -340,8 +343,11 @@ func (m *Messenger) onAnswer(ctx context.Context, ev *Event, p *flows.Person, la
 			undo()
 		}
 		if err == nil && action == flows.ActionReject && ref.Msg != "" {
-			if err := m.showOutcome(ctx, p.ID, ref, m.outcomeLine(p.ID, lang, flows.ActionReject, m.Clock.Now()), ""); err != nil {
+			// At once; the task's closing notification makes sure.
+			if err := m.showOutcome(ctx, p.ID, ref, m.outcomeLine(p.ID, lang, flows.ActionReject, m.Clock.Now()), nil, ""); err != nil {
 				m.log.Warn("edit task message", "person", p.ID, "err", err)
+			} else {
+				m.markShown(ctx, pr.TaskID)
 			}
 		}
 		if err == nil && action == flows.ActionComment {

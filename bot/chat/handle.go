@@ -304,10 +304,14 @@ func (m *Messenger) sendCard(ctx context.Context, p *flows.Person, lang, conv st
 		}
 	}
 	row := []Button{{Label: m.s(lang, "button.history", nil), Action: fmt.Sprintf("hi:%d", d.ID)}}
-	if len(d.OpenTasks()) > 0 && (d.Initiator == p.ID || m.Engine.Directory().IsViewer(p.ID)) {
+	remind := len(d.OpenTasks()) > 0 && (d.Initiator == p.ID || m.Engine.Directory().IsViewer(p.ID))
+	if remind {
 		row = append(row, Button{Label: m.s(lang, "button.remind", nil), Action: fmt.Sprintf("nd:%d", d.ID)})
 	}
-	m.reply(ctx, p.ID, conv, Message{Text: text, Buttons: [][]Button{row}})
+	id := m.reply(ctx, p.ID, conv, Message{Text: text, Buttons: [][]Button{row}})
+	if remind {
+		m.markLive(ctx, d.ID, conv, id, text)
+	}
 }
 
 // actionCodes turn the renderer's semantic actions into the short codes

@@ -64,6 +64,14 @@ type Messenger struct {
 	name string
 	log  *slog.Logger
 
+	// refMu serialises the read-modify-write of a task's and a
+	// document's message records within this process.
+	refMu sync.Mutex
+	// taskMu keeps a decision's own edits and its closing notification's
+	// apart within the process (striped by task id), so that the card is
+	// edited once, not twice, when nothing went wrong.
+	taskMu [32]sync.Mutex
+
 	mu       sync.Mutex
 	gateway  Gate
 	links    map[string]flows.PersonID // platform user → person, by a shared phone
@@ -155,6 +163,13 @@ func New(ctx context.Context, c *Conversation, t Transport) (*Messenger, error) 
 		m.langs[flows.PersonID(k[len("lang:"):])] = v
 	}
 	return m, nil
+}
+
+// lockTask holds the task's stripe until the returned func is called.
+func (m *Messenger) lockTask(id int64) func() {
+	mu := &m.taskMu[uint64(id)%uint64(len(m.taskMu))]
+	mu.Lock()
+	return mu.Unlock
 }
 
 // Name implements flows.Channel.

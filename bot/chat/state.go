@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/messages/rich"
 )
 
@@ -18,6 +19,7 @@ import (
 //	card:<conv>:<msg>     the document a message is about, and its rich text
 //	pages:<conv>:<msg>    a message's buttons beyond the platform's limit
 //	sent:<note>:<step>    the steps of a delivery already done
+//	live:<doc>:<conv>     messages of a document whose buttons come off when it is finished
 //	link:<user>, conv:<person>, inactive:<person>, lang:<person>, act:<hash>
 
 // ID is a platform id kept as text. It also reads the JSON numbers that
@@ -46,12 +48,17 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 // outcome on it when the task closes, and the earlier copies of it (the
 // first request, a reminder, a /my answer) that must show it too.
 type taskRef struct {
-	Conv    ID       `json:"chat"`
-	Msg     ID       `json:"msg"`
-	Rich    string   `json:"rich,omitempty"`
-	Text    string   `json:"text,omitempty"` // plain text, kept by earlier versions
-	Decided bool     `json:"decided,omitempty"`
-	Copies  []msgRef `json:"copies,omitempty"`
+	Conv    ID     `json:"chat"`
+	Msg     ID     `json:"msg"`
+	Rich    string `json:"rich,omitempty"`
+	Text    string `json:"text,omitempty"` // plain text, kept by earlier versions
+	Decided bool   `json:"decided,omitempty"`
+	// Shown: the outcome is on the main message and every copy. Set only
+	// once the edits went through, so that the task's closing
+	// notification, delivered from the outbox after any crash, makes
+	// them otherwise.
+	Shown  bool     `json:"shown,omitempty"`
+	Copies []msgRef `json:"copies,omitempty"`
 }
 
 // msgRef is one message and its rich text.
@@ -168,12 +175,73 @@ func (m *Messenger) rememberCard(ctx context.Context, task int64, conv, msgID st
 		m.log.Warn("recall task message", "task", task, "err", err)
 	}
 	ref = ref.withMain(conv, msgID, text)
-	ref.Decided = false
+	ref.Decided, ref.Shown = false, false
 	m.remember(ctx, taskKey(task), ref)
 	m.remember(ctx, cardKey(conv, msgID), cardRef{Doc: doc, Rich: text.Markup()})
 }
 
-func taskKey(id int64) string           { return "task:" + strconv.FormatInt(id, 10) }
+// markShown records that a task's outcome is on all its messages.
+func (m *Messenger) markShown(ctx context.Context, task int64) {
+	m.refMu.Lock()
+	defer m.refMu.Unlock()
+	var ref taskRef
+	if ok, err := m.recall(ctx, taskKey(task), &ref); err != nil || !ok {
+		return
+	}
+	ref.Shown = true
+	m.remember(ctx, taskKey(task), ref)
+}
+
+// markLive records a message about a document that keeps buttons after
+// its tasks closed (Add remark on a decided card, Upload and Withdraw on
+// a returned document, a status card's Remind): they come off when the
+// document is finished (see retire).
+func (m *Messenger) markLive(ctx context.Context, doc int64, conv, msg string, text rich.Text) {
+	if msg == "" || !m.caps.Edit {
+		return
+	}
+	m.refMu.Lock()
+	defer m.refMu.Unlock()
+	var live []msgRef
+	if _, err := m.recall(ctx, liveKey(doc, conv), &live); err != nil {
+		m.log.Warn("recall live messages", "doc", doc, "err", err)
+	}
+	for _, l := range live {
+		if string(l.Msg) == msg {
+			return
+		}
+	}
+	live = append(live, msgRef{Conv: ID(conv), Msg: ID(msg), Rich: text.Markup()})
+	if len(live) > 4*maxCopies {
+		live = live[len(live)-4*maxCopies:]
+	}
+	m.remember(ctx, liveKey(doc, conv), live)
+}
+
+// retire takes the buttons off every message about a finished document
+// in conv: none may still offer to act on it. Idempotent: an edit that
+// changes nothing is no error, and the list is forgotten only when every
+// edit went through.
+func (m *Messenger) retire(ctx context.Context, p flows.PersonID, conv string, doc int64) error {
+	var live []msgRef
+	if ok, err := m.recall(ctx, liveKey(doc, conv), &live); err != nil || !ok {
+		return err
+	}
+	for _, l := range live {
+		if err := m.edit(ctx, p, string(l.Conv), string(l.Msg), Message{Text: l.text()}); err != nil && flows.ErrorKind(err) == flows.KindTransient {
+			return err
+		} else if err != nil {
+			m.log.Warn("take the buttons off a finished document's message", "doc", doc, "err", err)
+		}
+	}
+	m.forget(ctx, liveKey(doc, conv))
+	return nil
+}
+
+func taskKey(id int64) string { return "task:" + strconv.FormatInt(id, 10) }
+func liveKey(doc int64, conv string) string {
+	return "live:" + strconv.FormatInt(doc, 10) + ":" + conv
+}
 func cardKey(conv, msg string) string   { return "card:" + conv + ":" + msg }
 func promptKey(conv, ref string) string { return "prompt:" + conv + ":" + ref }
 func dialogKey(conv string) string      { return "dialog:" + conv }

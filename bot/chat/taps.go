@@ -2,7 +2,6 @@ package chat
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,6 +62,7 @@ func (m *Messenger) onTap(ctx context.Context, ev *Event) {
 	case "ap", "rd", "dn":
 		action := map[string]string{"ap": flows.ActionApprove, "rd": flows.ActionAcknowledge, "dn": flows.ActionDone}[code]
 		text := m.tapText(ctx, conv, tap)
+		defer m.lockTask(id)()
 		var undo func()
 		var claimed taskRef
 		if msgID != "" {
@@ -79,17 +79,25 @@ func (m *Messenger) onTap(ctx context.Context, ev *Event) {
 			return
 		}
 		m.answer(ctx, tap, m.s(lang, "chat.answer.done", nil))
-		var after [][]Button
-		if action == flows.ActionApprove {
-			after = [][]Button{{{Label: m.s(lang, "button.add_remark", nil), Action: fmt.Sprintf("rm:%d", out.DocID)}}}
-		}
+		// The final approval leaves nothing to remark on.
+		after := m.afterDecision(lang, action, out.State, out.DocID)
 		if msgID != "" {
+			// Best effort, at once; the task's closing notification makes
+			// sure from the outbox if these edits are cut short.
 			line := m.outcomeLine(p.ID, lang, action, m.Clock.Now())
-			if err := m.edit(ctx, p.ID, conv, msgID, Message{Text: m.withOutcome(text, line), Buttons: after}); err != nil {
-				m.log.Warn("edit task message", "person", p.ID, "err", err)
+			errMain := m.edit(ctx, p.ID, conv, msgID, Message{Text: m.withOutcome(text, line), Buttons: after})
+			if errMain != nil {
+				m.log.Warn("edit task message", "person", p.ID, "err", errMain)
 			}
-			if err := m.showOutcome(ctx, p.ID, claimed, line, msgID); err != nil {
-				m.log.Warn("show the outcome on the request", "person", p.ID, "err", err)
+			errCopies := m.showOutcome(ctx, p.ID, claimed, line, nil, msgID)
+			if errCopies != nil {
+				m.log.Warn("show the outcome on the request", "person", p.ID, "err", errCopies)
+			}
+			if errMain == nil && errCopies == nil {
+				m.markShown(ctx, id)
+			}
+			if errMain == nil && len(after) > 0 {
+				m.markLive(ctx, out.DocID, conv, msgID, m.withOutcome(text, line))
 			}
 		} else {
 			m.markDecided(ctx, p, lang, id, action)
@@ -218,11 +226,11 @@ func (m *Messenger) markDecided(ctx context.Context, p *flows.Person, lang strin
 	if ok, err := m.recall(ctx, taskKey(taskID), &ref); err != nil || !ok {
 		return
 	}
-	if err := m.showOutcome(ctx, p.ID, ref, m.outcomeLine(p.ID, lang, action, m.Clock.Now()), ""); err != nil {
+	if err := m.showOutcome(ctx, p.ID, ref, m.outcomeLine(p.ID, lang, action, m.Clock.Now()), nil, ""); err != nil {
 		m.log.Warn("edit task message", "person", p.ID, "err", err)
+		return
 	}
-	ref.Decided = true
-	m.remember(ctx, taskKey(taskID), ref)
+	m.markShown(ctx, taskID)
 }
 
 func (m *Messenger) onDialogButton(ctx context.Context, ev *Event, p *flows.Person, lang, code, ref string) {
