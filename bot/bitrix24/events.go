@@ -59,7 +59,7 @@ func (f form) children(prefix string) []string {
 // button's parameters.
 func (t *Transport) event(ctx context.Context, st stored) (chat.Event, bool) {
 	if st.Kind == "v2" {
-		return t.eventV2(st)
+		return t.eventV2(ctx, st)
 	}
 	q, err := url.ParseQuery(st.Form)
 	if err != nil {
@@ -91,9 +91,23 @@ func (t *Transport) event(ctx context.Context, st stored) (chat.Event, bool) {
 			if fileID == "" {
 				fileID = id
 			}
-			ev.File = &chat.FileRef{Ref: fileID, Name: f.get("data", "PARAMS", "FILES", id, "name"), Size: size,
-				MIME: mimeOf(f.get("data", "PARAMS", "FILES", id, "extension"))}
+			ev.File = t.fileRef(ctx, v2File{ID: flexID(fileID), Name: f.get("data", "PARAMS", "FILES", id, "name"), Size: flexInt(size),
+				Extension: f.get("data", "PARAMS", "FILES", id, "extension")})
 			break
+		}
+		if ev.File == nil {
+			// Only the ids (data[PARAMS][FILE_ID][]): the rest from the
+			// portal's disk.
+			ids := q["data[PARAMS][FILE_ID][]"]
+			for _, k := range f.children("data[PARAMS][FILE_ID]") {
+				ids = append(ids, f.get("data", "PARAMS", "FILE_ID", k))
+			}
+			for _, id := range ids {
+				if id = strings.TrimSpace(id); id != "" && id != "0" {
+					ev.File = t.fileRef(ctx, v2File{ID: flexID(id)})
+					break
+				}
+			}
 		}
 		if ev.File == nil && strings.HasPrefix(strings.TrimSpace(ev.Text), "/") {
 			return chat.Event{}, false // a command: its ONIMCOMMANDADD carries it
@@ -117,23 +131,24 @@ func (t *Transport) event(ctx context.Context, st stored) (chat.Event, bool) {
 	return chat.Event{}, false
 }
 
-// v2 event data, the parts Viza reads.
+// v2 event data, the parts Viza reads. In webhook mode every scalar
+// arrives as a string, in fetch mode with its JSON type
+// (chat-bots-v2/imbot.v2/events/events.md), so ids are read as either.
 type v2Data struct {
 	Message struct {
-		ID     int64  `json:"id"`
-		ChatID int64  `json:"chatId"`
-		Text   string `json:"text"`
-		Params struct {
-			FileIDs []int64 `json:"FILE_ID"`
-		} `json:"params"`
+		ID     flexID                     `json:"id"`
+		ChatID flexID                     `json:"chatId"`
+		Text   string                     `json:"text"`
+		Params map[string]json.RawMessage `json:"params"`
+		Files  json.RawMessage            `json:"files"`
 	} `json:"message"`
 	Chat struct {
-		ID       int64  `json:"id"`
+		ID       flexID `json:"id"`
 		DialogID string `json:"dialogId"`
 	} `json:"chat"`
 	DialogID string `json:"dialogId"`
 	User     struct {
-		ID int64 `json:"id"`
+		ID flexID `json:"id"`
 	} `json:"user"`
 	Command struct {
 		Command string `json:"command"`
@@ -144,19 +159,135 @@ type v2Data struct {
 	Language string          `json:"language"`
 }
 
-type v2File struct {
-	ID        int64  `json:"id"`
-	Name      string `json:"name"`
-	Extension string `json:"extension"`
-	Size      int64  `json:"size"`
+// flexID is an id sent as a number or as a string.
+type flexID string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *flexID) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		*f = flexID(strings.TrimSpace(s))
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return nil // neither: no id, read defensively
+	}
+	*f = flexID(n.String())
+	return nil
 }
 
-func (t *Transport) eventV2(st stored) (chat.Event, bool) {
+func (f flexID) valid() bool { return f != "" && f != "0" }
+
+// flexInt is a number sent as a number or as a string.
+type flexInt int64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	var id flexID
+	id.UnmarshalJSON(b)
+	n, _ := strconv.ParseInt(string(id), 10, 64)
+	*f = flexInt(n)
+	return nil
+}
+
+// v2File is a file of a message as far as the documentation's File entity
+// and what portals send agree: an id, and perhaps its name and size.
+type v2File struct {
+	ID        flexID  `json:"id"`
+	Name      string  `json:"name"`
+	Extension string  `json:"extension"`
+	Size      flexInt `json:"size"`
+}
+
+// filesIn reads a list of files or of file ids, as an array or keyed by id.
+func filesIn(raw json.RawMessage) []v2File {
+	if len(raw) == 0 {
+		return nil
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) != nil {
+		var byKey map[string]json.RawMessage
+		if json.Unmarshal(raw, &byKey) != nil {
+			var one flexID // a single id
+			if one.UnmarshalJSON(raw); one.valid() {
+				return []v2File{{ID: one}}
+			}
+			return nil
+		}
+		keys := make([]string, 0, len(byKey))
+		for k := range byKey {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var out []v2File
+		for _, k := range keys {
+			f := fileOf(byKey[k])
+			if !f.ID.valid() {
+				f.ID = flexID(k)
+			}
+			out = append(out, f)
+		}
+		return out
+	}
+	var out []v2File
+	for _, item := range list {
+		if f := fileOf(item); f.ID.valid() {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// fileOf reads one file: an object, or a bare id.
+func fileOf(raw json.RawMessage) v2File {
+	var f v2File
+	if json.Unmarshal(raw, &f) == nil && (f.ID.valid() || f.Name != "") {
+		return f
+	}
+	var id flexID
+	id.UnmarshalJSON(raw)
+	return v2File{ID: id}
+}
+
+// file finds a message's file wherever a portal puts it — the
+// documentation says only that params hold "attach, keyboard, files, and
+// others" — under params.FILE_ID, FILES, files or fileId, message.files or
+// the event's files, and joins what each place says of it.
+func (d *v2Data) file() (v2File, bool) {
+	var all []v2File
+	for _, k := range []string{"FILE_ID", "fileId", "FILES", "files"} {
+		all = append(all, filesIn(d.Message.Params[k])...)
+	}
+	all = append(all, filesIn(d.Message.Files)...)
+	all = append(all, filesIn(d.Files)...)
+	if len(all) == 0 {
+		return v2File{}, false
+	}
+	f := all[0]
+	for _, x := range all[1:] {
+		if x.ID != f.ID {
+			continue
+		}
+		if f.Name == "" {
+			f.Name = x.Name
+		}
+		if f.Extension == "" {
+			f.Extension = x.Extension
+		}
+		if f.Size == 0 {
+			f.Size = x.Size
+		}
+	}
+	return f, true
+}
+
+func (t *Transport) eventV2(ctx context.Context, st stored) (chat.Event, bool) {
 	var d v2Data
-	if err := json.Unmarshal(st.Data, &d); err != nil || d.User.ID == 0 {
+	if err := json.Unmarshal(st.Data, &d); err != nil || !d.User.ID.valid() {
 		return chat.Event{}, false
 	}
-	user := strconv.FormatInt(d.User.ID, 10)
+	user := string(d.User.ID)
 	dialog := d.Chat.DialogID
 	if dialog == "" {
 		dialog = d.DialogID
@@ -172,23 +303,8 @@ func (t *Transport) eventV2(st stored) (chat.Event, bool) {
 	switch st.Type {
 	case "ONIMBOTV2MESSAGEADD":
 		ev.Text = d.Message.Text
-		if len(d.Message.Params.FileIDs) > 0 {
-			f := v2File{ID: d.Message.Params.FileIDs[0]}
-			// The files of a message come as an array or keyed by id.
-			var list []v2File
-			var byID map[string]v2File
-			if json.Unmarshal(d.Files, &list) != nil {
-				json.Unmarshal(d.Files, &byID)
-				for _, x := range byID {
-					list = append(list, x)
-				}
-			}
-			for _, x := range list {
-				if x.ID == f.ID {
-					f = x
-				}
-			}
-			ev.File = &chat.FileRef{Ref: strconv.FormatInt(f.ID, 10), Name: f.Name, Size: f.Size, MIME: mimeOf(f.Extension)}
+		if f, ok := d.file(); ok {
+			ev.File = t.fileRef(ctx, f)
 			return ev, true
 		}
 		if strings.HasPrefix(strings.TrimSpace(ev.Text), "/") {
@@ -198,7 +314,9 @@ func (t *Transport) eventV2(st stored) (chat.Event, bool) {
 	case "ONIMBOTV2COMMANDADD":
 		name := strings.ToLower(strings.TrimPrefix(d.Command.Command, "/"))
 		if name == buttonCommand {
-			ev.Tap = &chat.Tap{ID: dialog + "|" + user, Action: d.Command.Params, Message: strconv.FormatInt(d.Message.ID, 10)}
+			// "The message with the command": not promised to be the card
+			// the button was on, so the layer checks it.
+			ev.Tap = &chat.Tap{ID: dialog + "|" + user, Action: d.Command.Params, Message: string(d.Message.ID), MessageMaybe: true}
 			return ev, true
 		}
 		ev.Command, ev.Args = name, strings.TrimSpace(d.Command.Params)
@@ -208,6 +326,35 @@ func (t *Transport) eventV2(st stored) (chat.Event, bool) {
 		return ev, true
 	}
 	return chat.Event{}, false
+}
+
+// fileRef is a file as the layer takes it. What the event did not say of
+// its name or size is asked of the portal (disk.file.get) before the
+// layer's file policy judges it: an unnamed, unsized file would be
+// refused for nothing.
+func (t *Transport) fileRef(ctx context.Context, f v2File) *chat.FileRef {
+	if (f.Name == "" || f.Size == 0) && t.c != nil {
+		var meta struct {
+			Name string  `json:"NAME"`
+			Size flexInt `json:"SIZE"`
+		}
+		if err := t.c.Call(ctx, "disk.file.get", map[string]any{"id": string(f.ID)}, &meta); err != nil {
+			t.log.Warn("bitrix24 file's name and size not found", "file", f.ID, "err", t.c.Redact(err.Error()))
+		} else {
+			if f.Name == "" {
+				f.Name = meta.Name
+			}
+			if f.Size == 0 {
+				f.Size = meta.Size
+			}
+		}
+	}
+	if f.Extension == "" {
+		if i := strings.LastIndexByte(f.Name, '.'); i >= 0 {
+			f.Extension = f.Name[i+1:]
+		}
+	}
+	return &chat.FileRef{Ref: string(f.ID), Name: f.Name, Size: int64(f.Size), MIME: mimeOf(f.Extension)}
 }
 
 func mimeOf(ext string) string {

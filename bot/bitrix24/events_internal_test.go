@@ -3,8 +3,13 @@ package bitrix24
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -59,4 +64,62 @@ func FuzzEvent(f *testing.F) {
 			t.Fatalf("an event without its sender's own dialog: %+v", ev)
 		}
 	})
+}
+
+// TestFilesWhereverThePortalPutsThem: a file of a message is found
+// under every key portals are seen to use — the documentation names none
+// — with ids as numbers (fetch mode) or strings (webhook mode); a name or
+// size the event leaves out is asked of the portal's disk before the file
+// policy would refuse an unnamed file; a classic event with only
+// FILE_ID[] keeps its file.
+func TestFilesWhereverThePortalPutsThem(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p map[string]any
+		json.NewDecoder(r.Body).Decode(&p)
+		w.Header().Set("Content-Type", "application/json")
+		if strings.HasSuffix(r.URL.Path, "/disk.file.get") && fmt.Sprint(p["id"]) == "77" {
+			io.WriteString(w, `{"result":{"ID":"77","NAME":"Договор.docx","SIZE":"2048","DOWNLOAD_URL":"https://x/y"}}`)
+			return
+		}
+		w.WriteHeader(400)
+		io.WriteString(w, `{"error":"ERROR_NOT_FOUND","error_description":"no"}`)
+	}))
+	defer srv.Close()
+	c, err := NewClient(ClientConfig{Webhook: srv.URL + "/rest/1/key123456/"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &Transport{c: c, log: slog.New(slog.DiscardHandler), chats: map[string]int64{}}
+	v2 := func(message string, extra string) stored {
+		return stored{Kind: "v2", Type: "ONIMBOTV2MESSAGEADD",
+			Data: json.RawMessage(`{"message":` + message + `,"user":{"id":"27"},"chat":{"dialogId":"27"}` + extra + `}`)}
+	}
+	for _, tc := range []struct {
+		name string
+		st   stored
+	}{
+		{"FILE_ID numbers, files keyed by id (fetch)", v2(`{"id":1,"params":{"FILE_ID":[77]}}`, `,"files":{"77":{"id":77,"name":"Договор.docx","size":2048}}`)},
+		{"FILE_ID strings, nothing else (webhook minimum)", v2(`{"id":"1","params":{"FILE_ID":["77"]}}`, ``)},
+		{"params.FILES keyed by id", v2(`{"id":1,"params":{"FILES":{"77":{"id":"77","name":"Договор.docx","size":"2048"}}}}`, ``)},
+		{"params.files list", v2(`{"id":1,"params":{"files":[{"id":77,"name":"Договор.docx","size":2048}]}}`, ``)},
+		{"params.fileId single", v2(`{"id":1,"params":{"fileId":"77"}}`, ``)},
+		{"message.files", v2(`{"id":1,"params":{},"files":[{"id":"77","name":"Договор.docx"}]}`, ``)},
+		{"data.files only", v2(`{"id":1}`, `,"files":[{"id":77,"name":"Договор.docx","size":2048}]`)},
+		{"classic FILE_ID[] only", stored{Kind: "v1", Form: url.Values{"event": {"ONIMBOTMESSAGEADD"}, "data[USER][ID]": {"27"},
+			"data[PARAMS][DIALOG_ID]": {"27"}, "data[PARAMS][FILE_ID][]": {"77"}}.Encode()}},
+		{"classic FILES", stored{Kind: "v1", Form: url.Values{"event": {"ONIMBOTMESSAGEADD"}, "data[USER][ID]": {"27"},
+			"data[PARAMS][DIALOG_ID]": {"27"}, "data[PARAMS][FILES][77][id]": {"77"}, "data[PARAMS][FILES][77][name]": {"Договор.docx"},
+			"data[PARAMS][FILES][77][size]": {"2048"}, "data[PARAMS][FILES][77][extension]": {"docx"}}.Encode()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, ok := tr.event(context.Background(), tc.st)
+			if !ok || ev.File == nil {
+				t.Fatalf("no file: %+v %v", ev, ok)
+			}
+			f := ev.File
+			if f.Ref != "77" || f.Name != "Договор.docx" || f.Size != 2048 || !strings.Contains(f.MIME, "wordprocessingml") {
+				t.Fatalf("file %+v", f)
+			}
+		})
+	}
 }

@@ -226,6 +226,12 @@ type Tap struct {
 	// messages whose rich text the layer did not keep.
 	MessageText string
 	Trigger     string // what opens a form (Slack's trigger_id)
+	// MessageMaybe: the platform does not promise that Message is the
+	// message the button was on (Bitrix24's Chatbots 2.0 names "the
+	// message with the command"). The layer then trusts it only when it
+	// sent that message itself; otherwise it finds the card through the
+	// task.
+	MessageMaybe bool
 }
 
 // FileRef is a file a person sent: enough to fetch it later, after the

@@ -52,6 +52,15 @@ func (m *Messenger) onTap(ctx context.Context, ev *Event) {
 	m.setInactive(p.ID, false)
 	lang := m.lang(p.ID)
 	code, ref, _ := strings.Cut(tap.Action, ":")
+	if tap.MessageMaybe && tap.Message != "" {
+		var c cardRef
+		if ok, _ := m.recall(ctx, cardKey(ev.Conv, tap.Message), &c); !ok {
+			// Not a message the layer sent: the decision's outcome goes
+			// to the task's own card and its copies instead.
+			m.log.Info("tap names a message the bot did not send; the card is found through its task", "message", tap.Message)
+			tap.Message = ""
+		}
+	}
 	conv, msgID := ev.Conv, tap.Message
 	id, _ := strconv.ParseInt(ref, 10, 64)
 	fail := func(err error) {

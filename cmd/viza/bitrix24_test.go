@@ -58,9 +58,14 @@ type b24Env struct {
 	fake *b24fake.Server
 }
 
-func newB24Env(v2 bool) func(t *testing.T) chattest.Env {
+func newB24Env(v2 bool) func(t *testing.T) chattest.Env { return newB24EnvWith(v2, false) }
+
+// newB24EnvWith is the suite's portal; minimal sends only what the
+// documentation promises (see b24fake.Server.Minimal).
+func newB24EnvWith(v2, minimal bool) func(t *testing.T) chattest.Env {
 	return func(t *testing.T) chattest.Env {
 		fake := newB24Fake(t, v2)
+		fake.Minimal = minimal
 		m := startB24(t, fake, "", "", nil)
 		want := map[bool]string{true: "fetch", false: "events"}[v2]
 		if m.b24Wire.Mode() != want {
@@ -174,4 +179,7 @@ func (e *b24Env) Messages(user string) []chattest.Msg {
 func TestBitrix24Scenarios(t *testing.T) {
 	t.Run("fetch", func(t *testing.T) { chattest.Run(t, newB24Env(true)) })
 	t.Run("events", func(t *testing.T) { chattest.Run(t, newB24Env(false)) })
+	// The documented minimum: files by id only, every scalar a string.
+	t.Run("fetch-minimal", func(t *testing.T) { chattest.Run(t, newB24EnvWith(true, true)) })
+	t.Run("events-minimal", func(t *testing.T) { chattest.Run(t, newB24EnvWith(false, true)) })
 }

@@ -48,6 +48,7 @@ type File struct {
 	ID   int64
 	Name string
 	Data []byte
+	Size int64 // what the portal reports, when not the data's
 }
 
 // Message is a message in a dialog.
@@ -88,6 +89,11 @@ type Server struct {
 	ApplicationToken string
 	// V2 is whether the portal has Chatbots 2.0 (imbot.v2.*).
 	V2 bool
+	// Minimal makes events carry the documented minimum and no more: a
+	// message's files only as params.FILE_ID (classic: FILE_ID[]), and in
+	// Chatbots 2.0 every scalar a string, as webhook mode sends them. The
+	// name and size are then the bot's to ask disk.file.get for.
+	Minimal bool
 
 	srv *httptest.Server
 
@@ -790,7 +796,40 @@ func (s *Server) downloadLinkLocked(id int64, field string) (any, string, string
 	}
 	token := random(10)
 	s.downloads[token] = id
-	return map[string]any{field: s.URL + "/download/" + token + "?auth=" + random(8), "ID": id, "NAME": s.files[id].Name}, "", ""
+	link := s.URL + "/download/" + token + "?auth=" + random(8)
+	if field == "DOWNLOAD_URL" {
+		// disk.file.get (api-reference/disk/file/disk-file-get.md): the
+		// file's fields, numbers as strings.
+		size := int64(len(s.files[id].Data))
+		if s.files[id].Size > 0 {
+			size = s.files[id].Size
+		}
+		return map[string]any{"ID": strconv.FormatInt(id, 10), "NAME": s.files[id].Name, "SIZE": strconv.FormatInt(size, 10),
+			"TYPE": "file", "DOWNLOAD_URL": link}, "", ""
+	}
+	return map[string]any{field: link}, "", ""
+}
+
+// stringify turns every number and boolean in v into a string.
+func stringify(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = stringify(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = stringify(e)
+		}
+		return out
+	case string, nil:
+		return x
+	default:
+		return fmt.Sprint(x)
+	}
 }
 
 // unflatten reads PHP bracket keys (a batch command's query) into maps;
@@ -964,6 +1003,11 @@ func (s *Server) emit(u *User, v1 string, v1data map[string]any, v2 string, v2da
 		v2data["bot"] = map[string]any{"id": s.botID, "code": "viza", "type": "bot", "eventMode": "fetch"}
 		v2data["user"] = s.userJSON(u)
 		v2data["language"] = u.Language
+		if s.Minimal {
+			// What events.md promises and no more: every scalar a string,
+			// as the portal sends them in webhook mode.
+			v2data = stringify(v2data).(map[string]any)
+		}
 		s.events = append(s.events, event{ID: s.eventSeq, Type: v2, Data: v2data})
 		s.mu.Unlock()
 		return Posted{}
@@ -1045,11 +1089,13 @@ func (s *Server) userMessage(u *User, text string, file *File) (map[string]any, 
 			ext = file.Name[i+1:]
 		}
 		fid := strconv.FormatInt(file.ID, 10)
-		params["FILES"] = map[string]any{fid: map[string]any{"id": fid, "chatId": strconv.FormatInt(chatOf(dialog), 10), "name": file.Name,
-			"extension": ext, "size": strconv.Itoa(len(file.Data)), "type": "file", "urlDownload": "/disk/downloadFile/" + fid + "/"}}
 		params["FILE_ID"] = []any{fid}
 		msg["params"] = map[string]any{"FILE_ID": []any{file.ID}}
-		v2["files"] = []any{map[string]any{"id": file.ID, "chatId": chatOf(dialog), "name": file.Name, "extension": ext, "size": len(file.Data), "type": "file"}}
+		if !s.Minimal {
+			params["FILES"] = map[string]any{fid: map[string]any{"id": fid, "chatId": strconv.FormatInt(chatOf(dialog), 10), "name": file.Name,
+				"extension": ext, "size": strconv.Itoa(len(file.Data)), "type": "file", "urlDownload": "/disk/downloadFile/" + fid + "/"}}
+			v2["files"] = []any{map[string]any{"id": file.ID, "chatId": chatOf(dialog), "name": file.Name, "extension": ext, "size": len(file.Data), "type": "file"}}
+		}
 	}
 	return params, v2
 }
@@ -1076,11 +1122,11 @@ func (s *Server) UserText(user int64, text string) Posted {
 func (s *Server) UserFile(user int64, name string, data []byte, caption string, size int64) Posted {
 	u := s.user(user)
 	s.mu.Lock()
-	f := &File{ID: s.id(), Name: name, Data: data}
+	f := &File{ID: s.id(), Name: name, Data: data, Size: size}
 	s.files[f.ID] = f
 	s.mu.Unlock()
 	params, v2 := s.userMessage(u, caption, f)
-	if size > 0 {
+	if size > 0 && !s.Minimal {
 		sz := strconv.FormatInt(size, 10)
 		params["FILES"].(map[string]any)[strconv.FormatInt(f.ID, 10)].(map[string]any)["size"] = sz
 		v2["files"].([]any)[0].(map[string]any)["size"] = size
