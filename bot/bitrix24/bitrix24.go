@@ -89,6 +89,7 @@ type Transport struct {
 	clientID string // v1 over an inbound webhook
 
 	edits coalescer
+	sends coalescer
 	// Health is where the channel stands (nil in tests without one).
 	Health *health.Component
 	// connMu keeps two Connects (the supervisor's and a reinstall's)
@@ -118,7 +119,7 @@ func New(ctx context.Context, cfg Config, c *Client, store Store, log *slog.Logg
 		cfg.Poll = 5 * time.Second
 	}
 	t := &Transport{cfg: cfg, c: c, store: store, log: log.With("channel", Name), chats: map[string]int64{},
-		edits: coalescer{window: 30 * time.Millisecond}}
+		edits: coalescer{window: 30 * time.Millisecond}, sends: coalescer{window: 30 * time.Millisecond}}
 	t.inbox = &chat.Inbox{Store: store, Channel: Name, Log: t.log, Event: t.inboxEvent}
 	t.mode = cfg.Mode
 	return t, nil

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -36,6 +37,60 @@ type Client struct {
 	// MaxWait bounds how long one call keeps waiting out the portal's
 	// limits; the default is a minute.
 	MaxWait time.Duration
+
+	memory    BucketMemory // nil: nothing kept across restarts
+	memoryMu  sync.Mutex
+	savedCall time.Time
+}
+
+// BucketMemory keeps when the client last called the portal. The portal's
+// leaky bucket outlives the process: after a restart it may still be
+// full of the calls made just before, and a client whose own bucket
+// started empty of them would be refused (QUERY_LIMIT_EXCEEDED) until it
+// learnt otherwise.
+type BucketMemory interface {
+	StateGet(ctx context.Context, channel, key string) (string, bool, error)
+	StatePut(ctx context.Context, channel, key, value string) error
+}
+
+// Remember makes the client keep its last call's time in mem, and starts
+// it as if the portal's bucket were as full as calls until then could have
+// left it: full at that moment, drained since at the documented rate.
+func (c *Client) Remember(ctx context.Context, mem BucketMemory) error {
+	c.memoryMu.Lock()
+	c.memory = mem
+	c.memoryMu.Unlock()
+	v, ok, err := mem.StateGet(ctx, Name, "bucket_at")
+	if err != nil || !ok {
+		return err
+	}
+	nanos, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return nil
+	}
+	now := time.Now()
+	free := now.Sub(time.Unix(0, nanos)).Seconds() * float64(c.bucket.Limit())
+	if used := c.bucket.Burst() - int(min(free, float64(c.bucket.Burst()))); used > 0 {
+		c.bucket.AllowN(now, used)
+	}
+	return nil
+}
+
+// called notes a call's time, in the memory now and again (every few
+// seconds, not every call).
+func (c *Client) called(ctx context.Context) {
+	c.memoryMu.Lock()
+	mem, now := c.memory, time.Now()
+	due := mem != nil && now.Sub(c.savedCall) >= 2*time.Second
+	if due {
+		c.savedCall = now
+	}
+	c.memoryMu.Unlock()
+	if due {
+		if err := mem.StatePut(context.WithoutCancel(ctx), Name, "bucket_at", strconv.FormatInt(now.UnixNano(), 10)); err != nil {
+			c.log.Warn("keep the time of the last call to the portal", "err", err)
+		}
+	}
 }
 
 // ClientConfig is how to reach the portal.
@@ -150,6 +205,9 @@ func (c *Client) Call(ctx context.Context, method string, params any, out any) e
 			return err
 		}
 		raw, used, err := c.post(ctx, method, body)
+		if !errors.As(err, new(*unreachable)) {
+			c.called(ctx)
+		}
 		var ae *APIError
 		switch {
 		case err == nil:
@@ -248,6 +306,13 @@ type BatchCall struct {
 // which counts once against the leaky bucket. It returns each call's
 // error, nil where it succeeded.
 func (c *Client) Batch(ctx context.Context, calls []BatchCall) ([]error, error) {
+	_, errs, err := c.BatchResults(ctx, calls)
+	return errs, err
+}
+
+// BatchResults is Batch that also returns each call's result.
+func (c *Client) BatchResults(ctx context.Context, calls []BatchCall) ([]json.RawMessage, []error, error) {
+	results := make([]json.RawMessage, len(calls))
 	errs := make([]error, len(calls))
 	for start := 0; start < len(calls); start += 50 {
 		part := calls[start:min(start+50, len(calls))]
@@ -255,28 +320,41 @@ func (c *Client) Batch(ctx context.Context, calls []BatchCall) ([]error, error) 
 		for i, call := range part {
 			q := url.Values{}
 			buildQuery("", call.Params, q)
-			cmd[fmt.Sprint("c", i)] = call.Method + "?" + q.Encode()
+			cmd[batchKey(i)] = call.Method + "?" + q.Encode()
 		}
 		var res struct {
+			Result json.RawMessage `json:"result"`
 			Errors json.RawMessage `json:"result_error"`
 		}
 		if err := c.Call(ctx, "batch", map[string]any{"halt": 0, "cmd": cmd}, &res); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		// An empty result_error is [] in PHP's JSON, a filled one an object.
-		var byKey map[string]struct {
+		// An empty result or result_error is [] in PHP's JSON, a filled
+		// one an object.
+		var byKey map[string]json.RawMessage
+		json.Unmarshal(res.Result, &byKey)
+		var errByKey map[string]struct {
 			Error       string `json:"error"`
 			Description string `json:"error_description"`
 		}
-		json.Unmarshal(res.Errors, &byKey)
+		json.Unmarshal(res.Errors, &errByKey)
 		for i := range part {
-			if e, ok := byKey[fmt.Sprint("c", i)]; ok {
-				errs[start+i] = &APIError{Status: http.StatusBadRequest, Code: e.Error, Description: e.Description}
+			k := batchKey(i)
+			if e, ok := errByKey[k]; ok {
+				errs[start+i] = &APIError{Status: http.StatusBadRequest, Code: e.Error, Description: c.Redact(e.Description)}
+				continue
 			}
+			results[start+i] = byKey[k]
 		}
 	}
-	return errs, nil
+	return results, errs, nil
 }
+
+// batchKey names a batch's i-th call so that the names sort as the calls
+// go (c00, c01 … c49): the cmd object is sent with sorted keys, and the
+// portal runs the calls in the order it reads them — messages to one
+// person must not arrive c0, c1, c10, c2.
+func batchKey(i int) string { return fmt.Sprintf("c%02d", i) }
 
 // buildQuery writes params the way PHP's http_build_query does, which is
 // how the portal reads a batch command's query: nested keys in brackets,

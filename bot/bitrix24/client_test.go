@@ -17,7 +17,7 @@ import (
 	"github.com/viza-app/viza/storage"
 )
 
-func openDB(t *testing.T) *storage.DB {
+func openDB(t testing.TB) *storage.DB {
 	t.Helper()
 	db, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "viza.db"))
 	if err != nil {
@@ -82,16 +82,19 @@ func TestOAuthTokenRefreshed(t *testing.T) {
 }
 
 // TestInstallation: the portal's ONAPPINSTALL hands over the tokens and
-// the application_token; a forged one with tokens that do not work for
-// this application is refused, and a second installation cannot replace
-// the application_token.
+// the application_token. A forged one (tokens that do not work for this
+// application) and one by a user who is not the portal's administrator
+// are refused; once installed the handler is closed, until
+// OpenReinstall (viza bitrix24 reinstall) takes one new installation,
+// whose tokens and application_token replace the old.
 func TestInstallation(t *testing.T) {
 	fake := b24fake.New(true)
 	defer fake.Close()
 	db := openDB(t)
 	_, o := oauthClient(t, fake, db)
 	var logs bytes.Buffer
-	srv := httptest.NewServer(bitrix24.InstallHandler(o, fake.RESTURL, db, slog.New(slog.NewTextHandler(&logs, nil)), nil))
+	installed := 0
+	srv := httptest.NewServer(bitrix24.InstallHandler(o, fake.RESTURL, db, slog.New(slog.NewTextHandler(&logs, nil)), func() { installed++ }))
 	defer srv.Close()
 	ctx := context.Background()
 
@@ -101,6 +104,13 @@ func TestInstallation(t *testing.T) {
 	if _, ok, _ := db.StateGet(ctx, bitrix24.Name, "application_token"); ok {
 		t.Fatal("a forged installation kept its application_token")
 	}
+	userAccess, userRefresh := fake.InstallAs(time.Hour, false)
+	if code := fake.PostInstall(srv.URL, userAccess, userRefresh, "users-app-token"); code != http.StatusUnauthorized {
+		t.Fatalf("an installation by a user who is no administrator answered %d", code)
+	}
+	if !strings.Contains(logs.String(), "not one of the portal's administrators") {
+		t.Fatalf("the refusal does not say why: %s", logs.String())
+	}
 	access, refresh := fake.Install(time.Hour)
 	if code := fake.PostInstall(srv.URL, access, refresh, fake.ApplicationToken); code != http.StatusOK {
 		t.Fatalf("the installation answered %d: %s", code, logs.String())
@@ -108,15 +118,40 @@ func TestInstallation(t *testing.T) {
 	if v, _, _ := db.StateGet(ctx, bitrix24.Name, "application_token"); v != fake.ApplicationToken {
 		t.Fatalf("application_token kept: %q", v)
 	}
+	if v, _, _ := db.StateGet(ctx, bitrix24.Name, "member_id"); v == "" {
+		t.Fatal("the portal's member_id was not kept")
+	}
 	if tk, ok, _ := (bitrix24.StateTokens{Store: db}).LoadTokens(ctx); !ok || tk.Refresh != refresh {
 		t.Fatalf("tokens kept: %+v", tk)
 	}
-	access2, refresh2 := fake.Install(time.Hour)
-	if code := fake.PostInstall(srv.URL, access2, refresh2, "another-app-token"); code != http.StatusConflict {
-		t.Fatalf("a second installation with another token answered %d", code)
+	if installed != 1 {
+		t.Fatalf("the channel was told of %d installations", installed)
 	}
-	if strings.Contains(logs.String(), access) || strings.Contains(logs.String(), refresh) {
-		t.Fatal("a token reached the log")
+	access2, refresh2 := fake.Install(time.Hour)
+	if code := fake.PostInstall(srv.URL, access2, refresh2, "another-app-token"); code != http.StatusForbidden {
+		t.Fatalf("a second installation answered %d", code)
+	}
+	// The administrator asks for a reinstallation: one is taken.
+	if _, err := bitrix24.OpenReinstall(ctx, db, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if code := fake.PostInstall(srv.URL, access2, refresh2, "another-app-token"); code != http.StatusOK {
+		t.Fatalf("the reinstallation answered %d: %s", code, logs.String())
+	}
+	if v, _, _ := db.StateGet(ctx, bitrix24.Name, "application_token"); v != "another-app-token" {
+		t.Fatalf("after the reinstallation application_token is %q", v)
+	}
+	if tk, _, _ := (bitrix24.StateTokens{Store: db}).LoadTokens(ctx); tk.Refresh != refresh2 {
+		t.Fatal("the reinstallation's tokens were not kept")
+	}
+	access3, refresh3 := fake.Install(time.Hour)
+	if code := fake.PostInstall(srv.URL, access3, refresh3, "third-app-token"); code != http.StatusForbidden {
+		t.Fatalf("the handler stayed open after the reinstallation: %d", code)
+	}
+	for _, tok := range []string{access, refresh, access2, refresh2} {
+		if strings.Contains(logs.String(), tok) {
+			t.Fatal("a token reached the log")
+		}
 	}
 }
 

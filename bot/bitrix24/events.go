@@ -430,6 +430,13 @@ func (t *Transport) Handler() http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 		defer cancel()
+		if why := t.otherPortal(ctx, q); why != "" {
+			// The token matched, yet the event names another portal than
+			// the one that installed the application.
+			t.log.Warn("bitrix24 event refused: "+why, "event", q.Get("event"), "remote", r.RemoteAddr)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
 		b, _ := json.Marshal(stored{Kind: "v1", Form: string(body)})
 		fresh, err := t.store.InboxPut(ctx, Name, []storage.InboxItem{{ID: eventKey(q), Payload: b}})
 		if err != nil {
@@ -443,6 +450,23 @@ func (t *Transport) Handler() http.Handler {
 		t.Wake()
 		w.WriteHeader(http.StatusOK)
 	})
+}
+
+// otherPortal says why an event does not come from the portal the
+// application was installed on (its member_id and domain, kept at
+// installation), or "". Without an installation (an inbound webhook)
+// there is nothing to hold it against.
+func (t *Transport) otherPortal(ctx context.Context, q url.Values) string {
+	for _, k := range []string{"member_id", "domain"} {
+		want, ok, err := t.store.StateGet(ctx, Name, k)
+		if err != nil || !ok || want == "" {
+			continue
+		}
+		if got := q.Get("auth[" + k + "]"); !strings.EqualFold(got, want) {
+			return "its " + k + " is not the installation's"
+		}
+	}
+	return ""
 }
 
 // applicationToken is the token events must carry: from the environment,

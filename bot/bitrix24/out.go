@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -64,10 +65,11 @@ func (t *Transport) post(ctx context.Context, conv, text string, kb, att []map[s
 			fields["attach"] = att
 		}
 		var res struct {
-			ID json.Number `json:"id"`
+			ID flexID `json:"id"`
 		}
-		err := t.c.Call(ctx, "imbot.v2.Chat.Message.send", map[string]any{"botId": t.botID, "botToken": t.botToken, "dialogId": conv, "fields": fields}, &res)
-		return res.ID.String(), t.apiErr(err)
+		err := t.sends.do(ctx, t.c, BatchCall{Method: "imbot.v2.Chat.Message.send",
+			Params: map[string]any{"botId": t.botID, "botToken": t.botToken, "dialogId": conv, "fields": fields}}, &res)
+		return string(res.ID), t.apiErr(err)
 	}
 	params := map[string]any{"BOT_ID": t.botID, "CLIENT_ID": t.clientID, "DIALOG_ID": conv, "MESSAGE": text, "URL_PREVIEW": "N", "SYSTEM": yn(system)}
 	if len(kb) > 0 {
@@ -76,9 +78,9 @@ func (t *Transport) post(ctx context.Context, conv, text string, kb, att []map[s
 	if len(att) > 0 {
 		params["ATTACH"] = att
 	}
-	var id json.Number
-	err := t.c.Call(ctx, "imbot.message.add", params, &id)
-	return id.String(), t.apiErr(err)
+	var id flexID
+	err := t.sends.do(ctx, t.c, BatchCall{Method: "imbot.message.add", Params: params}, &id)
+	return string(id), t.apiErr(err)
 }
 
 // Edit implements chat.Transport; a message without buttons loses its
@@ -106,12 +108,14 @@ func (t *Transport) Edit(ctx context.Context, conv, msgID string, m chat.Message
 		call = BatchCall{Method: "imbot.message.update", Params: map[string]any{"BOT_ID": t.botID, "CLIENT_ID": t.clientID, "MESSAGE_ID": id,
 			"MESSAGE": BBCode(m.Text), "KEYBOARD": kb, "ATTACH": att, "URL_PREVIEW": "N"}}
 	}
-	return t.apiErr(t.edits.do(ctx, t.c, call))
+	return t.apiErr(t.edits.do(ctx, t.c, call, nil))
 }
 
 // coalescer gathers calls made at about the same time into one batch:
-// the first caller waits a moment for others, then sends them all and
-// hands each its own result.
+// the first caller waits a moment for others, then sends them all (50 a
+// request) and hands each its own result. Two hundred requests fanned out
+// at once are four calls to the portal, not two hundred against its
+// bucket of fifty.
 type coalescer struct {
 	window  time.Duration
 	mu      sync.Mutex
@@ -120,11 +124,12 @@ type coalescer struct {
 
 type pendingCall struct {
 	call BatchCall
+	out  any // where the call's result is decoded; nil to ignore it
 	done chan error
 }
 
-func (co *coalescer) do(ctx context.Context, c *Client, call BatchCall) error {
-	p := &pendingCall{call: call, done: make(chan error, 1)}
+func (co *coalescer) do(ctx context.Context, c *Client, call BatchCall, out any) error {
+	p := &pendingCall{call: call, out: out, done: make(chan error, 1)}
 	co.mu.Lock()
 	lead := len(co.pending) == 0
 	co.pending = append(co.pending, p)
@@ -149,19 +154,28 @@ func (co *coalescer) flush(ctx context.Context, c *Client) {
 	co.pending = nil
 	co.mu.Unlock()
 	if len(calls) == 1 {
-		calls[0].done <- c.Call(ctx, calls[0].call.Method, calls[0].call.Params, nil)
+		calls[0].done <- c.Call(ctx, calls[0].call.Method, calls[0].call.Params, calls[0].out)
 		return
 	}
 	batch := make([]BatchCall, len(calls))
 	for i, p := range calls {
 		batch[i] = p.call
 	}
-	errs, err := c.Batch(ctx, batch)
+	results, errs, err := c.BatchResults(ctx, batch)
 	for i, p := range calls {
-		if err != nil {
+		switch {
+		case err != nil:
 			p.done <- err
-		} else {
+		case errs[i] != nil:
 			p.done <- errs[i]
+		case p.out != nil:
+			if derr := json.Unmarshal(results[i], p.out); derr != nil {
+				p.done <- fmt.Errorf("bitrix24: decode %s result: %w", p.call.Method, derr)
+				continue
+			}
+			p.done <- nil
+		default:
+			p.done <- nil
 		}
 	}
 }

@@ -675,8 +675,12 @@ func (m *Main) bitrix24Client(ctx context.Context, bc *config.Bitrix24) (client 
 			"webhook_env", bc.WebhookEnv, "client_secret_env", bc.ClientSecretEnv)
 		return nil, "", nil
 	}
-	client, err = bitrix24.NewClient(cc, m.Log.With("channel", bitrix24.Name))
-	return client, appToken, err
+	if client, err = bitrix24.NewClient(cc, m.Log.With("channel", bitrix24.Name)); err != nil {
+		return nil, "", err
+	}
+	// After a restart the portal's bucket may still hold the calls made
+	// just before it: start as drained as that allows.
+	return client, appToken, client.Remember(ctx, m.DB)
 }
 
 // bitrix24 connects the Bitrix24 transport when an inbound webhook or a

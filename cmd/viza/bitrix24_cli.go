@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/viza-app/viza/bot/bitrix24"
 )
@@ -46,5 +47,29 @@ func (m *Main) bitrix24Users(ctx context.Context, lang string, stdout, stderr io
 	}
 	w.Flush()
 	fmt.Fprintln(stdout, say("cli.b24_users_hint", nil))
+	return 0
+}
+
+// bitrix24Reinstall opens the installation handler for a new installation
+// of the local application for an hour: the one kept is replaced when the
+// portal's administrator installs (or reinstalls) the application. The
+// running service needs no restart: the installation wakes the channel.
+func (m *Main) bitrix24Reinstall(ctx context.Context, lang string, stdout, stderr io.Writer) int {
+	say := cliText(lang)
+	if m.Config.Bitrix24 == nil || m.Config.Bitrix24.ClientID == "" {
+		fmt.Fprintln(stderr, say("cli.b24_not_app", nil))
+		return 1
+	}
+	until, err := bitrix24.OpenReinstall(ctx, m.DB, time.Now())
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	public := strings.TrimSuffix(m.Config.HTTP.PublicURL, "/")
+	if public == "" {
+		public = "http://" + m.Config.HTTP.Listen
+	}
+	fmt.Fprintln(stdout, say("cli.b24_reinstall", map[string]any{"Until": until.In(m.Engine.Directory().Location).Format("15:04"),
+		"Handler": public + "/bitrix24/install"}))
 	return 0
 }

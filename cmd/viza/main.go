@@ -11,6 +11,7 @@
 //	viza verify --head                        the audit chain's head, an anchor to keep elsewhere
 //	viza verify --since-checkpoint            only what was written since the last verification
 //	viza bitrix24 users                       the portal's users with their ids, for viza.yaml
+//	viza bitrix24 reinstall                   take a new installation of the local application (for an hour)
 //	viza api-key create NAME --scope write    a key for an integration (also list, revoke)
 //	viza webhooks retry                       send again the webhook events that failed for good
 //	viza version
@@ -65,7 +66,7 @@ var commands = []command{
 	{"login-link", []string{"config", "demo", "lang"}, "PERSON", nil},
 	{"sheet", []string{"config", "demo", "lang", "o", "f"}, "NUMBER", []string{"sheet NUMBER -o FILE.pdf [-f]"}},
 	{"export", []string{"config", "demo", "lang", "o", "csv", "f"}, "", []string{"export -o FILE.xlsx [-f]", "export --csv -o FILE.csv [-f]"}},
-	{"bitrix24", []string{"config", "demo", "lang"}, "users", nil},
+	{"bitrix24", []string{"config", "demo", "lang"}, "users | reinstall", []string{"bitrix24 users", "bitrix24 reinstall"}},
 	{"api-key", []string{"config", "demo", "lang", "scope", "types"}, "create NAME | list | revoke ID",
 		[]string{"api-key create NAME --scope read|start|write [--types contract,…]", "api-key list", "api-key revoke ID|NAME"}},
 	{"webhooks", []string{"config", "demo", "lang"}, "retry", nil},
@@ -208,7 +209,7 @@ func flagError(err error) string {
 func (c command) accepts(pos []string) bool {
 	switch c.name {
 	case "bitrix24":
-		return len(pos) == 1 && pos[0] == "users"
+		return len(pos) == 1 && (pos[0] == "users" || pos[0] == "reinstall")
 	case "api-key":
 		return (len(pos) == 1 && pos[0] == "list") || (len(pos) == 2 && (pos[0] == "create" || pos[0] == "revoke") && pos[1] != "")
 	case "webhooks":
@@ -401,6 +402,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "bitrix24":
 		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
 			m.Log = log
+			if pos[0] == "reinstall" {
+				return m.bitrix24Reinstall(ctx, m.language(*lang), stdout, stderr)
+			}
 			return m.bitrix24Users(ctx, m.language(*lang), stdout, stderr)
 		})
 	case "api-key":

@@ -119,6 +119,11 @@ type Server struct {
 	refresh    string
 	refreshes  int
 	tokenCalls []string // the method of each call to the OAuth server
+	admin      map[string]bool // access token → its user administers the portal
+	// installerAdmin: the user who installed the application (and whose
+	// refreshed tokens these are) administers the portal.
+	installerAdmin bool
+	caller         string // the access token of the call being answered
 	level      float64 // the leaky bucket
 	leakedAt   time.Time
 	rate       float64
@@ -134,7 +139,7 @@ type Server struct {
 // when v2.
 func New(v2 bool, users ...User) *Server {
 	s := &Server{V2: v2, secret: "whk" + random(8), users: map[int64]*User{}, handlers: map[string]string{}, commands: map[string]int64{},
-		cmdURLs: map[string]string{}, nextID: 1000, files: map[int64]*File{}, downloads: map[string]int64{}, access: map[string]time.Time{},
+		cmdURLs: map[string]string{}, nextID: 1000, files: map[int64]*File{}, downloads: map[string]int64{}, access: map[string]time.Time{}, admin: map[string]bool{},
 		rate: 2, burst: 50, failNext: map[string][]int{}, lists: map[string]map[string]any{}, ClientID: "local.66a1b2c3d4e5f6.12345678",
 		ClientSecret: "cs" + random(12), ApplicationToken: "831c76b092f9f135d9b6b36c3a720757", leakedAt: time.Now()}
 	for _, u := range users {
@@ -195,11 +200,17 @@ func (s *Server) Calls(method string) []Call {
 
 // Install hands an OAuth application its tokens, as the portal does when
 // the application is installed; the access token lasts ttl.
-func (s *Server) Install(ttl time.Duration) (access, refresh string) {
+func (s *Server) Install(ttl time.Duration) (access, refresh string) { return s.InstallAs(ttl, true) }
+
+// InstallAs is Install by a portal user who is (or is not) one of its
+// administrators: user.admin answers accordingly with the tokens.
+func (s *Server) InstallAs(ttl time.Duration, admin bool) (access, refresh string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	access, s.refresh = "acc"+random(12), "ref"+random(12)
 	s.access[access] = time.Now().Add(ttl)
+	s.admin[access] = admin
+	s.installerAdmin = admin
 	return access, s.refresh
 }
 
@@ -359,6 +370,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, 401, errorBody("INVALID_CREDENTIALS", "Invalid request credentials"))
 			return
 		}
+		s.caller = ""
 	} else {
 		method = rest
 		token, _ := params["auth"].(string)
@@ -374,6 +386,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		delete(params, "auth")
+		s.caller = token
 	}
 	method = strings.TrimSuffix(method, ".json")
 	call.Method = method
@@ -438,6 +451,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	access := "acc" + random(12)
 	s.refresh = "ref" + random(12)
 	s.access[access] = time.Now().Add(time.Hour)
+	s.admin[access] = s.installerAdmin // the same user's tokens
 	s.refreshes++
 	writeJSON(w, 200, map[string]any{"access_token": access, "refresh_token": s.refresh, "expires_in": 3600, "expires": time.Now().Add(time.Hour).Unix(),
 		"client_endpoint": s.RESTURL, "server_endpoint": s.URL + "/oauth/rest/", "member_id": "bac1cd5c8940947a75e0d71b1a84e348",
@@ -715,6 +729,14 @@ func (s *Server) handleLocked(method string, p map[string]any) (any, string, str
 		return true, "", ""
 	case "disk.file.get":
 		return s.downloadLinkLocked(num(p["id"]), "DOWNLOAD_URL")
+	case "user.admin":
+		// api-reference/common/users/user-admin.md: whether the user the
+		// token is for administers the portal; an inbound webhook's user
+		// (1) does.
+		if s.caller == "" {
+			return true, "", ""
+		}
+		return s.admin[s.caller], "", ""
 	case "server.time":
 		// api-reference/common/system/server-time.md: ISO 8601 in the
 		// server's zone.
