@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,5 +137,44 @@ func TestRegistrationIsIdempotent(t *testing.T) {
 				t.Fatalf("a second start registered again: bot %d→%d, %d→%d calls", bot, bot2, len(calls), len(fake.Calls(method)))
 			}
 		})
+	}
+}
+
+// TestEventsFromAnotherPortalAreRefused: once an installation kept its
+// portal's member_id and domain, a classic event carrying the right
+// application_token but naming another portal is refused and not stored.
+func TestEventsFromAnotherPortalAreRefused(t *testing.T) {
+	fake := b24fake.New(false)
+	defer fake.Close()
+	c, err := bitrix24.NewClient(bitrix24.ClientConfig{Webhook: fake.Webhook}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(t)
+	tr, err := bitrix24.New(context.Background(), bitrix24.Config{EventsURL: "https://viza.example/bitrix24/events", ApplicationToken: "app-token-1"}, c, db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db.StatePut(ctx, bitrix24.Name, "member_id", "member-ours")
+	db.StatePut(ctx, bitrix24.Name, "domain", "romashka.bitrix24.ru")
+	post := func(member, domain string) int {
+		form := url.Values{"event": {"ONIMBOTMESSAGEADD"}, "data[USER][ID]": {"27"}, "data[PARAMS][DIALOG_ID]": {"27"},
+			"data[PARAMS][MESSAGE]": {"привет " + member}, "auth[application_token]": {"app-token-1"}, "auth[member_id]": {member}, "auth[domain]": {domain}}
+		rec := httptest.NewRecorder()
+		tr.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/bitrix24/events", strings.NewReader(form.Encode())))
+		return rec.Code
+	}
+	if code := post("member-theirs", "romashka.bitrix24.ru"); code != http.StatusUnauthorized {
+		t.Fatalf("another member_id: %d", code)
+	}
+	if code := post("member-ours", "evil.bitrix24.ru"); code != http.StatusUnauthorized {
+		t.Fatalf("another domain: %d", code)
+	}
+	if items, _ := db.InboxPending(ctx, bitrix24.Name, 10); len(items) != 0 {
+		t.Fatalf("%d refused events were stored", len(items))
+	}
+	if code := post("member-ours", "romashka.bitrix24.ru"); code != http.StatusOK {
+		t.Fatalf("our portal's event: %d", code)
 	}
 }

@@ -601,7 +601,7 @@ func (m *Main) telegram(ctx context.Context, tc *config.Telegram) (*telegram.Tra
 	if err != nil {
 		return nil, err
 	}
-	ch.Health = m.supervise(telegram.Name, ch.Connect, ch.Probe, token, secret)
+	ch.Health = m.supervise(telegram.Name, tc.TokenEnv, ch.Connect, ch.Probe, token, secret)
 	m.Log.Info("telegram channel on; connecting in the background", "mode", tc.Mode)
 	return ch, nil
 }
@@ -636,7 +636,7 @@ func (m *Main) slack(ctx context.Context, sc *config.Slack) (*slack.Transport, e
 	if err != nil {
 		return nil, err
 	}
-	tr.Health = m.supervise(slack.Name, tr.Connect, tr.Probe, bot, app, signing)
+	tr.Health = m.supervise(slack.Name, sc.BotTokenEnv, tr.Connect, tr.Probe, bot, app, signing)
 	m.Log.Info("slack channel on; connecting in the background", "mode", sc.Mode)
 	return tr, nil
 }
@@ -698,7 +698,7 @@ func (m *Main) bitrix24(ctx context.Context, bc *config.Bitrix24, eventsURL stri
 	if err != nil {
 		return nil, err
 	}
-	tr.Health = m.supervise(bitrix24.Name, tr.Connect, tr.Probe, client.Secrets()...)
+	tr.Health = m.supervise(bitrix24.Name, bc.WebhookEnv, tr.Connect, tr.Probe, client.Secrets()...)
 	if oauth := client.OAuth(); oauth != nil {
 		comp := tr.Health
 		m.b24Install = bitrix24.InstallHandler(oauth, bc.APIURL, m.DB, m.Log.With("channel", bitrix24.Name), comp.Retry)
@@ -731,14 +731,14 @@ type supervised struct {
 
 // supervise makes the component a channel reports to and the supervisor
 // that connects it in the background; secrets are masked in what it shows.
-func (m *Main) supervise(name string, connect, probe func(context.Context) error, secrets ...string) *health.Component {
+func (m *Main) supervise(name, env string, connect, probe func(context.Context) error, secrets ...string) *health.Component {
 	comp := m.Health.Add(name, secrets...)
 	lang := m.Engine.Directory().Language
 	say := cliText(lang)
 	m.links = append(m.links, supervised{comp: comp, link: health.Link{Connect: connect, Probe: probe, Log: m.Log,
 		Parked: func(reason string) string {
 			return say("health.parked", map[string]any{"Channel": say("channel."+name, nil), "Reason": reason,
-				"Every": say("health.every", nil), "Hint": say("health.hint."+name, nil)})
+				"Every": say("health.every", nil), "Hint": say("health.hint."+name, map[string]any{"Env": env})})
 		}}})
 	return comp
 }

@@ -226,12 +226,31 @@ func TestBitrix24SurvivesSIGKILLMidFetch(t *testing.T) {
 	}
 	c = startChild(t, cfgPath, env...)
 	done := tgfake.Until(time.Minute, func() bool { return (rec.approved(tasks) == len(tasks)) && fake.Pending() == 0 })
+	// Every decided card loses its decision's buttons, however the kills
+	// cut the edits: the outbox makes them.
+	live := func() []string {
+		var out []string
+		for _, tk := range tasks {
+			for _, msg := range fake.Dialog(b24Users[tk.Assignee].ID) {
+				for _, b := range msg.Buttons {
+					if strings.HasPrefix(b.Params, "ap:") {
+						out = append(out, fmt.Sprintf("%s: %s", tk.Assignee, b.Params))
+					}
+				}
+			}
+		}
+		return out
+	}
+	cardsDone := tgfake.Until(time.Minute, func() bool { return len(live()) == 0 })
 	c.cmd.Process.Signal(syscall.SIGTERM)
 	c.cmd.Wait()
 	if !done {
 		t.Fatalf("after %d kills %d of %d taps applied", kills, rec.approved(tasks), len(tasks))
 	}
 	rec.eachApprovedOnce(t, tasks)
+	if !cardsDone {
+		t.Fatalf("decided cards still offer Approve: %v", live())
+	}
 }
 
 // approveAll approves every open task of a document until none is left.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -15,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/viza-app/viza/bot/health"
 	"github.com/viza-app/viza/bot/telegram/tgfake"
+	"github.com/viza-app/viza/config"
 )
 
 // deadAddr is a loopback address where nothing listens (now).
@@ -151,5 +154,57 @@ func TestServeWithEveryPlatformDown(t *testing.T) {
 	}
 	if st := ready(); st["slack"] != "connecting" || st["bitrix24"] != "connecting" {
 		t.Fatalf("the other channels: %v", st)
+	}
+}
+
+// TestRefusedTokenParksTheChannel: Telegram refuses the token (a typo,
+// a revoked bot): the channel is parked with one error line in the
+// company's language saying what to check, /readyz says failed with the
+// reason and no token, and the service goes on serving.
+func TestRefusedTokenParksTheChannel(t *testing.T) {
+	fake := tgfake.New("1111:the-real-token")
+	defer fake.Close()
+	src, err := os.ReadFile("testdata/telegram.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.NewReplacer("DATA_DIR", filepath.Join(t.TempDir(), "data"), "API_URL", fake.URL, "MODE", "polling").Replace(string(src))
+	path := filepath.Join(t.TempDir(), "viza.yaml")
+	os.WriteFile(path, []byte(body), 0o600)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wrong = "2222:a-typo-in-the-token"
+	t.Setenv("VIZA_TEST_TG_TOKEN", wrong)
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	m, err := NewMain(ctx, cfg, path, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+		m.Close()
+	}()
+	if !tgfake.Until(wait, func() bool { return m.Health.All()[0].State == health.Failed }) {
+		t.Fatalf("telegram is %+v", m.Health.All())
+	}
+	resp, err := http.Get("http://" + m.Listener.Addr().String() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "telegram failed") || strings.Contains(string(page), wrong) {
+		t.Fatalf("/readyz = %d:\n%s", resp.StatusCode, page)
+	}
+	l := logs.String()
+	if strings.Count(l, "Telegram отказал Viza") != 1 || !strings.Contains(l, "VIZA_TEST_TG_TOKEN") || strings.Contains(l, wrong) {
+		t.Fatalf("the parked line:\n%s", l)
 	}
 }
