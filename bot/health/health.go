@@ -50,16 +50,16 @@ type Component struct {
 	now     func() time.Time
 	changed func(Status)
 
-	mu      sync.Mutex
-	st      Status
-	everUp  bool
+	mu     sync.Mutex
+	st     Status
+	everUp bool
 	// recovered is when a probe after trouble last found the platform
 	// there: a send failing again soon after is that message's problem
 	// (a proxy that drops uploads), not an outage, and is retried and
 	// counted as any failure.
 	recovered time.Time
-	up      chan struct{} // closed while Up; replaced when it goes down
-	trouble chan struct{} // one pending "look again" for the supervisor
+	up        chan struct{} // closed while Up; replaced when it goes down
+	trouble   chan struct{} // one pending "look again" for the supervisor
 }
 
 // Open reports whether the channel may be used now: the dispatcher sends

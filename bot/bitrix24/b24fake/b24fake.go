@@ -118,21 +118,21 @@ type Server struct {
 	access     map[string]time.Time // OAuth access token → expiry
 	refresh    string
 	refreshes  int
-	tokenCalls []string // the method of each call to the OAuth server
+	tokenCalls []string        // the method of each call to the OAuth server
 	admin      map[string]bool // access token → its user administers the portal
 	// installerAdmin: the user who installed the application (and whose
 	// refreshed tokens these are) administers the portal.
 	installerAdmin bool
-	caller         string // the access token of the call being answered
-	level      float64 // the leaky bucket
-	leakedAt   time.Time
-	rate       float64
-	burst      float64
-	failNext   map[string][]int
-	limited    int
-	calls      []Call
-	lists      map[string]map[string]any // element code → fields
-	companies  []string
+	caller         string  // the access token of the call being answered
+	level          float64 // the leaky bucket
+	leakedAt       time.Time
+	rate           float64
+	burst          float64
+	failNext       map[string][]int
+	limited        int
+	calls          []Call
+	lists          map[string]map[string]any // element code → fields
+	companies      []string
 }
 
 // New starts a fake portal with users; the bot's portal has Chatbots 2.0
