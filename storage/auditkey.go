@@ -34,12 +34,32 @@ type Seal struct {
 	From int64 // the first keyed event's id
 }
 
+// SealPolicy says what UseAuditKey may do about a chain that has no seal.
+type SealPolicy int
+
+const (
+	// SealIfEmpty seals a database that holds no events yet (the service
+	// on a new database); one that holds events and no seal is refused.
+	SealIfEmpty SealPolicy = iota
+	// SealNever writes nothing (verify and the other commands): a chain
+	// with events and no seal is refused.
+	SealNever
+	// SealNow seals the chain at its next event whatever it holds: an
+	// operator's explicit `viza seal` of a database from before keys.
+	SealNow
+)
+
+// ErrSealMissing is a database that holds events, is used with a key,
+// and has no seal: written before keys existed (seal it explicitly, once,
+// with `viza seal`), or its seal was deleted to undo the keyed chain.
+var ErrSealMissing = errors.New("seal_missing: the audit chain holds events but has no seal")
+
 // UseAuditKey turns the keyed chain on with key (at least 32 bytes). Run it
-// after Open and before any write. The first time a key is used, the chain
-// is sealed at the next event; the seal, with its own HMAC, is kept in the
-// database and returned. fresh reports a seal made now: on a database that
-// had events and was sealed before, that means its seal was removed.
-func (db *DB) UseAuditKey(ctx context.Context, key []byte) (seal Seal, fresh bool, err error) {
+// after Open and before any write. A seal kept in the database (with its
+// own HMAC) says where the keyed part begins; without one, policy says
+// whether the chain may be sealed now, at its next event. fresh reports a
+// seal made now.
+func (db *DB) UseAuditKey(ctx context.Context, key []byte, policy SealPolicy) (seal Seal, fresh bool, err error) {
 	if len(key) < 32 {
 		return Seal{}, false, errors.New("audit key: want at least 32 bytes")
 	}
@@ -56,12 +76,28 @@ func (db *DB) UseAuditKey(ctx context.Context, key []byte) (seal Seal, fresh boo
 		db.seal = s.From
 		return s, false, nil
 	}
+	var events bool
+	if err := db.reader.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM audit)`).Scan(&events); err != nil {
+		return Seal{}, false, fmt.Errorf("look for audit events: %w", err)
+	}
+	switch {
+	case policy == SealNever && events:
+		return Seal{}, false, ErrSealMissing
+	case policy == SealNever:
+		return Seal{}, false, nil // nothing recorded yet: the service seals it
+	case policy == SealIfEmpty && events:
+		return Seal{}, false, ErrSealMissing
+	}
 	// Sealed at the event after the log's end as the write transaction
 	// sees it, and only if no seal is there by then: replicas starting
-	// together on a new PostgreSQL database make one seal, the first.
+	// together on a new PostgreSQL database make one seal, the first. The
+	// service seals only an empty chain, checked again under the lock.
 	var made Seal
 	_, err = db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
 		t := tx.(*txn)
+		if policy == SealIfEmpty && t.batch.lastAudit > 0 {
+			return flows.Outcome{}, nil // someone wrote first: read what is there
+		}
 		made = Seal{From: t.batch.lastAudit + 1}
 		_, err := t.exec(`INSERT INTO channel_state(channel, key, value, updated_at) VALUES (?,?,?,?) ON CONFLICT DO NOTHING`,
 			auditChannel, sealKey, db.sealValue(made), time.Now().UnixNano())
@@ -70,9 +106,12 @@ func (db *DB) UseAuditKey(ctx context.Context, key []byte) (seal Seal, fresh boo
 	if err != nil {
 		return Seal{}, false, fmt.Errorf("seal the audit chain: %w", err)
 	}
-	raw, _, err = db.StateGet(ctx, auditChannel, sealKey)
+	raw, ok, err = db.StateGet(ctx, auditChannel, sealKey)
 	if err != nil {
 		return Seal{}, false, err
+	}
+	if !ok {
+		return Seal{}, false, ErrSealMissing
 	}
 	s, err := db.parseSeal(raw)
 	if err != nil {
@@ -81,6 +120,13 @@ func (db *DB) UseAuditKey(ctx context.Context, key []byte) (seal Seal, fresh boo
 	db.seal = s.From
 	return s, s == made, nil
 }
+
+// SealFrom is where the keyed part of the chain begins (0: not keyed).
+func (db *DB) SealFrom() int64 { return db.seal }
+
+// SealMAC is a seal's signature under the key in use, to keep outside the
+// database beside the key.
+func (db *DB) SealMAC(s Seal) string { return db.sealMAC(s) }
 
 func (db *DB) sealMAC(s Seal) string {
 	m := hmac.New(sha256.New, db.auditKey)

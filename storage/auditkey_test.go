@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,7 +22,7 @@ func keyedChain(t *testing.T) *storage.DB {
 	t.Helper()
 	db, _ := storagetest.Open(t)
 	ids := recordEvents(t, db, 1, 2)
-	seal, fresh, err := db.UseAuditKey(context.Background(), testKey)
+	seal, fresh, err := db.UseAuditKey(context.Background(), testKey, storage.SealNow)
 	if err != nil || !fresh || seal.From != 3 {
 		t.Fatalf("seal %+v fresh %v: %v", seal, fresh, err)
 	}
@@ -119,7 +120,7 @@ func TestAuditTampering(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer again.Close()
-			_, _, err = again.UseAuditKey(context.Background(), testKey)
+			_, _, err = again.UseAuditKey(context.Background(), testKey, storage.SealNever)
 			if tc.at == -1 {
 				if err == nil || !strings.Contains(err.Error(), "seal") {
 					t.Fatalf("a moved seal was accepted: %v", err)
@@ -162,7 +163,7 @@ func TestKeyedChainNeedsItsKey(t *testing.T) {
 	if err != nil || rep.Reason != "no_key" || rep.BrokenAt != 3 {
 		t.Fatalf("without the key: %+v %v", rep, err)
 	}
-	if _, _, err := open().UseAuditKey(context.Background(), []byte(strings.Repeat("z", 40))); err == nil {
+	if _, _, err := open().UseAuditKey(context.Background(), []byte(strings.Repeat("z", 40)), storage.SealNever); err == nil {
 		t.Fatal("another key was taken")
 	}
 }
@@ -185,3 +186,49 @@ func attack(t *testing.T, db *storage.DB, statements ...string) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestDeletedSealIsNotMadeAgain: someone who can write the database but has
+// no key deletes the seal and rewrites the whole chain as plain SHA-256.
+// Neither the service (SealIfEmpty) nor verify (SealNever) seals it again
+// and calls it intact: both refuse, seal_missing. Only an explicit
+// SealNow (viza seal, for databases from before keys) seals a chain that
+// holds events; an empty one the service seals itself.
+func TestDeletedSealIsNotMadeAgain(t *testing.T) {
+	db := keyedChain(t)
+	stmts := append([]string{`DELETE FROM channel_state WHERE channel = 'audit'`, `UPDATE audit SET detail = 'rewritten' WHERE id = 4`}, rehash(t, db, 1)...)
+	if err := storage.AttackForTest(db, stmts...); err != nil {
+		t.Fatal(err)
+	}
+	loc := db.Location()
+	db.Close()
+	for _, policy := range []storage.SealPolicy{storage.SealIfEmpty, storage.SealNever} {
+		again, _, err := storage.OpenAt(context.Background(), loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := again.UseAuditKey(context.Background(), testKey, policy); !errors.Is(err, storage.ErrSealMissing) {
+			t.Fatalf("policy %d on a chain whose seal was deleted: %v", policy, err)
+		}
+		raw := storage.RawForTest(t, again)
+		var seals int
+		raw.QueryRow(`SELECT COUNT(*) FROM channel_state WHERE channel = 'audit' AND key = 'seal'`).Scan(&seals)
+		if seals != 0 {
+			t.Fatalf("policy %d wrote a seal", policy)
+		}
+		again.Close()
+	}
+	// A new database is sealed by the service from its first event.
+	fresh, _ := storagetest.Open(t)
+	if s, made, err := fresh.UseAuditKey(context.Background(), testKey, storage.SealIfEmpty); err != nil || !made || s.From != 1 {
+		t.Fatalf("an empty database: %+v %v %v", s, made, err)
+	}
+	// Sealing knowingly: the operator's command.
+	again, _, err := storage.OpenAt(context.Background(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if s, made, err := again.UseAuditKey(context.Background(), testKey, storage.SealNow); err != nil || !made || s.From != 7 {
+		t.Fatalf("viza seal: %+v %v %v", s, made, err)
+	}
+}

@@ -25,7 +25,7 @@ func TestCopyToPostgres(t *testing.T) {
 	src := storagetest.NewRigAt(t, storage.Location{DataDir: t.TempDir()}, false)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	if _, _, err := src.DB.UseAuditKey(ctx, key); err != nil {
+	if _, _, err := src.DB.UseAuditKey(ctx, key, storage.SealIfEmpty); err != nil {
 		t.Fatal(err)
 	}
 	fillRegister(t, src)
@@ -43,7 +43,7 @@ func TestCopyToPostgres(t *testing.T) {
 	if copied["documents"] != 24 || copied["audit"] == 0 || copied["deliveries"] == 0 || copied["files"] != 24 {
 		t.Fatalf("copied %v", copied)
 	}
-	if _, _, err := dst.UseAuditKey(ctx, key); err != nil {
+	if _, _, err := dst.UseAuditKey(ctx, key, storage.SealNever); err != nil {
 		t.Fatal(err)
 	}
 	want, err := src.DB.VerifyChain(ctx)

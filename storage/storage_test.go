@@ -388,7 +388,7 @@ func TestVerifyFromCheckpoint(t *testing.T) {
 	if _, err := db.Verify(ctx, storage.VerifyOptions{SinceCheckpoint: true}); !errors.Is(err, storage.ErrNoCheckpoint) {
 		t.Fatalf("no checkpoint yet: %v", err)
 	}
-	if _, _, err := db.UseAuditKey(ctx, []byte(strings.Repeat("k", 32))); err != nil {
+	if _, _, err := db.UseAuditKey(ctx, []byte(strings.Repeat("k", 32)), storage.SealIfEmpty); err != nil {
 		t.Fatal(err)
 	}
 	recordEvents(t, db, 1, 2, 1, 2)

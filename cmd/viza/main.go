@@ -4,6 +4,7 @@
 //	viza check-config [-config viza.yaml]     validate the configuration only
 //	viza verify [-config viza.yaml]           walk the audit hash chain
 //	viza backup [-config viza.yaml] FILE      consistent copy of the live database
+//	viza seal [-config viza.yaml]             key the audit chain of a database written before audit keys (once, knowingly)
 //	viza migrate --from viza.db --to URL      copy SQLite into PostgreSQL, then verify
 //	viza sheet NUMBER -o FILE.pdf             the approval sheet of a document
 //	viza export -o FILE.xlsx [--csv]          the registry of all documents
@@ -62,6 +63,7 @@ var commands = []command{
 	{"verify", []string{"config", "demo", "lang", "doc", "hash", "head", "since-checkpoint"}, "",
 		[]string{"verify", "verify --since-checkpoint", "verify --head", "verify --doc NUMBER --hash HASH"}},
 	{"backup", []string{"config", "demo", "lang"}, "OUT.db", nil},
+	{"seal", []string{"config", "demo", "lang"}, "", nil},
 	{"migrate", []string{"config", "demo", "lang", "from", "to"}, "", []string{"migrate [--from data/viza.db] [--to postgres://…]"}},
 	{"login-link", []string{"config", "demo", "lang"}, "PERSON", nil},
 	{"sheet", []string{"config", "demo", "lang", "o", "f"}, "NUMBER", []string{"sheet NUMBER -o FILE.pdf [-f]"}},
@@ -417,6 +419,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		})
 	case "migrate":
 		return migrateCommand(ctx, o, stdout, stderr)
+	case "seal":
+		return withDBSeal(ctx, *cfgPath, *demo, stderr, storage.SealNow, func(m *Main) int {
+			say := cliText(m.language(*lang))
+			if m.DB.SealFrom() == 0 {
+				fmt.Fprintln(stderr, say("cli.seal_no_key", map[string]any{"Env": AuditKeyEnv}))
+				return 1
+			}
+			fmt.Fprintln(stdout, say("cli.sealed", map[string]any{"ID": m.DB.SealFrom()}))
+			return 0
+		})
 	case "backup":
 		return withDB(ctx, *cfgPath, *demo, stderr, func(m *Main) int {
 			if m.DB.Shared() {
@@ -436,6 +448,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func withDB(ctx context.Context, cfgPath string, demo bool, stderr io.Writer, f func(*Main) int) int {
+	return withDBSeal(ctx, cfgPath, demo, stderr, storage.SealNever, f)
+}
+
+// withDBSeal opens the record for a command, the audit key used as policy
+// says (only `viza seal` may seal).
+func withDBSeal(ctx context.Context, cfgPath string, demo bool, stderr io.Writer, policy storage.SealPolicy, f func(*Main) int) int {
 	cfg, _, err := loadConfig(cfgPath, demo)
 	if err != nil {
 		printConfigError(stderr, err, "")
@@ -448,7 +466,10 @@ func withDB(ctx context.Context, cfgPath string, demo bool, stderr io.Writer, f 
 	}
 	defer m.DB.Close()
 	m.Log = newLogger(stderr)
-	if err := m.useAuditKey(ctx, false); err != nil {
+	if err := m.useAuditKeyWith(ctx, false, policy); err != nil {
+		if errors.Is(err, storage.ErrSealMissing) {
+			fmt.Fprintln(stderr, cliText(m.language(""))("cli.seal_missing", nil))
+		}
 		fmt.Fprintln(stderr, err)
 		return 1
 	}

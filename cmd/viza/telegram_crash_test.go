@@ -247,7 +247,7 @@ func (r record) open(t *testing.T) *storage.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := db.UseAuditKey(context.Background(), key); err != nil {
+	if _, _, err := db.UseAuditKey(context.Background(), key, storage.SealNever); err != nil {
 		t.Fatal(err)
 	}
 	return db
