@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/time/rate"
@@ -88,10 +89,17 @@ type Server struct {
 	RequestsPerMinute int
 	MaxUpload         int64 // bytes; default flows.MaxFileSize
 
-	linkKey  []byte
-	openapi  []byte
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
+	// LinkKey is the key download links are signed with, by generation
+	// (derived from the audit key; nil: one kept in the database, for a
+	// server without an audit key). LinkTTL caps how long a link works.
+	LinkKey func(generation int64) []byte
+	LinkTTL time.Duration
+
+	legacyKey   []byte // the key earlier versions stored, during the transition
+	legacyUntil int64
+	openapi     []byte
+	mu          sync.Mutex
+	limiters    map[string]*rate.Limiter
 }
 
 // Init reads (or makes) the key that signs download links and prepares
@@ -107,11 +115,10 @@ func (s *Server) Init(ctx context.Context) error {
 		s.Log = slog.Default()
 	}
 	s.limiters = map[string]*rate.Limiter{}
-	key, err := s.loadLinkKey(ctx)
-	if err != nil {
+	if err := s.loadLinkKeys(ctx); err != nil {
 		return err
 	}
-	s.linkKey = key
+	var err error
 	s.openapi, err = OpenAPI()
 	return err
 }

@@ -3,7 +3,9 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -682,5 +684,75 @@ func TestOpenAPIServed(t *testing.T) {
 		Body: io.NopCloser(strings.NewReader(`{"next_cursor": 5}`)), Request: req}
 	if ok, _ := r.check.ValidateHttpResponse(req, bad); ok {
 		t.Error("the validator passes an answer that breaks openapi.yaml")
+	}
+}
+
+// TestLinkKeyOutsideTheDatabase: links are signed with a key derived from
+// the audit key, which the database does not hold. The key earlier
+// versions kept in the database (readable in any backup) signs nothing
+// once the transition — as long as the longest link lives — is over; no
+// link works longer than the configured lifetime, whatever it says; and a
+// rotation kills every link made before.
+func TestLinkKeyOutsideTheDatabase(t *testing.T) {
+	r := newRig(t, 1000)
+	ctx := context.Background()
+	res := r.post("/api/v1/documents", r.keys["start"], "s", contract("Ссылки"), "d.pdf", "%PDF v1")
+	var s struct{ Number string }
+	res.json(t, &s)
+	get := func(link string) int { return r.get(strings.TrimPrefix(link, r.srv.URL), "").StatusCode }
+	old := r.api.VersionURL(s.Number, 1, r.Clock.Now().Add(time.Hour)) // by the stored key, as before
+	stored, _, _ := r.DB.StateGet(ctx, "api", "link-key")
+	forge := func(key []byte, expires time.Time) string {
+		exp := expires.Unix()
+		m := hmac.New(sha256.New, key)
+		fmt.Fprintf(m, "%s\n%d", "version:"+s.Number+":1", exp)
+		return fmt.Sprintf("%s/api/v1/documents/%s/versions/1/file?expires=%d&signature=%s", r.srv.URL, url.PathEscape(s.Number), exp,
+			base64.RawURLEncoding.EncodeToString(m.Sum(nil)))
+	}
+	derived := func(gen int64) []byte {
+		m := hmac.New(sha256.New, []byte("the audit key, kept outside"))
+		fmt.Fprintf(m, "api-links:%d", gen)
+		return m.Sum(nil)
+	}
+	r.api.LinkKey, r.api.LinkTTL = derived, 24*time.Hour
+	if err := r.api.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fresh := r.api.VersionURL(s.Number, 1, r.Clock.Now().Add(time.Hour))
+	if get(old) != http.StatusOK || get(fresh) != http.StatusOK {
+		t.Fatalf("during the transition: old %d, new %d", get(old), get(fresh))
+	}
+	// Longer than the lifetime: capped when made, refused when forged.
+	long := r.api.VersionURL(s.Number, 1, r.Clock.Now().Add(30*24*time.Hour))
+	if exp := r.Clock.Now().Add(24 * time.Hour).Unix(); !strings.Contains(long, fmt.Sprintf("expires=%d", exp)) {
+		t.Fatalf("a link for 30 days: %s", long)
+	}
+	if code := get(forge(derived(0), r.Clock.Now().Add(10*24*time.Hour))); code != http.StatusUnauthorized {
+		t.Fatalf("a link for 10 days with a good signature: %d", code)
+	}
+	// The transition ends: the stored key signs nothing, and is gone.
+	r.Clock.Advance(25 * time.Hour)
+	if err := r.api.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := hex.DecodeString(stored)
+	if code := get(forge(key, r.Clock.Now().Add(time.Hour))); code != http.StatusUnauthorized {
+		t.Fatalf("a link made with the key from a backup: %d", code)
+	}
+	if v, _, _ := r.DB.StateGet(ctx, "api", "link-key"); v != "" {
+		t.Fatal("the stored key outlived the transition")
+	}
+	now := r.api.VersionURL(s.Number, 1, r.Clock.Now().Add(time.Hour))
+	if get(now) != http.StatusOK {
+		t.Fatal("a new link does not work")
+	}
+	if _, err := api.RotateLinkKey(ctx, r.DB); err != nil {
+		t.Fatal(err)
+	}
+	if code := get(now); code != http.StatusUnauthorized {
+		t.Fatalf("a link made before the rotation: %d", code)
+	}
+	if code := get(r.api.VersionURL(s.Number, 1, r.Clock.Now().Add(time.Hour))); code != http.StatusOK {
+		t.Fatalf("a link made after the rotation: %d", code)
 	}
 }

@@ -18,20 +18,24 @@ import (
 // connector builds the HTTP API and the webhook sender of the
 // configuration.
 func (m *Main) connector(ctx context.Context, cfg *config.Config, publicURL string) (*api.Server, *webhooks.Sender, error) {
+	ttl, err := time.ParseDuration(cfg.API.LinkTTL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("api.link_ttl: %w", err) // validated with the configuration
+	}
 	srv := &api.Server{Engine: m.Engine, Store: m.DB, Files: m.Files, Clock: m.Clock, Log: m.Log, PublicURL: publicURL,
-		RequestsPerMinute: cfg.API.RequestsPerMinute,
+		RequestsPerMinute: cfg.API.RequestsPerMinute, LinkTTL: ttl,
 		Sheet: func(ctx context.Context, d *flows.Document, lang string, w io.Writer) error {
 			return m.reports().Sheet(ctx, d, lang, w)
 		}}
+	if m.DB.DerivedKey("api-links") != nil {
+		// Derived from the audit key, which the database does not hold.
+		srv.LinkKey = func(gen int64) []byte { return m.DB.DerivedKey(fmt.Sprintf("api-links:%d", gen)) }
+	}
 	if err := srv.Init(ctx); err != nil {
 		return nil, nil, fmt.Errorf("connector api: %w", err)
 	}
 	if len(cfg.Webhooks) == 0 {
 		return srv, nil, nil
-	}
-	ttl, err := time.ParseDuration(cfg.API.LinkTTL)
-	if err != nil {
-		return nil, nil, fmt.Errorf("api.link_ttl: %w", err) // validated with the configuration
 	}
 	s := &webhooks.Sender{Store: m.DB, Links: srv, LinkTTL: ttl, Clock: m.Clock, Log: m.Log}
 	for i, w := range cfg.Webhooks {
@@ -60,6 +64,14 @@ func (m *Main) apiKeyCommand(ctx context.Context, pos []string, scope, types, la
 	say := cliText(lang)
 	now := time.Now()
 	switch pos[0] {
+	case "rotate-links":
+		gen, err := api.RotateLinkKey(ctx, m.DB)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintln(stdout, say("cli.links_rotated", map[string]any{"Generation": gen}))
+		return 0
 	case "create":
 		if !slices.Contains(api.Scopes, scope) {
 			fmt.Fprintln(stderr, say("cli.bad_scope", map[string]any{"Scope": scope}))

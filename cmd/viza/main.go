@@ -69,8 +69,8 @@ var commands = []command{
 	{"sheet", []string{"config", "demo", "lang", "o", "f"}, "NUMBER", []string{"sheet NUMBER -o FILE.pdf [-f]"}},
 	{"export", []string{"config", "demo", "lang", "o", "csv", "f"}, "", []string{"export -o FILE.xlsx [-f]", "export --csv -o FILE.csv [-f]"}},
 	{"bitrix24", []string{"config", "demo", "lang"}, "users | reinstall", []string{"bitrix24 users", "bitrix24 reinstall"}},
-	{"api-key", []string{"config", "demo", "lang", "scope", "types"}, "create NAME | list | revoke ID",
-		[]string{"api-key create NAME --scope read|start|write [--types contract,…]", "api-key list", "api-key revoke ID|NAME"}},
+	{"api-key", []string{"config", "demo", "lang", "scope", "types"}, "create NAME | list | revoke ID | rotate-links",
+		[]string{"api-key create NAME --scope read|start|write [--types contract,…]", "api-key list", "api-key revoke ID|NAME", "api-key rotate-links"}},
 	{"webhooks", []string{"config", "demo", "lang"}, "retry", nil},
 	{"version", nil, "", nil},
 }
@@ -213,7 +213,7 @@ func (c command) accepts(pos []string) bool {
 	case "bitrix24":
 		return len(pos) == 1 && (pos[0] == "users" || pos[0] == "reinstall")
 	case "api-key":
-		return (len(pos) == 1 && pos[0] == "list") || (len(pos) == 2 && (pos[0] == "create" || pos[0] == "revoke") && pos[1] != "")
+		return (len(pos) == 1 && (pos[0] == "list" || pos[0] == "rotate-links")) || (len(pos) == 2 && (pos[0] == "create" || pos[0] == "revoke") && pos[1] != "")
 	case "webhooks":
 		return len(pos) == 1 && pos[0] == "retry"
 	}
