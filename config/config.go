@@ -236,7 +236,16 @@ type Webhook struct {
 	// SecretEnv names the variable holding the signing secret
 	// (whsec_ + base64, the Standard Webhooks format).
 	SecretEnv string `yaml:"secret_env"`
-	Line      int    `yaml:"-"`
+	// Types are the document types whose events it gets; empty, every
+	// type (or, with api_key, the key's types).
+	Types []string `yaml:"types"`
+	// APIKey names the connector key the subscription is made for: it
+	// gets no type that key may not see.
+	APIKey string `yaml:"api_key"`
+	// AllowPrivate lets it deliver to loopback, link-local and private
+	// addresses (a receiver on the same host or network).
+	AllowPrivate bool `yaml:"allow_private"`
+	Line         int  `yaml:"-"`
 }
 
 // Database points Viza at PostgreSQL instead of the SQLite file in

@@ -449,6 +449,10 @@ func (c *Config) validateConnector(ps *Problems) {
 		}
 	}
 	seen := map[string]bool{}
+	types := map[string]bool{}
+	for _, t := range c.DocumentTypes {
+		types[t.ID] = true
+	}
 	for i, w := range c.Webhooks {
 		path := fmt.Sprintf("webhooks[%d]", i)
 		u, err := url.Parse(w.URL)
@@ -469,6 +473,11 @@ func (c *Config) validateConnector(ps *Problems) {
 		}
 		if w.SecretEnv == "" {
 			ps.add(w.Line, path+".secret_env", "is required: the variable that holds the signing secret (whsec_…)")
+		}
+		for _, typ := range w.Types {
+			if !types[typ] {
+				ps.add(w.Line, path+".types", "no document type %q", typ)
+			}
 		}
 	}
 }

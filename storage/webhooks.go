@@ -69,12 +69,25 @@ func (db *DB) EnqueueWebhooks(ctx context.Context, sub string, cursor int64, eve
 // pending one of their subscription and document, so that a subscriber
 // sees each document's events in order.
 func (db *DB) DueWebhooks(ctx context.Context, now time.Time, limit int) ([]WebhookDelivery, error) {
+	return db.dueWebhooks(ctx, "", now, limit)
+}
+
+// DueWebhooksFor is DueWebhooks of one subscription.
+func (db *DB) DueWebhooksFor(ctx context.Context, sub string, now time.Time, limit int) ([]WebhookDelivery, error) {
+	return db.dueWebhooks(ctx, sub, now, limit)
+}
+
+func (db *DB) dueWebhooks(ctx context.Context, sub string, now time.Time, limit int) ([]WebhookDelivery, error) {
+	filter, args := "", []any{now.UnixNano()}
+	if sub != "" {
+		filter, args = " AND w.subscription = ?", append(args, sub)
+	}
 	rows, err := db.reader.QueryContext(ctx, `SELECT w.id, w.subscription, w.event_id, w.type, w.doc_id, w.payload, w.attempts,
 			w.created_at, w.last_error
 		FROM webhook_deliveries w
-		WHERE w.state = 'pending' AND w.next_at <= ? AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+		WHERE w.state = 'pending' AND w.next_at <= ?`+filter+` AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
 			WHERE e.state = 'pending' AND e.subscription = w.subscription AND e.doc_id = w.doc_id AND e.id < w.id)
-		ORDER BY w.id LIMIT ?`, now.UnixNano(), limit)
+		ORDER BY w.id LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("read due webhooks: %w", err)
 	}
@@ -90,6 +103,15 @@ func (db *DB) DueWebhooks(ctx context.Context, now time.Time, limit int) ([]Webh
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// NextWebhookDueFor is NextWebhookDue of one subscription.
+func (db *DB) NextWebhookDueFor(ctx context.Context, sub string) (time.Time, bool, error) {
+	var v sql.NullInt64
+	if err := db.reader.QueryRowContext(ctx, `SELECT MIN(next_at) FROM webhook_deliveries WHERE state = 'pending' AND subscription = ?`, sub).Scan(&v); err != nil {
+		return time.Time{}, false, fmt.Errorf("next webhook: %w", err)
+	}
+	return fromNanos(v), v.Valid, nil
 }
 
 // NextWebhookDue returns when the next pending delivery falls due.

@@ -45,11 +45,22 @@ func Redact(raw string) string {
 type Subscription struct {
 	URL    string
 	Events []string // empty: every event
-	Secret []byte   // the HMAC key: the decoded whsec_ secret
+	// Types are the document types whose events it gets; empty: every
+	// type.
+	Types  []string
+	Secret []byte // the HMAC key: the decoded whsec_ secret
+	// AllowPrivate lets it deliver to loopback, link-local and private
+	// addresses (a receiver on the same host or network, a test); without
+	// it they are refused when the connection is made, DNS answers
+	// included.
+	AllowPrivate bool
 }
 
-func (s Subscription) wants(event string) bool {
-	return len(s.Events) == 0 || slices.Contains(s.Events, event)
+// wants reports whether the subscription gets event of a document of
+// docType ("": not known yet, only the event is judged).
+func (s Subscription) wants(event, docType string) bool {
+	return (len(s.Events) == 0 || slices.Contains(s.Events, event)) &&
+		(docType == "" || len(s.Types) == 0 || slices.Contains(s.Types, docType))
 }
 
 // ParseSecret decodes a Standard Webhooks secret: "whsec_" and base64 of
@@ -84,8 +95,8 @@ type Store interface {
 	Document(ctx context.Context, id int64) (*flows.Document, error)
 	WebhookCursor(ctx context.Context, sub string) (int64, bool, error)
 	EnqueueWebhooks(ctx context.Context, sub string, cursor int64, events []storage.WebhookEvent, now time.Time) error
-	DueWebhooks(ctx context.Context, now time.Time, limit int) ([]storage.WebhookDelivery, error)
-	NextWebhookDue(ctx context.Context) (time.Time, bool, error)
+	DueWebhooksFor(ctx context.Context, sub string, now time.Time, limit int) ([]storage.WebhookDelivery, error)
+	NextWebhookDueFor(ctx context.Context, sub string) (time.Time, bool, error)
 	WebhookSent(ctx context.Context, id int64, now time.Time) error
 	WebhookRetry(ctx context.Context, id int64, next time.Time, reason string, now time.Time) error
 	WebhookFailed(ctx context.Context, id int64, reason string, now time.Time) error
@@ -103,7 +114,10 @@ type Sender struct {
 	Subs    []Subscription
 	Links   Links
 	LinkTTL time.Duration // default a week
-	Client  *http.Client  // default: 15 s per attempt
+	// Client sends to public addresses, PrivateClient to subscriptions
+	// that allow private ones; defaults: 15 s per attempt, no redirect
+	// followed, the destination checked when the connection is made.
+	Client, PrivateClient *http.Client
 	Clock   flows.Clock
 	Log     *slog.Logger
 	// GiveUpAfter is how long an event is retried before it is marked
@@ -124,7 +138,10 @@ func (s *Sender) init() {
 			s.LinkTTL = 7 * 24 * time.Hour
 		}
 		if s.Client == nil {
-			s.Client = &http.Client{Timeout: 15 * time.Second}
+			s.Client = NewClient(false)
+		}
+		if s.PrivateClient == nil {
+			s.PrivateClient = NewClient(true)
 		}
 		if s.GiveUpAfter == 0 {
 			s.GiveUpAfter = 72 * time.Hour
@@ -165,28 +182,53 @@ func (s *Sender) Subscribe(ctx context.Context) error {
 // Wake asks the sender to look for new events now (after a commit).
 func (s *Sender) Wake() { s.waker.Wake() }
 
-// Run delivers until ctx ends.
+// Run delivers until ctx ends. Each subscription is served by a loop of
+// its own: a receiver that hangs holds up its own events (in order, per
+// document), never another subscriber's. Run returns when every loop has.
 func (s *Sender) Run(ctx context.Context) error {
 	s.init()
+	var wg sync.WaitGroup
+	wakers := make([]flows.Waker, len(s.Subs))
+	for i, sub := range s.Subs {
+		wg.Go(func() { s.runSub(ctx, sub, &wakers[i]) })
+	}
+	defer wg.Wait()
 	for {
-		sent, err := s.Step(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.Log.Error("webhook step", "err", err)
+		for _, sub := range s.Subs {
+			if err := s.fanOut(ctx, sub); err != nil && ctx.Err() == nil {
+				s.Log.Error("webhook fan-out", "url", Redact(sub.URL), "err", err)
+			}
 		}
-		// After a delivery, the next event of its document may be due now.
-		wait := time.Duration(0)
-		if sent == 0 {
-			next, ok, err := s.Store.NextWebhookDue(ctx)
-			wait = flows.NextWait(s.Clock.Now(), next, ok && err == nil, s.Idle)
+		for i := range wakers {
+			wakers[i].Wake()
 		}
-		if !s.waker.Sleep(ctx, wait) {
+		if !s.waker.Sleep(ctx, s.Idle) {
 			return nil
 		}
 	}
 }
 
-// Step queues new events and attempts every due delivery once; it returns
-// how many were accepted.
+// runSub delivers one subscription's queue until ctx ends.
+func (s *Sender) runSub(ctx context.Context, sub Subscription, w *flows.Waker) {
+	for {
+		sent, err := s.stepSub(ctx, sub)
+		if err != nil && ctx.Err() == nil {
+			s.Log.Error("webhook step", "url", Redact(sub.URL), "err", err)
+		}
+		// After a delivery, the next event of its document may be due now.
+		wait := time.Duration(0)
+		if sent == 0 {
+			next, ok, err := s.Store.NextWebhookDueFor(ctx, sub.URL)
+			wait = flows.NextWait(s.Clock.Now(), next, ok && err == nil, s.Idle)
+		}
+		if !w.Sleep(ctx, wait) {
+			return
+		}
+	}
+}
+
+// Step queues new events and attempts every due delivery once, every
+// subscription side by side; it returns how many were accepted.
 func (s *Sender) Step(ctx context.Context) (int, error) {
 	s.init()
 	for _, sub := range s.Subs {
@@ -194,7 +236,28 @@ func (s *Sender) Step(ctx context.Context) (int, error) {
 			return 0, err
 		}
 	}
-	due, err := s.Store.DueWebhooks(ctx, s.Clock.Now(), 100)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sent := 0
+	var firstErr error
+	for _, sub := range s.Subs {
+		wg.Go(func() {
+			n, err := s.stepSub(ctx, sub)
+			mu.Lock()
+			defer mu.Unlock()
+			sent += n
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		})
+	}
+	wg.Wait()
+	return sent, firstErr
+}
+
+// stepSub attempts every due delivery of one subscription once.
+func (s *Sender) stepSub(ctx context.Context, sub Subscription) (int, error) {
+	due, err := s.Store.DueWebhooksFor(ctx, sub.URL, s.Clock.Now(), 100)
 	if err != nil {
 		return 0, err
 	}
@@ -250,7 +313,7 @@ func (s *Sender) fanOut(ctx context.Context, sub Subscription) error {
 		var queue []storage.WebhookEvent
 		for _, e := range events {
 			for _, typ := range flows.IntegrationEventsOf(e) {
-				if !sub.wants(typ) {
+				if !sub.wants(typ, "") {
 					continue
 				}
 				d := docs[e.DocID]
@@ -259,6 +322,9 @@ func (s *Sender) fanOut(ctx context.Context, sub Subscription) error {
 						return fmt.Errorf("document %d of event %d: %w", e.DocID, e.ID, err)
 					}
 					docs[e.DocID] = d
+				}
+				if !sub.wants(typ, d.TypeID) {
+					continue // a type the subscription (or its key) may not see
 				}
 				payload, err := json.Marshal(newEvent(typ, e, d))
 				if err != nil {
@@ -355,11 +421,20 @@ func (s *Sender) post(ctx context.Context, sub Subscription, id string, body []b
 	req.Header.Set("webhook-id", id)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts.Unix(), 10))
 	req.Header.Set("webhook-signature", Sign(sub.Secret, id, ts, body))
-	resp, err := s.Client.Do(req)
+	client := s.Client
+	if sub.AllowPrivate {
+		client = s.PrivateClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// Never followed: a 307 would re-post the signed event wherever it
+		// points, a 302 turn it into a GET without it. The attempt failed.
+		return resp.StatusCode, fmt.Errorf("HTTP %d: redirect to %s not followed", resp.StatusCode, Redact(resp.Header.Get("Location")))
+	}
 	return resp.StatusCode, nil
 }

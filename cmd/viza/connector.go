@@ -50,13 +50,49 @@ func (m *Main) connector(ctx context.Context, cfg *config.Config, publicURL stri
 		if err != nil {
 			return nil, nil, fmt.Errorf("webhooks[%d] (%s): %s: %w", i, webhooks.Redact(w.URL), w.SecretEnv, err)
 		}
-		s.Subs = append(s.Subs, webhooks.Subscription{URL: w.URL, Events: w.Events, Secret: key})
+		types, err := m.subscriptionTypes(ctx, w)
+		if err != nil {
+			return nil, nil, fmt.Errorf("webhooks[%d] (%s): %w", i, webhooks.Redact(w.URL), err)
+		}
+		s.Subs = append(s.Subs, webhooks.Subscription{URL: w.URL, Events: w.Events, Types: types, Secret: key, AllowPrivate: w.AllowPrivate})
 	}
 	if err := s.Subscribe(ctx); err != nil {
 		return nil, nil, fmt.Errorf("webhook subscriptions: %w", err)
 	}
 	m.Log.Info("webhooks on", "subscriptions", len(s.Subs))
 	return srv, s, nil
+}
+
+// subscriptionTypes are the document types a subscription gets: its own
+// types, within those of the connector key it is made for. A subscription
+// for a key restricted to some types may not ask for others, and without
+// types of its own it gets the key's.
+func (m *Main) subscriptionTypes(ctx context.Context, w config.Webhook) ([]string, error) {
+	if w.APIKey == "" {
+		return w.Types, nil
+	}
+	keys, err := m.DB.APIKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if k.Name != w.APIKey || !k.RevokedAt.IsZero() {
+			continue
+		}
+		if len(k.Types) == 0 {
+			return w.Types, nil
+		}
+		if len(w.Types) == 0 {
+			return k.Types, nil
+		}
+		for _, t := range w.Types {
+			if !slices.Contains(k.Types, t) {
+				return nil, fmt.Errorf("type %q is more than the key %q may see (%s)", t, k.Name, strings.Join(k.Types, ", "))
+			}
+		}
+		return w.Types, nil
+	}
+	return nil, fmt.Errorf("no connector key named %q (viza api-key list)", w.APIKey)
 }
 
 // apiKeyCommand runs "viza api-key create|list|revoke".

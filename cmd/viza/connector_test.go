@@ -82,7 +82,7 @@ func TestConnectorEndToEnd(t *testing.T) {
 	fake := tgfake.New("123456:TEST-token")
 	t.Cleanup(fake.Close)
 	s := startTelegramServiceWith(t, fake, t.TempDir(), "polling", func(yaml string) string {
-		return yaml + "webhooks:\n  - url: " + hook.URL + "/viza\n    secret_env: VIZA_TEST_WEBHOOK_SECRET\n"
+		return yaml + "webhooks:\n  - url: " + hook.URL + "/viza\n    secret_env: VIZA_TEST_WEBHOOK_SECRET\n    allow_private: true\n"
 	})
 	stopped := false
 	t.Cleanup(func() {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
@@ -89,5 +90,44 @@ func TestDeletingTheSealIsRefused(t *testing.T) {
 	}
 	if code, out := cmd("verify"); code != 0 || !strings.Contains(out, "audit chain intact") {
 		t.Fatalf("verify after the seal: exit %d\n%s", code, out)
+	}
+}
+
+// TestSubscriptionWithinItsKeysTypes: a subscription made for a connector
+// key restricted to some document types gets those, and one that asks for
+// more than the key may see is refused.
+func TestSubscriptionWithinItsKeysTypes(t *testing.T) {
+	cfg, _ := testConfig(t)
+	m, err := OpenStorage(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.DB.Close()
+	ctx := context.Background()
+	if _, _, err := m.DB.CreateAPIKey(ctx, "crm", "read", []string{"contract"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.DB.CreateAPIKey(ctx, "erp", "read", nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		hook config.Webhook
+		want string // the types, or the error's words
+	}{
+		{config.Webhook{APIKey: "crm"}, "contract"},
+		{config.Webhook{APIKey: "crm", Types: []string{"contract"}}, "contract"},
+		{config.Webhook{APIKey: "crm", Types: []string{"memo"}}, "more than the key"},
+		{config.Webhook{APIKey: "erp", Types: []string{"memo"}}, "memo"},
+		{config.Webhook{Types: []string{"memo"}}, "memo"},
+		{config.Webhook{APIKey: "nobody"}, "no connector key"},
+	} {
+		types, err := m.subscriptionTypes(ctx, tc.hook)
+		got := strings.Join(types, ",")
+		if err != nil {
+			got = err.Error()
+		}
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("%+v: %q, want %q", tc.hook, got, tc.want)
+		}
 	}
 }
