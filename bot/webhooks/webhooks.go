@@ -118,8 +118,8 @@ type Sender struct {
 	// that allow private ones; defaults: 15 s per attempt, no redirect
 	// followed, the destination checked when the connection is made.
 	Client, PrivateClient *http.Client
-	Clock   flows.Clock
-	Log     *slog.Logger
+	Clock                 flows.Clock
+	Log                   *slog.Logger
 	// GiveUpAfter is how long an event is retried before it is marked
 	// failed; default 72 h.
 	GiveUpAfter time.Duration
