@@ -243,6 +243,10 @@ func (e *Engine) Start(ctx context.Context, c StartCmd) (Outcome, error) {
 	if !ok {
 		return Outcome{}, Errorf(KindInvalid, "unknown_type", "document type %q", c.TypeID)
 	}
+	if err := checkLengths(lengthCheck{"title", c.Title, MaxTitle}, lengthCheck{"counterparty", c.Counterparty, MaxCounterparty},
+		lengthCheck{"comment", c.Comment, MaxComment}, lengthCheck{"external_id", c.ExternalID, MaxExternalID}); err != nil {
+		return Outcome{}, err
+	}
 	title := strings.TrimSpace(c.Title)
 	if title == "" {
 		return Outcome{}, Errorf(KindInvalid, "title_required", "empty title")
@@ -372,6 +376,9 @@ func (o *op) mayActFor(actor PersonID, t *Task) (bool, error) {
 func (e *Engine) Decide(ctx context.Context, c DecideCmd) (Outcome, error) {
 	dir, err := e.actor(c.Actor)
 	if err != nil {
+		return Outcome{}, err
+	}
+	if err := checkLengths(lengthCheck{"comment", c.Comment, MaxComment}); err != nil {
 		return Outcome{}, err
 	}
 	c.Comment = strings.TrimSpace(c.Comment)
@@ -533,6 +540,9 @@ func (e *Engine) UploadVersion(ctx context.Context, c VersionCmd) (Outcome, erro
 	if err != nil {
 		return Outcome{}, err
 	}
+	if err := checkLengths(lengthCheck{"comment", c.Comment, MaxComment}); err != nil {
+		return Outcome{}, err
+	}
 	// Check access before storing the bytes, so that a stranger cannot fill
 	// the disk.
 	if d, err := e.store.Document(ctx, c.DocID); err != nil {
@@ -593,6 +603,9 @@ func (e *Engine) UploadVersion(ctx context.Context, c VersionCmd) (Outcome, erro
 func (e *Engine) Withdraw(ctx context.Context, c WithdrawCmd) (Outcome, error) {
 	dir, err := e.actor(c.Actor)
 	if err != nil {
+		return Outcome{}, err
+	}
+	if err := checkLengths(lengthCheck{"comment", c.Comment, MaxComment}); err != nil {
 		return Outcome{}, err
 	}
 	return e.runFrom(ctx, c.Key, c.Origin, c.Actor, dir, loadDoc(c.DocID), func(o *op) (Outcome, error) {
@@ -735,6 +748,9 @@ type RemarkCmd struct {
 func (e *Engine) Remark(ctx context.Context, c RemarkCmd) (Outcome, error) {
 	dir, err := e.actor(c.Actor)
 	if err != nil {
+		return Outcome{}, err
+	}
+	if err := checkLengths(lengthCheck{"text", c.Text, MaxComment}); err != nil {
 		return Outcome{}, err
 	}
 	text := strings.TrimSpace(c.Text)

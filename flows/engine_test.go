@@ -2,6 +2,7 @@ package flows_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -262,5 +263,56 @@ func TestRemarkOnDocument(t *testing.T) {
 	n := flows.TaskNotification(doc, doc.OpenTasks()[0])
 	if n.Kind != flows.NoteTaskAssigned || n.TaskID != doc.OpenTasks()[0].ID || n.StageCount != 3 || n.Number != doc.Number {
 		t.Fatalf("task notification = %+v", n)
+	}
+}
+
+// TestTextsOverTheirLimitsAreRefused: every command that takes a text
+// refuses one over its limit with too_long, and records nothing; one at
+// the limit is taken.
+func TestTextsOverTheirLimitsAreRefused(t *testing.T) {
+	h := newHarness(t)
+	doc := h.start("ivanova", "contract", 10).DocID
+	long := func(n int) string { return strings.Repeat("ж", n) }
+	task := h.task(doc, "petrov")
+	before := len(h.doc(doc).Decisions)
+	for _, tc := range []struct {
+		name string
+		run  func() error
+	}{
+		{"title", func() error {
+			_, err := h.eng.Start(h.ctx, flows.StartCmd{Key: h.key(), Actor: "ivanova", TypeID: "contract", Title: long(flows.MaxTitle + 1),
+				File: flows.Upload{Name: "a.pdf", Content: strings.NewReader("%PDF")}})
+			return err
+		}},
+		{"counterparty", func() error {
+			_, err := h.eng.Start(h.ctx, flows.StartCmd{Key: h.key(), Actor: "ivanova", TypeID: "contract", Title: "Т",
+				Counterparty: long(flows.MaxCounterparty + 1), File: flows.Upload{Name: "a.pdf", Content: strings.NewReader("%PDF")}})
+			return err
+		}},
+		{"external id", func() error {
+			_, err := h.eng.Start(h.ctx, flows.StartCmd{Key: h.key(), Actor: "ivanova", TypeID: "contract", Title: "Т",
+				ExternalID: long(flows.MaxExternalID + 1), File: flows.Upload{Name: "a.pdf", Content: strings.NewReader("%PDF")}})
+			return err
+		}},
+		{"reason", func() error { return h.decideTask(task, "petrov", flows.ActionReject, long(flows.MaxComment+1)) }},
+		{"comment", func() error { return h.decideTask(task, "petrov", flows.ActionComment, long(flows.MaxComment+1)) }},
+		{"remark", func() error {
+			_, err := h.eng.Remark(h.ctx, flows.RemarkCmd{Key: h.key(), Actor: "petrov", DocID: doc, Text: long(flows.MaxComment + 1)})
+			return err
+		}},
+		{"withdrawal", func() error {
+			_, err := h.eng.Withdraw(h.ctx, flows.WithdrawCmd{Key: h.key(), Actor: "ivanova", DocID: doc, Comment: long(flows.MaxComment + 1)})
+			return err
+		}},
+	} {
+		if err := tc.run(); flows.ErrorCode(err) != flows.CodeTooLong || flows.ErrorKind(err) != flows.KindInvalid {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+	if d := h.doc(doc); len(d.Decisions) != before || d.State != flows.StateInApproval {
+		t.Fatalf("a refused text changed the document: %d decisions, %s", len(d.Decisions), d.State)
+	}
+	if err := h.decideTask(task, "petrov", flows.ActionReject, long(flows.MaxComment)); err != nil {
+		t.Fatalf("a reason at the limit: %v", err)
 	}
 }

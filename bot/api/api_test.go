@@ -538,6 +538,10 @@ func TestBadStarts(t *testing.T) {
 		{"no file", contract("Поставка"), "", 422, "file_required"},
 		{"bad file", contract("Поставка"), "run.exe", 422, "bad_file_type"},
 		{"memo without approvers", map[string]string{"type": "memo", "title": "Записка", "initiator": "ivanova"}, "m.pdf", 422, "approvers_required"},
+		{"title over its limit", with("title", strings.Repeat("Я", flows.MaxTitle+1)), "d.pdf", 422, "too_long"},
+		{"counterparty over its limit", with("counterparty", strings.Repeat("x", flows.MaxCounterparty+1)), "d.pdf", 422, "too_long"},
+		{"external id over its limit", with("external_id", strings.Repeat("1", flows.MaxExternalID+1)), "d.pdf", 422, "too_long"},
+		{"comment over its limit", with("comment", strings.Repeat("ё", flows.MaxComment+1)), "d.pdf", 422, "too_long"},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
