@@ -72,6 +72,11 @@ type Channel struct {
 	// the digest of managers and viewers.
 	Stuck flows.WorkDuration
 	Cal   Calendar
+	// Installation is this record's own random id (kept in the database,
+	// made on first use): it makes Message-IDs and thread roots unique
+	// among every Viza that writes to one mailbox, and across a database
+	// reset — the counters they are also built from start again.
+	Installation string
 }
 
 // Calendar is the working time the digest counts in.
@@ -188,7 +193,7 @@ func (c *Channel) notification(ctx context.Context, n flows.Notification, p *flo
 	if n.DocID != 0 {
 		// One thread per document: every mail about it answers the same
 		// root, which mail clients group by.
-		root := fmt.Sprintf("<viza.doc%d@%s>", n.DocID, c.domain())
+		root := c.threadRoot(n.DocID)
 		m.SetGenHeaderPreformatted(mail.HeaderInReplyTo, root)
 		m.SetGenHeaderPreformatted(mail.HeaderReferences, root)
 	}
@@ -305,7 +310,19 @@ func oneLine(s string) string {
 }
 
 func (c *Channel) messageID(n flows.Notification) string {
-	return fmt.Sprintf("viza.n%d.d%d@%s", n.ID, n.DocID, c.domain())
+	return fmt.Sprintf("viza.n%d.d%d.%s@%s", n.ID, n.DocID, c.installation(), c.domain())
+}
+
+// threadRoot is what every mail about a document answers.
+func (c *Channel) threadRoot(docID int64) string {
+	return fmt.Sprintf("<viza.doc%d.%s@%s>", docID, c.installation(), c.domain())
+}
+
+func (c *Channel) installation() string {
+	if c.Installation == "" {
+		return "x" // a channel built by hand (a test's); the service always sets it
+	}
+	return c.Installation
 }
 
 func (c *Channel) domain() string {

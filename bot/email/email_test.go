@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,6 +77,7 @@ func newRig(t *testing.T) *rig {
 		Sender: &email.SMTP{Host: srv.Host, Port: srv.Port, TLS: "starttls", Username: "viza", Password: "s3cret",
 			TLSConfig: srv.ClientTLS(), Timeout: 5 * time.Second},
 		From: from, PublicURL: "https://viza.romashka.example", Store: r.DB, Files: r.Files, Clock: r.Clock, Log: quiet,
+		Installation:  "inst" + strconv.Itoa(int(installations.Add(1))),
 		Renderer:      func() messages.Renderer { return messages.Renderer{Dir: r.Dir} },
 		MaxAttachment: 10 << 20, Stuck: flows.WorkDuration{Days: 3}, Cal: cal,
 		TaskLink: func(_ context.Context, taskID int64, p flows.PersonID) (string, error) {
@@ -157,7 +159,7 @@ func TestRequestMail(t *testing.T) {
 	if got := m.h.Get("From"); !strings.Contains(got, "viza@romashka.example") {
 		t.Errorf("From = %q", got)
 	}
-	root := "<viza.doc" + itoa(out.DocID) + "@romashka.example>"
+	root := "<viza.doc" + itoa(out.DocID) + "." + r.ch.Installation + "@romashka.example>"
 	if m.h.Get("In-Reply-To") != root || m.h.Get("References") != root {
 		t.Errorf("thread headers %q / %q, want %q", m.h.Get("In-Reply-To"), m.h.Get("References"), root)
 	}
@@ -225,7 +227,7 @@ func TestThreadAndApproval(t *testing.T) {
 	if len(mails) < 2 {
 		t.Fatalf("ivanova got %d mails", len(mails))
 	}
-	root := "<viza.doc" + itoa(out.DocID) + "@romashka.example>"
+	root := "<viza.doc" + itoa(out.DocID) + "." + r.ch.Installation + "@romashka.example>"
 	ids := map[string]bool{}
 	var approval *parsed
 	for i, m := range mails {
@@ -378,4 +380,29 @@ func (c *countingChannel) Deliver(context.Context, flows.Notification, *flows.Pe
 	defer c.mu.Unlock()
 	c.n++
 	return "", nil
+}
+
+var installations atomic.Int32
+
+// TestMessageIDsAreUniqueAcrossInstallations: two installations (or one
+// whose database was reset) number their notifications and documents
+// from 1 alike; their mails still get different Message-IDs and thread
+// roots, which mail services would otherwise take for one mail.
+func TestMessageIDsAreUniqueAcrossInstallations(t *testing.T) {
+	ids, roots := map[string]bool{}, map[string]bool{}
+	for range 2 {
+		r := newRig(t)
+		r.start(t, "k1", "Поставка")
+		r.step(t)
+		msgs := r.mailsTo(t, "sidorov@romashka.example")
+		if len(msgs) == 0 {
+			t.Fatal("no mail")
+		}
+		m := msgs[0]
+		ids[m.h.Get("Message-Id")] = true
+		roots[m.h.Get("References")] = true
+	}
+	if len(ids) != 2 || len(roots) != 2 {
+		t.Fatalf("Message-IDs %v, thread roots %v: want two of each", ids, roots)
+	}
 }

@@ -265,7 +265,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		}
 	}
 	if cfg.Email != nil {
-		ch, err := m.email(cfg.Email, publicURL)
+		ch, err := m.email(ctx, cfg.Email, publicURL)
 		if err != nil {
 			return fail(err)
 		}

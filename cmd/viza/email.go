@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	netmail "net/mail"
@@ -16,7 +18,7 @@ import (
 
 // email builds the e-mail channel, and its digest when one is configured.
 // Without an SMTP host the channel is off.
-func (m *Main) email(ec *config.Email, publicURL string) (*email.Channel, error) {
+func (m *Main) email(ctx context.Context, ec *config.Email, publicURL string) (*email.Channel, error) {
 	if ec.SMTP.Host == "" {
 		return nil, nil
 	}
@@ -29,9 +31,17 @@ func (m *Main) email(ec *config.Email, publicURL string) (*email.Channel, error)
 	if err != nil {
 		return nil, fmt.Errorf("email.from %q: %w", ec.From, err) // validated with the configuration
 	}
+	// Made once per record and kept: Message-IDs are unique to it.
+	b := make([]byte, 8)
+	rand.Read(b)
+	installation, err := m.DB.StateKeep(ctx, "email", "installation", hex.EncodeToString(b))
+	if err != nil {
+		return nil, fmt.Errorf("email installation id: %w", err)
+	}
 	ch := &email.Channel{Sender: sender, From: from, PublicURL: publicURL, Store: m.DB, Files: m.Files, Clock: m.Clock, Log: m.Log,
-		Renderer:    func() messages.Renderer { return messages.Renderer{Dir: m.Engine.Directory()} },
-		OnMessenger: m.onMessenger, MaxAttachment: int64(ec.MaxAttachmentMB) << 20,
+		Installation: installation,
+		Renderer:     func() messages.Renderer { return messages.Renderer{Dir: m.Engine.Directory()} },
+		OnMessenger:  m.onMessenger, MaxAttachment: int64(ec.MaxAttachmentMB) << 20,
 		Stuck: flows.WorkDuration{Days: ec.StuckDays}, Cal: liveCalendar{m},
 		Sheet: func(ctx context.Context, d *flows.Document, lang string, w io.Writer) error {
 			return m.reports().Sheet(ctx, d, lang, w)
