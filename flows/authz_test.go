@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/viza-app/viza/flows"
 )
@@ -186,4 +187,29 @@ func TestSimultaneousApproversBothRecordedStageAdvancesOnce(t *testing.T) {
 		t.Fatalf("stage completed %d times, round at stage %d", completed, doc.CurrentRound().Stage)
 	}
 	h.wantOpen(d, "petrov", "sidorov")
+}
+
+// TestManagerReadsWhatTheDigestNames: a manager who is neither a viewer
+// nor on the route may read a document while one of their people holds
+// its task open — the digest and the escalations name it to them — and
+// not once that task is closed.
+func TestManagerReadsWhatTheDigestNames(t *testing.T) {
+	people := []*flows.Person{
+		{ID: "boss", Name: "Начальник"},
+		{ID: "worker", Name: "Исполнитель", Manager: "boss"},
+		{ID: "author", Name: "Автор"},
+	}
+	dir := flows.NewDirectory("Ромашка", "ru", time.UTC, nil, people, nil)
+	d := &flows.Document{Initiator: "author", State: flows.StateInApproval,
+		Tasks: []flows.Task{{ID: 1, Assignee: "worker", State: flows.TaskOpen}}}
+	if !flows.MayRead(dir, d, "boss") {
+		t.Fatal("the manager of an approver holding the task cannot read it")
+	}
+	if flows.MayRead(dir, d, "stranger") || flows.MayRead(dir, d, "") {
+		t.Fatal("a stranger reads it")
+	}
+	d.Tasks[0].State = flows.TaskApproved
+	if flows.MayRead(dir, d, "boss") {
+		t.Fatal("the manager still reads it after the task closed")
+	}
 }

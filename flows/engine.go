@@ -717,11 +717,28 @@ func (e *Engine) SetAway(ctx context.Context, c AwayCmd) error {
 
 // MayRead reports whether a person may see a document: participants, route
 // approvers and viewers.
-func (e *Engine) MayRead(d *Document, p PersonID) bool {
-	if e.dir.Load().IsViewer(p) {
+func (e *Engine) MayRead(d *Document, p PersonID) bool { return MayRead(e.dir.Load(), d, p) }
+
+// MayRead is who may read a document, the one policy every page, command,
+// mail and digest follows: the company's viewers; the document's readers
+// (its initiator and everyone on its route); and a person's manager while
+// that person holds one of its tasks open — the digest and the escalations
+// name such a document to the manager, who must be able to open it.
+func MayRead(dir *Directory, d *Document, p PersonID) bool {
+	if dir.IsViewer(p) || (&op{d: d}).mayContribute(p) {
 		return true
 	}
-	return (&op{d: d}).mayContribute(p)
+	return ManagesAHolder(dir, d, p)
+}
+
+// ManagesAHolder reports whether p manages someone holding a task of d open.
+func ManagesAHolder(dir *Directory, d *Document, p PersonID) bool {
+	for _, t := range d.OpenTasks() {
+		if q, ok := dir.Person(t.Assignee); ok && q.Manager == p && p != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Document returns a document the person may read. A stranger gets

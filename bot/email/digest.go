@@ -208,7 +208,9 @@ func (r *digestRun) content(p *flows.Person, dir *flows.Directory) ([]openTask, 
 		if r.c.Cal.AddWorking(s.since, r.c.Stuck).After(r.now) || slices.Contains(s.who, p.ID) {
 			continue
 		}
-		if viewer || slices.ContainsFunc(s.who, func(w flows.PersonID) bool { return manages[w] }) {
+		// Whom the digest names a document to is whom the pages let open
+		// it: one policy (flows.MayRead).
+		if (viewer || slices.ContainsFunc(s.who, func(w flows.PersonID) bool { return manages[w] })) && flows.MayRead(dir, s.doc, p.ID) {
 			out = append(out, *s)
 		}
 	}
