@@ -175,7 +175,10 @@ func (s *Server) keyed(scope string, h handler) http.Handler {
 }
 
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, bool) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	// The scheme is case-insensitive (RFC 9110, 11.1): "bearer" is Bearer.
+	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	ok = ok && strings.EqualFold(scheme, "Bearer")
+	token = strings.TrimSpace(token)
 	if !ok || token == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="viza"`)
 		s.problem(w, r, http.StatusUnauthorized, "unauthorized")

@@ -392,6 +392,12 @@ func TestAuthMatrix(t *testing.T) {
 		t.Fatalf("revoke: %v %v", ok, err)
 	}
 	memoOnly := r.newKey("memo portal", "write", []string{"memo"})
+	// The scheme's case does not matter (RFC 9110).
+	lower := r.request(http.MethodGet, "/api/v1/documents", "", nil, "")
+	lower.Header.Set("Authorization", "bearer "+r.keys["read"])
+	if res := r.do(lower); res.StatusCode != http.StatusOK {
+		t.Fatalf("Authorization: bearer … answered %d", res.StatusCode)
+	}
 	res := r.post("/api/v1/documents", r.keys["write"], "seed", contract("Поставка"), "d.pdf", "%PDF")
 	var seed struct{ Number string }
 	res.json(t, &seed)

@@ -36,9 +36,9 @@ type DocumentRef struct {
 	Amount       string `json:"amount,omitempty"`
 	Currency     string `json:"currency,omitempty"`
 	Initiator    string `json:"initiator"`
-	// State is the state the event put the document in; empty for events
-	// that do not move it (a task, a decision).
-	State string `json:"state,omitempty"`
+	// State is the state the event left the document in: for a task or a
+	// decision, the one it was in (in_approval, or signing).
+	State string `json:"state"`
 }
 
 // TaskRef is the task of a task.assigned event.
@@ -83,6 +83,14 @@ func newEvent(typ string, e flows.AuditEvent, d *flows.Document) Event {
 	ev := Event{Type: typ, Timestamp: e.At.UTC(), Data: EventData{EventID: e.ID, Document: DocumentRef{Number: d.Number,
 		ExternalID: d.ExternalID, Type: d.TypeID, Title: d.Title, Counterparty: d.Counterparty, Amount: d.AmountDecimal(), Currency: d.Currency,
 		Initiator: string(d.Initiator), State: stateAfter[typ]}}}
+	if ev.Data.Document.State == "" {
+		// A task or a decision leaves the document where it was: in
+		// approval, or being signed when the task is a signature.
+		ev.Data.Document.State = flows.StateInApproval
+		if t, ok := d.Task(e.TaskID); ok && t.Kind == flows.KindSign {
+			ev.Data.Document.State = flows.StateSigning
+		}
+	}
 	switch typ {
 	case flows.EventTaskAssigned:
 		if t, ok := d.Task(e.TaskID); ok {

@@ -259,6 +259,15 @@ func TestDownThenFlaky(t *testing.T) {
 				t.Errorf("task event task = %+v", ev.Data.Task)
 			}
 		}
+		// Every body says where the document stands, tasks and decisions
+		// included.
+		want := map[string]string{flows.EventTaskAssigned: flows.StateInApproval, flows.EventDecisionRecorded: flows.StateInApproval}[ev.Type]
+		if ev.Data.Task != nil && ev.Data.Task.Kind == flows.KindSign || ev.Type == flows.EventDecisionRecorded && ev.Data.Decision != nil && ev.Data.Decision.Kind == flows.ActionDone {
+			want = flows.StateSigning
+		}
+		if ev.Data.Document.State == "" || (want != "" && ev.Data.Document.State != want) {
+			t.Errorf("%s: document state %q, want %q", ev.Type, ev.Data.Document.State, want)
+		}
 	}
 }
 
