@@ -230,21 +230,26 @@ func TestBitrix24SurvivesSIGKILLMidFetch(t *testing.T) {
 	c = startChild(t, cfgPath, env...)
 	done := tgfake.Until(time.Minute, func() bool { return (rec.approved(tasks) == len(tasks)) && fake.Pending() == 0 })
 	// Every decided card loses its decision's buttons, however the kills
-	// cut the edits: the outbox makes them.
+	// cut the edits: the outbox makes them. The exception is a card the
+	// portal took in the instant before a kill, before the service could
+	// note its id: sent again after the restart (delivery is at least
+	// once), the first copy is nobody's to edit — at most one a person
+	// per kill.
 	live := func() []string {
 		var out []string
-		for _, tk := range tasks {
-			for _, msg := range fake.Dialog(b24Users[tk.Assignee].ID) {
+		for _, p := range []flows.PersonID{chattest.Petrov, chattest.Sidorov} {
+			for _, msg := range fake.Dialog(b24Users[p].ID) {
 				for _, b := range msg.Buttons {
 					if strings.HasPrefix(b.Params, "ap:") {
-						out = append(out, fmt.Sprintf("%s: %s", tk.Assignee, b.Params))
+						out = append(out, fmt.Sprintf("%s: message %d %s", p, msg.ID, b.Params))
 					}
 				}
 			}
 		}
 		return out
 	}
-	cardsDone := tgfake.Until(time.Minute, func() bool { return len(live()) == 0 })
+	tgfake.Until(20*time.Second, func() bool { return len(live()) == 0 }) // the outbox's edits, given time to land
+	cardsDone := len(live()) <= 2*(kills+1)
 	c.cmd.Process.Signal(syscall.SIGTERM)
 	c.cmd.Wait()
 	if !done {
@@ -252,8 +257,9 @@ func TestBitrix24SurvivesSIGKILLMidFetch(t *testing.T) {
 	}
 	rec.eachApprovedOnce(t, tasks)
 	if !cardsDone {
-		t.Fatalf("decided cards still offer Approve: %v", live())
+		t.Fatalf("after %d kills decided cards still offer Approve: %v", kills, live())
 	}
+	t.Logf("cards orphaned by the kills (sent just before one): %v", live())
 }
 
 // approveAll approves every open task of a document until none is left.

@@ -109,6 +109,11 @@ func prepare(t *testing.T, cfgPath string, docs int) (rec record, tasks []storag
 		t.Fatal(err)
 	}
 	defer m.DB.Close()
+	// As the service would have: the audit key made and the empty chain
+	// sealed before anything is recorded.
+	if err := m.useAuditKey(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
 	dir, _ := cfg.Directory()
 	eng := flows.NewEngine(m.DB, m.Files, flows.SystemClock{}, nil, dir)
 	for i := range docs {
