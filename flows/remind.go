@@ -148,6 +148,9 @@ func (s *Scheduler) Step(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, r := range due {
+		if Fenced(ctx) {
+			return 0, nil // no longer the leader: the one that is fires them
+		}
 		if err := s.Engine.fire(ctx, r); err != nil {
 			return 0, fmt.Errorf("reminder %d of task %d: %w", r.ID, r.TaskID, err)
 		}

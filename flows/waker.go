@@ -48,3 +48,18 @@ func NextWait(now, next time.Time, ok bool, idle time.Duration) time.Duration {
 	}
 	return min(max(next.Sub(now), 10*time.Millisecond), idle)
 }
+
+type fenceKey struct{}
+
+// WithFence gives the jobs under ctx a fence: valid reports whether they
+// may still do what only one process may do (the leader's lease holds).
+func WithFence(ctx context.Context, valid func() bool) context.Context {
+	return context.WithValue(ctx, fenceKey{}, valid)
+}
+
+// Fenced reports whether ctx's fence says its leader's work must stop now
+// — before the context's end reaches the job. Without a fence, never.
+func Fenced(ctx context.Context) bool {
+	valid, ok := ctx.Value(fenceKey{}).(func() bool)
+	return ok && !valid()
+}

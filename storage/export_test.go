@@ -156,6 +156,20 @@ func SetLeaderPoll(tb testing.TB, d time.Duration) {
 	tb.Cleanup(func() { leaderPoll = was })
 }
 
+// SetLeaseTTL shortens the leader's lease.
+func SetLeaseTTL(tb testing.TB, d time.Duration) {
+	was := leaseTTL
+	leaseTTL = d
+	tb.Cleanup(func() { leaseTTL = was })
+}
+
+// SetLeaseRenewHook makes the leader call hook before each renewal (a test
+// blocks in it to stand for a frozen process).
+func SetLeaseRenewHook(tb testing.TB, hook func()) {
+	leaseRenewHook = hook
+	tb.Cleanup(func() { leaseRenewHook = nil })
+}
+
 // WriterPIDForTest is the server process of the writer's connection
 // (PostgreSQL).
 func WriterPIDForTest(db *DB) (int64, error) {

@@ -8,33 +8,50 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/viza-app/viza/flows"
 
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // leaderPoll is how often a replica that is not the leader tries to
-// become it, and how often the leader checks that it still is.
+// become it, and how often the leader renews its lease.
 var leaderPoll = time.Second
+
+// leaseTTL is how long a lease lasts without renewal: a leader that stops
+// renewing (dead, cut off, or frozen — a paused VM, a stalled disk, a long
+// pause) is replaced that long after its last renewal.
+var leaseTTL = 5 * time.Second
 
 // Lead runs the jobs that must run in one process at a time — the
 // reminder scheduler, long polling, fetching, webhook delivery — until ctx
 // ends. On SQLite that is this process. On PostgreSQL it is the replica
-// holding the database's leader lock (a session advisory lock): the others
-// wait, trying every leaderPoll, and the lock is free as soon as the
-// leader's connection closes, so a dead leader is replaced within seconds.
-// A leader that loses its connection stops its jobs (their context ends)
-// and queues for the lock again.
+// holding the leader's lease, a row it renews every leaderPoll and that
+// lapses leaseTTL after the last renewal (by the database's clock); the
+// others try every leaderPoll and take it over, with the next epoch, once
+// it lapsed. A connection kept open is no longer enough to stay leader: a
+// frozen leader loses its lease like a dead one.
+//
+// Fencing: the leader stops its jobs (their context ends) as soon as a
+// renewal fails, and, by its own monotonic clock, once more than
+// leaseTTL-2·leaderPoll passed since the last renewal that went through —
+// which is what a process frozen and woken finds first. Its jobs also see
+// the fence (flows.Fenced) and do no leader's work from that moment, even
+// before their context's end reaches them.
 func (db *DB) Lead(ctx context.Context, log *slog.Logger, jobs func(context.Context) error) error {
 	if !db.pg {
 		return jobs(ctx)
 	}
+	me := 1 + rand.Int64N(1<<62)
 	for {
-		err := db.leadOnce(ctx, log, jobs)
+		err := db.leadOnce(ctx, log, me, jobs)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -49,34 +66,56 @@ func (db *DB) Lead(ctx context.Context, log *slog.Logger, jobs func(context.Cont
 	}
 }
 
-// leadOnce waits for the leader lock on a connection of its own, runs
-// jobs while the connection keeps it, and gives it back.
-func (db *DB) leadOnce(ctx context.Context, log *slog.Logger, jobs func(context.Context) error) error {
-	// A pool of its own that keeps no idle connection: closing conn ends
-	// the session, and with it the lock, whatever happens to the unlock.
-	pool, err := sql.Open(pgDriverName, db.url)
-	if err != nil {
-		return fmt.Errorf("open for the leader lock: %w", err)
-	}
-	defer pool.Close()
-	pool.SetMaxIdleConns(0)
-	conn, err := pool.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("connect for the leader lock: %w", err)
-	}
-	defer conn.Close()
-	// A leader whose machine vanishes holds its lock until the server sees
-	// the connection dead: keepalives make that seconds, not hours.
-	for _, set := range []string{`SET tcp_keepalives_idle = 5`, `SET tcp_keepalives_interval = 2`, `SET tcp_keepalives_count = 3`} {
-		_, _ = conn.ExecContext(ctx, set)
-	}
+// lease is a leader's hold on the lease: the epoch it took it with, and
+// when (by the monotonic clock) it was last renewed.
+type lease struct {
+	epoch int64
+	mu    sync.Mutex
+	at    time.Time
+}
+
+func (l *lease) renewed(at time.Time) {
+	l.mu.Lock()
+	l.at = at
+	l.mu.Unlock()
+}
+
+// valid reports whether the lease is surely still this process's: renewed
+// less than leaseTTL-2·leaderPoll ago (a margin for the renewal's own
+// round trip, and for the database's clock).
+func (l *lease) valid() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return time.Since(l.at) < leaseTTL-2*leaderPoll
+}
+
+// qTakeLease takes the lease when it is free or lapsed, with the next
+// epoch.
+const qTakeLease = `INSERT INTO leader_lease(id, holder, epoch, expires_at) VALUES (1, ?, 1, clock_timestamp() + make_interval(secs => ?::float8))
+	ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, epoch = leader_lease.epoch + 1, expires_at = excluded.expires_at
+	WHERE leader_lease.expires_at < clock_timestamp()
+	RETURNING epoch`
+
+// qRenewLease renews the lease if it is still this holder's at this epoch.
+const qRenewLease = `UPDATE leader_lease SET expires_at = clock_timestamp() + make_interval(secs => ?::float8)
+	WHERE id = 1 AND holder = ? AND epoch = ? AND expires_at >= clock_timestamp() RETURNING epoch`
+
+// leaseRenewHook, in tests, stands for the process freezing: while it
+// blocks, no renewal is made.
+var leaseRenewHook func()
+
+// leadOnce takes the lease when it can, runs jobs while the lease is
+// renewed, and lets it go.
+func (db *DB) leadOnce(ctx context.Context, log *slog.Logger, me int64, jobs func(context.Context) error) error {
+	ttl := leaseTTL.Seconds()
+	var epoch int64
 	for {
-		var got bool
-		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(?)`, db.locks.leader).Scan(&got); err != nil {
-			return fmt.Errorf("try the leader lock: %w", err)
-		}
-		if got {
+		err := db.reader.QueryRowContext(ctx, qTakeLease, me, ttl).Scan(&epoch)
+		if err == nil {
 			break
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("take the leader's lease: %w", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -84,8 +123,9 @@ func (db *DB) leadOnce(ctx context.Context, log *slog.Logger, jobs func(context.
 		case <-time.After(leaderPoll):
 		}
 	}
-	log.Info("this replica leads: reminders, polling and webhooks run here")
-	lctx, stop := context.WithCancel(ctx)
+	l := &lease{epoch: epoch, at: time.Now()}
+	log.Info("this replica leads: reminders, polling and webhooks run here", "epoch", epoch)
+	lctx, stop := context.WithCancel(flows.WithFence(ctx, l.valid))
 	done := make(chan error, 1)
 	go func() { done <- jobs(lctx) }()
 	tick := time.NewTicker(leaderPoll)
@@ -101,16 +141,36 @@ watch:
 			}
 			break watch
 		case <-tick.C:
-			if err := conn.PingContext(ctx); err != nil && ctx.Err() == nil {
-				lost = fmt.Errorf("leader's connection: %w", err)
+			if leaseRenewHook != nil {
+				leaseRenewHook()
+			}
+			if !l.valid() {
+				// Woken after too long (frozen): another replica may lead
+				// by now. Stop before anything else.
+				lost = fmt.Errorf("the lease lapsed while this process was not running (last renewed %s ago)", time.Since(l.at).Round(time.Millisecond))
 				stop()
 				<-done
 				break watch
 			}
+			var got int64
+			err := db.reader.QueryRowContext(ctx, qRenewLease, ttl, me, epoch).Scan(&got)
+			if err != nil && ctx.Err() == nil {
+				lost = fmt.Errorf("renew the leader's lease: %w", err)
+				stop()
+				<-done
+				break watch
+			}
+			if err == nil {
+				l.renewed(time.Now())
+			}
 		}
 	}
 	stop()
-	_, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(?)`, db.locks.leader)
+	if ctx.Err() != nil {
+		// Stepping down on shutdown: the lease is let go at once, so the
+		// next leader does not wait for it to lapse.
+		_, _ = db.reader.ExecContext(context.Background(), `UPDATE leader_lease SET expires_at = clock_timestamp() WHERE id = 1 AND holder = ? AND epoch = ?`, me, epoch)
+	}
 	return lost
 }
 

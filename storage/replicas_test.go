@@ -328,3 +328,92 @@ func TestKeptDocumentsYieldToOtherReplicas(t *testing.T) {
 		t.Fatalf("after both replicas: title %q, counterparty %q", got.Title, got.Counterparty)
 	}
 }
+
+// TestFrozenLeaderIsReplaced: a leader that stops renewing its lease
+// without dying — frozen: a paused VM, a stalled disk — keeps its
+// connection, yet another replica takes over once the lease lapses; and
+// the frozen one, woken, is fenced (its jobs see flows.Fenced) and steps
+// down instead of doing a leader's work beside the new one.
+func TestFrozenLeaderIsReplaced(t *testing.T) {
+	onlyOnPostgres(t)
+	storage.SetLeaderPoll(t, 50*time.Millisecond)
+	storage.SetLeaseTTL(t, 800*time.Millisecond)
+	dbs := replicas(t, 2)
+	log := slog.New(slog.DiscardHandler)
+	var frozen atomic.Bool
+	unfreeze := make(chan struct{})
+	storage.SetLeaseRenewHook(t, func() {
+		if frozen.Load() {
+			<-unfreeze
+		}
+	})
+	type turn struct {
+		i      int
+		ctx    context.Context
+		began  time.Time
+		fenced chan time.Time
+	}
+	took := make(chan turn, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i, db := range dbs {
+		wg.Go(func() {
+			db.Lead(ctx, log, func(lctx context.Context) error {
+				tr := turn{i: i, ctx: lctx, began: time.Now(), fenced: make(chan time.Time, 1)}
+				took <- tr
+				for lctx.Err() == nil {
+					if flows.Fenced(lctx) {
+						tr.fenced <- time.Now()
+						<-lctx.Done()
+						break
+					}
+					select {
+					case <-lctx.Done():
+					case <-time.After(5 * time.Millisecond):
+					}
+				}
+				return nil
+			})
+		})
+	}
+	defer func() { cancel(); wg.Wait() }()
+	var first turn
+	select {
+	case first = <-took:
+	case <-time.After(10 * time.Second):
+		t.Fatal("nobody leads")
+	}
+	frozen.Store(true)
+	froze := time.Now()
+	var second turn
+	select {
+	case second = <-took:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the frozen leader was never replaced")
+	}
+	if second.i == first.i {
+		t.Fatal("the frozen leader led again")
+	}
+	if d := second.began.Sub(froze); d > 3*time.Second {
+		t.Fatalf("replaced after %s", d)
+	}
+	// Fenced before the new leader began: the two never worked at once.
+	select {
+	case at := <-first.fenced:
+		if at.After(second.began) {
+			t.Fatalf("the old leader was fenced %s after the new one began", at.Sub(second.began))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the frozen leader's jobs were never fenced")
+	}
+	frozen.Store(false)
+	close(unfreeze)
+	select {
+	case <-first.ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the woken leader did not step down")
+	}
+	if second.ctx.Err() != nil {
+		t.Fatal("the new leader was stopped")
+	}
+}

@@ -269,6 +269,9 @@ func (s *Sender) stepSub(ctx context.Context, sub Subscription) (int, error) {
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
 	for _, d := range due {
+		if flows.Fenced(ctx) {
+			break // no longer the leader: the one that is sends them
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
