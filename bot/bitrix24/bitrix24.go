@@ -343,6 +343,14 @@ func (t *Transport) Run(ctx context.Context, m *chat.Messenger) error {
 	return g.Wait()
 }
 
+// Wait returns once every batch of sends and edits under way has been
+// sent: the service calls it on shutdown, after its loops, so that nothing
+// of the transport outlives the database.
+func (t *Transport) Wait() {
+	t.sends.flights.Wait()
+	t.edits.flights.Wait()
+}
+
 // Wake makes the processor look at the inbox now.
 func (t *Transport) Wake() { t.inbox.Wake() }
 

@@ -120,6 +120,7 @@ type coalescer struct {
 	window  time.Duration
 	mu      sync.Mutex
 	pending []*pendingCall
+	flights sync.WaitGroup // batches still being sent (see Transport.Wait)
 }
 
 type pendingCall struct {
@@ -137,7 +138,7 @@ func (co *coalescer) do(ctx context.Context, c *Client, call BatchCall, out any)
 	if lead {
 		// The batch goes out even if the leader's own caller gives up: the
 		// others wait for it.
-		go co.flush(context.WithoutCancel(ctx), c)
+		co.flights.Go(func() { co.flush(context.WithoutCancel(ctx), c) })
 	}
 	select {
 	case err := <-p.done:

@@ -384,7 +384,13 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Web.Shutdown()
 	done := make(chan error, 1)
-	go func() { done <- g.Wait() }()
+	go func() {
+		err := g.Wait()
+		if m.b24Wire != nil {
+			m.b24Wire.Wait() // batches the loops left in flight
+		}
+		done <- err
+	}()
 	select {
 	case err := <-done:
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {

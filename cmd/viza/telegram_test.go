@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +33,8 @@ type tgService struct {
 	done   chan error
 	cfg    *config.Config
 	path   string
+
+	stopOnce sync.Once
 }
 
 // startTelegramService starts Main in dataDir against the fake Bot API.
@@ -86,7 +89,9 @@ func startTelegramServiceWith(t *testing.T, fake *tgfake.Server, dataDir, mode s
 	return s
 }
 
-func (s *tgService) stop() {
+func (s *tgService) stop() { s.stopOnce.Do(s.doStop) }
+
+func (s *tgService) doStop() {
 	s.cancel()
 	if err := <-s.done; err != nil {
 		s.t.Errorf("run: %v", err)
