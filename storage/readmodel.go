@@ -184,13 +184,20 @@ func ftsQuery(s string) string {
 	return strings.Join(parts, " ")
 }
 
-// finalStates are the states nothing follows.
-var finalStates = []string{flows.StateApproved, flows.StateDone, flows.StateWithdrawn}
+// activeStates are the states a document is still moving in.
+var activeStates = []string{flows.StateDraft, flows.StateInApproval, flows.StateChangesRequested, flows.StateSigning}
+
+// joinsReaders says whether a person's documents are read through their
+// readers rows (all they ever took part in, newest first) — or, for
+// what is active, through the documents still moving, each checked
+// against the person: then the cost is what is active, not the person's
+// whole history.
+func (q DocQuery) joinsReaders() bool { return q.Reader != "" && !q.Active }
 
 func (q DocQuery) where(pg bool) (from, where string, args []any) {
 	from = `documents d`
 	var conds []string
-	if q.Reader != "" {
+	if q.joinsReaders() {
 		from += ` JOIN readers r ON r.doc_id = d.id AND r.person = ?`
 		args = append(args, string(q.Reader))
 	}
@@ -201,9 +208,13 @@ func (q DocQuery) where(pg bool) (from, where string, args []any) {
 		conds, args = append(conds, `d.state = ?`), append(args, q.State)
 	}
 	if q.Active {
-		conds = append(conds, `d.state NOT IN (?, ?, ?)`)
-		for _, s := range finalStates {
+		conds = append(conds, `d.state IN (?, ?, ?, ?)`)
+		for _, s := range activeStates {
 			args = append(args, s)
+		}
+		if q.Reader != "" {
+			conds = append(conds, `EXISTS (SELECT 1 FROM readers r WHERE r.person = ? AND r.doc_id = d.id)`)
+			args = append(args, string(q.Reader))
 		}
 	}
 	if q.Type != "" {
@@ -229,7 +240,7 @@ func (q DocQuery) where(pg bool) (from, where string, args []any) {
 		conds, args = append(conds, `d.id IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)`), append(args, "counterparty : ("+fq+")")
 	}
 	key := `d.id`
-	if q.Reader != "" {
+	if q.joinsReaders() {
 		key = `r.doc_id`
 	}
 	if q.BeforeID > 0 {
@@ -275,12 +286,12 @@ func (q DocQuery) order() string {
 	if q.AfterID > 0 && q.Sort == "" {
 		// The page just newer than AfterID: read upwards, turned round
 		// by DocumentPage.
-		if q.Reader != "" {
+		if q.joinsReaders() {
 			return `r.doc_id ASC`
 		}
 		return `d.id ASC`
 	}
-	if q.Reader != "" && q.Sort == "" {
+	if q.joinsReaders() && q.Sort == "" {
 		return `r.doc_id DESC`
 	}
 	if o, ok := docOrders[q.Sort]; ok {
@@ -320,10 +331,25 @@ func (db *DB) DocumentPage(ctx context.Context, q DocQuery) ([]*flows.Document, 
 
 // CountDocuments counts what DocumentPage pages through.
 func (db *DB) CountDocuments(ctx context.Context, q DocQuery) (int, error) {
+	n, _, err := db.CountDocumentsUpTo(ctx, q, 0)
+	return n, err
+}
+
+// CountDocumentsUpTo counts what DocumentPage pages through, up to limit
+// (0: all): past it, more is true and n is limit. A page says "more than
+// 1,000" rather than count a register of 100,000 at every view.
+func (db *DB) CountDocumentsUpTo(ctx context.Context, q DocQuery, limit int) (n int, more bool, err error) {
 	from, where, args := q.where(db.pg)
-	var n int
-	if err := db.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+from+` WHERE `+where, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count documents: %w", err)
+	query := `SELECT COUNT(*) FROM ` + from + ` WHERE ` + where
+	if limit > 0 {
+		query = `SELECT COUNT(*) FROM (SELECT 1 FROM ` + from + ` WHERE ` + where + ` LIMIT ?) AS matched`
+		args = append(args, limit+1)
 	}
-	return n, nil
+	if err := db.reader.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+		return 0, false, fmt.Errorf("count documents: %w", err)
+	}
+	if limit > 0 && n > limit {
+		return limit, true, nil
+	}
+	return n, false, nil
 }

@@ -107,6 +107,9 @@ func TestDocumentPageIsTheFilteredRegister(t *testing.T) {
 			func(d *flows.Document) bool { return slices.Contains(d.Readers(), "ivanova") && d.TypeID == "memo" }},
 		{"in approval", storage.DocQuery{State: flows.StateInApproval}, func(d *flows.Document) bool { return d.State == flows.StateInApproval }},
 		{"active", storage.DocQuery{Active: true}, func(d *flows.Document) bool { return !d.IsFinal() }},
+		{"petrov's active", storage.DocQuery{Reader: "petrov", Active: true}, func(d *flows.Document) bool {
+			return !d.IsFinal() && slices.Contains(d.Readers(), "petrov")
+		}},
 		{"by kuznetsova", storage.DocQuery{Initiator: "kuznetsova"}, func(d *flows.Document) bool { return d.Initiator == "kuznetsova" }},
 		{"search север", storage.DocQuery{Search: "север"}, func(d *flows.Document) bool {
 			return strings.Contains(strings.ToLower(d.Counterparty), "север")
@@ -267,6 +270,9 @@ func TestPagesUseIndexes(t *testing.T) {
 		{storage.DocQuery{Sort: "number"}, []string{"sqlite_autoindex_documents"}, []string{"TEMP B-TREE"}},
 		{storage.DocQuery{Sort: "amount"}, []string{"documents_amount"}, []string{"TEMP B-TREE"}},
 		{storage.DocQuery{Approver: "director"}, []string{"USING PRIMARY KEY"}, []string{"TEMP B-TREE"}},
+		// A person's active documents: the moving ones, each checked
+		// against the person — not everything the person ever saw.
+		{storage.DocQuery{Reader: "petrov", Active: true}, []string{"documents_state"}, []string{"SCAN r"}},
 		// A narrow date range by its index (then sorted: it is small).
 		{storage.DocQuery{StartedFrom: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), StartedBefore: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)},
 			[]string{"documents_created"}, nil},
@@ -421,3 +427,24 @@ func TestDecisionCounters(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestCountStopsAtItsLimit: a count asked to stop at a limit says "more"
+// past it, and the exact number up to it.
+func TestCountStopsAtItsLimit(t *testing.T) {
+	r := register(t)
+	ctx := context.Background()
+	all, err := r.DB.CountDocuments(ctx, storage.DocQuery{})
+	if err != nil || all < 5 {
+		t.Fatalf("count %d %v", all, err)
+	}
+	for _, tc := range []struct {
+		limit int
+		n     int
+		more  bool
+	}{{0, all, false}, {all, all, false}, {all + 10, all, false}, {all - 1, all - 1, true}, {3, 3, true}} {
+		n, more, err := r.DB.CountDocumentsUpTo(ctx, storage.DocQuery{}, tc.limit)
+		if err != nil || n != tc.n || more != tc.more {
+			t.Errorf("limit %d: %d %v %v, want %d %v", tc.limit, n, more, err, tc.n, tc.more)
+		}
+	}
+}

@@ -267,7 +267,7 @@ type Store interface {
 	FailedDeliveries(ctx context.Context, docID int64, channel string) ([]storage.FailedDelivery, error)
 	DocumentsByCounterparty(ctx context.Context, q string, limit int) ([]*flows.Document, error)
 	DocumentPage(ctx context.Context, q storage.DocQuery) ([]*flows.Document, error)
-	CountDocuments(ctx context.Context, q storage.DocQuery) (int, error)
+	CountDocumentsUpTo(ctx context.Context, q storage.DocQuery, limit int) (int, bool, error)
 }
 
 // Reports renders the approval sheet and the registry.

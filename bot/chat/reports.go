@@ -90,6 +90,9 @@ const listPage = 15
 
 // showList sends (or, from a button, edits) one page of the table of
 // documents the person may see.
+// listCountLimit is how far /list counts what matches.
+const listCountLimit = 1000
+
 func (m *Messenger) showList(ctx context.Context, p *flows.Person, lang, conv, filter string, page int, edit string) {
 	now := m.Clock.Now()
 	q := storage.DocQuery{Limit: listPage}
@@ -106,7 +109,9 @@ func (m *Messenger) showList(ctx context.Context, p *flows.Person, lang, conv, f
 	case strings.HasPrefix(filter, "t."):
 		q.Type = filter[2:]
 	}
-	total, err := m.Store.CountDocuments(ctx, q)
+	// Counted up to a limit: a viewer's whole register is not counted at
+	// every /list.
+	total, more, err := m.Store.CountDocumentsUpTo(ctx, q, listCountLimit)
 	if err != nil {
 		m.replyErr(ctx, p.ID, conv, lang, err)
 		return
@@ -132,7 +137,11 @@ func (m *Messenger) showList(ctx context.Context, p *flows.Person, lang, conv, f
 		lines = append(lines, ln)
 		size += ln.Len() + 1
 	}
-	text := m.t(lang, "chat.list_header", map[string]any{"Count": total, "Filter": m.s(lang, "chat.filter."+filterKey(filter), nil)})
+	header := "chat.list_header"
+	if more {
+		header = "chat.list_header_many"
+	}
+	text := m.t(lang, header, map[string]any{"Count": total, "Filter": m.s(lang, "chat.filter."+filterKey(filter), nil)})
 	if len(lines) == 0 {
 		text = rich.Concat(text, rich.Plain("\n"), m.t(lang, "chat.list_empty", nil))
 	} else {

@@ -61,6 +61,7 @@ type Store interface {
 	DocumentsOf(ctx context.Context, p flows.PersonID, limit int) ([]*flows.Document, error)
 	DocumentPage(ctx context.Context, q storage.DocQuery) ([]*flows.Document, error)
 	CountDocuments(ctx context.Context, q storage.DocQuery) (int, error)
+	CountDocumentsUpTo(ctx context.Context, q storage.DocQuery, limit int) (int, bool, error)
 }
 
 // Reports renders the approval sheet and the registry.

@@ -49,7 +49,7 @@ func TestVerifyTamperedRecord(t *testing.T) {
 		t.Fatalf("intact record: exit %d\n%s", code, out)
 	}
 	if code, out := verify("--since-checkpoint"); code != 0 || !strings.Contains(out, "intact after the checkpoint at event") ||
-		!strings.Contains(out, ": 0 new events") {
+		!strings.Contains(out, ": 0 new events") || !strings.Contains(out, "not checked by --since-checkpoint") {
 		t.Fatalf("--since-checkpoint after a full run: exit %d\n%s", code, out)
 	}
 	code, anchor := verify("--head")
