@@ -177,3 +177,11 @@ func WriterPIDForTest(db *DB) (int64, error) {
 	err := db.w.queryRow(`SELECT pg_backend_pid()`).Scan(&pid)
 	return pid, err
 }
+
+// SetDecisionCount makes the decision count's steps small and its budget
+// per scrape short.
+func SetDecisionCount(tb testing.TB, chunk int, budget time.Duration) {
+	c, b := countChunk, countBudget
+	countChunk, countBudget = chunk, budget
+	tb.Cleanup(func() { countChunk, countBudget = c, b })
+}

@@ -349,39 +349,67 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 var decisionKinds = map[string]bool{flows.ActionApprove: true, flows.ActionReject: true, flows.ActionComment: true,
 	flows.ActionAcknowledge: true, flows.ActionDone: true}
 
+// countChunk is how many audit events one step of the count reads: each
+// step commits its progress, so a count cut short (a scrape's deadline)
+// resumes where it stopped instead of starting over.
+var countChunk = 10000
+
+// countBudget bounds the time one scrape spends catching up: past it the
+// scrape answers with what was counted, a little behind, and the next one
+// goes on.
+var countBudget = time.Second
+
 // countDecisions adds the decisions recorded since the last count to their
 // counters: a scrape reads the events of its interval, not the log, and a
-// decision writes nothing for it. The cursor moves only from where this
-// count began, so two counts at once (a second process) cannot add twice.
+// decision writes nothing for it. After a long gap (an upgrade, a service
+// that was never scraped) the catch-up goes by chunks, each committed with
+// its cursor, within countBudget. The cursor moves only from where a
+// chunk began, so two counts at once (a second process) cannot add twice.
 func (db *DB) countDecisions(ctx context.Context) error {
 	db.countMu.Lock()
 	defer db.countMu.Unlock()
+	until := time.Now().Add(countBudget)
+	for {
+		more, err := db.countDecisionsChunk(ctx)
+		if err != nil || !more {
+			return err
+		}
+		if time.Now().After(until) || ctx.Err() != nil {
+			return nil // behind, not wrong: the next scrape goes on
+		}
+	}
+}
+
+// countDecisionsChunk counts one chunk; more reports a full chunk (there
+// may be more after it).
+func (db *DB) countDecisionsChunk(ctx context.Context) (more bool, err error) {
 	var from int64
 	if err := db.reader.QueryRowContext(ctx, `SELECT COALESCE((SELECT value FROM counters WHERE name = 'decisions_counted'), 0)`).Scan(&from); err != nil {
-		return fmt.Errorf("decisions counted: %w", err)
+		return false, fmt.Errorf("decisions counted: %w", err)
 	}
-	rows, err := db.reader.QueryContext(ctx, `SELECT id, kind, task_id FROM audit WHERE id > ? ORDER BY id`, from)
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, kind, task_id FROM audit WHERE id > ? ORDER BY id LIMIT ?`, from, countChunk)
 	if err != nil {
-		return fmt.Errorf("read new decisions: %w", err)
+		return false, fmt.Errorf("read new decisions: %w", err)
 	}
 	kinds := map[string]int64{}
-	to := from
+	to, read := from, 0
 	for rows.Next() {
 		var kind string
 		var task int64
 		if err := rows.Scan(&to, &kind, &task); err != nil {
 			rows.Close()
-			return fmt.Errorf("scan audit: %w", err)
+			return false, fmt.Errorf("scan audit: %w", err)
 		}
+		read++
 		if decisionKinds[kind] && (kind != flows.ActionDone || task != 0) {
 			kinds[kind]++
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil || to == from {
-		return err
+		return false, err
 	}
-	return db.writeTx(ctx, func(tx execer) error {
+	err = db.writeTx(ctx, func(tx execer) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO counters(name, value) VALUES ('decisions_counted', ?)
 			ON CONFLICT(name) DO UPDATE SET value = excluded.value WHERE counters.value = ?`, to, from)
 		if err != nil {
@@ -397,4 +425,5 @@ func (db *DB) countDecisions(ctx context.Context) error {
 		}
 		return nil
 	})
+	return read == countChunk, err
 }

@@ -448,3 +448,46 @@ func TestCountStopsAtItsLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestDecisionCountCatchesUpByChunks: after a long gap the count goes by
+// chunks, each kept; a scrape whose budget runs out answers with what was
+// counted so far, and the next ones go on from there — none starts over —
+// until the counts are the log's.
+func TestDecisionCountCatchesUpByChunks(t *testing.T) {
+	r := register(t)
+	ctx := context.Background()
+	storage.SetDecisionCount(t, 3, 0) // three events a step, one step a scrape
+	var events int
+	if all, err := r.DB.AuditSince(ctx, 0, 100000); err != nil || len(all) < 10 {
+		t.Fatalf("%d events, %v", len(all), err)
+	} else {
+		events = len(all)
+	}
+	total := func(st storage.Stats) int {
+		n := 0
+		for _, v := range st.Decisions {
+			n += v
+		}
+		return n
+	}
+	prev, scrapes := -1, 0
+	for ; scrapes < events; scrapes++ {
+		st, err := r.DB.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := total(st); n < prev {
+			t.Fatalf("scrape %d counted %d after %d: it started over", scrapes, n, prev)
+		} else {
+			prev = n
+		}
+	}
+	storage.SetDecisionCount(t, 100000, time.Second)
+	st, _ := r.DB.Stats(ctx)
+	if total(st) != prev {
+		t.Fatalf("after %d small scrapes %d were counted, a full count says %d", scrapes, prev, total(st))
+	}
+	if scrapes < 3 {
+		t.Fatal("the catch-up was not split")
+	}
+}
