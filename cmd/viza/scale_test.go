@@ -327,7 +327,10 @@ func measureViews(t *testing.T, m *Main, wire *sink, base string, docs int) []vi
 		measure(docs, "dashboard_amount", get(viewer, "/dashboard?amount_min=900000&amount_max=1000000")),
 		measure(docs, "dashboard_dates", get(viewer, "/dashboard?from="+mid.CreatedAt.Format("2006-01-02")+"&to="+mid.CreatedAt.Format("2006-01-02"))),
 		measure(docs, "doc_card", get(viewer, "/doc/"+mid.Number)),
+		measure(docs, "dashboard_page_typed", get(viewer, "/dashboard?page=15")),
 		measure(docs, "chat_list", chatCmd("u-director", "list", "")),
+		// A person's active documents: what is active, not their history.
+		measure(docs, "chat_list_employee", chatCmd("u-p05", "list", "")),
 		measure(docs, "chat_status", chatCmd("u-director", "status", mid.Number)),
 		measure(docs, "metrics", get(http.DefaultClient, "/metrics")),
 		measure(docs, "export_xlsx", get(viewer, "/export.xlsx")),
