@@ -184,7 +184,13 @@ func (c *Channel) notification(ctx context.Context, n flows.Notification, p *flo
 	if len(links) == 0 && n.Number != "" {
 		links = []link{{Label: l.T("email.open_document", nil), URL: c.docURL(n.Number), Primary: true}}
 	}
+	// The subject says first whether the mail asks for something or only
+	// tells: "Your decision is needed: …" is not "Approved: …", though both
+	// stay in the document's thread.
 	subject := l.T("email.subject", map[string]any{"Type": messages.Localized(n.TypeName, lang), "Number": n.Number, "Title": n.Title})
+	if key := subjectPrefix(n); key != "" {
+		subject = l.T(key, nil) + ": " + subject
+	}
 	m, err := c.message(p, subject, lang, rendered.Text, links, l)
 	if err != nil {
 		return nil, err
@@ -307,6 +313,19 @@ func oneLine(s string) string {
 		return r
 	}, s)
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// subjectPrefix is the catalogue key of what a mail is about, for its
+// subject; "" for a kind that needs none.
+func subjectPrefix(n flows.Notification) string {
+	switch {
+	case n.IsRequest():
+		return "email.subject_prefix.request"
+	case n.Kind == flows.NoteApproved, n.Kind == flows.NoteDone, n.Kind == flows.NoteChangesRequested, n.Kind == flows.NoteWithdrawn,
+		n.Kind == flows.NoteDecision, n.Kind == flows.NoteTaskClosed, n.Kind == flows.NoteRoundRestarted, n.Kind == flows.NoteRemark:
+		return "email.subject_prefix." + n.Kind
+	}
+	return ""
 }
 
 func (c *Channel) messageID(n flows.Notification) string {

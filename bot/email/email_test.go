@@ -139,7 +139,7 @@ func TestRequestMail(t *testing.T) {
 		t.Fatalf("sidorov got %d mails, want 1", len(mails))
 	}
 	m := mails[0]
-	wantSubject := "Договор " + out.Number + " «Поставка <script>alert(1)</script> & <b>жирно</b> Bcc: evil@example.com»"
+	wantSubject := "Нужно ваше решение: Договор " + out.Number + " «Поставка <script>alert(1)</script> & <b>жирно</b> Bcc: evil@example.com»"
 	if m.subject != wantSubject {
 		t.Errorf("subject = %q, want %q", m.subject, wantSubject)
 	}
@@ -247,6 +247,10 @@ func TestThreadAndApproval(t *testing.T) {
 	}
 	if got := string(approval.attachments["Лист согласования "+out.Number+".pdf"]); got != "%PDF-1.4 sheet of "+out.Number {
 		t.Errorf("sheet attachment = %q (have %v)", got, keys(approval.attachments))
+	}
+	// The subject says it only tells, in the same thread as the request.
+	if !strings.HasPrefix(approval.subject, "Согласовано: ") || !strings.Contains(approval.subject, out.Number) {
+		t.Errorf("approval subject %q", approval.subject)
 	}
 }
 
