@@ -52,7 +52,52 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /export", s.withSession(s.startExport))
 	mux.HandleFunc("GET /export/{id}", s.withSession(s.exportPage))
 	mux.HandleFunc("GET /export/{id}/file", s.withSession(s.exportFile))
-	return mux
+	return s.pagesForErrors(mux)
+}
+
+// statusProbe takes what a handler answers, keeping only the status and
+// the headers.
+type statusProbe struct {
+	header http.Header
+	Code   int
+}
+
+func (p *statusProbe) Header() http.Header         { return p.header }
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *statusProbe) WriteHeader(code int)        { p.Code = code }
+
+// pagesForErrors answers what the routes do not — an unknown address, a
+// method a page does not take — and a handler's panic with a page of the
+// site in the reader's language and a way home, instead of Go's plain
+// English text.
+func (s *Server) pagesForErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _, _ := s.sessionPerson(r)
+		if _, pattern := mux.Handler(r); pattern == "" {
+			// What the mux itself would answer: 404, or 405 with Allow.
+			rec := &statusProbe{header: http.Header{}, Code: http.StatusOK}
+			mux.ServeHTTP(rec, r)
+			if allow := rec.header.Get("Allow"); allow != "" {
+				w.Header().Set("Allow", allow)
+			}
+			key := "web.not_found"
+			if rec.Code == http.StatusMethodNotAllowed {
+				key = "web.method_not_allowed"
+			}
+			s.render(w, rec.Code, "error.html", page{Person: p, Lang: s.lang(p), Error: mustLocalizer(s.lang(p)).T(key, nil)})
+			return
+		}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Log.Error("web page panicked", "path", r.URL.Path, "panic", v)
+				s.render(w, http.StatusInternalServerError, "error.html", page{Person: p, Lang: s.lang(p), Error: mustLocalizer(s.lang(p)).T("web.server_error", nil)})
+			}
+		}()
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // uploadsPerClient bounds the uploads one address sends at once: a phone

@@ -393,3 +393,37 @@ func TestInboxPages(t *testing.T) {
 		t.Errorf("the tasks with deadlines are not first: %v", ids)
 	}
 }
+
+// TestErrorsArePagesOfTheSite: an unknown address and a method a page does
+// not take are answered with a page of the site, in the reader's language,
+// with a way home — not Go's plain English text.
+func TestErrorsArePagesOfTheSite(t *testing.T) {
+	r := newRig(t)
+	c := client()
+	r.signIn(c, "petrov") // English
+	res, err := c.Get(r.http.URL + "/no/such/page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := readBody(t, res)
+	if res.StatusCode != http.StatusNotFound || !strings.Contains(res.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(page, "There is no such page here.") || !strings.Contains(page, `href="/"`) {
+		t.Fatalf("404: %d %s\n%s", res.StatusCode, res.Header.Get("Content-Type"), page)
+	}
+	res, err = client().Post(r.http.URL+"/dashboard", "text/plain", nil) // a guest, in the company's Russian
+	if err != nil {
+		t.Fatal(err)
+	}
+	page = readBody(t, res)
+	if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") == "" || !strings.Contains(page, "Эту страницу нельзя открыть таким способом") {
+		t.Fatalf("405: %d allow %q\n%s", res.StatusCode, res.Header.Get("Allow"), page)
+	}
+}
+
+func readBody(t *testing.T, res *http.Response) string {
+	t.Helper()
+	defer res.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(res.Body)
+	return b.String()
+}
