@@ -174,10 +174,43 @@ func (s *Server) lang(p *flows.Person) string {
 	return s.Engine.Directory().LanguageOf(p.ID)
 }
 
+// pageHeadings are the catalogue keys of the pages' headings; a page
+// about one document is headed by its number and title.
+var pageHeadings = map[string]string{"inbox.html": "web.inbox", "dashboard.html": "web.dashboard", "export.html": "cmd.export",
+	"error.html": "web.error_title"}
+
+// documentOf is the document a page is about, if it is about one.
+func documentOf(data any) *flows.Document {
+	switch v := data.(type) {
+	case taskView:
+		return v.Doc
+	case *taskView:
+		return v.Doc
+	case docView:
+		return v.Doc
+	case *docView:
+		return v.Doc
+	case statusView:
+		return v.Doc
+	case *statusView:
+		return v.Doc
+	}
+	return nil
+}
+
 func (s *Server) render(w http.ResponseWriter, status int, name string, pg page) {
 	pg.Company = s.Engine.Directory().Company
 	if pg.Lang == "" {
 		pg.Lang = s.lang(pg.Person)
+	}
+	// Every page has one heading of the first level, which its <title>
+	// repeats: what a screen reader announces and lists first.
+	if pg.Title == "" {
+		if d := documentOf(pg.Data); d != nil {
+			pg.Title = d.Number + " «" + d.Title + "»"
+		} else if key, ok := pageHeadings[name]; ok {
+			pg.Title = mustLocalizer(pg.Lang).T(key, nil)
+		}
 	}
 	var buf bytes.Buffer
 	if err := s.tmpl.ExecuteTemplate(&buf, name, pg); err != nil {

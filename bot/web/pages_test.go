@@ -427,3 +427,44 @@ func readBody(t *testing.T, res *http.Response) string {
 	b.ReadFrom(res.Body)
 	return b.String()
 }
+
+// TestEveryPageHasOneHeading: each page a person reaches has one heading
+// of the first level (a document's pages are headed by its number and
+// title), the dashboard's columns all have a header, the ad-hoc approvers
+// are a group with a legend, and a notice says it is one.
+func TestEveryPageHasOneHeading(t *testing.T) {
+	r := newRig(t)
+	c := client()
+	r.signIn(c, "petrov")
+	number := r.document().Number
+	link, err := r.srv.TaskLink(context.Background(), r.task("sidorov"), "sidorov")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		client *http.Client
+		url    string
+		h1     string
+	}{
+		{c, r.http.URL + "/inbox", "My tasks"},
+		{c, r.http.URL + "/dashboard", "All documents"},
+		{c, r.http.URL + "/doc/" + url.PathEscape(number), number},
+		{c, r.http.URL + "/task/" + strconv.FormatInt(r.task("petrov"), 10), number},
+		{client(), link, number}, // the one-tap page, without a session
+		{c, r.http.URL + "/doc/nothing", "Something is not right"},
+	} {
+		_, page := webtest.Get(t, tc.client, tc.url)
+		h1 := regexp.MustCompile(`<h1[^>]*>([^<]*)</h1>`).FindAllStringSubmatch(page, -1)
+		if len(h1) != 1 || !strings.Contains(html.UnescapeString(h1[0][1]), tc.h1) {
+			t.Errorf("%s: headings %q, want one with %q", tc.url, h1, tc.h1)
+		}
+	}
+	_, dash := webtest.Get(t, c, r.http.URL+"/dashboard")
+	if strings.Contains(dash, "<th></th>") {
+		t.Error("the dashboard has a column without a header")
+	}
+	_, inbox := webtest.Get(t, c, r.http.URL+"/inbox")
+	if !regexp.MustCompile(`<fieldset[^>]*><legend>[^<]+</legend>[\s\S]*name="approvers"`).MatchString(inbox) {
+		t.Error("the approvers' checkboxes are not a group with a legend")
+	}
+}
