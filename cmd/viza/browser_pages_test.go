@@ -14,6 +14,7 @@ import (
 
 	"github.com/viza-app/viza/bot/web"
 	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/internal/needs"
 )
 
 // ScreenshotsEnv names a folder: TestBrowserPagesFitAPhone then saves every
@@ -28,6 +29,12 @@ func TestBrowserPagesFitAPhone(t *testing.T) {
 		t.Skip("starts a browser")
 	}
 	exe := chromiumPath(t)
+	// axe-core from the npm registry (package.json; .ci/run installs it):
+	// every page is checked against WCAG 2 A and AA at both widths.
+	axeJS, err := os.ReadFile(needs.File(t, "node_modules/axe-core/axe.min.js", "npm install"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	m, _, _ := startDemo(t)
 	ctx := context.Background()
 	base := "http://" + m.Listener.Addr().String()
@@ -113,6 +120,17 @@ func TestBrowserPagesFitAPhone(t *testing.T) {
 			}
 			if wide != "" && width == 390 {
 				t.Errorf("%s scrolls sideways on a 390 px phone: %s", name, wide)
+			}
+			violations, err := chromedp.Run(bctx, chromedp.Evaluate[string](string(axeJS)+`;
+				axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}).then(r =>
+					r.violations.filter(v => v.impact === "serious" || v.impact === "critical")
+						.map(v => v.impact + " " + v.id + " (" + v.help + "): " + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(" | "))
+						.join("\n"))`, chromedp.EvalAwaitPromise))
+			if err != nil {
+				t.Fatalf("axe on %s at %d px: %v", name, width, err)
+			}
+			if violations != "" {
+				t.Errorf("%s at %d px breaks WCAG 2 AA (axe-core):\n%s", name, width, violations)
 			}
 			if shots != "" {
 				png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))

@@ -30,3 +30,28 @@ func Program(t testing.TB, debianPackage string, names ...string) string {
 	t.Skip(msg)
 	return ""
 }
+
+// File returns path (relative to the module's root, found from the test's
+// directory) when it exists, or skips (fails under AllEnv) saying which
+// command makes it.
+func File(t testing.TB, path, makeIt string) string {
+	t.Helper()
+	for dir := "."; ; dir += "/.." {
+		p := dir + "/" + path
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		if _, err := os.Stat(dir + "/go.mod"); err == nil {
+			break // the module's root, and no file there
+		}
+		if len(dir) > 40 {
+			break
+		}
+	}
+	msg := path + " is missing: " + makeIt
+	if os.Getenv(AllEnv) != "" {
+		t.Fatal(msg + " (" + AllEnv + " is set, so nothing may be skipped)")
+	}
+	t.Skip(msg)
+	return ""
+}
