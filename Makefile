@@ -21,7 +21,8 @@ run:
 # VIZA_TEST_ALL=1, under which a missing one fails instead.
 MISSING_NOTE = for p in pdftotext:poppler-utils chromium:chromium; do \
 		command -v $${p%%:*} >/dev/null 2>&1 || echo "NOTE: $${p%%:*} is missing, so the tests that need it were skipped; apt-get install $${p\#\#*:} runs them"; \
-	done
+	done; \
+	[ -f node_modules/axe-core/axe.min.js ] || echo "NOTE: axe-core is missing, so the accessibility check of the pages was skipped; npm ci installs it"
 #
 # Last, on PostgreSQL: the storage contract and the engine's tests (crash
 # tests included) with the race detector — the code that differs between
