@@ -270,7 +270,11 @@ func (c *Channel) digest(ctx context.Context, n flows.Notification, p *flows.Per
 		}
 	}
 	subject := l.T("email.digest_subject", map[string]any{"Date": now.In(rd.Dir.LocationOf(p.ID)).Format("02.01.2006")})
-	links := []link{{Label: l.T("email.digest_inbox", nil), URL: c.inboxURL(), Primary: true}}
+	inbox, err := c.signedIn(ctx, p.ID, "/inbox")
+	if err != nil {
+		return nil, false, err
+	}
+	links := []link{{Label: l.T("email.digest_inbox", nil), URL: inbox, Primary: true}}
 	m, err := c.message(p, subject, lang, rich.Join(parts, "\n"), links, l)
 	if err != nil {
 		return nil, false, err

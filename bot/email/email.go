@@ -60,6 +60,10 @@ type Channel struct {
 	Log       *slog.Logger
 	// TaskLink makes a one-tap link to a task's page for its holder.
 	TaskLink func(ctx context.Context, taskID int64, p flows.PersonID) (string, error)
+	// SignIn makes a link that signs p in and opens path (a page that needs
+	// a session): every action link in a mail works from the mail. Nil:
+	// the plain address.
+	SignIn func(ctx context.Context, p flows.PersonID, path string) (string, error)
 	// Sheet writes a document's approval sheet (PDF), attached to the
 	// approval.
 	Sheet func(ctx context.Context, d *flows.Document, lang string, w io.Writer) error
@@ -167,9 +171,13 @@ func (c *Channel) notification(ctx context.Context, n flows.Notification, p *flo
 	}
 	var links []link
 	var taskURL string
+	docLink, err := c.signedIn(ctx, p.ID, c.docPath(n.Number))
+	if err != nil {
+		return nil, err
+	}
 	for _, row := range rendered.Buttons {
 		for _, b := range row {
-			u := c.docURL(n.Number)
+			u := docLink
 			if anchor, ok := anchors[b.Action]; ok && n.TaskID != 0 && c.TaskLink != nil {
 				if taskURL == "" {
 					if taskURL, err = c.TaskLink(ctx, n.TaskID, p.ID); err != nil {
@@ -182,7 +190,7 @@ func (c *Channel) notification(ctx context.Context, n flows.Notification, p *flo
 		}
 	}
 	if len(links) == 0 && n.Number != "" {
-		links = []link{{Label: l.T("email.open_document", nil), URL: c.docURL(n.Number), Primary: true}}
+		links = []link{{Label: l.T("email.open_document", nil), URL: docLink, Primary: true}}
 	}
 	// The subject says first whether the mail asks for something or only
 	// tells: "Your decision is needed: …" is not "Approved: …", though both
@@ -350,6 +358,21 @@ func (c *Channel) domain() string {
 	}
 	return "viza.invalid"
 }
+
+// signedIn is the address of path that signs p in on the way, or the plain
+// address without SignIn.
+func (c *Channel) signedIn(ctx context.Context, p flows.PersonID, path string) (string, error) {
+	if c.SignIn == nil {
+		return strings.TrimRight(c.PublicURL, "/") + path, nil
+	}
+	u, err := c.SignIn(ctx, p, path)
+	if err != nil {
+		return "", fmt.Errorf("sign-in link: %w", err)
+	}
+	return u, nil
+}
+
+func (c *Channel) docPath(number string) string { return "/doc/" + url.PathEscape(number) }
 
 func (c *Channel) docURL(number string) string {
 	return strings.TrimRight(c.PublicURL, "/") + "/doc/" + url.PathEscape(number)

@@ -2,6 +2,7 @@ package email_test
 
 import (
 	"context"
+	"html"
 	"io"
 	"log/slog"
 	netmail "net/mail"
@@ -408,5 +409,43 @@ func TestMessageIDsAreUniqueAcrossInstallations(t *testing.T) {
 	}
 	if len(ids) != 2 || len(roots) != 2 {
 		t.Fatalf("Message-IDs %v, thread roots %v: want two of each", ids, roots)
+	}
+}
+
+// TestMailLinksSignIn: the links of a mail that lead to pages needing a
+// session — the document's page with "Upload a new version" and
+// "Withdraw", the digest's "My tasks" — sign the recipient in on the way,
+// so a person who reads only mail can act.
+func TestMailLinksSignIn(t *testing.T) {
+	r := newRig(t)
+	r.ch.SignIn = func(_ context.Context, p flows.PersonID, path string) (string, error) {
+		return "https://viza.romashka.example/login/for-" + string(p) + "?next=" + url.QueryEscape(path), nil
+	}
+	out := r.start(t, "l1", "Ссылки")
+	d, err := r.DB.Document(r.ctx, out.DocID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range d.OpenTasks() {
+		if task.Assignee == "petrov" {
+			if _, err := r.Engine.Decide(r.ctx, flows.DecideCmd{Key: "rj", Actor: "petrov", TaskID: task.ID, Action: flows.ActionReject, Comment: "Нет"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r.step(t)
+	var back *parsed
+	mails := r.mailsTo(t, "ivanova@romashka.example")
+	for i, m := range mails {
+		if strings.HasPrefix(m.subject, "Возвращено на доработку") {
+			back = &mails[i]
+		}
+	}
+	if back == nil {
+		t.Fatalf("no changes-requested mail among %d", len(mails))
+	}
+	want := "https://viza.romashka.example/login/for-ivanova?next=" + url.QueryEscape("/doc/"+url.PathEscape(out.Number))
+	if strings.Count(back.html, html.EscapeString(want)) < 2 {
+		t.Fatalf("the mail's actions do not sign in (want %s twice):\n%s", want, back.html)
 	}
 }

@@ -289,6 +289,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if err == nil && ok {
 		err = json.Unmarshal([]byte(raw), &l)
 	}
+	if err == nil && ok && l.Used && !s.Clock.Now().After(l.Expires) && l.Next != "" {
+		// A mail's link opened again in the browser it signed in: the
+		// page it is for, not "expired".
+		if p, _, signed := s.sessionPerson(r); signed && p.ID == l.Person {
+			http.Redirect(w, r, l.Next, http.StatusSeeOther)
+			return
+		}
+	}
 	if err != nil || !ok || l.Used || s.Clock.Now().After(l.Expires) {
 		s.fail(w, nil, http.StatusForbidden, flows.Errorf(flows.KindForbidden, "link_expired", "login link"))
 		return
@@ -310,7 +318,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, nil, http.StatusInternalServerError, err)
 		return
 	}
-	http.Redirect(w, r, "/inbox", http.StatusSeeOther)
+	next := "/inbox"
+	if localPath(l.Next) {
+		next = l.Next
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {

@@ -259,15 +259,39 @@ type login struct {
 	Person  flows.PersonID `json:"person"`
 	Expires time.Time      `json:"expires"`
 	Used    bool           `json:"used,omitempty"`
+	// Next is the page the link opens once signed in (a mail's action).
+	Next string `json:"next,omitempty"`
+}
+
+// MailLinkTTL is how long a link in a mail signs its recipient in: mail is
+// read later than chat, and each such link still works once.
+const MailLinkTTL = 72 * time.Hour
+
+// LoginLinkTo is LoginLink that opens next (a path of these pages) once
+// signed in: an action link in a mail works from that mail.
+func (s *Server) LoginLinkTo(ctx context.Context, p flows.PersonID, ttl time.Duration, next string) (string, error) {
+	if !localPath(next) {
+		return "", flows.Errorf(flows.KindInvalid, "bad_link", "next %q", next)
+	}
+	return s.loginLink(ctx, p, ttl, next)
+}
+
+// localPath is a path of this site, never another host ("//evil", "\\evil").
+func localPath(p string) bool {
+	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "/\\") && !strings.ContainsAny(p, "\r\n")
 }
 
 // LoginLink makes a one-time sign-in link valid for ttl.
 func (s *Server) LoginLink(ctx context.Context, p flows.PersonID, ttl time.Duration) (string, error) {
+	return s.loginLink(ctx, p, ttl, "")
+}
+
+func (s *Server) loginLink(ctx context.Context, p flows.PersonID, ttl time.Duration, next string) (string, error) {
 	if _, ok := s.Engine.Directory().Person(p); !ok {
 		return "", flows.Errorf(flows.KindNotFound, "unknown_person", "%q", p)
 	}
 	token, hash := newToken()
-	b, _ := json.Marshal(login{Person: p, Expires: s.Clock.Now().Add(ttl)})
+	b, _ := json.Marshal(login{Person: p, Expires: s.Clock.Now().Add(ttl), Next: next})
 	if err := s.Store.StatePut(ctx, Name, "login:"+hash, string(b)); err != nil {
 		return "", err
 	}

@@ -649,3 +649,44 @@ func TestExportJob(t *testing.T) {
 		t.Errorf("after shutdown the export is still served: %d", code)
 	}
 }
+
+// TestMailLinkSignsInAndOpensItsPage: a mail's action link signs its
+// recipient in and opens the page it is for; opened again in the same
+// browser it goes there again, in another it has expired; it never leads
+// to another host.
+func TestMailLinkSignsInAndOpensItsPage(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	number := r.document().Number
+	path := "/doc/" + url.PathEscape(number)
+	link, err := r.srv.LoginLinkTo(ctx, "ivanova", web.MailLinkTTL, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client()
+	goes := func(c *http.Client) (int, string) {
+		res, err := c.Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode, res.Header.Get("Location")
+	}
+	if code, to := goes(c); code != http.StatusSeeOther || to != path {
+		t.Fatalf("the mail's link: %d to %q, want %q", code, to, path)
+	}
+	if code, _ := webtest.Get(t, c, r.http.URL+path); code != http.StatusOK {
+		t.Fatalf("the page after signing in: %d", code)
+	}
+	if code, to := goes(c); code != http.StatusSeeOther || to != path {
+		t.Fatalf("opened again in the same browser: %d to %q", code, to)
+	}
+	if code, _ := goes(client()); code != http.StatusForbidden {
+		t.Fatalf("opened in another browser: %d", code)
+	}
+	for _, bad := range []string{"//evil.example/x", "https://evil.example/", "/\\evil.example", "doc"} {
+		if _, err := r.srv.LoginLinkTo(ctx, "ivanova", web.MailLinkTTL, bad); err == nil {
+			t.Errorf("a link to %q was made", bad)
+		}
+	}
+}

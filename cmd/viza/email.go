@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/viza-app/viza/bot/email"
+	"github.com/viza-app/viza/bot/web"
 	"github.com/viza-app/viza/calendar"
 	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
@@ -48,6 +49,9 @@ func (m *Main) email(ctx context.Context, ec *config.Email, publicURL string) (*
 		},
 		// The web pages are set up after the channels; the link is made
 		// at delivery time.
+		SignIn: func(ctx context.Context, p flows.PersonID, path string) (string, error) {
+			return m.Web.LoginLinkTo(ctx, p, web.MailLinkTTL, path)
+		},
 		TaskLink: func(ctx context.Context, taskID int64, p flows.PersonID) (string, error) {
 			return m.Web.TaskLink(ctx, taskID, p)
 		}}
