@@ -44,6 +44,22 @@ type Store interface {
 	Document(ctx context.Context, id int64) (*flows.Document, error)
 	OpenTasksOf(ctx context.Context, p flows.PersonID) ([]storage.OpenTask, error)
 	OpenTasks(ctx context.Context) ([]storage.OpenTask, error)
+	StateGet(ctx context.Context, channel, key string) (string, bool, error)
+}
+
+// QuietKey is the state key (channel "email") that holds a person's wish
+// to get no informational mail: requests for their decision still come.
+func QuietKey(p flows.PersonID) string { return "quiet:" + string(p) }
+
+// Informational reports whether a mail only tells (an approval, a
+// decision, a remark) rather than asks its reader to act: a person may
+// stop these, never the requests, reminders and escalations.
+func Informational(n flows.Notification) bool {
+	switch {
+	case n.IsRequest(), n.Kind == flows.NoteChangesRequested:
+		return false // they ask the reader (the initiator, after a rejection) to act
+	}
+	return true
 }
 
 // Channel delivers notifications by mail to people whose notify list
@@ -64,6 +80,9 @@ type Channel struct {
 	// a session): every action link in a mail works from the mail. Nil:
 	// the plain address.
 	SignIn func(ctx context.Context, p flows.PersonID, path string) (string, error)
+	// Unsubscribe is the one-click address (RFC 8058) that stops p's
+	// informational mail; nil: none is offered.
+	Unsubscribe func(p flows.PersonID) string
 	// Sheet writes a document's approval sheet (PDF), attached to the
 	// approval.
 	Sheet func(ctx context.Context, d *flows.Document, lang string, w io.Writer) error
@@ -132,6 +151,13 @@ func (c *Channel) Deliver(ctx context.Context, n flows.Notification, p *flows.Pe
 	if err != nil {
 		return "", err
 	}
+	if n.Kind != NoteDigest && Informational(n) {
+		if quiet, _, err := c.Store.StateGet(ctx, "email", QuietKey(p.ID)); err != nil {
+			return "", err
+		} else if quiet != "" {
+			return "quiet", nil // they asked for requests only
+		}
+	}
 	var m *mail.Msg
 	if n.Kind == NoteDigest {
 		var empty bool
@@ -140,6 +166,11 @@ func (c *Channel) Deliver(ctx context.Context, n flows.Notification, p *flows.Pe
 		}
 	} else if m, err = c.notification(ctx, n, p, l, lang); err != nil {
 		return "", err
+	}
+	if c.Unsubscribe != nil && Informational(n) {
+		// One click in the mail client stops what only informs.
+		m.SetGenHeaderPreformatted("List-Unsubscribe", "<"+c.Unsubscribe(p.ID)+">")
+		m.SetGenHeaderPreformatted("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 	}
 	if err := c.Sender.Send(ctx, m); err != nil {
 		return "", err

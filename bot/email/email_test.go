@@ -449,3 +449,65 @@ func TestMailLinksSignIn(t *testing.T) {
 		t.Fatalf("the mail's actions do not sign in (want %s twice):\n%s", want, back.html)
 	}
 }
+
+// TestInformationalMailCanBeStopped: a mail that only tells carries a
+// one-click List-Unsubscribe (RFC 8058), a request does not; once a person
+// asked for requests only, what only tells is not sent and requests still
+// are.
+func TestInformationalMailCanBeStopped(t *testing.T) {
+	r := newRig(t)
+	r.ch.Unsubscribe = func(p flows.PersonID) string { return "https://viza.romashka.example/mail/unsubscribe/" + string(p) }
+	if err := r.DB.StatePut(r.ctx, "email", email.QuietKey("sidorov"), "1"); err != nil {
+		t.Fatal(err)
+	}
+	out := r.start(t, "q1", "Тишина")
+	r.step(t)
+	for _, m := range r.mailsTo(t, "sidorov@romashka.example") {
+		if m.h.Get("List-Unsubscribe") != "" {
+			t.Errorf("a request carries List-Unsubscribe: %q", m.subject)
+		}
+	}
+	requests := len(r.mailsTo(t, "sidorov@romashka.example"))
+	if requests == 0 {
+		t.Fatal("a quiet person got no request")
+	}
+	decide := func(who flows.PersonID) {
+		t.Helper()
+		d, _ := r.DB.Document(r.ctx, out.DocID)
+		for _, task := range d.OpenTasks() {
+			if task.Assignee == who {
+				action := flows.ActionApprove
+				if task.Kind == flows.KindSign {
+					action = flows.ActionDone
+				}
+				if _, err := r.Engine.Decide(r.ctx, flows.DecideCmd{Key: "q" + itoa(task.ID), Actor: who, TaskID: task.ID, Action: action}); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+		}
+	}
+	for _, who := range []flows.PersonID{"sidorov", "petrov", "director", "director"} {
+		decide(who)
+	}
+	r.step(t)
+	if got := len(r.mailsTo(t, "sidorov@romashka.example")); got != requests {
+		t.Errorf("a quiet person got %d more mails that only tell", got-requests)
+	}
+	var told bool
+	for _, m := range r.mailsTo(t, "ivanova@romashka.example") {
+		if strings.HasPrefix(m.subject, "Согласовано") {
+			told = true
+			if m.h.Get("List-Unsubscribe") != "<https://viza.romashka.example/mail/unsubscribe/ivanova>" || m.h.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+				t.Errorf("an informational mail's headers: %q %q", m.h.Get("List-Unsubscribe"), m.h.Get("List-Unsubscribe-Post"))
+			}
+		}
+	}
+	if !told {
+		var subjects []string
+		for _, m := range r.mailsTo(t, "ivanova@romashka.example") {
+			subjects = append(subjects, m.subject)
+		}
+		t.Errorf("the initiator was not told of the decision: %q", subjects)
+	}
+}

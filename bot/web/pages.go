@@ -52,6 +52,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /export", s.withSession(s.startExport))
 	mux.HandleFunc("GET /export/{id}", s.withSession(s.exportPage))
 	mux.HandleFunc("GET /export/{id}/file", s.withSession(s.exportFile))
+	mux.HandleFunc("GET /settings", s.withSession(s.settings))
+	mux.HandleFunc("POST /settings", s.withSession(s.settings))
+	mux.HandleFunc("GET /mail/unsubscribe/{token}", s.unsubscribe)
+	mux.HandleFunc("POST /mail/unsubscribe/{token}", s.unsubscribe)
 	return s.pagesForErrors(mux)
 }
 

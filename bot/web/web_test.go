@@ -690,3 +690,36 @@ func TestMailLinkSignsInAndOpensItsPage(t *testing.T) {
 		}
 	}
 }
+
+// TestMailPreferences: the one-click link stops a person's informational
+// mail (a POST, as mail clients send it; a GET only shows the page), a
+// forged or someone else's token does nothing, and the settings page
+// turns it back on.
+func TestMailPreferences(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	quiet := func() bool {
+		v, _, _ := r.db.StateGet(ctx, "email", "quiet:ivanova")
+		return v != ""
+	}
+	link := r.srv.UnsubscribeURL("ivanova")
+	if code, _ := webtest.Get(t, client(), link); code != http.StatusOK || quiet() {
+		t.Fatalf("opening the link: %d, quiet %v", code, quiet())
+	}
+	forged := strings.Replace(link, "/unsubscribe/", "/unsubscribe/x", 1)
+	if code, _ := webtest.Post(t, client(), forged, url.Values{"List-Unsubscribe": {"One-Click"}}); code != http.StatusForbidden || quiet() {
+		t.Fatalf("a forged link: %d, quiet %v", code, quiet())
+	}
+	if code, _ := webtest.Post(t, client(), link, url.Values{"List-Unsubscribe": {"One-Click"}}); code != http.StatusOK || !quiet() {
+		t.Fatalf("one click: %d, quiet %v", code, quiet())
+	}
+	c := client()
+	r.signIn(c, "ivanova")
+	_, page := webtest.Get(t, c, r.http.URL+"/settings")
+	if !strings.Contains(page, `value="requests" checked`) {
+		t.Fatalf("the settings page does not show the wish:\n%s", page)
+	}
+	if code, _ := webtest.Post(t, c, r.http.URL+"/settings", url.Values{"csrf": {webtest.CSRF(t, page)}, "mail": {"all"}}); code != http.StatusOK || quiet() {
+		t.Fatalf("turned back on: %d, quiet %v", code, quiet())
+	}
+}

@@ -49,6 +49,7 @@ func (m *Main) email(ctx context.Context, ec *config.Email, publicURL string) (*
 		},
 		// The web pages are set up after the channels; the link is made
 		// at delivery time.
+		Unsubscribe: func(p flows.PersonID) string { return m.Web.UnsubscribeURL(p) },
 		SignIn: func(ctx context.Context, p flows.PersonID, path string) (string, error) {
 			return m.Web.LoginLinkTo(ctx, p, web.MailLinkTTL, path)
 		},
