@@ -176,6 +176,8 @@ func TestBrowserPagesFitAPhone(t *testing.T) {
 	do("export", chromedp.Click(chromedp.CSS(`#export button`)), chromedp.WaitVisible(chromedp.CSS(`#export-file`)))
 	check("export")
 	open("not-found", "/doc/НЕТ-1")
+	open("no-such-page", "/no/such/page")
+	open("settings", "/settings")
 	signOut()
 
 	signIn("petrov")
