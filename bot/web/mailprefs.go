@@ -73,15 +73,9 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, nil, http.StatusForbidden, flows.Errorf(flows.KindForbidden, "link_expired", "unsubscribe link"))
 		return
 	}
-	flash := ""
-	if r.Method == http.MethodPost {
-		quiet := r.FormValue("mail") != "all"
-		if err := s.setQuiet(r.Context(), p.ID, quiet); err != nil {
-			s.fail(w, p, http.StatusInternalServerError, err)
-			return
-		}
-		flash = map[bool]string{true: "mail_quiet", false: "mail_all"}[quiet]
-		s.Log.Info("informational mail preference changed by the mail's link", "person", p.ID, "quiet", quiet)
+	flash, ok := s.applyMailChoice(w, r, p)
+	if !ok {
+		return
 	}
 	s.render(w, http.StatusOK, "settings.html", page{Person: p, Guest: true, Flash: flash,
 		Title: mustLocalizer(s.lang(p)).T("web.settings", nil), Data: mailPrefsView{Quiet: s.quiet(r.Context(), p.ID), Token: r.PathValue("token")}})
@@ -89,15 +83,26 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 
 // settings is the signed-in person's page of what mail they get.
 func (s *Server) settings(w http.ResponseWriter, r *http.Request, p *flows.Person, scope string) {
-	flash := ""
-	if r.Method == http.MethodPost {
-		quiet := r.FormValue("mail") != "all"
-		if err := s.setQuiet(r.Context(), p.ID, quiet); err != nil {
-			s.fail(w, p, http.StatusInternalServerError, err)
-			return
-		}
-		flash = map[bool]string{true: "mail_quiet", false: "mail_all"}[quiet]
+	flash, ok := s.applyMailChoice(w, r, p)
+	if !ok {
+		return
 	}
 	s.render(w, http.StatusOK, "settings.html", page{Person: p, CSRF: s.csrf(scope), Flash: flash,
 		Title: mustLocalizer(s.lang(p)).T("web.settings", nil), Data: mailPrefsView{Quiet: s.quiet(r.Context(), p.ID)}})
+}
+
+// applyMailChoice keeps what a POST chose ("all", or anything else —
+// a mail client's one click says nothing — for requests only) and returns
+// the notice to show; false when it answered with an error.
+func (s *Server) applyMailChoice(w http.ResponseWriter, r *http.Request, p *flows.Person) (string, bool) {
+	if r.Method != http.MethodPost {
+		return "", true
+	}
+	quiet := r.FormValue("mail") != "all"
+	if err := s.setQuiet(r.Context(), p.ID, quiet); err != nil {
+		s.fail(w, p, http.StatusInternalServerError, err)
+		return "", false
+	}
+	s.Log.Info("informational mail preference changed", "person", p.ID, "quiet", quiet)
+	return map[bool]string{true: "mail_quiet", false: "mail_all"}[quiet], true
 }
