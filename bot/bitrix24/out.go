@@ -125,12 +125,19 @@ type coalescer struct {
 
 type pendingCall struct {
 	call BatchCall
-	out  any // where the call's result is decoded; nil to ignore it
-	done chan error
+	done chan callResult
+}
+
+// callResult is a call's answer as it came: the caller decodes it, so
+// that a caller who gave up (its context ended) shares nothing with the
+// batch still being sent.
+type callResult struct {
+	raw json.RawMessage
+	err error
 }
 
 func (co *coalescer) do(ctx context.Context, c *Client, call BatchCall, out any) error {
-	p := &pendingCall{call: call, out: out, done: make(chan error, 1)}
+	p := &pendingCall{call: call, done: make(chan callResult, 1)}
 	co.mu.Lock()
 	lead := len(co.pending) == 0
 	co.pending = append(co.pending, p)
@@ -141,8 +148,14 @@ func (co *coalescer) do(ctx context.Context, c *Client, call BatchCall, out any)
 		co.flights.Go(func() { co.flush(context.WithoutCancel(ctx), c) })
 	}
 	select {
-	case err := <-p.done:
-		return err
+	case res := <-p.done:
+		if res.err != nil || out == nil {
+			return res.err
+		}
+		if err := json.Unmarshal(res.raw, out); err != nil {
+			return fmt.Errorf("bitrix24: decode %s result: %w", call.Method, err)
+		}
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -155,7 +168,9 @@ func (co *coalescer) flush(ctx context.Context, c *Client) {
 	co.pending = nil
 	co.mu.Unlock()
 	if len(calls) == 1 {
-		calls[0].done <- c.Call(ctx, calls[0].call.Method, calls[0].call.Params, calls[0].out)
+		var raw json.RawMessage
+		err := c.Call(ctx, calls[0].call.Method, calls[0].call.Params, &raw)
+		calls[0].done <- callResult{raw: raw, err: err}
 		return
 	}
 	batch := make([]BatchCall, len(calls))
@@ -166,17 +181,11 @@ func (co *coalescer) flush(ctx context.Context, c *Client) {
 	for i, p := range calls {
 		switch {
 		case err != nil:
-			p.done <- err
+			p.done <- callResult{err: err}
 		case errs[i] != nil:
-			p.done <- errs[i]
-		case p.out != nil:
-			if derr := json.Unmarshal(results[i], p.out); derr != nil {
-				p.done <- fmt.Errorf("bitrix24: decode %s result: %w", p.call.Method, derr)
-				continue
-			}
-			p.done <- nil
+			p.done <- callResult{err: errs[i]}
 		default:
-			p.done <- nil
+			p.done <- callResult{raw: results[i]}
 		}
 	}
 }
