@@ -93,6 +93,30 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
+// approve decides who's open task of the document — approves it, or
+// marks a signature done — and reports whether there was one.
+func (r *rig) approve(t *testing.T, docID int64, who flows.PersonID) bool {
+	t.Helper()
+	d, err := r.DB.Document(r.ctx, docID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range d.OpenTasks() {
+		if task.Assignee != who {
+			continue
+		}
+		action := flows.ActionApprove
+		if task.Kind == flows.KindSign {
+			action = flows.ActionDone
+		}
+		if _, err := r.Engine.Decide(r.ctx, flows.DecideCmd{Key: "d" + itoa(task.ID), Actor: who, TaskID: task.ID, Action: action}); err != nil {
+			t.Fatal(err)
+		}
+		return true
+	}
+	return false
+}
+
 func (r *rig) start(t *testing.T, key, title string) flows.Outcome {
 	t.Helper()
 	out, err := r.Engine.Start(r.ctx, flows.StartCmd{Key: key, Actor: "ivanova", TypeID: "contract", Title: title,
@@ -200,29 +224,11 @@ func TestThreadAndApproval(t *testing.T) {
 	r := newRig(t)
 	out := r.start(t, "s1", "Аренда склада")
 	r.step(t)
-	decide := func(who flows.PersonID) {
-		t.Helper()
-		d, err := r.DB.Document(r.ctx, out.DocID)
-		if err != nil {
-			t.Fatal(err)
+	for _, who := range []flows.PersonID{"petrov", "director", "director"} {
+		if !r.approve(t, out.DocID, who) {
+			t.Fatalf("%s has no open task", who)
 		}
-		for _, task := range d.OpenTasks() {
-			if task.Assignee == who {
-				action := flows.ActionApprove
-				if task.Kind == flows.KindSign {
-					action = flows.ActionDone
-				}
-				if _, err := r.Engine.Decide(r.ctx, flows.DecideCmd{Key: "d" + itoa(task.ID), Actor: who, TaskID: task.ID, Action: action}); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-		}
-		t.Fatalf("%s has no open task", who)
 	}
-	decide("petrov")
-	decide("director")
-	decide("director")
 	r.step(t)
 	mails := r.mailsTo(t, "ivanova@romashka.example")
 	if len(mails) < 2 {
@@ -471,24 +477,8 @@ func TestInformationalMailCanBeStopped(t *testing.T) {
 	if requests == 0 {
 		t.Fatal("a quiet person got no request")
 	}
-	decide := func(who flows.PersonID) {
-		t.Helper()
-		d, _ := r.DB.Document(r.ctx, out.DocID)
-		for _, task := range d.OpenTasks() {
-			if task.Assignee == who {
-				action := flows.ActionApprove
-				if task.Kind == flows.KindSign {
-					action = flows.ActionDone
-				}
-				if _, err := r.Engine.Decide(r.ctx, flows.DecideCmd{Key: "q" + itoa(task.ID), Actor: who, TaskID: task.ID, Action: action}); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-		}
-	}
 	for _, who := range []flows.PersonID{"sidorov", "petrov", "director", "director"} {
-		decide(who)
+		r.approve(t, out.DocID, who)
 	}
 	r.step(t)
 	if got := len(r.mailsTo(t, "sidorov@romashka.example")); got != requests {
