@@ -16,7 +16,6 @@ import (
 type lockKeys struct {
 	write   int64 // held by a write transaction (see OpenPostgres)
 	migrate int64 // held while migrations run
-	leader  int64 // held by the replica that runs the single-consumer jobs
 	// peers is the LISTEN channel on which replicas tell each other of
 	// their commits (see ListenPeers).
 	peers string
@@ -31,7 +30,7 @@ func newLockKeys(schema string) lockKeys {
 		h.Write([]byte("viza:" + schema + ":" + what))
 		return int64(h.Sum64())
 	}
-	k := lockKeys{write: key("write"), migrate: key("migrate"), leader: key("leader"),
+	k := lockKeys{write: key("write"), migrate: key("migrate"),
 		peers: fmt.Sprintf("viza_%x", uint64(key("peers")))}
 	k.begin = fmt.Sprintf(`BEGIN; SELECT pg_advisory_xact_lock(%d)`, k.write)
 	k.commitNotify = fmt.Sprintf(`SELECT pg_notify('%s', '%s'); COMMIT`, k.peers, PeerCommit)

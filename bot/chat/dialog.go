@@ -328,20 +328,11 @@ func (m *Messenger) onAnswer(ctx context.Context, ev *Event, p *flows.Person, la
 			action = flows.ActionComment
 		}
 		var ref taskRef
-		undo := func() {}
 		if action == flows.ActionReject {
 			defer m.lockTask(pr.TaskID)()
-		}
-		if ok, _ := m.recall(ctx, taskKey(pr.TaskID), &ref); ok && action == flows.ActionReject {
-			claimed := ref
-			claimed.Decided = true
-			m.remember(ctx, taskKey(pr.TaskID), claimed)
-			undo = func() { m.remember(ctx, taskKey(pr.TaskID), ref) }
+			m.recall(ctx, taskKey(pr.TaskID), &ref)
 		}
 		_, err = m.Engine.Decide(ctx, flows.DecideCmd{Key: ev.Key, Actor: p.ID, TaskID: pr.TaskID, Action: action, Comment: text})
-		if err != nil {
-			undo()
-		}
 		if err == nil && action == flows.ActionReject && ref.Msg != "" {
 			// At once; the task's closing notification makes sure.
 			if err := m.showOutcome(ctx, p.ID, ref, m.outcomeLine(p.ID, lang, flows.ActionReject, m.Clock.Now()), nil, ""); err != nil {

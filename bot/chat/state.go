@@ -48,11 +48,10 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 // outcome on it when the task closes, and the earlier copies of it (the
 // first request, a reminder, a /my answer) that must show it too.
 type taskRef struct {
-	Conv    ID     `json:"chat"`
-	Msg     ID     `json:"msg"`
-	Rich    string `json:"rich,omitempty"`
-	Text    string `json:"text,omitempty"` // plain text, kept by earlier versions
-	Decided bool   `json:"decided,omitempty"`
+	Conv ID     `json:"chat"`
+	Msg  ID     `json:"msg"`
+	Rich string `json:"rich,omitempty"`
+	Text string `json:"text,omitempty"` // plain text, kept by earlier versions
 	// Shown: the outcome is on the main message and every copy. Set only
 	// once the edits went through, so that the task's closing
 	// notification, delivered from the outbox after any crash, makes
@@ -175,7 +174,7 @@ func (m *Messenger) rememberCard(ctx context.Context, task int64, conv, msgID st
 		m.log.Warn("recall task message", "task", task, "err", err)
 	}
 	ref = ref.withMain(conv, msgID, text)
-	ref.Decided, ref.Shown = false, false
+	ref.Shown = false
 	m.remember(ctx, taskKey(task), ref)
 	m.remember(ctx, cardKey(conv, msgID), cardRef{Doc: doc, Rich: text.Markup()})
 }

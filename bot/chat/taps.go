@@ -209,15 +209,14 @@ func (m *Messenger) checkTask(ctx context.Context, p flows.PersonID, taskID int6
 	return d, nil
 }
 
-// claimOutcome records that a message of the task is about to show its
-// outcome, and returns the task's messages and how to take the claim back
-// if the decision fails.
+// claimOutcome makes the tapped message the task's main one, the one
+// that shows its outcome, and returns the task's messages and how to take
+// the claim back if the decision fails.
 func (m *Messenger) claimOutcome(ctx context.Context, taskID int64, conv, msgID string, text rich.Text) (taskRef, func()) {
 	k := taskKey(taskID)
 	var before taskRef
 	had, _ := m.recall(ctx, k, &before)
 	ref := before.withMain(conv, msgID, text)
-	ref.Decided = true
 	m.remember(ctx, k, ref)
 	return ref, func() {
 		if had {

@@ -125,17 +125,7 @@ func (c *Component) Supervise(ctx context.Context, l Link) {
 
 // pause waits d, or less when Retry asks to look now; it reports whether
 // ctx is still alive.
-func (c *Component) pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-	case <-c.trouble:
-	}
-	return true
-}
+func (c *Component) pause(ctx context.Context, d time.Duration) bool { return wait(ctx, d, c.trouble) }
 
 // backoff doubles from min up to max, with up to a quarter of jitter
 // either way, so that replicas and channels do not knock in step.
@@ -148,15 +138,19 @@ func backoff(attempt int, min, max time.Duration) time.Duration {
 	return d + jitter
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
+// wait waits d, or until wake (nil: never) says to go on; it reports
+// whether ctx is still alive. Keep waits without wake: a trouble signal is
+// the supervisor's to take.
+func wait(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
 	case <-t.C:
-		return true
+	case <-wake:
 	}
+	return true
 }
 
 // Keep runs a channel's intake (its poll loop, its socket) once the
@@ -177,7 +171,7 @@ func (c *Component) Keep(ctx context.Context, log *slog.Logger, run func(ctx con
 		}
 		log.Warn("channel intake stopped; restarting once the platform answers", "channel", c.name, "err", err)
 		c.Trouble(err)
-		if !sleep(ctx, backoff(min(attempt, 6), time.Second, time.Minute)) {
+		if !wait(ctx, backoff(min(attempt, 6), time.Second, time.Minute), nil) {
 			return
 		}
 	}
