@@ -648,8 +648,8 @@ func TestSignedLinks(t *testing.T) {
 	var s struct{ Number string }
 	res.json(t, &s)
 	exp := r.Clock.Now().Add(time.Hour)
-	file := strings.TrimPrefix(r.api.VersionURL(s.Number, 1, exp), r.srv.URL)
-	sheet := strings.TrimPrefix(r.api.SheetURL(s.Number, exp), r.srv.URL)
+	file := strings.TrimPrefix(r.api.VersionURL(context.Background(), s.Number, 1, exp), r.srv.URL)
+	sheet := strings.TrimPrefix(r.api.SheetURL(context.Background(), s.Number, exp), r.srv.URL)
 	if res := r.get(file, ""); res.StatusCode != http.StatusOK || string(res.body) != "%PDF v1" {
 		t.Errorf("file link: %d %s", res.StatusCode, res.body)
 	}
@@ -710,7 +710,7 @@ func TestLinkKeyOutsideTheDatabase(t *testing.T) {
 	var s struct{ Number string }
 	res.json(t, &s)
 	get := func(link string) int { return r.get(strings.TrimPrefix(link, r.srv.URL), "").StatusCode }
-	old := r.api.VersionURL(s.Number, 1, r.Clock.Now().Add(time.Hour)) // by the stored key, as before
+	old := r.api.VersionURL(context.Background(), s.Number, 1, r.Clock.Now().Add(time.Hour)) // by the stored key, as before
 	stored, _, _ := r.DB.StateGet(ctx, "api", "link-key")
 	forge := func(key []byte, expires time.Time) string {
 		exp := expires.Unix()
@@ -728,12 +728,12 @@ func TestLinkKeyOutsideTheDatabase(t *testing.T) {
 	if err := r.api.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
-	fresh := r.api.VersionURL(s.Number, 1, r.Clock.Now().Add(time.Hour))
+	fresh := r.api.VersionURL(context.Background(), s.Number, 1, r.Clock.Now().Add(time.Hour))
 	if get(old) != http.StatusOK || get(fresh) != http.StatusOK {
 		t.Fatalf("during the transition: old %d, new %d", get(old), get(fresh))
 	}
 	// Longer than the lifetime: capped when made, refused when forged.
-	long := r.api.VersionURL(s.Number, 1, r.Clock.Now().Add(30*24*time.Hour))
+	long := r.api.VersionURL(context.Background(), s.Number, 1, r.Clock.Now().Add(30*24*time.Hour))
 	if exp := r.Clock.Now().Add(24 * time.Hour).Unix(); !strings.Contains(long, fmt.Sprintf("expires=%d", exp)) {
 		t.Fatalf("a link for 30 days: %s", long)
 	}
@@ -752,7 +752,7 @@ func TestLinkKeyOutsideTheDatabase(t *testing.T) {
 	if v, _, _ := r.DB.StateGet(ctx, "api", "link-key"); v != "" {
 		t.Fatal("the stored key outlived the transition")
 	}
-	now := r.api.VersionURL(s.Number, 1, r.Clock.Now().Add(time.Hour))
+	now := r.api.VersionURL(context.Background(), s.Number, 1, r.Clock.Now().Add(time.Hour))
 	if get(now) != http.StatusOK {
 		t.Fatal("a new link does not work")
 	}
@@ -762,7 +762,7 @@ func TestLinkKeyOutsideTheDatabase(t *testing.T) {
 	if code := get(now); code != http.StatusUnauthorized {
 		t.Fatalf("a link made before the rotation: %d", code)
 	}
-	if code := get(r.api.VersionURL(s.Number, 1, r.Clock.Now().Add(time.Hour))); code != http.StatusOK {
+	if code := get(r.api.VersionURL(context.Background(), s.Number, 1, r.Clock.Now().Add(time.Hour))); code != http.StatusOK {
 		t.Fatalf("a link made after the rotation: %d", code)
 	}
 }

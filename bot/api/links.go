@@ -132,13 +132,13 @@ func signature(key []byte, resource string, expires int64) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func (s *Server) signedURL(path, resource string, expires time.Time) string {
+func (s *Server) signedURL(ctx context.Context, path, resource string, expires time.Time) string {
 	// Never longer than the links' lifetime allows.
 	if limit := s.Clock.Now().Add(s.linkTTL()); expires.After(limit) {
 		expires = limit
 	}
 	exp := expires.Unix()
-	key := s.LinkKey(s.generation(context.Background()))
+	key := s.LinkKey(s.generation(ctx))
 	return strings.TrimRight(s.PublicURL, "/") + path + "?expires=" + strconv.FormatInt(exp, 10) + "&signature=" + signature(key, resource, exp)
 }
 
@@ -158,15 +158,15 @@ func (s *Server) validLink(ctx context.Context, resource, sig string, exp int64)
 }
 
 // VersionURL is a download link of a version that works until expires.
-func (s *Server) VersionURL(number string, version int, expires time.Time) string {
-	return s.signedURL(fmt.Sprintf("%s/documents/%s/versions/%d/file", Prefix, pathEscape(number), version),
+func (s *Server) VersionURL(ctx context.Context, number string, version int, expires time.Time) string {
+	return s.signedURL(ctx, fmt.Sprintf("%s/documents/%s/versions/%d/file", Prefix, pathEscape(number), version),
 		fmt.Sprintf("version:%s:%d", number, version), expires)
 }
 
 // SheetURL is a download link of the approval sheet that works until
 // expires.
-func (s *Server) SheetURL(number string, expires time.Time) string {
-	return s.signedURL(fmt.Sprintf("%s/documents/%s/sheet.pdf", Prefix, pathEscape(number)), "sheet:"+number, expires)
+func (s *Server) SheetURL(ctx context.Context, number string, expires time.Time) string {
+	return s.signedURL(ctx, fmt.Sprintf("%s/documents/%s/sheet.pdf", Prefix, pathEscape(number)), "sheet:"+number, expires)
 }
 
 // linkOrKey serves h to a signed, unexpired link, or else to a key with

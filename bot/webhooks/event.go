@@ -1,6 +1,7 @@
 package webhooks
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -127,7 +128,7 @@ func newEvent(typ string, e flows.AuditEvent, d *flows.Document) Event {
 
 // body is the payload as sent: the stored event with fresh download links
 // on a result event, so that a link outlives a late delivery.
-func (s *Sender) body(d storage.WebhookDelivery) ([]byte, error) {
+func (s *Sender) body(ctx context.Context, d storage.WebhookDelivery) ([]byte, error) {
 	if d.Type != flows.EventDocumentApproved && d.Type != flows.EventDocumentDone || s.Links == nil {
 		return []byte(d.Payload), nil
 	}
@@ -137,8 +138,8 @@ func (s *Sender) body(d storage.WebhookDelivery) ([]byte, error) {
 	}
 	if r := ev.Data.Result; r != nil {
 		r.Expires = s.Clock.Now().Add(s.LinkTTL).UTC().Truncate(time.Second)
-		r.FileURL = s.Links.VersionURL(ev.Data.Document.Number, r.Version, r.Expires)
-		r.SheetURL = s.Links.SheetURL(ev.Data.Document.Number, r.Expires)
+		r.FileURL = s.Links.VersionURL(ctx, ev.Data.Document.Number, r.Version, r.Expires)
+		r.SheetURL = s.Links.SheetURL(ctx, ev.Data.Document.Number, r.Expires)
 	}
 	return json.Marshal(ev)
 }

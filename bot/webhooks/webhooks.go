@@ -104,8 +104,8 @@ type Store interface {
 
 // Links makes the expiring download addresses a result event carries.
 type Links interface {
-	VersionURL(number string, version int, expires time.Time) string
-	SheetURL(number string, expires time.Time) string
+	VersionURL(ctx context.Context, number string, version int, expires time.Time) string
+	SheetURL(ctx context.Context, number string, expires time.Time) string
 }
 
 // Sender turns the audit log into events and delivers them.
@@ -370,7 +370,7 @@ func (s *Sender) deliver(ctx context.Context, d storage.WebhookDelivery) (bool, 
 		// anywhere else, and waits for the subscription to come back.
 		return false, s.Store.WebhookRetry(rec, d.ID, s.Clock.Now().Add(s.MaxBackoff), "no such subscription in the config", s.Clock.Now())
 	}
-	body, err := s.body(d)
+	body, err := s.body(ctx, d)
 	if err != nil {
 		log.Error("webhook payload unreadable", "err", err)
 		return false, s.Store.WebhookFailed(rec, d.ID, err.Error(), s.Clock.Now())

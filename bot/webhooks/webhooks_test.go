@@ -86,10 +86,10 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 type links struct{}
 
-func (links) VersionURL(number string, v int, exp time.Time) string {
+func (links) VersionURL(_ context.Context, number string, v int, exp time.Time) string {
 	return fmt.Sprintf("https://viza.example/api/v1/documents/%s/versions/%d/file?expires=%d", number, v, exp.Unix())
 }
-func (links) SheetURL(number string, exp time.Time) string {
+func (links) SheetURL(_ context.Context, number string, exp time.Time) string {
 	return fmt.Sprintf("https://viza.example/api/v1/documents/%s/sheet.pdf?expires=%d", number, exp.Unix())
 }
 
