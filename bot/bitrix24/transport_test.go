@@ -11,10 +11,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/viza-app/viza/bot/bitrix24"
 	"github.com/viza-app/viza/bot/bitrix24/b24fake"
 	"github.com/viza-app/viza/bot/chat"
+	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/messages/rich"
 )
 
@@ -176,5 +178,24 @@ func TestEventsFromAnotherPortalAreRefused(t *testing.T) {
 	}
 	if code := post("member-ours", "romashka.bitrix24.ru"); code != http.StatusOK {
 		t.Fatalf("our portal's event: %d", code)
+	}
+}
+
+// TestProbeAsksThePortal: the probe is server.time, which any user may
+// call; a closed portal is a transient failure, not a refusal.
+func TestProbeAsksThePortal(t *testing.T) {
+	fake := b24fake.New(true)
+	tr := newTransport(t, fake)
+	if err := tr.Probe(context.Background()); err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	if n := len(fake.Calls("server.time")); n != 1 {
+		t.Fatalf("server.time called %d times", n)
+	}
+	fake.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := tr.Probe(ctx); err == nil || flows.ErrorKind(err) != flows.KindTransient {
+		t.Fatalf("a closed portal: %v (%s)", err, flows.ErrorKind(err))
 	}
 }
