@@ -23,6 +23,7 @@ type txn struct {
 	batch   *batch
 	loaded  map[int64]taskIndexed             // task id → what the task tables held at load
 	states  map[int64]string                  // document id → state at load
+	nvers   map[int64]int                     // document id → how many versions it had at load
 	readers map[int64]map[flows.PersonID]bool // document id → who could read it at load
 	pending map[int64]*flows.Document         // saved by this command
 	rows    map[int64]*docRow                 // documents rows it changed, merged into the batch's when it succeeds
@@ -129,8 +130,10 @@ func (t *txn) cached(id int64) *flows.Document {
 func (t *txn) remember(d *flows.Document) {
 	if t.loaded == nil {
 		t.loaded, t.states, t.readers = map[int64]taskIndexed{}, map[int64]string{}, map[int64]map[flows.PersonID]bool{}
+		t.nvers = map[int64]int{}
 	}
 	t.states[d.ID] = d.State
+	t.nvers[d.ID] = len(d.Versions)
 	known := map[flows.PersonID]bool{}
 	for _, p := range d.Readers() {
 		known[p] = true
@@ -152,6 +155,15 @@ func (t *txn) NextSequence(name string) (int64, error) {
 
 func (t *txn) SaveDocument(d *flows.Document) error {
 	now := time.Now().UnixNano()
+	var added []string
+	for _, v := range d.Versions[min(t.nvers[d.ID], len(d.Versions)):] { // a new document has none at load
+		if !v.Scan && v.SHA256 != "" {
+			added = append(added, v.SHA256)
+		}
+	}
+	if err := t.queueTexts(added); err != nil {
+		return err
+	}
 	if d.ID == 0 {
 		body, err := t.db.bodies.encode(d)
 		if err != nil {
