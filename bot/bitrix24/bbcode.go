@@ -36,6 +36,12 @@ func BBCode(t rich.Text) string {
 		if s.Style&rich.Code != 0 {
 			open, close = open+"[CODE]", "[/CODE]"+close
 		}
+		if s.Style&rich.Deleted != 0 {
+			open, close = open+"[S]", "[/S]"+close
+		}
+		if s.Style&rich.Inserted != 0 {
+			open, close = open+"[U]", "[/U]"+close
+		}
 		b.WriteString(open + text + close)
 	}
 	return b.String()

@@ -66,6 +66,14 @@ func Mrkdwn(t rich.Text) string {
 				if s.Style&rich.Italic != 0 {
 					open, close = open+"_", "_"+close
 				}
+				// mrkdwn strikes through but cannot underline: what a
+				// version put in shows in bold.
+				if s.Style&rich.Deleted != 0 {
+					open, close = open+"~", "~"+close
+				}
+				if s.Style&rich.Inserted != 0 {
+					open, close = open+"*", "*"+close
+				}
 			}
 			b.WriteString(lead + open + core + close + trail)
 		}

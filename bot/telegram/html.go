@@ -27,6 +27,12 @@ func HTML(t rich.Text) string {
 		if s.Style&rich.Code != 0 {
 			open, close = open+"<code>", "</code>"+close
 		}
+		if s.Style&rich.Deleted != 0 {
+			open, close = open+"<s>", "</s>"+close
+		}
+		if s.Style&rich.Inserted != 0 {
+			open, close = open+"<u>", "</u>"+close
+		}
 		b.WriteString(open)
 		b.WriteString(htmlEscaper.Replace(s.Text))
 		b.WriteString(close)

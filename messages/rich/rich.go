@@ -27,7 +27,26 @@ const (
 	Bold Style = 1 << iota
 	Italic
 	Code
+	// Deleted and Inserted mark what a new version took out and put in:
+	// struck through and underlined where the platform can.
+	Deleted
+	Inserted
 )
+
+// tagStyles are the neutral markup's style tags.
+var tagStyles = []struct {
+	tag   string
+	style Style
+}{{"b", Bold}, {"i", Italic}, {"code", Code}, {"del", Deleted}, {"ins", Inserted}}
+
+func styleOf(tag string) (Style, bool) {
+	for _, t := range tagStyles {
+		if t.tag == tag {
+			return t.style, true
+		}
+	}
+	return 0, false
+}
 
 // Span is a run of text with one style. A span with Link is a hyperlink
 // whose label is Text.
@@ -100,27 +119,19 @@ func Parse(markup string) (Text, error) {
 				return Text{}, fmt.Errorf("rich: unexpected </%s>", name)
 			}
 			stack = stack[:len(stack)-1]
-			switch name {
-			case "b":
-				style &^= Bold
-			case "i":
-				style &^= Italic
-			case "code":
-				style &^= Code
-			case "a":
+			if st, ok := styleOf(name); ok {
+				style &^= st
+			} else if name == "a" {
 				link = ""
 			}
 			continue
 		}
 		name, attr, _ := strings.Cut(tag, " ")
-		switch name {
-		case "b":
-			style |= Bold
-		case "i":
-			style |= Italic
-		case "code":
-			style |= Code
-		case "a":
+		st, isStyle := styleOf(name)
+		switch {
+		case isStyle:
+			style |= st
+		case name == "a":
 			href, ok := strings.CutPrefix(strings.TrimSpace(attr), `href="`)
 			if !ok || !strings.HasSuffix(href, `"`) || link != "" {
 				return Text{}, fmt.Errorf("rich: bad link tag <%s>", tag)
@@ -178,14 +189,10 @@ func (t Text) Markup() string {
 	var b strings.Builder
 	for _, s := range t.Spans {
 		var open, close string
-		if s.Style&Bold != 0 {
-			open, close = open+"<b>", "</b>"+close
-		}
-		if s.Style&Italic != 0 {
-			open, close = open+"<i>", "</i>"+close
-		}
-		if s.Style&Code != 0 {
-			open, close = open+"<code>", "</code>"+close
+		for _, t := range tagStyles {
+			if s.Style&t.style != 0 {
+				open, close = open+"<"+t.tag+">", "</"+t.tag+">"+close
+			}
 		}
 		if s.Link != "" {
 			open, close = open+`<a href="`+Escape(s.Link)+`">`, "</a>"+close
@@ -316,6 +323,12 @@ func (t Text) HTML() string {
 		}
 		if s.Style&Code != 0 {
 			open, close = open+"<code>", "</code>"+close
+		}
+		if s.Style&Deleted != 0 {
+			open, close = open+"<del>", "</del>"+close
+		}
+		if s.Style&Inserted != 0 {
+			open, close = open+"<ins>", "</ins>"+close
 		}
 		b.WriteString(open + html.EscapeString(s.Text) + close)
 	}

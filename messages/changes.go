@@ -1,0 +1,81 @@
+package messages
+
+import (
+	"github.com/viza-app/viza/compare"
+	"github.com/viza-app/viza/messages/rich"
+)
+
+// ChangeLimits say how much of a comparison a message shows.
+type ChangeLimits struct {
+	Changes int // places listed; the rest are counted
+	Runes   int // of each piece of text (context, old, new), cut with "…"
+	// Command is how the channel's commands begin ("/" where unset).
+	Command string
+}
+
+// CardChanges is what a request's card shows; a chat's /diff shows more.
+var (
+	CardChanges = ChangeLimits{Changes: 3, Runes: 60}
+	ChatChanges = ChangeLimits{Changes: 20, Runes: 300}
+)
+
+// Changes renders what changed between two versions of document number:
+// a headline, then the first places as "before old → new after", the old
+// struck through and the new underlined in the channel's own markup. The
+// clauses are the file's text: they go in as text, never as markup.
+func Changes(c compare.Comparison, number, lang string, lim ChangeLimits) rich.Text {
+	l := mustLocalizer(lang)
+	cmd := lim.Command
+	if cmd == "" {
+		cmd = "/"
+	}
+	data := map[string]any{"From": c.From, "To": c.To, "Number": number, "C": cmd}
+	var lines []rich.Text
+	switch c.Status {
+	case compare.StatusOK:
+		if len(c.Changes) == 0 {
+			lines = append(lines, Rich(l, "diff.none", data))
+			break
+		}
+		data["Places"] = l.Plural("diff.places", len(c.Changes))
+		lines = append(lines, Rich(l, "diff.summary", data))
+		for i, ch := range c.Changes {
+			if i == lim.Changes {
+				lines = append(lines, Rich(l, "diff.more", map[string]any{"N": len(c.Changes) - i, "Number": number, "C": cmd}))
+				break
+			}
+			lines = append(lines, Rich(l, "diff.change", map[string]any{
+				"Before": cutLeft(ch.Before, lim.Runes), "Old": cut(ch.Old, lim.Runes),
+				"New": cut(ch.New, lim.Runes), "After": cut(ch.After, lim.Runes)}))
+		}
+	case compare.StatusPending:
+		lines = append(lines, Rich(l, "diff.pending", data))
+	default:
+		lines = append(lines, Rich(l, "diff."+c.Status, data))
+	}
+	if c.Revisions > 0 {
+		lines = append(lines, Rich(l, "diff.revisions", map[string]any{"N": c.Revisions}))
+	}
+	if c.Comments > 0 {
+		lines = append(lines, Rich(l, "diff.comments", map[string]any{"N": c.Comments}))
+	}
+	return rich.Join(lines, "\n")
+}
+
+// cut keeps the first n runes of s, marking the cut.
+func cut(s string, n int) string {
+	r := []rune(s)
+	if n <= 0 || len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+// cutLeft keeps the last n runes of s: the words nearest the change.
+func cutLeft(s string, n int) string {
+	r := []rune(s)
+	if n <= 0 || len(r) <= n {
+		return s
+	}
+	return "…" + string(r[len(r)-n:])
+}
