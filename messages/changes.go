@@ -1,6 +1,8 @@
 package messages
 
 import (
+	"strings"
+
 	"github.com/viza-app/viza/compare"
 	"github.com/viza-app/viza/messages/rich"
 )
@@ -45,7 +47,7 @@ func Changes(c compare.Comparison, number, lang string, lim ChangeLimits) rich.T
 				break
 			}
 			lines = append(lines, Rich(l, "diff.change", map[string]any{
-				"Before": cutLeft(ch.Before, lim.Runes), "Old": cut(ch.Old, lim.Runes),
+				"Before": cutLeft(strings.TrimLeft(ch.Before, ".,;:!?)]»” "), lim.Runes), "Old": cut(ch.Old, lim.Runes),
 				"New": cut(ch.New, lim.Runes), "After": cut(ch.After, lim.Runes)}))
 		}
 	case compare.StatusPending:

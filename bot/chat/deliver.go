@@ -60,11 +60,17 @@ func (m *Messenger) deliver(ctx context.Context, n flows.Notification, p *flows.
 				return "", err
 			}
 		}
+		if line := m.changesLine(ctx, n, lang); !line.IsZero() {
+			out.Text = rich.Concat(out.Text, rich.Plain("\n"), line)
+			if k := len(out.Buttons); k > 0 {
+				out.Buttons[k-1] = append(out.Buttons[k-1], m.diffButton(lang, n.DocID))
+			}
+		}
 		id, err := m.say(ctx, p.ID, conv, out)
 		if err != nil {
 			return "", err
 		}
-		m.rememberCard(ctx, n.TaskID, conv, id, n.DocID, msg.Text)
+		m.rememberCard(ctx, n.TaskID, conv, id, n.DocID, out.Text)
 		return id, nil
 	case flows.NoteTaskClosed:
 		// After the decision's own edits, if it was made here just now.

@@ -161,6 +161,8 @@ func (m *Messenger) onCommand(ctx context.Context, ev *Event, p *flows.Person, l
 		m.text(ctx, p.ID, conv, m.renderer().History(d, lang))
 	case "sheet":
 		m.onSheet(ctx, p, lang, conv, arg)
+	case "diff":
+		m.onDiff(ctx, p, lang, conv, arg)
 	case "list":
 		m.showList(ctx, p, lang, conv, "a", 0, "")
 	case "export":

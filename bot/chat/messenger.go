@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/messages"
@@ -22,6 +23,11 @@ type Conversation struct {
 	Clock   flows.Clock
 	Log     *slog.Logger
 	Reports Reports // nil turns /sheet, /list and /export off
+	// Compare tells what changed between versions; nil leaves the
+	// request cards without it and turns /diff off. CompareWait is how
+	// long a card waits for it (CardCompareWait where 0).
+	Compare     Comparer
+	CompareWait time.Duration
 
 	mu        sync.Mutex
 	loginLink func(context.Context, flows.PersonID) (string, error)

@@ -128,7 +128,7 @@ func (m *Messenger) onTap(ctx context.Context, ev *Event) {
 			return
 		}
 		m.answer(ctx, tap, m.s(lang, "chat.reminded", map[string]any{"Count": n}))
-	case "hi", "uv", "wd", "rm":
+	case "hi", "uv", "wd", "rm", "df":
 		d, err := m.Store.Document(ctx, id)
 		if err == nil && !m.Engine.MayRead(d, p.ID) {
 			err = flows.Errorf(flows.KindNotFound, "doc_not_found", "%s on %d", p.ID, id)
@@ -141,6 +141,9 @@ func (m *Messenger) onTap(ctx context.Context, ev *Event) {
 		case "hi":
 			m.answer(ctx, tap, "")
 			m.text(ctx, p.ID, conv, m.renderer().History(d, lang))
+		case "df":
+			m.answer(ctx, tap, "")
+			m.showDiff(ctx, p, lang, conv, d, nil)
 		case "uv":
 			m.answer(ctx, tap, m.s(lang, "chat.answer."+m.askMode(tap, true), nil))
 			m.ask(ctx, p.ID, conv, lang, tap, prompt{Action: "version", DocID: d.ID, Number: d.Number}, "chat.ask_version")

@@ -28,6 +28,7 @@ import (
 	"github.com/viza-app/viza/bot/web"
 	"github.com/viza-app/viza/bot/webhooks"
 	"github.com/viza-app/viza/calendar"
+	"github.com/viza-app/viza/compare"
 	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/locales"
@@ -46,7 +47,10 @@ type Main struct {
 	Engine     *flows.Engine
 	Dispatcher *flows.Dispatcher
 	Clock      flows.Clock
-	Listener   net.Listener
+	// Compare reads versions' texts in the background and tells what
+	// changed between them.
+	Compare  *compare.Service
+	Listener net.Listener
 	// Chat is the conversation every messenger shares; Telegram is its
 	// Telegram channel (nil when off) and Messengers every messenger on.
 	Chat       *chat.Conversation
@@ -172,7 +176,9 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		m.DB.Close()
 		return nil, err
 	}
-	m.Chat = &chat.Conversation{Engine: m.Engine, Store: m.DB, Files: m.Files, Clock: m.Clock, Log: log, Reports: reportsFunc(m.reports)}
+	m.Compare = m.newCompare()
+	m.Chat = &chat.Conversation{Engine: m.Engine, Store: m.DB, Files: m.Files, Clock: m.Clock, Log: log, Reports: reportsFunc(m.reports),
+		Compare: m.Compare}
 	m.Health = &health.Registry{Changed: func(st health.Status) {
 		if st.State == health.Up {
 			m.wakeLoops() // what waited for the channel goes now
@@ -352,6 +358,7 @@ func (m *Main) Run(ctx context.Context) error {
 	// Every replica serves pages, the API and webhooks and sends what its
 	// outbox claims; the rest runs on one of them (see storage.DB.Lead).
 	g.Go(func() error { return m.Dispatcher.Run(gctx) })
+	g.Go(func() error { return m.Compare.Run(gctx) })
 	// Every replica keeps its own link to each platform: it sends what its
 	// outbox claims, so it must know whether the platform is there.
 	for _, l := range m.links {
@@ -405,6 +412,7 @@ func (m *Main) Run(ctx context.Context) error {
 // wakeLoops makes the loops that act on new commits look now.
 func (m *Main) wakeLoops() {
 	m.Dispatcher.Wake()
+	m.Compare.Wake()
 	m.Scheduler.Wake()
 	if m.Webhooks != nil {
 		m.Webhooks.Wake()

@@ -42,6 +42,7 @@ import (
 var version = "dev"
 
 func main() {
+	pdfChild(os.Stdin, os.Stdout, os.Stderr)
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -18,6 +18,7 @@ import (
 // (the same one whenever it is opened again, by this process or a child),
 // and the replicas share one audit key, as on PostgreSQL they must.
 func TestMain(m *testing.M) {
+	pdfChild(os.Stdin, os.Stdout, os.Stderr) // the service's PDF reader is this binary too
 	if !storagetest.Postgres() {
 		os.Exit(m.Run())
 	}

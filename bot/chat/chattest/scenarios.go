@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/viza-app/viza/bot/chat"
+	"github.com/viza-app/viza/compare/extract/extracttest"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/messages"
 )
@@ -16,6 +18,7 @@ var Scenarios = []Scenario{
 	{"approve", approve},
 	{"reject with a reason", rejectWithReason},
 	{"new version in answer to the rejection", newVersionByReply},
+	{"what changed in the new version", whatChanged},
 	{"double tap", doubleTap},
 	{"someone else's button", someoneElsesButton},
 	{"status", status},
@@ -152,6 +155,51 @@ func newVersionByReply(t *testing.T, s *Session) {
 	if len(after.Versions) != 2 || len(after.Rounds) != 2 || after.State != flows.StateInApproval {
 		t.Fatalf("versions %d, rounds %d, state %s", len(after.Versions), len(after.Rounds), after.State)
 	}
+}
+
+// whatChanged: the round-2 card tells the approver what the new version
+// changed, struck through and underlined in the channel's markup, and its
+// button shows the whole comparison.
+func whatChanged(t *testing.T, s *Session) {
+	env := s.Env()
+	d := s.StartWith("Поставка бумаги", "Поставка бумаги.docx", extracttest.Contract("100 000", false))
+	d, back := s.rejectedDoc(d, "Цена выше согласованной")
+	ivan := env.User(Ivanova)
+	env.ReplyFile(ivan, back, File{Name: "Поставка бумаги v2.docx", MIME: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+		Data: extracttest.Contract("120 000", true), Caption: "Цена исправлена"})
+	k := env.User(Kuznetsova)
+	// The headline's words, without the emoji and the bold a dialect may
+	// leave in the text.
+	summary, _, _ := strings.Cut(strings.TrimPrefix(Say("ru", "diff.summary", map[string]any{"From": 1, "Places": ""}), "🔁 "), ":")
+	card, _ := s.WithButton(k, "Поставка бумаги v2.docx", "ap:")
+	for _, want := range []string{summary, "100 000", "120 000", part("ru", "diff.revisions", "N", 0, nil) + " 2"} {
+		if !strings.Contains(card.Text, want) {
+			t.Fatalf("the round-2 card lacks %q:\n%s", want, card.Text)
+		}
+	}
+	if _, ok := card.Button("df:"); !ok {
+		// A messenger with few buttons a message pages them: the button
+		// may be on the next page.
+		if _, more := moreButton(card); !more {
+			t.Fatalf("the round-2 card has no “what changed” button: %+v", card.Buttons)
+		}
+		return
+	}
+	s.Skip(k)
+	env.Tap(k, card, mustButton(t, card, "df:").Action)
+	full := s.Next(k, part("ru", "diff.header", "From", 0, map[string]any{"Type": "Договор поставки", "Number": d.Number, "Title": d.Title}))
+	if !strings.Contains(full.Text, "120 000") {
+		t.Fatalf("the comparison lacks the new price:\n%s", full.Text)
+	}
+}
+
+func mustButton(t *testing.T, m Msg, prefix string) chat.Button {
+	t.Helper()
+	b, ok := m.Button(prefix)
+	if !ok {
+		t.Fatalf("no %s button on %q", prefix, m.Text)
+	}
+	return b
 }
 
 func doubleTap(t *testing.T, s *Session) {

@@ -1,6 +1,7 @@
 package chattest
 
 import (
+	"bytes"
 	_ "embed"
 	"fmt"
 	"regexp"
@@ -274,8 +275,14 @@ func (s *Session) TapOn(user, want, prefix string) (Msg, string) {
 // own scenario) and returns its number once both lawyers have their cards.
 func (s *Session) Start(title string) *flows.Document {
 	s.t.Helper()
+	return s.StartWith(title, title+".pdf", []byte("%PDF-1.4 "+title))
+}
+
+// StartWith is Start with a file of the scenario's.
+func (s *Session) StartWith(title, name string, data []byte) *flows.Document {
+	s.t.Helper()
 	out, err := s.env.Engine().Start(s.t.Context(), flows.StartCmd{Key: "suite:" + title, Actor: Ivanova, TypeID: "supply",
-		Title: title, Counterparty: "ООО «Бумага»", File: flows.Upload{Name: title + ".pdf", Content: strings.NewReader("%PDF-1.4 " + title)}})
+		Title: title, Counterparty: "ООО «Бумага»", File: flows.Upload{Name: name, Content: bytes.NewReader(data)}})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -304,7 +311,12 @@ func (s *Session) decide(d *flows.Document, p flows.PersonID, action, comment st
 // it in chat; it returns the document and the initiator's message about it.
 func (s *Session) rejected(title, reason string) (*flows.Document, Msg) {
 	s.t.Helper()
-	d := s.Start(title)
+	return s.rejectedDoc(s.Start(title), reason)
+}
+
+// rejectedDoc is rejected for a document already started.
+func (s *Session) rejectedDoc(d *flows.Document, reason string) (*flows.Document, Msg) {
+	s.t.Helper()
 	s.decide(d, Petrov, flows.ActionApprove, "")
 	s.decide(d, Sidorov, flows.ActionApprove, "")
 	k := s.env.User(Kuznetsova)
