@@ -85,6 +85,8 @@ type Server struct {
 	Clock     flows.Clock
 	Log       *slog.Logger
 	PublicURL string
+	// Compare answers …/versions/{n}/diff (nil: not found).
+	Compare Comparer
 	// RequestsPerMinute is each key's rate limit.
 	RequestsPerMinute int
 	MaxUpload         int64 // bytes; default flows.MaxFileSize
@@ -136,6 +138,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST "+Prefix+"/documents/{number}/versions", s.keyed(ScopeWrite, s.upload))
 	mux.Handle("POST "+Prefix+"/documents/{number}/withdraw", s.keyed(ScopeWrite, s.withdraw))
 	mux.Handle("GET "+Prefix+"/documents/{number}/versions/{n}/file", s.linkOrKey(s.file))
+	mux.Handle("GET "+Prefix+"/documents/{number}/versions/{n}/diff", s.keyed(ScopeRead, s.diff))
 	mux.Handle("GET "+Prefix+"/documents/{number}/sheet.pdf", s.linkOrKey(s.sheet))
 	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusNotFound, "not_found")
