@@ -31,16 +31,8 @@ func Changes(c compare.Comparison, number, lang string, lim ChangeLimits) rich.T
 	if cmd == "" {
 		cmd = "/"
 	}
-	data := map[string]any{"From": c.From, "To": c.To, "Number": number, "C": cmd}
-	var lines []rich.Text
-	switch c.Status {
-	case compare.StatusOK:
-		if len(c.Changes) == 0 {
-			lines = append(lines, Rich(l, "diff.none", data))
-			break
-		}
-		data["Places"] = l.Plural("diff.places", len(c.Changes))
-		lines = append(lines, Rich(l, "diff.summary", data))
+	lines := []rich.Text{ChangesHeadline(c, number, lang, cmd)}
+	if c.Status == compare.StatusOK {
 		for i, ch := range c.Changes {
 			if i == lim.Changes {
 				lines = append(lines, Rich(l, "diff.more", map[string]any{"N": len(c.Changes) - i, "Number": number, "C": cmd}))
@@ -50,18 +42,40 @@ func Changes(c compare.Comparison, number, lang string, lim ChangeLimits) rich.T
 				"Before": cutLeft(strings.TrimLeft(ch.Before, ".,;:!?)]»” "), lim.Runes), "Old": cut(ch.Old, lim.Runes),
 				"New": cut(ch.New, lim.Runes), "After": cut(ch.After, lim.Runes)}))
 		}
-	case compare.StatusPending:
-		lines = append(lines, Rich(l, "diff.pending", data))
-	default:
-		lines = append(lines, Rich(l, "diff."+c.Status, data))
 	}
+	lines = append(lines, ChangesNotes(c, lang)...)
+	return rich.Join(lines, "\n")
+}
+
+// ChangesHeadline is a comparison's first line: how many places changed,
+// or why there is no comparison. cmd begins the channel's commands.
+func ChangesHeadline(c compare.Comparison, number, lang, cmd string) rich.Text {
+	l := mustLocalizer(lang)
+	data := map[string]any{"From": c.From, "To": c.To, "Number": number, "C": cmd}
+	switch {
+	case c.Status == compare.StatusOK && len(c.Changes) == 0:
+		return Rich(l, "diff.none", data)
+	case c.Status == compare.StatusOK:
+		data["Places"] = l.Plural("diff.places", len(c.Changes))
+		return Rich(l, "diff.summary", data)
+	case c.Status == compare.StatusPending:
+		return Rich(l, "diff.pending", data)
+	}
+	return Rich(l, "diff."+c.Status, data)
+}
+
+// ChangesNotes are what the later version's file itself holds back:
+// unaccepted tracked changes and comments.
+func ChangesNotes(c compare.Comparison, lang string) []rich.Text {
+	l := mustLocalizer(lang)
+	var out []rich.Text
 	if c.Revisions > 0 {
-		lines = append(lines, Rich(l, "diff.revisions", map[string]any{"N": c.Revisions}))
+		out = append(out, Rich(l, "diff.revisions", map[string]any{"N": c.Revisions}))
 	}
 	if c.Comments > 0 {
-		lines = append(lines, Rich(l, "diff.comments", map[string]any{"N": c.Comments}))
+		out = append(out, Rich(l, "diff.comments", map[string]any{"N": c.Comments}))
 	}
-	return rich.Join(lines, "\n")
+	return out
 }
 
 // cut keeps the first n runes of s, marking the cut.

@@ -45,6 +45,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /doc/{number}", s.withSession(s.docPage))
 	mux.HandleFunc("GET /doc/{number}/v/{no}", s.withSession(s.docDownload))
 	mux.HandleFunc("GET /doc/{number}/sheet.pdf", s.withSession(s.sheet))
+	mux.HandleFunc("GET /doc/{number}/diff", s.withSession(s.diffPage))
 	mux.HandleFunc("POST /doc/{number}/version", s.fewUploads(s.withSession(s.docVersion)))
 	mux.HandleFunc("POST /doc/{number}/withdraw", s.withSession(s.docWithdraw))
 	mux.HandleFunc("POST /doc/{number}/remind", s.withSession(s.docRemind))
@@ -195,6 +196,8 @@ func documentOf(data any) *flows.Document {
 	case *docView:
 		return v.Doc
 	case statusView:
+		return v.Doc
+	case diffView:
 		return v.Doc
 	case *statusView:
 		return v.Doc

@@ -91,6 +91,8 @@ type Server struct {
 	LinkKey []byte
 	// LinkTTL bounds a task link's life; default two weeks.
 	LinkTTL time.Duration
+	// Compare serves /doc/{number}/diff; nil turns it off.
+	Compare Comparer
 
 	secret []byte
 	tmpl   *template.Template

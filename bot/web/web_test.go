@@ -38,6 +38,7 @@ type rig struct {
 	eng   *flows.Engine
 	clock *flowstest.Clock
 	doc   flows.Outcome
+	files flows.FileStore
 }
 
 type reports struct {
@@ -65,7 +66,7 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	sr := storagetest.NewRig(t, false)
 	db, files, clock, eng := sr.DB, sr.Files, sr.Clock, sr.Engine
-	r := &rig{t: t, db: db, eng: eng, clock: clock}
+	r := &rig{t: t, db: db, eng: eng, clock: clock, files: files}
 	r.srv = &web.Server{Engine: eng, Store: db, Files: files, Reports: reports{db, eng}, Clock: clock,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxUpload: 64 << 10, LinkKey: []byte("a test key for task links, 32+ bytes")}
 	r.http = httptest.NewServer(r.srvHandler())

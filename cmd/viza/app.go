@@ -121,7 +121,7 @@ func OpenStorage(ctx context.Context, cfg *config.Config) (*Main, error) {
 func (m *Main) reports() *reports {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return &reports{db: m.DB, eng: m.Engine, cal: m.Calendar, clock: m.Clock}
+	return &reports{db: m.DB, eng: m.Engine, cal: m.Calendar, clock: m.Clock, cmp: m.Compare}
 }
 
 // writeReport writes a sheet or the registry to a file.
@@ -830,7 +830,7 @@ func (m *Main) initWeb(ctx context.Context, publicURL string, demo bool) error {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	ttl, _ := time.ParseDuration(m.Config.HTTP.TaskLinkTTL) // validated with the configuration
-	m.Web = &web.Server{Engine: m.Engine, Store: m.DB, Files: m.Files, Reports: reportsFunc(m.reports), Clock: m.Clock, Log: log,
+	m.Web = &web.Server{Engine: m.Engine, Store: m.DB, Files: m.Files, Reports: reportsFunc(m.reports), Clock: m.Clock, Log: log, Compare: m.Compare,
 		PublicURL: publicURL, Demo: demo, LinkKey: m.DB.DerivedKey("task-links"), LinkTTL: ttl}
 	return m.Web.Init(ctx)
 }

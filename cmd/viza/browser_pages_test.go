@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net/url"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/viza-app/viza/bot/web"
+	"github.com/viza-app/viza/compare/extract/extracttest"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/internal/needs"
 )
@@ -81,6 +83,18 @@ func TestBrowserPagesFitAPhone(t *testing.T) {
 	signing := start("b3", "Поставка оборудования", 45_000_000)
 	must(m.Engine.Decide(ctx, flows.DecideCmd{Key: "b4", Actor: "petrov", TaskID: taskOf(signing, "petrov"), Action: flows.ActionApprove, Comment: "Согласовано"}))
 	must(m.Engine.Decide(ctx, flows.DecideCmd{Key: "b5", Actor: "director", TaskID: taskOf(signing, "director"), Action: flows.ActionApprove}))
+	// One with a second version whose long clauses changed: the comparison.
+	revisedOut := must(m.Engine.Start(ctx, flows.StartCmd{Key: "b6", Actor: "ivanova", TypeID: "contract", Title: "Аренда офиса — новая редакция",
+		AmountMinor: 12_000_000, HasAmount: true, File: flows.Upload{Name: "Аренда_офиса.docx",
+			Content: bytes.NewReader(extracttest.DOCX("1. Арендатор вносит арендную плату в размере 100 000 рублей не позднее 5-го числа каждого месяца по реквизитам Арендодателя: р/с 40702810900000012345.",
+				"2. Срок аренды — 11 месяцев."))}}))
+	must(m.Engine.UploadVersion(ctx, flows.VersionCmd{Key: "b7", Actor: "ivanova", DocID: revisedOut.DocID, File: flows.Upload{Name: "Аренда_офиса_v2.docx",
+		Content: bytes.NewReader(extracttest.DOCX("1. Арендатор вносит арендную плату в размере 120 000 рублей не позднее 10-го числа каждого месяца по реквизитам Арендодателя: р/с 40702810900000099999.",
+			"2. Срок аренды — 11 месяцев с правом продления."))}}))
+	revised, err := m.DB.Document(ctx, revisedOut.DocID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	docs, err := m.DB.AllDocuments(ctx) // newest first: the demo's own is the oldest
 	if err != nil {
 		t.Fatal(err)
@@ -171,6 +185,10 @@ func TestBrowserPagesFitAPhone(t *testing.T) {
 	signIn("ivanova")
 	open("inbox", "/inbox")
 	open("doc-sent-back", doc(rejected))
+	open("diff", doc(revised)+"/diff")
+	if got, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`#changes ins`))); err != nil || !strings.Contains(got, "120 000") {
+		t.Errorf("the comparison does not show the new sum: %q, %v", got, err)
+	}
 	open("dashboard", "/dashboard")
 	open("dashboard-filtered", "/dashboard?approver=petrov&amount_min=100000&from=2020-01-01")
 	do("export", chromedp.Click(chromedp.CSS(`#export button`)), chromedp.WaitVisible(chromedp.CSS(`#export-file`)))

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/viza-app/viza/calendar"
+	"github.com/viza-app/viza/compare"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/messages/registry"
@@ -21,6 +23,7 @@ type reports struct {
 	eng   *flows.Engine
 	cal   *calendar.Calendar
 	clock flows.Clock
+	cmp   *compare.Service
 }
 
 // Sheet writes a document's approval sheet.
@@ -33,7 +36,35 @@ func (r *reports) Sheet(ctx context.Context, d *flows.Document, lang string, w i
 	if len(events) > 0 {
 		last = events[len(events)-1].Hash
 	}
-	return sheet.Render(w, sheet.Input{Doc: d, Lang: lang, Renderer: messages.Renderer{Dir: r.eng.Directory()}, Now: r.clock.Now(), LastHash: last})
+	return sheet.Render(w, sheet.Input{Doc: d, Lang: lang, Renderer: messages.Renderer{Dir: r.eng.Directory()}, Now: r.clock.Now(), LastHash: last,
+		Changes: r.changes(ctx, d)})
+}
+
+// sheetCompareWait bounds how long a sheet waits for the comparisons of
+// its versions; one not ready by then is printed as not ready.
+const sheetCompareWait = 20 * time.Second
+
+// changes compares every version that started a round with the version
+// before it, for the sheet.
+func (r *reports) changes(ctx context.Context, d *flows.Document) map[int]compare.Comparison {
+	if r.cmp == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, sheetCompareWait)
+	defer cancel()
+	out := map[int]compare.Comparison{}
+	for _, rd := range d.Rounds {
+		from := compare.Previous(d, rd.Version)
+		if _, done := out[rd.Version]; done || from == 0 {
+			continue
+		}
+		c, err := r.cmp.Between(ctx, d, from, rd.Version, compare.DefaultOptions)
+		if err != nil {
+			continue // the sheet goes without the line; the record is what it is
+		}
+		out[rd.Version] = c
+	}
+	return out
 }
 
 // exportChunk is how many documents the registry reads at a time.

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/goregular"
 
+	"github.com/viza-app/viza/compare"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/locales"
 	"github.com/viza-app/viza/messages"
@@ -30,6 +31,10 @@ type Input struct {
 	Renderer messages.Renderer // names and the company's time zone
 	Now      time.Time         // "generated at"
 	LastHash string            // hash of the document's last audit event
+	// Changes are what each version changed against the one before it,
+	// by the later version's number: a round of a new version says how
+	// many places changed.
+	Changes map[int]compare.Comparison
 }
 
 const (
@@ -159,6 +164,33 @@ func (p *pdf) heading(text string) {
 	p.CellFormat(p.usable, 7, text, "", 1, "L", false, 0, "")
 }
 
+// changes says, under a round's heading, what its version changed
+// against the version before it — once, in the version's first round.
+func (p *pdf) changes(r flows.Round) {
+	c, ok := p.in.Changes[r.Version]
+	if !ok || c.From == 0 {
+		return
+	}
+	for _, earlier := range p.in.Doc.Rounds {
+		if earlier.No < r.No && earlier.Version == r.Version {
+			return
+		}
+	}
+	var text string
+	switch {
+	case c.Status == compare.StatusOK:
+		text = p.t("sheet.changes", map[string]any{"From": c.From, "Places": p.l.Plural("diff.places", len(c.Changes))})
+	default:
+		text = p.t("sheet.changes_na", map[string]any{"From": c.From, "Why": p.t("sheet.changes_why."+c.Status, nil)})
+	}
+	if c.Revisions > 0 {
+		text += " " + p.t("sheet.changes_revisions", map[string]any{"N": c.Revisions})
+	}
+	p.SetFont("go", "", fontSize)
+	p.MultiCell(p.usable, lineH, text, "", "L", false)
+	p.Ln(1)
+}
+
 func (p *pdf) pageBottom() float64 {
 	_, ph := p.GetPageSize()
 	return ph - bottomMM
@@ -195,6 +227,7 @@ func (p *pdf) round(r flows.Round) {
 	d := p.in.Doc
 	rn := p.in.Renderer
 	p.heading(p.t("sheet.round", map[string]any{"Round": r.No, "Version": r.Version}))
+	p.changes(r)
 	cols := []column{{p.t("sheet.col.stage", nil), 0.16}, {p.t("sheet.col.approver", nil), 0.2}, {p.t("sheet.col.decision", nil), 0.15},
 		{p.t("sheet.col.when", nil), 0.12}, {p.t("sheet.col.comment", nil), 0.25}, {p.t("sheet.col.signature", nil), 0.12}}
 	p.tableHeader(cols)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/viza-app/viza/compare"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/internal/needs"
 	"github.com/viza-app/viza/messages"
@@ -244,5 +245,35 @@ func TestSheetMidway(t *testing.T) {
 	legal, finance, director := strings.Index(text, "Юридическая"), strings.Index(text, "Финансы"), strings.Index(text, "Директор")
 	if !(legal < finance && finance < director) {
 		t.Errorf("stages out of route order: legal %d, finance %d, director %d", legal, finance, director)
+	}
+}
+
+// TestSheetSaysWhatChanged: the round of a new version says how many
+// places it changed against the version before, or why it cannot.
+func TestSheetSaysWhatChanged(t *testing.T) {
+	f := approvedContract(t)
+	now := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	three := []compare.Change{{Old: "1%", New: "0,1%"}, {Old: "", New: "ёмкость"}, {Old: "a", New: "b"}}
+	cases := []struct {
+		lang  string
+		c     compare.Comparison
+		wants []string
+	}{
+		{"ru", compare.Comparison{From: 1, To: 2, Status: compare.StatusOK, Changes: three, Revisions: 2},
+			[]string{"Изменения относительно версии 1: 3 места.", "В файле непринятые исправления: 2."}},
+		{"en", compare.Comparison{From: 1, To: 2, Status: compare.StatusNoText}, []string{"Comparison with version 1 is not available: a version has no text layer."}},
+	}
+	for _, c := range cases {
+		var buf bytes.Buffer
+		if err := sheet.Render(&buf, sheet.Input{Doc: f.doc, Lang: c.lang, Renderer: f.r, Now: now, LastHash: f.hash,
+			Changes: map[int]compare.Comparison{2: c.c}}); err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(strings.Fields(pdftotext(t, buf.Bytes())), " ")
+		for _, want := range c.wants {
+			if strings.Count(text, want) != 1 {
+				t.Errorf("%s: the sheet says %q %d times:\n%s", c.lang, want, strings.Count(text, want), text)
+			}
+		}
 	}
 }
