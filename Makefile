@@ -76,7 +76,7 @@ stress:
 # Every parser that takes outside input, fuzzed for FUZZTIME each.
 FUZZTIME ?= 10m
 FUZZ_TARGETS = ./bot/telegram:FuzzUpdate ./bot/slack:FuzzClassify ./bot/bitrix24:FuzzEvent ./config:FuzzParse \
-	./bot/input:FuzzParseAmount ./flows:FuzzCleanFileName
+	./bot/input:FuzzParseAmount ./flows:FuzzCleanFileName ./compare/extract:FuzzOffice ./compare/pdftext:FuzzPDF
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name in $$pkg for $(FUZZTIME)"; \

@@ -127,7 +127,6 @@ func appendChange(spans []span, s span) []span {
 	return append(spans, s)
 }
 
-
 func join(ts []token) string {
 	var b strings.Builder
 	for k, t := range ts {

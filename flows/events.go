@@ -12,12 +12,15 @@ const (
 	EventDocumentApproved  = "document.approved"
 	EventDocumentDone      = "document.done"
 	EventDocumentWithdrawn = "document.withdrawn"
+	// EventVersionAdded is a new version of a document after its first
+	// (the first comes with document.started); a signed scan is none.
+	EventVersionAdded = "version.added"
 )
 
 // IntegrationEvents lists every event type, in the order of a document's
 // life.
 var IntegrationEvents = []string{EventDocumentStarted, EventTaskAssigned, EventDecisionRecorded, EventChangesRequested,
-	EventDocumentApproved, EventDocumentDone, EventDocumentWithdrawn}
+	EventVersionAdded, EventDocumentApproved, EventDocumentDone, EventDocumentWithdrawn}
 
 // decisionKinds are the audit kinds a person's decision on a task records.
 var decisionKinds = map[string]bool{ActionApprove: true, ActionReject: true, ActionComment: true, ActionAcknowledge: true,
@@ -42,6 +45,8 @@ func IntegrationEventsOf(e AuditEvent) []string {
 		return []string{EventDecisionRecorded}
 	case e.Kind == "approved":
 		return []string{EventDocumentApproved}
+	case e.Kind == "version_uploaded" && e.Version > 1:
+		return []string{EventVersionAdded}
 	case e.Kind == "withdrawn":
 		return []string{EventDocumentWithdrawn}
 	}

@@ -24,6 +24,8 @@ type Comparer interface {
 const (
 	CardCompareWait = 3 * time.Second
 	chatCompareWait = 30 * time.Second
+	// minCompareWait is enough to read a comparison already made.
+	minCompareWait = 200 * time.Millisecond
 )
 
 // changesLine is a request card's "what changed" line for the version it
@@ -44,6 +46,12 @@ func (m *Messenger) changesLine(ctx context.Context, n flows.Notification, lang 
 	wait := m.CompareWait
 	if wait == 0 {
 		wait = CardCompareWait
+	}
+	// The wait runs from the version's upload, not from each card: a
+	// round's fifty cards, or a card sent late, do not each wait again for
+	// a text that is slow to read.
+	if v, ok := d.Version(n.Version); ok && !v.At.IsZero() {
+		wait = max(min(wait, time.Until(v.At.Add(wait))), minCompareWait)
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()

@@ -4,12 +4,15 @@ import (
 	"context"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/viza-app/viza/compare"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/messages"
+	"github.com/viza-app/viza/messages/rich"
 )
 
 // Comparer tells what changed between two versions (compare.Service).
@@ -75,10 +78,20 @@ func (s *Server) diffPage(w http.ResponseWriter, r *http.Request, p *flows.Perso
 		s.fail(w, p, statusOf(err), err)
 		return
 	}
-	v.Headline = richHTML(messages.ChangesHeadline(c, d.Number, lang, "/"))
+	v.Headline = richHTML(withoutIcon(messages.ChangesHeadline(c, d.Number, lang, "/")))
 	for _, n := range messages.ChangesNotes(c, lang) {
 		v.Notes = append(v.Notes, richHTML(n))
 	}
 	v.Changes, v.Pending = c.Changes, c.Status == compare.StatusPending
 	s.render(w, http.StatusOK, "diff.html", page{Person: p, Data: v})
+}
+
+// withoutIcon drops the emoji a chat line begins with: a page heading
+// needs none, and a screen reader would read its name first.
+func withoutIcon(t rich.Text) rich.Text {
+	if len(t.Spans) > 0 {
+		t.Spans = slices.Clone(t.Spans)
+		t.Spans[0].Text = strings.TrimPrefix(t.Spans[0].Text, "🔁 ")
+	}
+	return t
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/viza-app/viza/compare"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/storage"
 )
@@ -25,6 +26,28 @@ type EventData struct {
 	Task     *TaskRef     `json:"task,omitempty"`
 	Decision *DecisionRef `json:"decision,omitempty"`
 	Result   *ResultRef   `json:"result,omitempty"`
+	Version  *VersionRef  `json:"version,omitempty"`
+}
+
+// VersionRef is the new version of a version.added event, with what it
+// changed against the version before it.
+type VersionRef struct {
+	No       int         `json:"no"`
+	FileName string      `json:"file_name"`
+	SHA256   string      `json:"sha256"`
+	Comment  string      `json:"comment,omitempty"`
+	Changes  *ChangesRef `json:"changes,omitempty"`
+}
+
+// ChangesRef summarizes a comparison: how many places changed and the
+// first few; the whole is at GET …/versions/{no}/diff.
+type ChangesRef struct {
+	From   int              `json:"from"`
+	Status string           `json:"status"`
+	Places int              `json:"places"`
+	First  []compare.Change `json:"first"`
+	// Revisions are tracked changes left unaccepted in the new file.
+	Revisions int `json:"revisions,omitempty"`
 }
 
 // DocumentRef names a document and its facts that do not change.
@@ -110,6 +133,10 @@ func newEvent(typ string, e flows.AuditEvent, d *flows.Document) Event {
 		}
 		ev.Data.Decision = &DecisionRef{Kind: kind, Actor: string(e.Actor), For: string(e.For), Comment: e.Detail, TaskID: e.TaskID,
 			Version: e.Version}
+	case flows.EventVersionAdded:
+		if v, ok := d.Version(e.Version); ok {
+			ev.Data.Version = &VersionRef{No: v.No, FileName: v.FileName, SHA256: v.SHA256, Comment: v.Comment}
+		}
 	case flows.EventDocumentApproved, flows.EventDocumentDone:
 		// The final version is the last one uploaded before approval; a
 		// signed scan added later is not the approved text.
@@ -129,6 +156,9 @@ func newEvent(typ string, e flows.AuditEvent, d *flows.Document) Event {
 // body is the payload as sent: the stored event with fresh download links
 // on a result event, so that a link outlives a late delivery.
 func (s *Sender) body(ctx context.Context, d storage.WebhookDelivery) ([]byte, error) {
+	if d.Type == flows.EventVersionAdded {
+		return s.withChanges(ctx, d)
+	}
 	if d.Type != flows.EventDocumentApproved && d.Type != flows.EventDocumentDone || s.Links == nil {
 		return []byte(d.Payload), nil
 	}
@@ -141,5 +171,43 @@ func (s *Sender) body(ctx context.Context, d storage.WebhookDelivery) ([]byte, e
 		r.FileURL = s.Links.VersionURL(ctx, ev.Data.Document.Number, r.Version, r.Expires)
 		r.SheetURL = s.Links.SheetURL(ctx, ev.Data.Document.Number, r.Expires)
 	}
+	return json.Marshal(ev)
+}
+
+// changesWait bounds how long a version.added event waits for its
+// comparison; past it the event goes with status "pending".
+const changesWait = 10 * time.Second
+
+// firstChanges is how many changes a version.added event carries.
+const firstChanges = 3
+
+// withChanges adds to a version.added event what the version changed,
+// when it is sent: the texts are read in the background, after the event
+// was queued.
+func (s *Sender) withChanges(ctx context.Context, wd storage.WebhookDelivery) ([]byte, error) {
+	var ev Event
+	if err := json.Unmarshal([]byte(wd.Payload), &ev); err != nil {
+		return nil, fmt.Errorf("decode webhook %d: %w", wd.ID, err)
+	}
+	v := ev.Data.Version
+	if s.Compare == nil || v == nil {
+		return []byte(wd.Payload), nil
+	}
+	d, err := s.Store.Document(ctx, wd.DocID)
+	if err != nil {
+		return nil, fmt.Errorf("document of webhook %d: %w", wd.ID, err)
+	}
+	from := compare.Previous(d, v.No)
+	if from == 0 {
+		return []byte(wd.Payload), nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, changesWait)
+	defer cancel()
+	c, err := s.Compare.Between(wctx, d, from, v.No, compare.DefaultOptions)
+	if err != nil {
+		return nil, fmt.Errorf("compare versions for webhook %d: %w", wd.ID, err)
+	}
+	v.Changes = &ChangesRef{From: from, Status: c.Status, Places: len(c.Changes), First: c.Changes[:min(len(c.Changes), firstChanges)],
+		Revisions: c.Revisions}
 	return json.Marshal(ev)
 }

@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/viza-app/viza/compare"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/storage"
 )
@@ -102,6 +103,11 @@ type Store interface {
 	WebhookFailed(ctx context.Context, id int64, reason string, now time.Time) error
 }
 
+// Comparer tells what changed between two versions (compare.Service).
+type Comparer interface {
+	Between(ctx context.Context, d *flows.Document, from, to int, opt compare.Options) (compare.Comparison, error)
+}
+
 // Links makes the expiring download addresses a result event carries.
 type Links interface {
 	VersionURL(ctx context.Context, number string, version int, expires time.Time) string
@@ -127,6 +133,8 @@ type Sender struct {
 	// doubles from the one to the other; defaults 5 s and 1 h.
 	MinBackoff, MaxBackoff time.Duration
 	Idle                   time.Duration // longest sleep without a wake-up; default 5 s
+	// Compare fills a version.added event's changes (nil: sent without).
+	Compare Comparer
 
 	once  sync.Once
 	waker flows.Waker

@@ -37,7 +37,7 @@ func (m *Main) connector(ctx context.Context, cfg *config.Config, publicURL stri
 	if len(cfg.Webhooks) == 0 {
 		return srv, nil, nil
 	}
-	s := &webhooks.Sender{Store: m.DB, Links: srv, LinkTTL: ttl, Clock: m.Clock, Log: m.Log}
+	s := &webhooks.Sender{Store: m.DB, Links: srv, LinkTTL: ttl, Clock: m.Clock, Log: m.Log, Compare: m.Compare}
 	for i, w := range cfg.Webhooks {
 		raw, err := config.Secret(w.SecretEnv)
 		if err != nil {

@@ -3,7 +3,6 @@ package extract_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/viza-app/viza/compare/extract"
@@ -28,27 +27,6 @@ func BenchmarkDOCX100Pages(b *testing.B) {
 		t, err := extract.Extractor{}.Extract(context.Background(), data)
 		if err != nil || len(t.Paragraphs) != 1500 {
 			b.Fatal(err, len(t.Paragraphs))
-		}
-	}
-}
-
-// BenchmarkPDF50Pages: a 50-page text PDF through the child process, as
-// the service reads it (PDFium's compiled code cached on disk).
-func BenchmarkPDF50Pages(b *testing.B) {
-	var lines []string
-	for p := range 50 * 22 { // 22 of these paragraphs fill a page: 3,300 characters, a dense contract page
-		lines = append(lines, pageText(p))
-	}
-	data := PDF(b, lines...)
-	read := childPDF(b)
-	if _, err := read(context.Background(), data); err != nil { // warms the cache
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		t, err := extract.Extractor{PDF: read}.Extract(context.Background(), data)
-		if err != nil || t.Pages != 50 || !strings.Contains(t.String(), "Поставщик") {
-			b.Fatal(err, t.Pages)
 		}
 	}
 }

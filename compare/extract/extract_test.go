@@ -1,7 +1,6 @@
 package extract_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -9,74 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"codeberg.org/go-pdf/fpdf"
 	"github.com/viza-app/viza/compare/extract"
 	"github.com/viza-app/viza/compare/extract/extracttest"
-	"github.com/viza-app/viza/compare/pdftext"
-	"golang.org/x/image/font/gofont/goregular"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// TestMain makes this test binary the PDF child when asked, as the viza
-// binary is in production.
-func TestMain(m *testing.M) {
-	if os.Getenv("VIZA_PDF_CHILD") == "1" {
-		if err := pdftext.Serve(context.Background(), os.Stdin, os.Stdout, os.Getenv("VIZA_PDF_CACHE")); err != nil {
-			os.Exit(2)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
-// childPDF is the PDF reader as the service runs it: a child process.
-func childPDF(t testing.TB) extract.PDFReader {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := filepath.Join(os.TempDir(), "viza-test-pdfium-cache")
-	return pdftext.Command{Path: exe, Args: []string{"-test.run=^$"}, Env: []string{"VIZA_PDF_CHILD=1", "VIZA_PDF_CACHE=" + cache},
-		Timeout: 2 * time.Minute}.Read
-}
-
-// PDF makes a PDF as fpdf writes it: a Unicode TrueType font, so every
-// glyph maps back through ToUnicode.
-func PDF(t testing.TB, lines ...string) []byte {
-	p := fpdf.New("P", "mm", "A4", "")
-	p.AddUTF8FontFromBytes("go", "", goregular.TTF)
-	p.SetFont("go", "", 11)
-	p.AddPage()
-	for _, l := range lines {
-		p.MultiCell(0, 6, l, "", "", false)
-	}
-	var b bytes.Buffer
-	if err := p.Output(&b); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-// scanPDF is a page with a picture and no text: what a scanner makes.
-func scanPDF(t testing.TB) []byte {
-	p := fpdf.New("P", "mm", "A4", "")
-	p.AddPage()
-	p.SetFillColor(40, 40, 40)
-	for i := range 20 {
-		p.Rect(20, float64(20+i*8), 150, 3, "F")
-	}
-	var b bytes.Buffer
-	if err := p.Output(&b); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
 func TestExtract(t *testing.T) {
-	e := extract.Extractor{PDF: childPDF(t)}
+	e := extract.Extractor{}
 	cases := []struct {
 		name string
 		data []byte
@@ -85,8 +25,7 @@ func TestExtract(t *testing.T) {
 		{"docx_tracked", extracttest.Contract("120 000", true)},
 		{"odt_contract", extracttest.ODT("100 000", false)},
 		{"odt_tracked", extracttest.ODT("120 000", true)},
-		{"pdf_cyrillic", PDF(t, "ДОГОВОР ПОСТАВКИ № 17", "Цена договора составляет 100 000 рублей, срок — 01.02.2026.", "Ёлка, щука, съезд: «кавычки».")},
-		{"pdf_scan", scanPDF(t)},
+		{"pdf_without_a_reader", []byte("%PDF-1.7 no reader configured")},
 		{"xlsx", extracttest.Zip("[Content_Types].xml", "<Types/>", "xl/workbook.xml", "<workbook/>")},
 		{"zip_of_scans", extracttest.Zip("scan1.jpg", "\xff\xd8\xff")},
 		{"png", []byte("\x89PNG\r\n\x1a\n....")},
@@ -153,25 +92,4 @@ func TestExtractRefusesWhatWouldHurt(t *testing.T) {
 			t.Fatalf("got %+v", got)
 		}
 	})
-}
-
-// TestPDFChildIsKilledOnTime: a child that does not answer in time is
-// killed, and the extraction says timeout.
-func TestPDFChildIsKilledOnTime(t *testing.T) {
-	read := pdftext.Command{Path: "/bin/sleep", Args: []string{"30"}, Timeout: 200 * time.Millisecond}.Read
-	start := time.Now()
-	got, err := extract.Extractor{PDF: read}.Extract(context.Background(), []byte("%PDF-1.7 loop"))
-	if got.Status != extract.StatusFailed || got.Reason != extract.ReasonTimeout || err == nil {
-		t.Fatalf("got %+v %v", got, err)
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Fatalf("took %s", d)
-	}
-}
-
-func TestPDFDamaged(t *testing.T) {
-	got, err := extract.Extractor{PDF: childPDF(t)}.Extract(context.Background(), []byte("%PDF-1.7\n1 0 obj garbage"))
-	if got.Status != extract.StatusFailed || err == nil {
-		t.Fatalf("got %+v", got)
-	}
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/viza-app/viza/compare/extract"
 	"github.com/viza-app/viza/compare/extract/extracttest"
-	"github.com/viza-app/viza/compare/pdftext"
 )
 
 // FuzzOffice: whatever bytes come as a DOCX or an ODT, the reader answers
@@ -24,19 +23,5 @@ func FuzzOffice(f *testing.F) {
 		if (got.Status == extract.StatusFailed) != (err != nil) {
 			t.Fatalf("status %s with error %v", got.Status, err)
 		}
-	})
-}
-
-// FuzzPDF: PDFium in this process (the child's side) on any bytes; a
-// broken PDF is an error, never a panic or a hang.
-func FuzzPDF(f *testing.F) {
-	f.Add(PDF(f, "Договор 100 000 рублей"))
-	f.Add(scanPDF(f))
-	f.Add([]byte("%PDF-1.7\n1 0 obj<</Type/Pages/Kids[1 0 R]>>endobj trailer<</Root 1 0 R>>"))
-	cache := f.TempDir()
-	f.Fuzz(func(t *testing.T, data []byte) {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		_, _ = pdftext.Pages(ctx, data, cache)
 	})
 }

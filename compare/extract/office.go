@@ -202,4 +202,3 @@ func (w *walker) endParagraph() error {
 	w.notes = w.notes[:0]
 	return nil
 }
-

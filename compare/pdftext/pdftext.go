@@ -27,11 +27,11 @@ import (
 	"github.com/klippa-app/go-pdfium"
 	"github.com/klippa-app/go-pdfium/references"
 	"github.com/klippa-app/go-pdfium/requests"
-	"github.com/viza-app/viza/compare/extract"
 	"github.com/klippa-app/go-pdfium/webassembly"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+	"github.com/viza-app/viza/compare/extract"
 )
 
 // Limits of one child.
@@ -77,6 +77,22 @@ func writeResult(out io.Writer, r result) error {
 // Pages opens PDFium in this process and reads every page's text. Only
 // the child, the fuzz target and the benchmark call it directly.
 func Pages(ctx context.Context, data []byte, cacheDir string) ([]string, error) {
+	r, err := Open(ctx, cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.Pages(ctx, data)
+}
+
+// Reader is PDFium loaded in this process, to read several PDFs.
+type Reader struct {
+	pool pdfium.Pool
+	inst pdfium.Pdfium
+}
+
+// Open loads PDFium; cacheDir keeps its compiled code ("" compiles anew).
+func Open(ctx context.Context, cacheDir string) (*Reader, error) {
 	rc := wazero.NewRuntimeConfig().
 		// No WithCloseOnContextDone: its checks make reading a page three
 		// times slower, and the child's deadline is enforced by killing it.
@@ -90,12 +106,23 @@ func Pages(ctx context.Context, data []byte, cacheDir string) ([]string, error) 
 	if err != nil {
 		return nil, fmt.Errorf("start pdfium: %w", err)
 	}
-	defer pool.Close()
 	inst, err := pool.GetInstance(30 * time.Second)
 	if err != nil {
+		pool.Close()
 		return nil, fmt.Errorf("start pdfium: %w", err)
 	}
-	defer inst.Close()
+	return &Reader{pool: pool, inst: inst}, nil
+}
+
+// Close unloads PDFium.
+func (r *Reader) Close() error {
+	r.inst.Close()
+	return r.pool.Close()
+}
+
+// Pages reads every page's text of one PDF.
+func (r *Reader) Pages(ctx context.Context, data []byte) ([]string, error) {
+	inst := r.inst
 	doc, err := inst.OpenDocument(&requests.OpenDocument{File: &data})
 	if err != nil {
 		return nil, fmt.Errorf("open: %w", err)
