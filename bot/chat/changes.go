@@ -51,7 +51,7 @@ func (m *Messenger) changesLine(ctx context.Context, n flows.Notification, lang 
 	// round's fifty cards, or a card sent late, do not each wait again for
 	// a text that is slow to read.
 	if v, ok := d.Version(n.Version); ok && !v.At.IsZero() {
-		wait = max(min(wait, time.Until(v.At.Add(wait))), minCompareWait)
+		wait = max(min(wait, v.At.Add(wait).Sub(m.Clock.Now())), minCompareWait)
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
