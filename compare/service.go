@@ -304,3 +304,37 @@ func Previous(d *flows.Document, no int) int {
 	}
 	return prev
 }
+
+// Comparer is what the channels need of Service: what changed between
+// two versions of a document.
+type Comparer interface {
+	Between(ctx context.Context, d *flows.Document, from, to int, opt Options) (Comparison, error)
+}
+
+var _ Comparer = (*Service)(nil)
+
+// CardWait is how long a request's card waits for what changed; the wait
+// runs from the version's upload (at), so a round's many cards, or a card
+// sent late, do not each wait again for a text slow to read. A card sent
+// after it still reads a comparison already made (minWait).
+func CardWait(wait time.Duration, at, now time.Time) time.Duration {
+	const minWait = 200 * time.Millisecond
+	if at.IsZero() {
+		return wait
+	}
+	return max(min(wait, at.Add(wait).Sub(now)), minWait)
+}
+
+// ForCard compares the version a request is about with the one before it,
+// waiting at most CardWait; ok is false for a first version.
+func ForCard(ctx context.Context, c Comparer, d *flows.Document, version int, wait time.Duration, now time.Time) (Comparison, bool, error) {
+	from := Previous(d, version)
+	v, ok := d.Version(version)
+	if c == nil || from == 0 || !ok {
+		return Comparison{}, false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, CardWait(wait, v.At, now))
+	defer cancel()
+	cmp, err := c.Between(ctx, d, from, version, Options{Context: 4, Bridge: 2})
+	return cmp, err == nil, err
+}

@@ -13,6 +13,9 @@ type ChangeLimits struct {
 	Runes   int // of each piece of text (context, old, new), cut with "…"
 	// Command is how the channel's commands begin ("/" where unset).
 	Command string
+	// NoCommands is for channels without chat commands (e-mail): the
+	// lines that point to /diff do not.
+	NoCommands bool
 }
 
 // CardChanges is what a request's card shows; a chat's /diff shows more.
@@ -31,11 +34,19 @@ func Changes(c compare.Comparison, number, lang string, lim ChangeLimits) rich.T
 	if cmd == "" {
 		cmd = "/"
 	}
-	lines := []rich.Text{ChangesHeadline(c, number, lang, cmd)}
+	headline := ChangesHeadline(c, number, lang, cmd)
+	if lim.NoCommands && c.Status == compare.StatusPending {
+		headline = Rich(l, "diff.pending_plain", map[string]any{"From": c.From, "To": c.To})
+	}
+	lines := []rich.Text{headline}
 	if c.Status == compare.StatusOK {
 		for i, ch := range c.Changes {
 			if i == lim.Changes {
-				lines = append(lines, Rich(l, "diff.more", map[string]any{"N": len(c.Changes) - i, "Number": number, "C": cmd}))
+				key := "diff.more"
+				if lim.NoCommands {
+					key = "diff.more_plain"
+				}
+				lines = append(lines, Rich(l, key, map[string]any{"N": len(c.Changes) - i, "Number": number, "C": cmd}))
 				break
 			}
 			lines = append(lines, Rich(l, "diff.change", map[string]any{

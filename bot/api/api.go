@@ -25,6 +25,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/time/rate"
 
+	"github.com/viza-app/viza/compare"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/locales"
 	"github.com/viza-app/viza/storage"
@@ -86,7 +87,7 @@ type Server struct {
 	Log       *slog.Logger
 	PublicURL string
 	// Compare answers …/versions/{n}/diff (nil: not found).
-	Compare Comparer
+	Compare compare.Comparer
 	// RequestsPerMinute is each key's rate limit.
 	RequestsPerMinute int
 	MaxUpload         int64 // bytes; default flows.MaxFileSize

@@ -10,11 +10,6 @@ import (
 	"github.com/viza-app/viza/flows"
 )
 
-// Comparer tells what changed between two versions (compare.Service).
-type Comparer interface {
-	Between(ctx context.Context, d *flows.Document, from, to int, opt compare.Options) (compare.Comparison, error)
-}
-
 // diffWait bounds how long a request waits for versions' texts; past it
 // the answer says "pending" and the caller asks again.
 const diffWait = 20 * time.Second

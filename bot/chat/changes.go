@@ -13,19 +13,12 @@ import (
 	"github.com/viza-app/viza/messages/rich"
 )
 
-// Comparer tells what changed between two versions (compare.Service).
-type Comparer interface {
-	Between(ctx context.Context, d *flows.Document, from, to int, opt compare.Options) (compare.Comparison, error)
-}
-
 // How long a card waits for a comparison, and how long /diff does. A
 // card never waits longer: without the line it says the comparison is
 // being prepared, and goes.
 const (
 	CardCompareWait = 3 * time.Second
 	chatCompareWait = 30 * time.Second
-	// minCompareWait is enough to read a comparison already made.
-	minCompareWait = 200 * time.Millisecond
 )
 
 // changesLine is a request card's "what changed" line for the version it
@@ -39,25 +32,15 @@ func (m *Messenger) changesLine(ctx context.Context, n flows.Notification, lang 
 		m.log.Warn("read the document for its changes", "doc", n.Number, "err", err)
 		return rich.Text{}
 	}
-	from := compare.Previous(d, n.Version)
-	if from == 0 {
-		return rich.Text{}
-	}
 	wait := m.CompareWait
 	if wait == 0 {
 		wait = CardCompareWait
 	}
-	// The wait runs from the version's upload, not from each card: a
-	// round's fifty cards, or a card sent late, do not each wait again for
-	// a text that is slow to read.
-	if v, ok := d.Version(n.Version); ok && !v.At.IsZero() {
-		wait = max(min(wait, v.At.Add(wait).Sub(m.Clock.Now())), minCompareWait)
-	}
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	c, err := m.Compare.Between(wctx, d, from, n.Version, compare.Options{Context: 4, Bridge: 2})
+	c, ok, err := compare.ForCard(ctx, m.Compare, d, n.Version, wait, m.Clock.Now())
 	if err != nil {
 		m.log.Warn("compare versions for a card", "doc", n.Number, "err", err)
+	}
+	if !ok {
 		return rich.Text{}
 	}
 	return messages.Changes(c, d.Number, lang, messages.ChangeLimits{Changes: messages.CardChanges.Changes,

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/viza-app/viza/compare"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/messages/rich"
@@ -26,7 +27,7 @@ type Conversation struct {
 	// Compare tells what changed between versions; nil leaves the
 	// request cards without it and turns /diff off. CompareWait is how
 	// long a card waits for it (CardCompareWait where 0).
-	Compare     Comparer
+	Compare     compare.Comparer
 	CompareWait time.Duration
 
 	mu        sync.Mutex

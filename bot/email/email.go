@@ -25,6 +25,7 @@ import (
 
 	"github.com/wneessen/go-mail"
 
+	"github.com/viza-app/viza/compare"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/locales"
 	"github.com/viza-app/viza/messages"
@@ -88,6 +89,8 @@ type Channel struct {
 	Sheet func(ctx context.Context, d *flows.Document, lang string, w io.Writer) error
 	// OnMessenger tells whether a messenger reaches a person now.
 	OnMessenger func(p *flows.Person) bool
+	// Compare adds what a new version changed to its requests (nil: not).
+	Compare compare.Comparer
 	// MaxAttachment is the largest version attached; a larger one is a
 	// link on the task's page.
 	MaxAttachment int64
@@ -223,6 +226,14 @@ func (c *Channel) notification(ctx context.Context, n flows.Notification, p *flo
 	if len(links) == 0 && n.Number != "" {
 		links = []link{{Label: l.T("email.open_document", nil), URL: docLink, Primary: true}}
 	}
+	if line, ok := c.changes(ctx, n, lang); ok {
+		rendered.Text = rich.Concat(rendered.Text, rich.Plain("\n"), line)
+		diffLink, err := c.signedIn(ctx, p.ID, c.docPath(n.Number)+"/diff")
+		if err != nil {
+			return nil, err
+		}
+		links = append(links, link{Label: l.T("button.diff", nil), URL: diffLink})
+	}
 	// The subject says first whether the mail asks for something or only
 	// tells: "Your decision is needed: …" is not "Approved: …", though both
 	// stay in the document's thread.
@@ -246,6 +257,32 @@ func (c *Channel) notification(ctx context.Context, n flows.Notification, p *flo
 		return nil, err
 	}
 	return m, nil
+}
+
+// cardCompareWait bounds how long a request's mail waits for what its
+// version changed, as a chat card does.
+const cardCompareWait = 3 * time.Second
+
+// changes is a request's "what changed" lines, for a new version.
+func (c *Channel) changes(ctx context.Context, n flows.Notification, lang string) (rich.Text, bool) {
+	if c.Compare == nil || n.Kind != flows.NoteTaskAssigned || n.Version < 2 {
+		return rich.Text{}, false
+	}
+	d, err := c.Store.Document(ctx, n.DocID)
+	if err != nil {
+		c.Log.Warn("read the document for its changes", "doc", n.Number, "err", err)
+		return rich.Text{}, false
+	}
+	cmp, ok, err := compare.ForCard(ctx, c.Compare, d, n.Version, cardCompareWait, c.Clock.Now())
+	if err != nil {
+		c.Log.Warn("compare versions for a mail", "doc", n.Number, "err", err)
+	}
+	if !ok {
+		return rich.Text{}, false
+	}
+	lim := messages.CardChanges
+	lim.NoCommands = true
+	return messages.Changes(cmp, d.Number, lang, lim), true
 }
 
 // attach adds the version to read to a request, and the final version and

@@ -15,11 +15,6 @@ import (
 	"github.com/viza-app/viza/messages/rich"
 )
 
-// Comparer tells what changed between two versions (compare.Service).
-type Comparer interface {
-	Between(ctx context.Context, d *flows.Document, from, to int, opt compare.Options) (compare.Comparison, error)
-}
-
 // diffWait bounds how long the page waits for versions' texts; past it
 // the page says the comparison is being prepared, with a link to look
 // again.

@@ -28,6 +28,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/viza-app/viza/compare"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/locales"
 	"github.com/viza-app/viza/messages"
@@ -92,7 +93,7 @@ type Server struct {
 	// LinkTTL bounds a task link's life; default two weeks.
 	LinkTTL time.Duration
 	// Compare serves /doc/{number}/diff; nil turns it off.
-	Compare Comparer
+	Compare compare.Comparer
 
 	secret []byte
 	tmpl   *template.Template

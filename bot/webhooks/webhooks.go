@@ -103,11 +103,6 @@ type Store interface {
 	WebhookFailed(ctx context.Context, id int64, reason string, now time.Time) error
 }
 
-// Comparer tells what changed between two versions (compare.Service).
-type Comparer interface {
-	Between(ctx context.Context, d *flows.Document, from, to int, opt compare.Options) (compare.Comparison, error)
-}
-
 // Links makes the expiring download addresses a result event carries.
 type Links interface {
 	VersionURL(ctx context.Context, number string, version int, expires time.Time) string
@@ -134,7 +129,7 @@ type Sender struct {
 	MinBackoff, MaxBackoff time.Duration
 	Idle                   time.Duration // longest sleep without a wake-up; default 5 s
 	// Compare fills a version.added event's changes (nil: sent without).
-	Compare Comparer
+	Compare compare.Comparer
 
 	once  sync.Once
 	waker flows.Waker
