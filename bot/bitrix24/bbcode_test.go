@@ -37,6 +37,8 @@ func TestBBCodeStyles(t *testing.T) {
 		{rich.MustParse("<i>срок</i> <code>abc</code>"), "[I]срок[/I] [CODE]abc[/CODE]"},
 		{rich.Link("открыть", "https://viza.example/t/x]y z"), "[URL=https://viza.example/t/x%5Dy%20z]открыть[/URL]"},
 		{rich.Styled("[b]x", rich.Bold), "[B][\u200bb]x[/B]"},
+		// What a new version changed: [S] and [U], as the portal documents.
+		{rich.MustParse("<del>100 000</del> → <ins>120 000</ins>"), "[S]100 000[/S] → [U]120 000[/U]"},
 	}
 	for _, tc := range tests {
 		if got := BBCode(tc.in); got != tc.want {

@@ -28,16 +28,18 @@ func TestMrkdwnShowsTypedTextLiterally(t *testing.T) {
 func TestMrkdwnStyles(t *testing.T) {
 	msg := rich.Concat(rich.Styled("жирный", rich.Bold), rich.Plain(" "), rich.Styled("курсив", rich.Italic), rich.Plain(" "),
 		rich.Styled("код", rich.Code), rich.Plain(" "), rich.Link("ссылка", "https://x.example/?a=1|b"),
-		rich.Plain("\n"), rich.Styled("две\nстроки", rich.Bold))
+		rich.Plain("\n"), rich.Styled("две\nстроки", rich.Bold), rich.Plain(" "), rich.Styled("было", rich.Deleted), rich.Plain(" "),
+		rich.Styled("стало", rich.Inserted))
 	text, runs := slackfake.Display(Mrkdwn(msg))
-	if text != "жирный курсив код ссылка\nдве\nстроки" {
+	if text != "жирный курсив код ссылка\nдве\nстроки было стало" {
 		t.Fatalf("%q", text)
 	}
 	got := map[string]string{}
 	for _, r := range runs {
 		got[r.Text] = r.Style
 	}
-	for want, style := range map[string]string{"жирный": "bold", "курсив": "italic", "код": "code", "ссылка": "link", "две": "bold", "строки": "bold"} {
+	for want, style := range map[string]string{"жирный": "bold", "курсив": "italic", "код": "code", "ссылка": "link", "две": "bold", "строки": "bold",
+		"было": "strike", "стало": "bold"} {
 		if got[want] != style {
 			t.Errorf("%q is %q, want %q (runs %+v)", want, got[want], style, runs)
 		}

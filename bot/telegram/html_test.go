@@ -31,12 +31,12 @@ func TestHTMLShowsTypedTextLiterally(t *testing.T) {
 
 func TestHTMLStyles(t *testing.T) {
 	msg := rich.Concat(rich.Styled("b", rich.Bold), rich.Styled("i", rich.Italic), rich.Styled("c", rich.Code),
-		rich.Link("link", `https://x.example/?q="1"&r=<2>`))
+		rich.Link("link", `https://x.example/?q="1"&r=<2>`), rich.Styled("d", rich.Deleted), rich.Styled("n", rich.Inserted))
 	text, ents, err := tgfake.ParseHTML(HTML(msg))
-	if err != nil || text != "bicl"+"ink" {
+	if err != nil || text != "bicl"+"inkdn" {
 		t.Fatalf("%q %v", text, err)
 	}
-	want := map[string]bool{"bold": true, "italic": true, "code": true, "text_link": true}
+	want := map[string]bool{"bold": true, "italic": true, "code": true, "text_link": true, "strikethrough": true, "underline": true}
 	for _, e := range ents {
 		delete(want, e.Type)
 		if e.Type == "text_link" && e.URL != `https://x.example/?q="1"&r=<2>` {

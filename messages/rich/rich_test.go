@@ -19,6 +19,7 @@ func TestParse(t *testing.T) {
 		{`<a href="https://x.example/?a=1&amp;b=2">go</a>`, []rich.Span{{Text: "go", Link: "https://x.example/?a=1&b=2"}}},
 		{"&lt;b&gt; &amp; &quot;", []rich.Span{{Text: `<b> & "`}}},
 		{"<code>x</code>", []rich.Span{{Text: "x", Style: rich.Code}}},
+		{"<del>100</del> → <ins>120</ins>", []rich.Span{{Text: "100", Style: rich.Deleted}, {Text: " → "}, {Text: "120", Style: rich.Inserted}}},
 	}
 	for _, c := range cases {
 		got, err := rich.Parse(c.markup)
