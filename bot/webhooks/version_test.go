@@ -31,6 +31,7 @@ func TestVersionAddedCarriesWhatChanged(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	conformsToSpec(t, rc)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	var found int

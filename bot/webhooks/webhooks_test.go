@@ -35,6 +35,7 @@ type receiver struct {
 	requests int
 	seen     map[string]bool
 	got      []webhooks.Event // first copies, in arrival order
+	raw      [][]byte         // their bodies as sent
 	ids      []string
 	badSigs  int
 }
@@ -79,6 +80,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		rc.seen[id] = true
 		rc.got = append(rc.got, ev)
+		rc.raw = append(rc.raw, body)
 		rc.ids = append(rc.ids, id)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -212,6 +214,7 @@ func TestDownThenFlaky(t *testing.T) {
 	}
 	want := expected(t, rig)
 	got := map[int64][]string{}
+	conformsToSpec(t, rc) // every type of event, as openapi.yaml declares it
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	byNumber := map[string]int64{a.Number: a.DocID, b.Number: b.DocID}
