@@ -46,6 +46,8 @@ type Caps struct {
 	// Command is how people type a command: "/" (Telegram, Bitrix24) or
 	// "/viza " (Slack's one slash command).
 	Command string
+	// MiniApp: buttons with WebApp open Viza's pages inside the messenger.
+	MiniApp bool
 }
 
 // Transport is a messenger's wire side, as the conversation layer uses it.
@@ -110,6 +112,9 @@ type Home struct {
 	Tasks     []Message // each open task's request, with its buttons
 	NoTasks   rich.Text // said instead when there are none
 	Documents rich.Text // the documents the person started, with states
+	// Web links the person's pages in the browser through a one-time
+	// sign-in link, fresh with each view.
+	Web rich.Text
 }
 
 // Message is what the bot says: rich text and rows of buttons.
@@ -132,6 +137,10 @@ type Button struct {
 	Label  string
 	Action string
 	Style  string // StylePrimary, StyleDanger or ""
+	// WebApp, instead of an action, is a page of Viza's (a path, "/doc/N")
+	// the platform opens inside the messenger, where Caps.MiniApp says it
+	// can; the page signs the person in with what the platform vouches.
+	WebApp string
 }
 
 // Button styles, for platforms that colour buttons.

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -244,6 +245,13 @@ func (m *Messenger) Home(ctx context.Context, user string) (Home, bool) {
 	}
 	lang := m.lang(p.ID)
 	h := Home{Header: m.t(lang, "chat.home.header", map[string]any{"Name": p.Name})}
+	if link := m.login(); link != nil {
+		if u, err := link(ctx, p.ID); err != nil {
+			m.log.Warn("sign-in link for the home view", "person", p.ID, "err", err)
+		} else {
+			h.Web = rich.Link(m.s(lang, "chat.home.open_web", nil), u)
+		}
+	}
 	tasks, err := m.Store.OpenTasksOf(ctx, p.ID)
 	if err != nil {
 		m.log.Error("open tasks for the home view", "person", p.ID, "err", err)
@@ -306,6 +314,9 @@ func (m *Messenger) sendCard(ctx context.Context, p *flows.Person, lang, conv st
 		}
 	}
 	row := []Button{{Label: m.s(lang, "button.history", nil), Action: fmt.Sprintf("hi:%d", d.ID)}}
+	if m.caps.MiniApp {
+		row = append(row, Button{Label: m.s(lang, "button.open", nil), WebApp: "/doc/" + url.PathEscape(d.Number)})
+	}
 	remind := len(d.OpenTasks()) > 0 && (d.Initiator == p.ID || m.Engine.Directory().IsViewer(p.ID))
 	if remind {
 		row = append(row, Button{Label: m.s(lang, "button.remind", nil), Action: fmt.Sprintf("nd:%d", d.ID)})

@@ -17,6 +17,11 @@ var typedEscaper = strings.NewReplacer(
 	"@", "@\u200b", "#", "#\u200b", ":", "\u200b:",
 )
 
+// linkEscaper keeps a URL whole inside <url|label>: only the three
+// characters Slack asks to be escaped, and "|", which would end the URL.
+// The zero-width spaces typed text gets would break the address.
+var linkEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "|", "%7C")
+
 // escapeTyped makes what a person typed show literally in mrkdwn.
 func escapeTyped(s string) string {
 	s = typedEscaper.Replace(s)
@@ -34,7 +39,7 @@ func Mrkdwn(t rich.Text) string {
 		}
 		if s.Link != "" {
 			// A link's label cannot carry styles in mrkdwn; | ends the URL.
-			b.WriteString("<" + strings.ReplaceAll(escapeTyped(s.Link), "|", "%7C") + "|" + text + ">")
+			b.WriteString("<" + linkEscaper.Replace(s.Link) + "|" + text + ">")
 			continue
 		}
 		// Styles wrap each line on its own: mrkdwn styles do not cross line

@@ -47,4 +47,10 @@ func TestMrkdwnStyles(t *testing.T) {
 	if strings.Contains(Mrkdwn(rich.Link("x", "https://a.example/|<!here>")), "<!here>") {
 		t.Fatal("a link's URL can carry a mention")
 	}
+	// The address stays whole: a sign-in link with a port, "_" and "-" in
+	// its token works when tapped.
+	const login = "http://127.0.0.1:8080/login/6lPr_Dk-Wa10#x:y"
+	if got := Mrkdwn(rich.Link("open", login)); got != "<"+login+"|open>" {
+		t.Fatalf("link written as %q", got)
+	}
 }

@@ -171,6 +171,7 @@ func (t *Transport) publishHome(ctx context.Context, user string) error {
 		}
 	}
 	add(h.Header)
+	add(h.Web)
 	add(h.NoTasks)
 	for i, task := range h.Tasks {
 		bl = append(bl, slack.NewDividerBlock())

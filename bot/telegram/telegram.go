@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/viza-app/viza/bot/chat"
 	"github.com/viza-app/viza/bot/health"
 	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/storage"
 )
 
@@ -55,7 +57,11 @@ type Config struct {
 	WebhookSecret string
 	PollTimeout   time.Duration // long-poll wait; default 50 s
 	PerChat       time.Duration // minimum gap between messages in one chat; default 1 s
-	Global        rate.Limit    // messages per second overall; default 25
+	// MiniAppURL is Viza's pages as a Telegram Mini App (https only, as
+	// Telegram requires): the bot's menu button opens it. "" keeps the
+	// menu of commands.
+	MiniAppURL string
+	Global     rate.Limit // messages per second overall; default 25
 }
 
 // Transport implements chat.Transport for Telegram.
@@ -125,6 +131,24 @@ func (t *Transport) Connect(ctx context.Context) error {
 	if err := t.registerCommands(ctx); err != nil {
 		t.log.Warn("setMyCommands failed; commands still work", "err", t.redact(err))
 	}
+	if err := t.setMenuButton(ctx); err != nil {
+		t.log.Warn("setChatMenuButton failed; the Mini App opens from cards only", "err", t.redact(err))
+	}
+	return nil
+}
+
+// setMenuButton makes the bot's menu button open Viza's pages as a Mini
+// App, in the company's language, for every chat with the bot.
+func (t *Transport) setMenuButton(ctx context.Context) error {
+	if t.miniApp() == "" {
+		return nil
+	}
+	_, err := t.bot.SetChatMenuButton(ctx, &bot.SetChatMenuButtonParams{MenuButton: models.MenuButtonWebApp{
+		Type: models.MenuButtonTypeWebApp, Text: messages.Say(t.lang, "telegram.menu_button", nil).String(),
+		WebApp: models.WebAppInfo{URL: t.miniApp()}}})
+	if err != nil {
+		return fmt.Errorf("telegram: setChatMenuButton: %w", t.sendErr(err))
+	}
 	return nil
 }
 
@@ -145,7 +169,15 @@ func (t *Transport) Caps() chat.Caps {
 	// 4,096 characters a message; 4,000 leaves room for what splitting
 	// cannot see. 64 bytes of callback_data a button.
 	return chat.Caps{RowButtons: 8, MsgButtons: 100, MaxText: 4000, MaxAction: 64, MaxFile: MaxDownload,
-		Edit: true, ReplyTo: true, Contacts: true, Dialect: "telegram-html", Command: "/"}
+		Edit: true, ReplyTo: true, Contacts: true, Dialect: "telegram-html", Command: "/", MiniApp: t.miniApp() != ""}
+}
+
+// miniApp is the Mini App's address, "" unless it can be one (HTTPS).
+func (t *Transport) miniApp() string {
+	if strings.HasPrefix(t.cfg.MiniAppURL, "https://") {
+		return t.cfg.MiniAppURL
+	}
+	return ""
 }
 
 // Run receives updates (polling or webhook) and hands them to m until ctx

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -33,14 +34,21 @@ func (t *Transport) Open(_ context.Context, user string) (string, error) {
 }
 
 // markup turns the layer's buttons (or its phone request) into Telegram's
-// reply_markup.
-func markup(m chat.Message) models.ReplyMarkup {
+// reply_markup. A button with a page opens it as the Mini App at miniApp.
+func markup(m chat.Message, miniApp string) models.ReplyMarkup {
 	switch {
 	case len(m.Buttons) > 0:
 		kb := &models.InlineKeyboardMarkup{}
 		for _, row := range m.Buttons {
 			var r []models.InlineKeyboardButton
 			for _, b := range row {
+				if b.WebApp != "" {
+					if miniApp != "" {
+						r = append(r, models.InlineKeyboardButton{Text: b.Label,
+							WebApp: &models.WebAppInfo{URL: miniApp + "?next=" + url.QueryEscape(b.WebApp)}})
+					}
+					continue
+				}
 				r = append(r, models.InlineKeyboardButton{Text: b.Label, CallbackData: b.Action})
 			}
 			kb.InlineKeyboard = append(kb.InlineKeyboard, r)
@@ -65,7 +73,7 @@ func (t *Transport) Send(ctx context.Context, conv string, m chat.Message) (stri
 		return "", err
 	}
 	sent, err := t.bot.SendMessage(ctx, &bot.SendMessageParams{ChatID: chat, Text: HTML(m.Text), ParseMode: models.ParseModeHTML,
-		ReplyMarkup: markup(m)})
+		ReplyMarkup: markup(m, t.miniApp())})
 	if err := t.sendErr(err); err != nil {
 		return "", err
 	}
@@ -88,7 +96,7 @@ func (t *Transport) Edit(ctx context.Context, conv, msgID string, m chat.Message
 	}
 	params := &bot.EditMessageTextParams{ChatID: chat, MessageID: id, Text: HTML(m.Text), ParseMode: models.ParseModeHTML}
 	if len(m.Buttons) > 0 {
-		params.ReplyMarkup = markup(m)
+		params.ReplyMarkup = markup(m, t.miniApp())
 	}
 	_, err = t.bot.EditMessageText(ctx, params)
 	return t.sendErr(err)

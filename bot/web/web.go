@@ -92,6 +92,8 @@ type Server struct {
 	LinkKey []byte
 	// LinkTTL bounds a task link's life; default two weeks.
 	LinkTTL time.Duration
+	// MiniApp signs in who a Telegram Mini App vouches for (nil: off).
+	MiniApp MiniApp
 	// Compare serves /doc/{number}/diff; nil turns it off.
 	Compare compare.Comparer
 

@@ -78,6 +78,7 @@ type Main struct {
 	metricsListener net.Listener
 	runners         []func(context.Context) error
 	tgWire          *telegram.Transport
+	tgToken         string // signs the Mini App's initData
 	slWire          *slack.Transport
 	b24Wire         *bitrix24.Transport
 	// b24Registry mirrors documents into the portal's list (nil: off).
@@ -203,7 +204,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		return nil, err
 	}
 	if cfg.Telegram != nil {
-		tg, err := m.telegram(ctx, cfg.Telegram)
+		tg, err := m.telegram(ctx, cfg.Telegram, publicURL)
 		if err != nil {
 			return fail(err)
 		}
@@ -602,7 +603,7 @@ func (m *Main) Close() error {
 
 // telegram connects the Telegram transport when its token is in the
 // environment; without one the channel is off and the service runs on.
-func (m *Main) telegram(ctx context.Context, tc *config.Telegram) (*telegram.Transport, error) {
+func (m *Main) telegram(ctx context.Context, tc *config.Telegram, publicURL string) (*telegram.Transport, error) {
 	token, err := config.Secret(tc.TokenEnv)
 	if err != nil {
 		return nil, err
@@ -619,11 +620,12 @@ func (m *Main) telegram(ctx context.Context, tc *config.Telegram) (*telegram.Tra
 		return nil, fmt.Errorf("telegram webhook mode needs a secret in %s", tc.WebhookSecretEnv)
 	}
 	ch, err := telegram.New(ctx, telegram.Config{Token: token, APIURL: tc.APIURL, Mode: tc.Mode, WebhookURL: tc.WebhookURL,
-		WebhookSecret: secret}, m.DB, m.Engine.Directory().Language, m.Log)
+		WebhookSecret: secret, MiniAppURL: strings.TrimRight(publicURL, "/") + "/tg/app"}, m.DB, m.Engine.Directory().Language, m.Log)
 	if err != nil {
 		return nil, err
 	}
 	ch.Health = m.supervise(telegram.Name, tc.TokenEnv, ch.Connect, ch.Probe, token, secret)
+	m.tgToken = token
 	m.Log.Info("telegram channel on; connecting in the background", "mode", tc.Mode)
 	return ch, nil
 }
@@ -832,6 +834,9 @@ func (m *Main) initWeb(ctx context.Context, publicURL string, demo bool) error {
 	ttl, _ := time.ParseDuration(m.Config.HTTP.TaskLinkTTL) // validated with the configuration
 	m.Web = &web.Server{Engine: m.Engine, Store: m.DB, Files: m.Files, Reports: reportsFunc(m.reports), Clock: m.Clock, Log: log, Compare: m.Compare,
 		PublicURL: publicURL, Demo: demo, LinkKey: m.DB.DerivedKey("task-links"), LinkTTL: ttl}
+	if m.tgToken != "" {
+		m.Web.MiniApp = m.miniApp
+	}
 	return m.Web.Init(ctx)
 }
 

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -333,6 +335,23 @@ func TestSlackAppHome(t *testing.T) {
 		return ok && strings.Contains(h.Text, out.Number) && len(h.Buttons) > 0
 	}) {
 		t.Fatalf("home = %+v", home)
+	}
+	// "Open in the browser" signs in once.
+	raw, _ := json.Marshal(home.Raw)
+	login := regexp.MustCompile(`https?://[^|<>"\\]+/login/[A-Za-z0-9_-]+`).FindString(string(raw))
+	if login == "" {
+		t.Fatalf("the Home tab has no sign-in link: %s", raw)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for i, want := range []int{http.StatusSeeOther, http.StatusForbidden} {
+		res, err := noFollow.Get(login)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Fatalf("opening the Home tab's link, time %d: %d, want %d", i+1, res.StatusCode, want)
+		}
 	}
 	var approve slackfake.Button
 	for _, b := range home.Buttons {

@@ -99,6 +99,7 @@ type Server struct {
 	srv   *httptest.Server
 
 	mu          sync.Mutex
+	menuButton  string // the Mini App URL the menu button opens
 	cond        *sync.Cond
 	updates     []json.RawMessage
 	updateIDs   []int64
@@ -592,6 +593,24 @@ func (s *Server) handleLocked(method string, p map[string]string, files map[stri
 	case "setWebhook":
 		s.webhook = p["url"]
 		return true, nil
+	case "setChatMenuButton":
+		// Bot API: menu_button is a MenuButton object; a web_app one
+		// needs text and web_app.url, and the URL must be HTTPS.
+		var mb struct {
+			Type   string `json:"type"`
+			Text   string `json:"text"`
+			WebApp struct {
+				URL string `json:"url"`
+			} `json:"web_app"`
+		}
+		if err := json.Unmarshal([]byte(p["menu_button"]), &mb); err != nil {
+			return nil, &apiError{code: 400, desc: "Bad Request: can't parse menu button JSON object"}
+		}
+		if mb.Type == "web_app" && (mb.Text == "" || !strings.HasPrefix(mb.WebApp.URL, "https://")) {
+			return nil, &apiError{code: 400, desc: "Bad Request: BUTTON_URL_INVALID"}
+		}
+		s.menuButton = mb.WebApp.URL
+		return true, nil
 	case "deleteWebhook":
 		s.webhook = ""
 		return true, nil
@@ -763,6 +782,12 @@ func checkMarkup(raw string) *apiError {
 			if data, ok := b["callback_data"].(string); ok && (len(data) == 0 || len(data) > 64) {
 				return &apiError{code: 400, desc: "Bad Request: BUTTON_DATA_INVALID"}
 			}
+			// A web_app button opens a Mini App: an HTTPS address only.
+			if wa, ok := b["web_app"].(map[string]any); ok {
+				if u, _ := wa["url"].(string); !strings.HasPrefix(u, "https://") {
+					return &apiError{code: 400, desc: "Bad Request: BUTTON_URL_INVALID"}
+				}
+			}
 			if actions != 1 {
 				return &apiError{code: 400, desc: "Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"}
 			}
@@ -805,6 +830,27 @@ func Until(timeout time.Duration, cond func() bool) bool {
 	return true
 }
 
+// WebApps lists the Mini App addresses of a message's inline keyboard.
+func (m Sent) WebApps() []string {
+	var mk struct {
+		InlineKeyboard [][]struct {
+			WebApp *struct {
+				URL string `json:"url"`
+			} `json:"web_app"`
+		} `json:"inline_keyboard"`
+	}
+	json.Unmarshal([]byte(m.Markup), &mk)
+	var out []string
+	for _, row := range mk.InlineKeyboard {
+		for _, b := range row {
+			if b.WebApp != nil {
+				out = append(out, b.WebApp.URL)
+			}
+		}
+	}
+	return out
+}
+
 // Buttons lists the callback_data of a message's inline keyboard.
 func (m Sent) Buttons() []string {
 	var mk struct {
@@ -830,4 +876,11 @@ func (m Sent) Button(prefix string) string {
 		}
 	}
 	return ""
+}
+
+// MenuButton is the URL the bot's menu button opens as a Mini App.
+func (s *Server) MenuButton() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.menuButton
 }
