@@ -1,32 +1,13 @@
 package email
 
 import (
-	"math"
+	contrastpkg "github.com/viza-app/viza/internal/contrast"
 	"os"
 	"regexp"
-	"strconv"
 	"testing"
 )
 
-// luminance is a colour's relative luminance (WCAG 2).
-func luminance(hex string) float64 {
-	var c [3]float64
-	for i := range c {
-		v, _ := strconv.ParseUint(hex[1+2*i:3+2*i], 16, 8)
-		s := float64(v) / 255
-		if s <= 0.03928 {
-			c[i] = s / 12.92
-		} else {
-			c[i] = math.Pow((s+0.055)/1.055, 2.4)
-		}
-	}
-	return 0.2126*c[0] + 0.7152*c[1] + 0.0722*c[2]
-}
-
-func contrast(a, b string) float64 {
-	la, lb := luminance(a), luminance(b)
-	return (math.Max(la, lb) + 0.05) / (math.Min(la, lb) + 0.05)
-}
+func contrast(a, b string) float64 { return contrastpkg.Ratio(a, b) }
 
 // TestMailTextIsReadable: every text colour of the mail template stands
 // at 4.5:1 or more against the mail's background and white (WCAG 2 AA),

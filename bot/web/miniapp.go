@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/internal/contrast"
 )
 
 // ErrNotFromPlatform is a Mini App or placement sign-in whose data the
@@ -82,20 +84,20 @@ const themeCookie = "viza_theme"
 
 var colorRE = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 
-// themeCSS turns Telegram's theme (JSON of colours) into the custom
-// properties the pages read: only colours, only the ones named here.
+// themeCSS keeps of Telegram's theme (JSON of colours) the colours the
+// pages use, for the theme cookie ("bg=17212b&text=f5f5f5…").
 func themeCSS(raw string) string {
 	var theme map[string]string
 	if raw == "" || len(raw) > 4096 || json.Unmarshal([]byte(raw), &theme) != nil {
 		return ""
 	}
-	var b strings.Builder
+	kept := url.Values{}
 	for _, k := range []string{"bg_color", "text_color", "button_color", "button_text_color", "link_color"} {
 		if v := theme[k]; colorRE.MatchString(v) {
-			b.WriteString("--tg-" + strings.ReplaceAll(strings.TrimSuffix(k, "_color"), "_", "-") + ":" + strings.ToLower(v) + ";")
+			kept.Set(strings.ReplaceAll(strings.TrimSuffix(k, "_color"), "_", "-"), strings.ToLower(v[1:]))
 		}
 	}
-	return b.String()
+	return kept.Encode()
 }
 
 // themeStyle serves the theme the Mini App brought (empty elsewhere):
@@ -109,11 +111,18 @@ func (s *Server) themeStyle(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	kept, err := url.ParseQuery(c.Value)
+	if err != nil {
+		return
+	}
+	// Telegram's pairs are not always readable (its dark theme puts white
+	// on a mid blue at 3.7:1): a pair below WCAG AA is left out, and the
+	// page keeps its own colours there.
 	var vars []string
-	for decl := range strings.SplitSeq(c.Value, ";") {
-		name, value, ok := strings.Cut(decl, ":")
-		if ok && strings.HasPrefix(name, "--tg-") && colorRE.MatchString(value) && !strings.ContainsAny(name, "{}<>") {
-			vars = append(vars, name+":"+value)
+	for _, pair := range [][2]string{{"bg", "text"}, {"button", "button-text"}} {
+		fg, bg := "#"+kept.Get(pair[1]), "#"+kept.Get(pair[0])
+		if colorRE.MatchString(fg) && colorRE.MatchString(bg) && contrast.Ratio(fg, bg) >= contrast.AA {
+			vars = append(vars, "--tg-"+pair[0]+":"+bg, "--tg-"+pair[1]+":"+fg)
 		}
 	}
 	if len(vars) == 0 {

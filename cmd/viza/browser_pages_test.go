@@ -13,8 +13,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/viza-app/viza/bot/telegram"
 	"github.com/viza-app/viza/bot/web"
 	"github.com/viza-app/viza/compare/extract/extracttest"
+	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/internal/needs"
 )
@@ -37,7 +39,13 @@ func TestBrowserPagesFitAPhone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _, _ := startDemo(t)
+	// With Telegram on (its API out of reach: the pages do not need it), so
+	// that the pages also open as its Mini App.
+	const tgToken = "123456:browser-test-bot"
+	t.Setenv("VIZA_TEST_TG_TOKEN", tgToken)
+	m, _, _ := startDemoWith(t, func(cfg *config.Config) {
+		cfg.Telegram = &config.Telegram{TokenEnv: "VIZA_TEST_TG_TOKEN", APIURL: "http://127.0.0.1:1", Mode: "polling"}
+	})
 	ctx := context.Background()
 	base := "http://" + m.Listener.Addr().String()
 	shots := os.Getenv(ScreenshotsEnv)
@@ -215,7 +223,23 @@ func TestBrowserPagesFitAPhone(t *testing.T) {
 	do("approve by link", chromedp.Click(chromedp.CSS(`button[value="approve"]`)), chromedp.WaitVisible(chromedp.CSS(`#status`)))
 	check("one-tap-done")
 	open("one-tap-closed", strings.TrimPrefix(link, base))
+
 	if got, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`#why`))); err != nil || got == "" {
 		t.Fatalf("the closed link does not say why: %q, %v", got, err)
 	}
+
+	// Opened as a Telegram Mini App: Telegram puts the signed launch data
+	// and its theme in the address's fragment; the page signs the person
+	// in and shows the inbox in Telegram's colours.
+	initData := telegram.SignInitData(url.Values{"query_id": {"AAE1"}, "auth_date": {strconv.FormatInt(time.Now().Unix(), 10)},
+		"user": {`{"id":111111111,"first_name":"Анна","language_code":"ru"}`}}, tgToken)
+	theme := `{"bg_color":"#17212b","text_color":"#f5f5f5","button_color":"#5288c1","button_text_color":"#ffffff"}`
+	do("mini app", chromedp.EmulateViewport(390, 900),
+		chromedp.Navigate(base+"/tg/app?next=/inbox#tgWebAppData="+url.QueryEscape(initData)+"&tgWebAppThemeParams="+url.QueryEscape(theme)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/dashboard"]`)))
+	if got, err := chromedp.Run(bctx, chromedp.Evaluate[string](`location.pathname + " " + getComputedStyle(document.body).backgroundColor`)); err != nil ||
+		got != "/inbox rgb(23, 33, 43)" {
+		t.Errorf("the Mini App shows %q (%v), want the inbox on Telegram's background", got, err)
+	}
+	check("miniapp-inbox")
 }

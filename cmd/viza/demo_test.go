@@ -83,9 +83,18 @@ func TestDemoCompletesAnApprovalOverHTTP(t *testing.T) {
 // port, seeded as on a first start; it stops when the test ends.
 func startDemo(t *testing.T) (*Main, *config.Config, *bytes.Buffer) {
 	t.Helper()
+	return startDemoWith(t, nil)
+}
+
+// startDemoWith is startDemo with the configuration changed by edit first.
+func startDemoWith(t *testing.T, edit func(*config.Config)) (*Main, *config.Config, *bytes.Buffer) {
+	t.Helper()
 	cfg, err := config.Demo()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(cfg)
 	}
 	cfg.DataDir = filepath.Join(t.TempDir(), "demo-data")
 	cfg.HTTP.Listen = "127.0.0.1:0"
