@@ -32,6 +32,7 @@ type Client struct {
 	http    *secret.Client
 	bucket  *rate.Limiter
 	oauth   *OAuth // nil for an inbound webhook
+	user    string // a user's access token, for a client made with UserToken
 	log     *slog.Logger
 	secrets []string
 	// MaxWait bounds how long one call keeps waiting out the portal's
@@ -102,6 +103,10 @@ type ClientConfig struct {
 	// (https://portal/rest/); OAuth holds its tokens.
 	RESTURL string
 	OAuth   *OAuth
+	// UserToken, instead of OAuth, is one user's access token (a
+	// placement's AUTH_ID) to call the portal as that user: never
+	// refreshed, and kept out of errors like every secret.
+	UserToken string
 	// Rate and Burst are the portal's leaky bucket (default 2 and 50).
 	Rate    float64
 	Burst   int
@@ -142,6 +147,10 @@ func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
 		MaxWait: time.Minute}
 	if cfg.OAuth != nil {
 		secrets = append(secrets, cfg.OAuth.ClientSecret)
+	}
+	if cfg.UserToken != "" {
+		c.user = cfg.UserToken
+		secrets = append(secrets, cfg.UserToken)
 	}
 	c.secrets = secrets
 	c.http = &secret.Client{HTTP: &http.Client{Timeout: 60 * time.Second}, Secrets: secrets}
@@ -250,10 +259,13 @@ func (c *Client) Call(ctx context.Context, method string, params any, out any) e
 func (c *Client) post(ctx context.Context, method string, body []byte) (json.RawMessage, string, error) {
 	endpoint := c.base + method
 	var token string
-	if c.oauth != nil {
-		var err error
-		if token, err = c.oauth.Token(ctx); err != nil {
-			return nil, "", err
+	if c.oauth != nil || c.user != "" {
+		token = c.user
+		if c.oauth != nil {
+			var err error
+			if token, err = c.oauth.Token(ctx); err != nil {
+				return nil, "", err
+			}
 		}
 		// The token goes as the body's auth parameter, not in the URL, so
 		// that no error that names the URL can carry it.

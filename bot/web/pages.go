@@ -56,6 +56,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /settings", s.withSession(s.settings))
 	mux.HandleFunc("POST /settings", s.withSession(s.settings))
 	mux.HandleFunc("GET /tg/app", s.miniAppPage)
+	mux.HandleFunc("POST /bitrix24/app", s.placementPage)
 	mux.HandleFunc("POST /tg/session", s.miniAppSession)
 	mux.HandleFunc("GET /static/tma.js", s.miniAppScript)
 	mux.HandleFunc("GET /theme.css", s.themeStyle)
@@ -232,8 +233,10 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, pg page)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'")
+	if len(s.FrameAncestors) == 0 {
+		w.Header().Set("X-Frame-Options", "DENY") // for browsers that predate frame-ancestors
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; "+s.frameAncestors())
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

@@ -94,6 +94,11 @@ type Server struct {
 	LinkTTL time.Duration
 	// MiniApp signs in who a Telegram Mini App vouches for (nil: off).
 	MiniApp MiniApp
+	// Placement signs in who a Bitrix24 portal vouches for on the page it
+	// opens inside itself (nil: off); FrameAncestors are the origins that
+	// may show the pages in a frame (the portal's).
+	Placement      Placement
+	FrameAncestors []string
 	// Compare serves /doc/{number}/diff; nil turns it off.
 	Compare compare.Comparer
 
@@ -309,13 +314,22 @@ type session struct {
 }
 
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, p flows.PersonID) error {
+	return s.startSessionWith(w, r, p, nil)
+}
+
+// startSessionWith is startSession with the cookie adjusted by edit.
+func (s *Server) startSessionWith(w http.ResponseWriter, r *http.Request, p flows.PersonID, edit func(*http.Cookie)) error {
 	token, hash := newToken()
 	b, _ := json.Marshal(session{Person: p, Expires: s.Clock.Now().Add(SessionTTL)})
 	if err := s.Store.StatePut(r.Context(), Name, "session:"+hash, string(b)); err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: strings.HasPrefix(s.PublicURL, "https://"), Expires: s.Clock.Now().Add(SessionTTL)})
+	c := &http.Cookie{Name: cookieName, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: strings.HasPrefix(s.PublicURL, "https://"), Expires: s.Clock.Now().Add(SessionTTL)}
+	if edit != nil {
+		edit(c)
+	}
+	http.SetCookie(w, c)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -79,8 +80,13 @@ type Main struct {
 	runners         []func(context.Context) error
 	tgWire          *telegram.Transport
 	tgToken         string // signs the Mini App's initData
-	slWire          *slack.Transport
-	b24Wire         *bitrix24.Transport
+	// b24App is a Bitrix24 local application's client and b24API its
+	// portal's REST address (nil, "" for an inbound webhook): its pages
+	// open inside the portal.
+	b24App  *bitrix24.Client
+	b24API  string
+	slWire  *slack.Transport
+	b24Wire *bitrix24.Transport
 	// b24Registry mirrors documents into the portal's list (nil: off).
 	b24Registry *bitrix24.Registry
 	// b24Install takes a local application's installation (nil unless
@@ -726,6 +732,13 @@ func (m *Main) bitrix24(ctx context.Context, bc *config.Bitrix24, eventsURL stri
 	if oauth := client.OAuth(); oauth != nil {
 		comp := tr.Health
 		m.b24Install = bitrix24.InstallHandler(oauth, bc.APIURL, m.DB, m.Log.With("channel", bitrix24.Name), comp.Retry)
+		m.b24App, m.b24API = client, bc.APIURL
+		// Viza's pages in the portal's menu and on company cards, bound
+		// once the application is installed and the portal answers.
+		m.runners = append(m.runners, func(ctx context.Context) error {
+			comp.Keep(ctx, m.Log, m.bindPlacements)
+			return nil
+		})
 	}
 	m.Log.Info("bitrix24 channel on; connecting in the background", "mode", tr.Mode())
 	if tr.Mode() == "events" && m.Config.HTTP.PublicURL == "" {
@@ -836,6 +849,12 @@ func (m *Main) initWeb(ctx context.Context, publicURL string, demo bool) error {
 		PublicURL: publicURL, Demo: demo, LinkKey: m.DB.DerivedKey("task-links"), LinkTTL: ttl}
 	if m.tgToken != "" {
 		m.Web.MiniApp = m.miniApp
+	}
+	if m.b24App != nil {
+		m.Web.Placement = m.placement
+		if u, err := url.Parse(m.b24API); err == nil && u.Host != "" {
+			m.Web.FrameAncestors = []string{u.Scheme + "://" + u.Host}
+		}
 	}
 	return m.Web.Init(ctx)
 }

@@ -118,8 +118,10 @@ type Server struct {
 	access     map[string]time.Time // OAuth access token → expiry
 	refresh    string
 	refreshes  int
-	tokenCalls []string        // the method of each call to the OAuth server
-	admin      map[string]bool // access token → its user administers the portal
+	tokenCalls []string         // the method of each call to the OAuth server
+	admin      map[string]bool  // access token → its user administers the portal
+	tokenUser  map[string]int64 // access token → the portal user it is for (a placement's AUTH_ID)
+	placements []map[string]any // placement.bind's registrations, as placement.get lists them
 	// installerAdmin: the user who installed the application (and whose
 	// refreshed tokens these are) administers the portal.
 	installerAdmin bool
@@ -139,7 +141,7 @@ type Server struct {
 // when v2.
 func New(v2 bool, users ...User) *Server {
 	s := &Server{V2: v2, secret: "whk" + random(8), users: map[int64]*User{}, handlers: map[string]string{}, commands: map[string]int64{},
-		cmdURLs: map[string]string{}, nextID: 1000, files: map[int64]*File{}, downloads: map[string]int64{}, access: map[string]time.Time{}, admin: map[string]bool{},
+		cmdURLs: map[string]string{}, nextID: 1000, files: map[int64]*File{}, downloads: map[string]int64{}, access: map[string]time.Time{}, admin: map[string]bool{}, tokenUser: map[string]int64{},
 		rate: 2, burst: 50, failNext: map[string][]int{}, lists: map[string]map[string]any{}, ClientID: "local.66a1b2c3d4e5f6.12345678",
 		ClientSecret: "cs" + random(12), ApplicationToken: "831c76b092f9f135d9b6b36c3a720757", leakedAt: time.Now()}
 	for _, u := range users {
@@ -213,6 +215,31 @@ func (s *Server) InstallAs(ttl time.Duration, admin bool) (access, refresh strin
 	s.installerAdmin = admin
 	return access, s.refresh
 }
+
+// UserToken is the AUTH_ID the portal posts to a placement's page when
+// user opens it: an access token for that user, not an administrator's.
+func (s *Server) UserToken(user int64, ttl time.Duration) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	token := "usr" + random(12)
+	s.access[token] = time.Now().Add(ttl)
+	s.tokenUser[token] = user
+	return token
+}
+
+// Placements lists placement.bind's registrations: placement and handler.
+func (s *Server) Placements() [][2]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out [][2]string
+	for _, p := range s.placements {
+		out = append(out, [2]string{str(p["placement"]), str(p["handler"])})
+	}
+	return out
+}
+
+// MemberID is the portal's member_id, as it posts it.
+const MemberID = "bac1cd5c8940947a75e0d71b1a84e348"
 
 // ExpireTokens makes every access token invalid now, as an hour passing
 // does.
@@ -454,7 +481,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	s.admin[access] = s.installerAdmin // the same user's tokens
 	s.refreshes++
 	writeJSON(w, 200, map[string]any{"access_token": access, "refresh_token": s.refresh, "expires_in": 3600, "expires": time.Now().Add(time.Hour).Unix(),
-		"client_endpoint": s.RESTURL, "server_endpoint": s.URL + "/oauth/rest/", "member_id": "bac1cd5c8940947a75e0d71b1a84e348",
+		"client_endpoint": s.RESTURL, "server_endpoint": s.URL + "/oauth/rest/", "member_id": MemberID,
 		"scope": "imbot,im,disk,user,lists,crm", "domain": strings.TrimPrefix(s.URL, "http://"), "status": "L"})
 }
 
@@ -737,6 +764,46 @@ func (s *Server) handleLocked(method string, p map[string]any) (any, string, str
 			return true, "", ""
 		}
 		return s.admin[s.caller], "", ""
+	case "user.current":
+		// api-reference/user/user-current.md: the user the token is for.
+		// An inbound webhook acts as its creator (1).
+		id := int64(1)
+		if s.caller != "" {
+			if u, ok := s.tokenUser[s.caller]; ok {
+				id = u
+			}
+		}
+		u, ok := s.users[id]
+		if !ok {
+			return map[string]any{"ID": strconv.FormatInt(id, 10)}, "", ""
+		}
+		return map[string]any{"ID": strconv.FormatInt(u.ID, 10), "NAME": u.Name, "LAST_NAME": u.LastName, "EMAIL": u.Email}, "", ""
+	case "placement.get":
+		// api-reference/widgets/placement-get.md: the application's
+		// registrations; only in an application's context.
+		if s.caller == "" {
+			return nil, "WRONG_AUTH_TYPE", "Current authorization type is denied for this method. Application context required"
+		}
+		out := []map[string]any{}
+		return append(out, s.placements...), "", ""
+	case "placement.bind":
+		// api-reference/widgets/placement-bind.md: PLACEMENT and HANDLER
+		// required; an administrator's application context.
+		if s.caller == "" {
+			return nil, "WRONG_AUTH_TYPE", "Current authorization type is denied for this method. Application context required"
+		}
+		if str(p["PLACEMENT"]) == "" || str(p["HANDLER"]) == "" {
+			return nil, "ERROR_ARGUMENT", "Argument 'PLACEMENT' is null or empty"
+		}
+		s.placements = append(s.placements, map[string]any{"placement": str(p["PLACEMENT"]), "userId": 0, "handler": str(p["HANDLER"]),
+			"options": []any{}, "title": str(p["TITLE"]), "description": "", "langAll": p["LANG_ALL"]})
+		return true, "", ""
+	case "crm.company.get":
+		id := num(p["id"])
+		if id < 1 || int(id) > len(s.companies) {
+			return nil, "NOT_FOUND", "Not found"
+		}
+		return map[string]any{"ID": strconv.FormatInt(id, 10), "TITLE": s.companies[id-1]}, "", ""
 	case "server.time":
 		// api-reference/common/system/server-time.md: ISO 8601 in the
 		// server's zone.
@@ -1050,7 +1117,7 @@ func (s *Server) emit(u *User, v1 string, v1data map[string]any, v2 string, v2da
 	ev := map[string]any{"event": v1, "event_handler_id": "403", "data": v1data, "ts": strconv.FormatInt(time.Now().UnixNano(), 10),
 		"auth": map[string]any{"access_token": "acc" + random(6), "expires": "1771932585", "expires_in": "3600", "scope": "imbot",
 			"domain": strings.TrimPrefix(s.URL, "http://"), "server_endpoint": "https://oauth.bitrix.info/rest/", "status": "L",
-			"client_endpoint": s.RESTURL, "member_id": "bac1cd5c8940947a75e0d71b1a84e348", "user_id": strconv.FormatInt(u.ID, 10),
+			"client_endpoint": s.RESTURL, "member_id": MemberID, "user_id": strconv.FormatInt(u.ID, 10),
 			"application_token": token}}
 	s.mu.Unlock()
 	return Posted{Status: s.post(target, ev), Event: ev, URL: target}
@@ -1062,7 +1129,7 @@ func (s *Server) PostInstall(target, access, refresh, appToken string) int {
 	return s.post(target, map[string]any{"event": "ONAPPINSTALL", "data": map[string]any{"VERSION": "1", "LANGUAGE_ID": "ru"},
 		"ts": strconv.FormatInt(time.Now().Unix(), 10), "auth": map[string]any{"access_token": access, "refresh_token": refresh,
 			"expires_in": "3600", "scope": "imbot,im,disk,user,lists,crm", "domain": strings.TrimPrefix(s.URL, "http://"),
-			"member_id": "bac1cd5c8940947a75e0d71b1a84e348", "application_token": appToken, "client_endpoint": s.RESTURL}})
+			"member_id": MemberID, "application_token": appToken, "client_endpoint": s.RESTURL}})
 }
 
 // Repost sends a classic event again exactly as before.
