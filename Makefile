@@ -38,9 +38,9 @@ test:
 	$(GO) test -race -count=1 ./...
 	VIZA_WRITER_RUN_TWICE=1 $(GO) test -count=1 ./flows/... ./bot/... ./cmd/viza/...
 	@if $(GO) run ./internal/pgready; then \
-		echo "VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 ./storage/... ./flows/... && … ./bot/... ./messages/... ./cmd/viza/..."; \
+		echo "VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 ./storage/... ./flows/... && … ./compare/... ./bot/... ./messages/... ./cmd/viza/..."; \
 		VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 ./storage/... ./flows/... && \
-		VIZA_TEST_BACKEND=postgres $(GO) test -count=1 ./bot/... ./messages/... ./cmd/viza/...; \
+		VIZA_TEST_BACKEND=postgres $(GO) test -count=1 ./compare/... ./bot/... ./messages/... ./cmd/viza/...; \
 	elif [ -n "$$VIZA_TEST_ALL" ]; then echo "PostgreSQL is required here (VIZA_TEST_ALL=1)"; exit 1; \
 	else echo "$(PG_NOTE)"; fi
 	@$(MISSING_NOTE)
