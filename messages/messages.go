@@ -15,15 +15,18 @@ import (
 // Button actions. A channel encodes (action, ref) into its own payload; it
 // never encodes who is acting.
 const (
-	ActApprove       = "approve"
-	ActReject        = "reject"
-	ActComment       = "comment"
-	ActNewVersion    = "new_version"
-	ActHistory       = "history"
-	ActRead          = "read"
-	ActDone          = "done"
-	ActUploadVersion = "upload_version"
-	ActWithdraw      = "withdraw"
+	ActApprove = "approve"
+	// ActApproveComment approves with a comment in one step: the comment
+	// is asked, and the approval made with it.
+	ActApproveComment = "approve_comment"
+	ActReject         = "reject"
+	ActComment        = "comment"
+	ActNewVersion     = "new_version"
+	ActHistory        = "history"
+	ActRead           = "read"
+	ActDone           = "done"
+	ActUploadVersion  = "upload_version"
+	ActWithdraw       = "withdraw"
 )
 
 // Button is one inline action. Ref is a task id or, for document actions
@@ -186,7 +189,8 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 		default:
 			m.Buttons = [][]Button{
 				{button("approve", ActApprove, n.TaskID), button("reject", ActReject, n.TaskID)},
-				{button("comment", ActComment, n.TaskID), button("new_version", ActNewVersion, n.TaskID)},
+				{button("approve_comment", ActApproveComment, n.TaskID), button("comment", ActComment, n.TaskID)},
+				{button("new_version", ActNewVersion, n.TaskID)},
 			}
 		}
 		m.Buttons = append(m.Buttons, []Button{button("history", ActHistory, n.DocID)})

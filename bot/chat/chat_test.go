@@ -112,8 +112,8 @@ func TestButtonsArePagedAndActionsShortened(t *testing.T) {
 			}
 		}
 	}
-	// petrov reads English: Approve, Reject, Comment, New version, History.
-	if strings.Join(seen, ",") != "Approve,Reject,Comment,New version,History" {
+	// petrov reads English: every button of the card, page by page.
+	if strings.Join(seen, ",") != "Approve,Reject,Approve with comment,Comment,New version,History" {
 		t.Fatalf("the pages showed %v", seen)
 	}
 	// A shortened action still decides the task.

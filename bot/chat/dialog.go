@@ -318,24 +318,25 @@ func (m *Messenger) onAnswer(ctx context.Context, ev *Event, p *flows.Person, la
 	}
 	var err error
 	switch pr.Action {
-	case "reject", "comment":
+	case "reject", "comment", "approve":
 		if text == "" || ev.File != nil {
 			m.askAgainForText(ctx, p.ID, conv, lang, key, pr)
 			return true
 		}
-		action := flows.ActionReject
-		if pr.Action == "comment" {
-			action = flows.ActionComment
-		}
+		action := map[string]string{"reject": flows.ActionReject, "comment": flows.ActionComment, "approve": flows.ActionApprove}[pr.Action]
+		closes := action != flows.ActionComment
 		var ref taskRef
-		if action == flows.ActionReject {
+		if closes {
 			defer m.lockTask(pr.TaskID)()
 			m.recall(ctx, taskKey(pr.TaskID), &ref)
 		}
 		_, err = m.Engine.Decide(ctx, flows.DecideCmd{Key: ev.Key, Actor: p.ID, TaskID: pr.TaskID, Action: action, Comment: text})
-		if err == nil && action == flows.ActionReject && ref.Msg != "" {
+		if err == nil && action == flows.ActionApprove {
+			m.text(ctx, p.ID, conv, m.t(lang, "chat.approved_with_comment", nil))
+		}
+		if err == nil && closes && ref.Msg != "" {
 			// At once; the task's closing notification makes sure.
-			if err := m.showOutcome(ctx, p.ID, ref, m.outcomeLine(p.ID, lang, flows.ActionReject, m.Clock.Now()), nil, ""); err != nil {
+			if err := m.showOutcome(ctx, p.ID, ref, m.outcomeLine(p.ID, lang, action, m.Clock.Now()), nil, ""); err != nil {
 				m.log.Warn("edit task message", "person", p.ID, "err", err)
 			} else {
 				m.markShown(ctx, pr.TaskID)

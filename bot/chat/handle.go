@@ -330,7 +330,7 @@ func (m *Messenger) sendCard(ctx context.Context, p *flows.Person, lang, conv st
 // actionCodes turn the renderer's semantic actions into the short codes
 // the buttons carry ("ap:<task>"): they say what, never who.
 var actionCodes = map[string]string{
-	messages.ActApprove: "ap", messages.ActReject: "rj", messages.ActComment: "cm", messages.ActNewVersion: "nv",
+	messages.ActApprove: "ap", messages.ActApproveComment: "ac", messages.ActReject: "rj", messages.ActComment: "cm", messages.ActNewVersion: "nv",
 	messages.ActHistory: "hi", messages.ActRead: "rd", messages.ActDone: "dn", messages.ActUploadVersion: "uv",
 	messages.ActWithdraw: "wd",
 }

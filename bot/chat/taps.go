@@ -111,16 +111,16 @@ func (m *Messenger) onTap(ctx context.Context, ev *Event) {
 		} else {
 			m.markDecided(ctx, p, lang, id, action)
 		}
-	case "rj", "cm", "nv":
+	case "rj", "cm", "nv", "ac":
 		d, err := m.checkTask(ctx, p.ID, id)
 		if err != nil {
 			fail(err)
 			return
 		}
-		action := map[string]string{"rj": "reject", "cm": "comment", "nv": "version"}[code]
+		action := map[string]string{"rj": "reject", "cm": "comment", "nv": "version", "ac": "approve"}[code]
 		m.answer(ctx, tap, m.s(lang, "chat.answer."+m.askMode(tap, action == "version"), nil))
 		m.ask(ctx, p.ID, conv, lang, tap, prompt{Action: action, TaskID: id, DocID: d.ID, Number: d.Number},
-			map[string]string{"rj": "chat.ask_reject_reason", "cm": "chat.ask_comment", "nv": "chat.ask_version"}[code])
+			map[string]string{"rj": "chat.ask_reject_reason", "cm": "chat.ask_comment", "nv": "chat.ask_version", "ac": "chat.ask_approve_comment"}[code])
 	case "nd":
 		n, err := m.Engine.RemindNow(ctx, ev.Key, p.ID, id)
 		if err != nil {

@@ -191,7 +191,7 @@ type link struct {
 
 // anchors are the parts of a task's page a button leads to.
 var anchors = map[string]string{
-	messages.ActApprove: "decide", messages.ActRead: "decide", messages.ActDone: "decide", messages.ActComment: "decide",
+	messages.ActApprove: "decide", messages.ActApproveComment: "decide", messages.ActRead: "decide", messages.ActDone: "decide", messages.ActComment: "decide",
 	messages.ActReject: "reject", messages.ActNewVersion: "version",
 }
 

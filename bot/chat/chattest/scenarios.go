@@ -16,6 +16,7 @@ import (
 var Scenarios = []Scenario{
 	{"start a document", startDocument},
 	{"approve", approve},
+	{"approve with a comment in one step", approveWithComment},
 	{"reject with a reason", rejectWithReason},
 	{"new version in answer to the rejection", newVersionByReply},
 	{"what changed in the new version", whatChanged},
@@ -119,6 +120,36 @@ func approve(t *testing.T, s *Session) {
 	s.Find(env.User(Ivanova), Say("ru", "decision.approve", nil))
 	if n := decisions(env.Document(d.Number), flows.ActionApprove, Petrov); n != 1 {
 		t.Fatalf("%d approvals by petrov", n)
+	}
+}
+
+// approveWithComment: one button, one answer — the approval carries the
+// comment, the card shows the outcome, and the initiator reads both.
+func approveWithComment(t *testing.T, s *Session) {
+	env := s.Env()
+	d := s.Start("Поставка ламп с замечанием")
+	p := env.User(Petrov)
+	comment := "Согласовано; в п. 3 уточните срок <b>поставки</b>"
+	_, answer := s.TapOn(p, d.Number, "ac:")
+	switch answer {
+	case "", sayTo(Petrov, "chat.answer.reply", nil), sayTo(Petrov, "chat.answer.next", nil), sayTo(Petrov, "chat.answer.form", nil):
+	default:
+		t.Fatalf("the tap answered %q", answer)
+	}
+	env.Answer(p, s.question(p, d.Number), comment)
+	s.Find(p, Say("en", "chat.outcome.approve", nil))
+	after := env.Document(d.Number)
+	var got []flows.Decision
+	for _, dc := range after.Decisions {
+		if dc.Actor == Petrov {
+			got = append(got, dc)
+		}
+	}
+	if len(got) != 1 || got[0].Kind != flows.ActionApprove || got[0].Comment != comment {
+		t.Fatalf("petrov's decisions: %+v", got)
+	}
+	if msg := s.Find(env.User(Ivanova), Say("ru", "decision.approve", nil)); !strings.Contains(msg.Text, comment) {
+		t.Fatalf("the initiator does not read the comment:\n%s", msg.Text)
 	}
 }
 
