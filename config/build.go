@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -50,7 +51,8 @@ func (c *Config) Directory() (*flows.Directory, error) {
 	}
 	var types []*flows.DocType
 	for _, t := range c.DocumentTypes {
-		ft := &flows.DocType{ID: t.ID, Name: t.Name, NumberPattern: t.Number, Rework: t.Rework, AdHoc: t.Route.AdHoc}
+		ft := &flows.DocType{ID: t.ID, Name: t.Name, NumberPattern: t.Number, Rework: t.Rework, AdHoc: t.Route.AdHoc,
+			NoBulk: t.Bulk != nil && !*t.Bulk, BulkMaxMinor: int64(math.Round(t.BulkMaxAmount * 100))}
 		steps := t.Reminders
 		if steps == nil {
 			steps = c.Reminders

@@ -89,8 +89,12 @@ type DocumentType struct {
 	Rework    string         `yaml:"rework"`
 	Route     Route          `yaml:"route"`
 	Reminders []ReminderStep `yaml:"reminders"`
-	Line      int            `yaml:"-"`
-	Lines     map[string]int `yaml:"-"`
+	// Bulk false keeps the type's tasks out of approval in bulk;
+	// BulkMaxAmount lets in bulk only documents up to that amount.
+	Bulk          *bool          `yaml:"bulk"`
+	BulkMaxAmount float64        `yaml:"bulk_max_amount"`
+	Line          int            `yaml:"-"`
+	Lines         map[string]int `yaml:"-"`
 }
 
 // Stage is one stage of a route.

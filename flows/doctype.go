@@ -34,6 +34,10 @@ type DocType struct {
 	AdHoc         bool // route: initiator_choice
 	Route         []StageTemplate
 	Reminders     []ReminderRule // nil: DefaultLadder
+	// NoBulk keeps the type's tasks out of approval in bulk; BulkMaxMinor
+	// (hundredths, 0: no cap) lets in only documents up to that amount.
+	NoBulk       bool
+	BulkMaxMinor int64
 }
 
 // StageTemplate is one stage of a type's route before it is resolved for a

@@ -150,6 +150,8 @@ type Decision struct {
 	At      time.Time `json:"at,omitzero"`
 	Comment string    `json:"comment,omitzero"`
 	Version int       `json:"version,omitzero"`
+	// Bulk marks an approval made with others in one action.
+	Bulk bool `json:"bulk,omitzero"`
 }
 
 // Remark is a comment that may block approval.

@@ -98,6 +98,9 @@ type DecideCmd struct {
 	Action  string // approve | reject | comment | acknowledge | done
 	Comment string
 	Scan    *Upload // optional, with done on a sign task
+	// Bulk is an approval made with others in one action (see
+	// BulkApprove): it is held to the rules of approval in bulk.
+	Bulk bool
 }
 
 // Actions on tasks.
@@ -414,10 +417,19 @@ func (o *op) decide(c DecideCmd, scan *Version) (Outcome, error) {
 	if forWhom == "" && c.Actor != t.Assignee {
 		forWhom = t.Assignee
 	}
+	if c.Bulk {
+		if err := o.mayBulk(c, t, forWhom); err != nil {
+			return Outcome{}, err
+		}
+	}
 	record := func(kind string) {
 		d.Decisions = append(d.Decisions, Decision{TaskID: t.ID, Round: t.Round, Stage: t.Stage, Kind: kind,
-			Actor: c.Actor, For: forWhom, At: o.now, Comment: c.Comment, Version: d.CurrentVersion()})
-		o.audit(kind, c.Actor, forWhom, t.ID, c.Comment)
+			Actor: c.Actor, For: forWhom, At: o.now, Comment: c.Comment, Version: d.CurrentVersion(), Bulk: c.Bulk})
+		detail := c.Comment
+		if c.Bulk {
+			detail = "bulk"
+		}
+		o.audit(kind, c.Actor, forWhom, t.ID, detail)
 	}
 	tellInitiator := func(kind string) {
 		if c.Actor != d.Initiator {

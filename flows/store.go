@@ -50,6 +50,9 @@ type Tx interface {
 	MarkReminder(id int64, at time.Time) error
 	LastManualReminder(taskID int64) (time.Time, error)
 	PutAbsence(a Absence, by PersonID, at time.Time) error
+	// RequestDelivered tells whether the request of a task (its
+	// task_assigned notification) reached its holder on some channel.
+	RequestDelivered(docID, taskID int64) (bool, error)
 }
 
 // Store persists documents. Write runs fn in a write transaction together

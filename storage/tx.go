@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -451,4 +452,34 @@ func (db *DB) DocumentOfTask(ctx context.Context, taskID int64) (*flows.Document
 		return nil, flows.Errorf(flows.KindNotFound, "task_not_found", "task %d", taskID)
 	}
 	return d, err
+}
+
+// RequestDelivered implements flows.Tx: a task's request reached its
+// holder when one of its task_assigned notifications has a sent delivery.
+// Retention removes only delivered notifications, so a task whose request
+// has none left was delivered long ago.
+func (t *txn) RequestDelivered(docID, taskID int64) (bool, error) {
+	seen, sent := false, false
+	err := t.w.queryRows(`SELECT n.payload, (SELECT COUNT(*) FROM deliveries dl WHERE dl.notification_id = n.id AND dl.state = 'sent')
+		FROM notifications n WHERE n.doc_id = ? AND n.kind = ?`, []any{docID, flows.NoteTaskAssigned}, func(v []driver.Value) error {
+		var n struct {
+			TaskID int64 `json:"task_id"`
+		}
+		raw, _ := v[0].(string)
+		if b, ok := v[0].([]byte); ok {
+			raw = string(b)
+		}
+		if json.Unmarshal([]byte(raw), &n) != nil || n.TaskID != taskID {
+			return nil
+		}
+		seen = true
+		if c, ok := v[1].(int64); ok && c > 0 {
+			sent = true
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("deliveries of task %d: %w", taskID, err)
+	}
+	return sent || !seen, nil
 }
