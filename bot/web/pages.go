@@ -33,6 +33,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /login/{token}", s.login)
 	mux.HandleFunc("POST /logout", s.logout)
 	mux.HandleFunc("GET /inbox", s.withSession(s.inbox))
+	mux.HandleFunc("POST /inbox/approve", s.withSession(s.bulkApprove))
 	mux.HandleFunc("POST /start", s.fewUploads(s.withSession(s.start)))
 	mux.HandleFunc("GET /task/{id}", s.withSession(s.sessionTask(s.taskPage)))
 	mux.HandleFunc("POST /task/{id}/act", s.fewUploads(s.withSession(s.sessionTask(s.act))))
@@ -649,6 +650,7 @@ type inboxView struct {
 	// neighbours' addresses ("" at the ends).
 	Page, Pages, Total int
 	Prev, Next         string
+	Bulkable           int // tasks on the page that may be approved in bulk
 	Docs               []*flows.Document
 	Types              []*flows.DocType
 	Peers              []*flows.Person
@@ -662,6 +664,7 @@ type inboxTask struct {
 	Asked   string // approve, acknowledge or sign, in words
 	Amount  string
 	Type    string
+	Bulk    bool // an approval, which may be ticked for approval in bulk
 }
 
 // inboxDocs is how many of their own documents a person's inbox lists.
@@ -712,6 +715,10 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request, p *flows.Person, 
 			Type: messages.Localized(d.TypeName, lang)}
 		if t, ok := d.Task(ot.ID); ok {
 			it.Asked = messages.Say(lang, "web.ask."+t.Kind, nil).String()
+			if dt, known := s.Engine.Directory().Type(d.TypeID); t.Kind == flows.KindApprove && (!known || !dt.NoBulk) {
+				it.Bulk = true
+				v.Bulkable++
+			}
 		}
 		if d.HasAmount {
 			it.Amount = messages.Amount(d.AmountMinor, d.Currency, lang)
