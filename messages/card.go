@@ -243,5 +243,9 @@ func DecisionOn(l *locales.Localizer, d *flows.Document, dc flows.Decision) stri
 	if dc.TaskID != 0 && dc.Stage < len(d.Stages) {
 		kind = d.Stages[dc.Stage].Kind
 	}
-	return Decision(l, dc.Kind, kind)
+	s := Decision(l, dc.Kind, kind)
+	if dc.Bulk {
+		s += " " + l.T("decision.bulk", nil)
+	}
+	return s
 }

@@ -277,3 +277,26 @@ func TestSheetSaysWhatChanged(t *testing.T) {
 		}
 	}
 }
+
+// TestSheetSaysApprovedInBulk: an approval made with others in one action
+// says so on the sheet.
+func TestSheetSaysApprovedInBulk(t *testing.T) {
+	f := approvedContract(t)
+	doc := *f.doc
+	doc.Decisions = append([]flows.Decision(nil), f.doc.Decisions...)
+	marked := -1
+	for i, dc := range doc.Decisions {
+		if dc.Kind == flows.ActionApprove && dc.TaskID != 0 {
+			doc.Decisions[i].Bulk, marked = true, i
+			break
+		}
+	}
+	if marked < 0 {
+		t.Fatal("the fixture has no approval")
+	}
+	f.doc = &doc
+	text := strings.Join(strings.Fields(pdftotext(t, render(t, f, "ru"))), " ")
+	if strings.Count(text, "(вместе с другими)") != 1 {
+		t.Fatalf("the sheet does not mark the one approval in bulk:\n%s", text)
+	}
+}
