@@ -66,3 +66,45 @@ func TestSlowComparisonNeverHoldsTheCard(t *testing.T) {
 		t.Errorf("%d comparisons asked", n)
 	}
 }
+
+// TestBulkOfferIsTheOfferersOnly: the confirmation's payload names the
+// offer; who approves is the person tapping, and only the person it was
+// made for may use it.
+func TestBulkOfferIsTheOfferersOnly(t *testing.T) {
+	m, mem, rig := messenger(t, chat.Caps{Edit: true, ReplyTo: true})
+	ctx := context.Background()
+	for _, title := range []string{"Первый", "Второй"} {
+		start(t, rig, title)
+	}
+	// Through the outbox, as the service delivers: a request counts as
+	// seen once its delivery is recorded.
+	disp := flows.NewDispatcher(rig.DB, rig.Engine.Directory, rig.Clock, slog.New(slog.DiscardHandler), m)
+	for range 2 {
+		if _, err := disp.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.Handle(ctx, chat.Event{Key: "my", Conv: "c-u-petrov", User: "u-petrov", Command: "my"})
+	var offer string
+	for _, msg := range mem.Conv("c-u-petrov") {
+		for _, row := range msg.Buttons {
+			for _, b := range row {
+				if strings.HasPrefix(b.Action, "ba:") {
+					offer = strings.TrimPrefix(b.Action, "ba:")
+				}
+			}
+		}
+	}
+	if offer == "" {
+		t.Fatal("/my offered no approval in bulk")
+	}
+	m.Handle(ctx, chat.Event{Key: "steal", Conv: "c-u-sidorov", User: "u-sidorov", Tap: &chat.Tap{ID: "x", Action: "bc:" + offer}})
+	tasks, _ := rig.DB.OpenTasksOf(ctx, "petrov")
+	if len(tasks) != 2 {
+		t.Fatalf("someone else's tap approved: %d left", len(tasks))
+	}
+	m.Handle(ctx, chat.Event{Key: "mine", Conv: "c-u-petrov", User: "u-petrov", Tap: &chat.Tap{ID: "y", Action: "bc:" + offer}})
+	if tasks, _ := rig.DB.OpenTasksOf(ctx, "petrov"); len(tasks) != 0 {
+		t.Fatalf("the offer's own tap left %d", len(tasks))
+	}
+}

@@ -198,17 +198,23 @@ func (m *Messenger) showMyTasks(ctx context.Context, p *flows.Person, lang, conv
 		return
 	}
 	m.text(ctx, p.ID, conv, m.t(lang, "chat.my_header", map[string]any{"Count": len(tasks)}))
+	var approvals []int64
 	for _, card := range m.openCards(ctx, p, lang, tasks) {
 		if id := m.reply(ctx, p.ID, conv, card.Message); id != "" {
 			m.rememberCard(ctx, card.task, conv, id, card.doc, card.Text)
 		}
+		if card.approval {
+			approvals = append(approvals, card.task)
+		}
 	}
+	m.offerBulk(ctx, p, lang, conv, approvals)
 }
 
 // openCard is the request of one open task, as a message.
 type openCard struct {
 	Message
 	task, doc int64
+	approval  bool // a task of approval, which may go in bulk
 }
 
 // openCards renders the requests of a person's open tasks.
@@ -230,8 +236,9 @@ func (m *Messenger) openCards(ctx context.Context, p *flows.Person, lang string,
 		if err != nil {
 			continue
 		}
+		dt, known := m.Engine.Directory().Type(d.TypeID)
 		out = append(out, openCard{Message: Message{Text: msg.Text, Context: m.renderer().Context(n, lang), Buttons: m.buttons(msg.Buttons)},
-			task: t.ID, doc: d.ID})
+			task: t.ID, doc: d.ID, approval: t.Kind == flows.KindApprove && (!known || !dt.NoBulk)})
 	}
 	return out
 }

@@ -17,6 +17,7 @@ var Scenarios = []Scenario{
 	{"start a document", startDocument},
 	{"approve", approve},
 	{"approve with a comment in one step", approveWithComment},
+	{"approve several together", approveInBulk},
 	{"reject with a reason", rejectWithReason},
 	{"new version in answer to the rejection", newVersionByReply},
 	{"what changed in the new version", whatChanged},
@@ -150,6 +151,37 @@ func approveWithComment(t *testing.T, s *Session) {
 	}
 	if msg := s.Find(env.User(Ivanova), Say("ru", "decision.approve", nil)); !strings.Contains(msg.Text, comment) {
 		t.Fatalf("the initiator does not read the comment:\n%s", msg.Text)
+	}
+}
+
+// approveInBulk: /my offers to approve every approval at once, lists
+// them for confirmation, and approves each as its own decision.
+func approveInBulk(t *testing.T, s *Session) {
+	env := s.Env()
+	a := s.Start("Поставка скрепок")
+	b := s.Start("Поставка кнопок")
+	p := env.User(Petrov)
+	s.Skip(p)
+	env.Command(p, "my", "")
+	offer, _ := s.WithButton(p, Say("en", "chat.bulk.offer", map[string]any{"N": 2}), "ba:")
+	s.Skip(p)
+	env.Tap(p, offer, mustButton(t, offer, "ba:").Action)
+	confirm, _ := s.WithButton(p, a.Number, "bc:")
+	if !strings.Contains(confirm.Text, b.Number) {
+		t.Fatalf("the confirmation does not list both:\n%s", confirm.Text)
+	}
+	env.Tap(p, confirm, mustButton(t, confirm, "bc:").Action)
+	s.Find(p, Say("en", "chat.bulk.done", map[string]any{"N": 2}))
+	for _, d := range []*flows.Document{a, b} {
+		n := 0
+		for _, dc := range env.Document(d.Number).Decisions {
+			if dc.Actor == Petrov && dc.Kind == flows.ActionApprove && dc.Bulk {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%s: %d approvals in bulk by petrov", d.Number, n)
+		}
 	}
 }
 
