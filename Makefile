@@ -35,12 +35,12 @@ MISSING_NOTE = for p in pdftotext:poppler-utils chromium:chromium; do \
 PG_NOTE = NOTE: PostgreSQL does not answer, so the PostgreSQL suite was skipped; start one, or point VIZA_TEST_POSTGRES_URL at one, to run it
 test:
 	@$(MISSING_NOTE)
-	$(GO) test -race -count=1 ./...
-	VIZA_WRITER_RUN_TWICE=1 $(GO) test -count=1 ./flows/... ./bot/... ./cmd/viza/...
+	$(GO) test -race -count=1 -timeout 30m ./...
+	VIZA_WRITER_RUN_TWICE=1 $(GO) test -count=1 -timeout 30m ./flows/... ./bot/... ./cmd/viza/...
 	@if $(GO) run ./internal/pgready; then \
 		echo "VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 ./storage/... ./flows/... && … ./compare/... ./bot/... ./messages/... ./cmd/viza/..."; \
-		VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 ./storage/... ./flows/... && \
-		VIZA_TEST_BACKEND=postgres $(GO) test -count=1 ./compare/... ./bot/... ./messages/... ./cmd/viza/...; \
+		VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 -timeout 30m ./storage/... ./flows/... && \
+		VIZA_TEST_BACKEND=postgres $(GO) test -count=1 -timeout 30m ./compare/... ./bot/... ./messages/... ./cmd/viza/...; \
 	elif [ -n "$$VIZA_TEST_ALL" ]; then echo "PostgreSQL is required here (VIZA_TEST_ALL=1)"; exit 1; \
 	else echo "$(PG_NOTE)"; fi
 	@$(MISSING_NOTE)
