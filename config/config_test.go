@@ -433,3 +433,26 @@ func TestDatabaseSection(t *testing.T) {
 		t.Errorf("VIZA_DATABASE_URL alone: %q", got)
 	}
 }
+
+// TestBulkPolicy: bulk: false and bulk_max_amount reach the type.
+func TestBulkPolicy(t *testing.T) {
+	base, err := os.ReadFile("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(base), "  - id: memo\n", "  - id: memo\n    bulk: false\n", 1)
+	src = strings.Replace(src, "  - id: contract\n", "  - id: contract\n    bulk_max_amount: 150000.50\n", 1)
+	cfg, err := Parse("viza.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := cfg.Directory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	memo, _ := dir.Type("memo")
+	contract, _ := dir.Type("contract")
+	if !memo.NoBulk || memo.BulkMaxMinor != 0 || contract.NoBulk || contract.BulkMaxMinor != 15_000_050 {
+		t.Fatalf("memo %v %d, contract %v %d", memo.NoBulk, memo.BulkMaxMinor, contract.NoBulk, contract.BulkMaxMinor)
+	}
+}
