@@ -156,14 +156,23 @@ func (t *txn) NextSequence(name string) (int64, error) {
 
 func (t *txn) SaveDocument(d *flows.Document) error {
 	now := time.Now().UnixNano()
-	var added []string
-	for _, v := range d.Versions[min(t.nvers[d.ID], len(d.Versions)):] { // a new document has none at load
-		if !v.Scan && v.SHA256 != "" {
-			added = append(added, v.SHA256)
+	// A version's text is read only once there is something to compare it
+	// with: most documents never get a second version. When one comes,
+	// every version is queued (the earlier ones too; one already read
+	// keeps its row).
+	var texts []string
+	fresh := false
+	for i, v := range d.Versions {
+		if v.Scan || v.SHA256 == "" {
+			continue
 		}
+		texts = append(texts, v.SHA256)
+		fresh = fresh || i >= t.nvers[d.ID] // a new document has none at load
 	}
-	if err := t.queueTexts(added); err != nil {
-		return err
+	if fresh && len(texts) >= 2 {
+		if err := t.queueTexts(texts); err != nil {
+			return err
+		}
 	}
 	if d.ID == 0 {
 		body, err := t.db.bodies.encode(d)

@@ -18,6 +18,9 @@ import (
 const (
 	pdfChildEnv = "VIZA_PDF_CHILD"
 	pdfCacheEnv = "VIZA_PDF_CACHE"
+	// pdfiumCacheEnv names a folder for PDFium's compiled code instead of
+	// data_dir/cache/pdfium.
+	pdfiumCacheEnv = "VIZA_PDFIUM_CACHE"
 )
 
 // pdfChild runs this process as the PDF child when its environment says
@@ -42,6 +45,9 @@ func (m *Main) newCompare() *compare.Service {
 		m.Log.Warn("PDFs will not be compared: the service cannot find its own binary", "err", err)
 	} else {
 		cache := filepath.Join(m.Config.DataDir, "cache", "pdfium")
+		if shared := os.Getenv(pdfiumCacheEnv); shared != "" {
+			cache = shared // one cache for several instances (and the tests)
+		}
 		ex.PDF = pdftext.Command{Path: exe, Args: []string{"pdf-text"}, Timeout: time.Minute,
 			Env: []string{pdfChildEnv + "=1", pdfCacheEnv + "=" + cache}}.Read
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -19,6 +20,10 @@ import (
 // and the replicas share one audit key, as on PostgreSQL they must.
 func TestMain(m *testing.M) {
 	pdfChild(os.Stdin, os.Stdout, os.Stderr) // the service's PDF reader is this binary too
+	// Every test's service compiles PDFium once between them, not each.
+	if os.Getenv(pdfiumCacheEnv) == "" {
+		os.Setenv(pdfiumCacheEnv, filepath.Join(os.TempDir(), "viza-test-pdfium-cache"))
+	}
 	if !storagetest.Postgres() {
 		os.Exit(m.Run())
 	}
