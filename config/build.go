@@ -73,6 +73,9 @@ func (c *Config) Directory() (*flows.Directory, error) {
 			if st.Kind == "" {
 				st.Kind = flows.KindApprove
 			}
+			if st.Timeout, err = stageTimeout(t.ID, s, st.Kind); err != nil {
+				return nil, err
+			}
 			if s.When != "" {
 				if st.When, err = flows.CompileCondition(s.When); err != nil {
 					return nil, err
@@ -116,4 +119,38 @@ func ladder(steps []ReminderStep) ([]flows.ReminderRule, error) {
 		rules = append(rules, r)
 	}
 	return rules, nil
+}
+
+// stageTimeout reads a stage's decision on timeout. Approval on timeout
+// is for acknowledgements, and for approvals only with a cap on the
+// amount; never for a signature.
+func stageTimeout(typ string, s Stage, kind string) (flows.Timeout, error) {
+	to := flows.Timeout{On: s.OnTimeout}
+	switch s.OnTimeout {
+	case "", flows.OnTimeoutEscalate:
+		return flows.Timeout{}, nil
+	case flows.OnTimeoutSkip:
+	case flows.OnTimeoutApprove:
+		if kind == flows.KindSign {
+			return to, fmt.Errorf("document type %s: a signature stage cannot be approved on timeout", typ)
+		}
+		if kind == flows.KindApprove && s.TimeoutMaxAmount <= 0 {
+			return to, fmt.Errorf("document type %s: on_timeout: approve on an approval stage needs timeout_max_amount", typ)
+		}
+		to.MaxMinor = int64(math.Round(s.TimeoutMaxAmount * 100))
+	default:
+		return to, fmt.Errorf("document type %s: on_timeout is approve, skip or escalate, not %q", typ, s.OnTimeout)
+	}
+	if s.Deadline == "" {
+		return to, fmt.Errorf("document type %s: on_timeout needs the stage's deadline", typ)
+	}
+	after := s.TimeoutAfter
+	if after == "" {
+		after = "1d"
+	}
+	var err error
+	if to.After, err = flows.ParseWorkDuration(after); err != nil {
+		return to, fmt.Errorf("document type %s: timeout_after: %w", typ, err)
+	}
+	return to, nil
 }

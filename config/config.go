@@ -99,15 +99,21 @@ type DocumentType struct {
 
 // Stage is one stage of a route.
 type Stage struct {
-	Stage     Localized      `yaml:"stage"`
-	Approvers []string       `yaml:"approvers"`
-	Mode      string         `yaml:"mode"`
-	Kind      string         `yaml:"kind"`
-	When      string         `yaml:"when"`
-	WhenLabel Localized      `yaml:"when_label"`
-	Deadline  string         `yaml:"deadline"`
-	Line      int            `yaml:"-"`
-	Lines     map[string]int `yaml:"-"`
+	Stage     Localized `yaml:"stage"`
+	Approvers []string  `yaml:"approvers"`
+	Mode      string    `yaml:"mode"`
+	Kind      string    `yaml:"kind"`
+	When      string    `yaml:"when"`
+	WhenLabel Localized `yaml:"when_label"`
+	Deadline  string    `yaml:"deadline"`
+	// OnTimeout is what happens when a task's deadline has passed by
+	// TimeoutAfter: approve, skip or escalate (the default).
+	// TimeoutMaxAmount caps approval on timeout of an approval stage.
+	OnTimeout        string         `yaml:"on_timeout"`
+	TimeoutAfter     string         `yaml:"timeout_after"`
+	TimeoutMaxAmount float64        `yaml:"timeout_max_amount"`
+	Line             int            `yaml:"-"`
+	Lines            map[string]int `yaml:"-"`
 }
 
 // ReminderStep is one step of the reminder ladder.

@@ -52,6 +52,24 @@ type StageTemplate struct {
 	// when it is skipped instead of the expression.
 	WhenLabel map[string]string
 	Deadline  WorkDuration
+	Timeout   Timeout
+}
+
+// What a stage does when a task's deadline has passed and its reminders
+// have run (Timeout.After past the deadline).
+const (
+	OnTimeoutEscalate = "escalate" // nothing more than the reminders' escalation: the default
+	OnTimeoutApprove  = "approve"  // the task is approved (acknowledged) on timeout
+	OnTimeoutSkip     = "skip"     // the task is dropped; the stage needs one approver fewer
+)
+
+// Timeout is a stage's decision on timeout. Approval on timeout is for
+// acknowledgements, and for approvals only up to MaxMinor (hundredths; a
+// document without an amount is not approved on timeout).
+type Timeout struct {
+	On       string       `json:"on,omitzero"`
+	After    WorkDuration `json:"after,omitzero"`
+	MaxMinor int64        `json:"max_minor,omitzero"`
 }
 
 // Mode says how many approvals complete a stage.

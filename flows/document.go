@@ -30,6 +30,7 @@ const (
 // Reasons a task closes without a decision of its own.
 const (
 	CloseNotNeeded  = "not_needed" // an any/quorum stage completed without it
+	CloseTimedOut   = "timed_out"  // dropped on timeout (a stage's on_timeout: skip)
 	CloseSuperseded = "superseded" // the round ended (rejection or new version)
 	CloseWithdrawn  = "withdrawn"  // the initiator withdrew the document
 	CloseReassigned = "reassigned" // handed over to a colleague
@@ -73,6 +74,7 @@ type Stage struct {
 	Mode       Mode              `json:"mode,omitzero"`
 	Approvers  []PersonID        `json:"approvers,omitzero"`
 	Deadline   WorkDuration      `json:"deadline,omitzero"`
+	Timeout    Timeout           `json:"timeout,omitzero"`
 	When       string            `json:"when,omitzero"`
 	WhenLabel  map[string]string `json:"when_label,omitzero"`
 	Skipped    bool              `json:"skipped,omitzero"`
@@ -152,6 +154,9 @@ type Decision struct {
 	Version int       `json:"version,omitzero"`
 	// Bulk marks an approval made with others in one action.
 	Bulk bool `json:"bulk,omitzero"`
+	// Timeout marks a decision nobody made: the stage's on_timeout did,
+	// for the task's holder (For).
+	Timeout bool `json:"timeout,omitzero"`
 }
 
 // Remark is a comment that may block approval.

@@ -327,7 +327,7 @@ func (e *Engine) buildRoute(dir *Directory, dt *DocType, c StartCmd) ([]Stage, e
 		env := WhenEnv{Amount: float64(c.AmountMinor) / 100, Currency: c.Currency, Type: dt.ID,
 			Counterparty: c.Counterparty, Title: c.Title, Initiator: string(c.Actor)}
 		for _, st := range dt.Route {
-			s := Stage{Name: st.Name, Kind: st.Kind, Mode: st.Mode, Deadline: st.Deadline,
+			s := Stage{Name: st.Name, Kind: st.Kind, Mode: st.Mode, Deadline: st.Deadline, Timeout: st.Timeout,
 				Approvers: dir.Resolve(st.Approvers, c.Actor)}
 			if s.Kind == "" {
 				s.Kind = KindApprove
@@ -855,6 +855,9 @@ func (o *op) saveReminders(wasOpen map[int64]bool) error {
 			isOpen[t.ID] = true
 			if !wasOpen[t.ID] {
 				o.reminders = append(o.reminders, schedule(o.cal, o.ladderFor(), t, o.d.ID)...)
+				if r, ok := o.timeoutStep(t); ok {
+					o.reminders = append(o.reminders, r)
+				}
 			}
 		}
 	}

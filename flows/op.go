@@ -183,10 +183,13 @@ func positive(state string) bool {
 // who objected must confirm the fix even in an "any" stage.
 func (o *op) stageSatisfied(round int, s *Stage) bool {
 	owners := o.remarkOwners()
-	n := 0
+	n, dropped := 0, 0
 	for _, t := range o.stageTasks(round, s.Index) {
 		if positive(t.State) {
 			n++
+		}
+		if t.State == TaskClosed && t.CloseReason == CloseTimedOut {
+			dropped++
 		}
 		if t.State == TaskOpen {
 			for _, h := range t.Holders() {
@@ -196,7 +199,7 @@ func (o *op) stageSatisfied(round int, s *Stage) bool {
 			}
 		}
 	}
-	return n >= s.Mode.Needed(len(s.Approvers))
+	return n >= s.Mode.Needed(len(s.Approvers)-dropped)
 }
 
 // openStage creates the stage's tasks: carried approvals first, then open

@@ -13,6 +13,7 @@ const (
 	SendSMS      = "sms"      // an SMS to the assignee, in working hours only
 	SendEmail    = "email"    // an e-mail to the assignee
 	SendEscalate = "escalate" // the assignee's manager and the initiator are told
+	SendTimeout  = "timeout"  // the stage's decision on timeout (see Timeout)
 )
 
 // Notification kinds of the reminder ladder.
@@ -170,6 +171,9 @@ func (e *Engine) fire(ctx context.Context, r Reminder) error {
 		t, ok := o.d.Task(r.TaskID)
 		if !ok || t.State != TaskOpen {
 			return Outcome{}, nil
+		}
+		if r.Send == SendTimeout {
+			return Outcome{}, o.timeout(t)
 		}
 		o.remind(t, r.Send)
 		if !r.Every.IsZero() {

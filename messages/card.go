@@ -173,6 +173,9 @@ func (r Renderer) History(d *flows.Document, lang string) rich.Text {
 		stage, _ := d.StagePosition(dc.Stage)
 		data := map[string]any{"At": r.FormatTime(dc.At), "Round": dc.Round, "Stage": stage, "Name": r.Name(dc.Actor),
 			"For": r.Name(dc.For), "Decision": DecisionOn(l, d, dc), "Comment": dc.Comment, "Version": dc.Version}
+		if dc.Timeout {
+			data["Name"], data["For"] = r.Name(dc.For), ""
+		}
 		lines = append(lines, Rich(l, "history.decision", data))
 	}
 	return rich.Join(lines, "\n")
@@ -244,6 +247,10 @@ func DecisionOn(l *locales.Localizer, d *flows.Document, dc flows.Decision) stri
 		kind = d.Stages[dc.Stage].Kind
 	}
 	s := Decision(l, dc.Kind, kind)
+	if dc.Timeout {
+		// Nobody decided: the stage's rule did, when the deadline passed.
+		return l.T("decision.on_timeout", map[string]any{"Decision": s})
+	}
 	if dc.Bulk {
 		s += " " + l.T("decision.bulk", nil)
 	}

@@ -169,9 +169,15 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 		data["Reason"] = n.Reason
 		if n.Kind == flows.NoteTaskClosed {
 			data["Reason"] = l.T("reason."+n.Reason, nil)
+			if n.Reason == flows.CloseTimedOut && n.Decision != "" {
+				data["Reason"] = l.T("reason.decided_on_timeout", map[string]any{"Decision": data["Decision"]})
+			}
 		}
 	}
 	key := "notify." + n.Kind
+	if n.Kind == flows.NoteDecision && n.Reason == flows.CloseTimedOut {
+		key = "notify.decision_on_timeout" // nobody decided: never as if a person had
+	}
 	if n.Kind == flows.NoteReminderEmail {
 		key = "notify.reminder" // the ladder's e-mail step says what a chat reminder says
 	}

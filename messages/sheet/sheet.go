@@ -260,7 +260,7 @@ func (p *pdf) round(r flows.Round) {
 		}
 		reached[dc.Stage] = true
 		decided[dc.TaskID] = decided[dc.TaskID] || dc.Kind != flows.ActionComment
-		lines = append(lines, line{stage: dc.Stage, at: dc.At, name: stageName(dc.Stage), who: who(dc.Actor, dc.For),
+		lines = append(lines, line{stage: dc.Stage, at: dc.At, name: stageName(dc.Stage), who: whoOf(dc, who),
 			outcome: p.decision(dc), when: rn.FormatTime(dc.At), comment: dc.Comment})
 	}
 	for _, t := range d.Tasks {
@@ -433,4 +433,13 @@ func fitPrefix(p *pdf, word string, width float64) int {
 		cut = next
 	}
 	return cut
+}
+
+// whoOf names who decided: for a decision on timeout nobody did, and the
+// line names the task's holder, the decision saying "on timeout".
+func whoOf(dc flows.Decision, who func(actor, forWhom flows.PersonID) string) string {
+	if dc.Timeout {
+		return who(dc.For, "")
+	}
+	return who(dc.Actor, dc.For)
 }
