@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -86,12 +87,12 @@ func TestSlowReadingNeverHoldsTheCard(t *testing.T) {
 		calls.Store(string(data), true)
 		select {
 		case <-release:
-			return []string{string(data[5:])}, nil
+			return []string{strings.TrimSuffix(string(data[5:]), "%%EOF")}, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
-	d := startTwoVersions(t, rig, []byte("%PDF-цена 100 000 рублей"), []byte("%PDF-цена 120 000 рублей"), "c.pdf")
+	d := startTwoVersions(t, rig, []byte("%PDF-цена 100 000 рублей%%EOF"), []byte("%PDF-цена 120 000 рублей%%EOF"), "c.pdf")
 	s := &compare.Service{Store: rig.DB, Files: rig.Files, Extractor: extract.Extractor{PDF: slowPDF}}
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)

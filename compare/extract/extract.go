@@ -145,6 +145,12 @@ func (e Extractor) Extract(ctx context.Context, data []byte) (Text, error) {
 }
 
 func (e Extractor) pdf(ctx context.Context, data []byte, lim Limits) (Text, error) {
+	// A PDF ends with %%EOF (ISO 32000-1, 7.5.5), give or take some bytes
+	// a tool appended: one that does not is cut short, and is refused
+	// here, without starting PDFium for it.
+	if !bytes.Contains(data[max(0, len(data)-4096):], []byte("%%EOF")) {
+		return Text{Format: "pdf"}, fail(ReasonDamaged, errors.New("no %%EOF: the file is cut short"))
+	}
 	pages, err := e.PDF(ctx, data)
 	if err != nil {
 		return Text{Format: "pdf"}, fmt.Errorf("read the pdf's text: %w", err)

@@ -93,3 +93,17 @@ func TestExtractRefusesWhatWouldHurt(t *testing.T) {
 		}
 	})
 }
+
+// TestPDFCutShortNeverStartsTheReader: a PDF without its %%EOF is refused
+// before PDFium is started for it.
+func TestPDFCutShortNeverStartsTheReader(t *testing.T) {
+	started := false
+	read := func(context.Context, []byte) ([]string, error) { started = true; return []string{"x"}, nil }
+	got, err := extract.Extractor{PDF: read}.Extract(context.Background(), []byte("%PDF-1.4 v2"))
+	if started || got.Status != extract.StatusFailed || got.Reason != extract.ReasonDamaged || err == nil {
+		t.Fatalf("started %v, got %+v, %v", started, got, err)
+	}
+	if got, _ := (extract.Extractor{PDF: read}).Extract(context.Background(), []byte("%PDF-1.4 v2\n%%EOF\n")); !started || got.Status != extract.StatusOK {
+		t.Fatalf("a whole PDF: started %v, %+v", started, got)
+	}
+}

@@ -114,7 +114,7 @@ func TestExtractPDF(t *testing.T) {
 func TestPDFChildIsKilledOnTime(t *testing.T) {
 	read := pdftext.Command{Path: "/bin/sleep", Args: []string{"30"}, Timeout: 200 * time.Millisecond}.Read
 	start := time.Now()
-	got, err := extract.Extractor{PDF: read}.Extract(context.Background(), []byte("%PDF-1.7 loop"))
+	got, err := extract.Extractor{PDF: read}.Extract(context.Background(), []byte("%PDF-1.7 loop\n%%EOF\n"))
 	if got.Status != extract.StatusFailed || got.Reason != extract.ReasonTimeout || err == nil {
 		t.Fatalf("got %+v %v", got, err)
 	}
@@ -124,7 +124,7 @@ func TestPDFChildIsKilledOnTime(t *testing.T) {
 }
 
 func TestPDFDamaged(t *testing.T) {
-	got, err := extract.Extractor{PDF: childPDF(t)}.Extract(context.Background(), []byte("%PDF-1.7\n1 0 obj garbage"))
+	got, err := extract.Extractor{PDF: childPDF(t)}.Extract(context.Background(), []byte("%PDF-1.7\n1 0 obj garbage\n%%EOF"))
 	if got.Status != extract.StatusFailed || err == nil {
 		t.Fatalf("got %+v", got)
 	}
