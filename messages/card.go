@@ -249,7 +249,7 @@ func DecisionOn(l *locales.Localizer, d *flows.Document, dc flows.Decision) stri
 	s := Decision(l, dc.Kind, kind)
 	if dc.Timeout {
 		// Nobody decided: the stage's rule did, when the deadline passed.
-		return l.T("decision.on_timeout", map[string]any{"Decision": s})
+		return l.T("decision.timeout."+dc.Kind, nil)
 	}
 	if dc.Bulk {
 		s += " " + l.T("decision.bulk", nil)

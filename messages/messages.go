@@ -164,6 +164,9 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 	}
 	if n.Decision != "" {
 		data["Decision"] = Decision(l, n.Decision, n.TaskKind)
+		if n.Reason == flows.CloseTimedOut {
+			data["Decision"] = l.T("decision.timeout."+n.Decision, nil)
+		}
 	}
 	if n.Reason != "" {
 		data["Reason"] = n.Reason

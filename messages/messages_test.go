@@ -83,6 +83,15 @@ func TestNotificationGolden(t *testing.T) {
 			n.Kind, n.TaskKind, n.StageName = flows.NoteTaskAssigned, flows.KindAcknowledge, nil
 		}),
 		"task_closed": with(func(n *flows.Notification) { n.Kind, n.Reason = flows.NoteTaskClosed, flows.CloseNotNeeded }),
+		// Decided by the stage's rule when the deadline passed: said as
+		// such, never as if a person had.
+		"task_closed_approved_on_timeout": with(func(n *flows.Notification) {
+			n.Kind, n.Reason, n.Decision = flows.NoteTaskClosed, flows.CloseTimedOut, flows.ActionApprove
+		}),
+		"task_closed_skipped_on_timeout": with(func(n *flows.Notification) { n.Kind, n.Reason = flows.NoteTaskClosed, flows.CloseTimedOut }),
+		"decision_on_timeout": with(func(n *flows.Notification) {
+			n.Kind, n.For, n.Decision, n.Reason = flows.NoteDecision, "petrov", flows.ActionApprove, flows.CloseTimedOut
+		}),
 		"decision": with(func(n *flows.Notification) {
 			n.Kind, n.Actor, n.Decision, n.Comment = flows.NoteDecision, "petrov", "approve", "ок, но проверьте п. 5"
 		}),
