@@ -456,3 +456,51 @@ func TestBulkPolicy(t *testing.T) {
 		t.Fatalf("memo %v %d, contract %v %d", memo.NoBulk, memo.BulkMaxMinor, contract.NoBulk, contract.BulkMaxMinor)
 	}
 }
+
+// TestOnTimeout: a stage's decision on timeout reaches the stage, and
+// what would let a rule approve too much is refused with the reason.
+func TestOnTimeout(t *testing.T) {
+	base, err := os.ReadFile("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	legal := "        deadline: 8h          # working hours\n"
+	cases := []struct {
+		name, add, want string
+	}{
+		{"skip", "        on_timeout: skip\n        timeout_after: 4h\n", ""},
+		{"approve up to an amount", "        on_timeout: approve\n        timeout_max_amount: 50000\n", ""},
+		{"approve without a cap", "        on_timeout: approve\n", "needs timeout_max_amount"},
+		{"an unknown rule", "        on_timeout: ignore\n", "approve, skip or escalate"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Parse("viza.yaml", []byte(strings.Replace(string(base), legal, legal+c.add, 1)))
+			if err == nil {
+				_, err = cfg.Directory()
+			}
+			if c.want != "" {
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("got %v, want %q", err, c.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir, _ := cfg.Directory()
+			contract, _ := dir.Type("contract")
+			if to := contract.Route[0].Timeout; to.On == "" || to.After.IsZero() {
+				t.Fatalf("timeout %+v", to)
+			}
+		})
+	}
+	sign := "        kind: sign            # approve (default) | acknowledge | sign\n"
+	cfg, err := Parse("viza.yaml", []byte(strings.Replace(string(base), sign, sign+"        deadline: 1d\n        on_timeout: approve\n", 1)))
+	if err == nil {
+		_, err = cfg.Directory()
+	}
+	if err == nil || !strings.Contains(err.Error(), "signature") {
+		t.Fatalf("a signature approved on timeout: %v", err)
+	}
+}

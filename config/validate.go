@@ -345,6 +345,7 @@ func (c *Config) validate(ps *Problems) {
 			if _, err := flows.ParseWorkDuration(s.Deadline); err != nil {
 				ps.add(line(s.Lines, "deadline", s.Line), spath+".deadline", "%v", err)
 			}
+			validateTimeout(ps, s, spath)
 		}
 	}
 }
@@ -485,4 +486,32 @@ func (c *Config) validateConnector(ps *Problems) {
 func hasPassword(u *url.URL) bool {
 	_, ok := u.User.Password()
 	return ok || u.Query().Has("password")
+}
+
+// validateTimeout checks a stage's decision on timeout: a rule must not
+// approve what only a person may (a signature, an approval of any amount).
+func validateTimeout(ps *Problems, s *Stage, spath string) {
+	at := line(s.Lines, "on_timeout", s.Line)
+	switch s.OnTimeout {
+	case "", flows.OnTimeoutEscalate, flows.OnTimeoutSkip:
+	case flows.OnTimeoutApprove:
+		switch s.Kind {
+		case flows.KindSign:
+			ps.add(at, spath+".on_timeout", "a signature cannot be approved on timeout")
+		case "", flows.KindApprove:
+			if s.TimeoutMaxAmount <= 0 {
+				ps.add(at, spath+".on_timeout", "approval on timeout of an approval stage needs timeout_max_amount")
+			}
+		}
+	default:
+		ps.add(at, spath+".on_timeout", "%q: want approve, skip or escalate", s.OnTimeout)
+	}
+	if (s.OnTimeout == flows.OnTimeoutApprove || s.OnTimeout == flows.OnTimeoutSkip) && s.Deadline == "" {
+		ps.add(at, spath+".on_timeout", "a decision on timeout needs the stage's deadline")
+	}
+	if s.TimeoutAfter != "" {
+		if _, err := flows.ParseWorkDuration(s.TimeoutAfter); err != nil {
+			ps.add(line(s.Lines, "timeout_after", s.Line), spath+".timeout_after", "%v", err)
+		}
+	}
 }
