@@ -134,6 +134,7 @@ func (r *rig) do(req *http.Request) response {
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	res.Body = io.NopCloser(bytes.NewReader(body))
+	record(req.Method, req.URL.Path, res.StatusCode)
 	vreq := req.Clone(context.Background())
 	vreq.Body = io.NopCloser(bytes.NewReader(reqBody))
 	if ok, errs := r.check.ValidateHttpResponse(vreq, res); !ok {
