@@ -2,10 +2,7 @@ package extract_test
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -37,21 +34,7 @@ func TestExtract(t *testing.T) {
 			if err != nil {
 				t.Fatalf("extract: %v", err)
 			}
-			b, _ := json.MarshalIndent(got, "", "  ")
-			golden := filepath.Join("testdata", c.name+".json")
-			if *update {
-				if err := os.WriteFile(golden, append(b, '\n'), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(want) != string(b)+"\n" {
-				t.Errorf("got\n%s\nwant\n%s", b, want)
-			}
+			extracttest.Golden(t, c.name, got, *update)
 		})
 	}
 }

@@ -3,7 +3,6 @@ package pdftext_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"codeberg.org/go-pdf/fpdf"
 	"github.com/viza-app/viza/compare/extract"
+	"github.com/viza-app/viza/compare/extract/extracttest"
 	"github.com/viza-app/viza/compare/pdftext"
 	"golang.org/x/image/font/gofont/goregular"
 )
@@ -90,21 +90,7 @@ func TestExtractPDF(t *testing.T) {
 			if err != nil {
 				t.Fatalf("extract: %v", err)
 			}
-			b, _ := json.MarshalIndent(got, "", "  ")
-			golden := filepath.Join("testdata", c.name+".json")
-			if *update {
-				if err := os.WriteFile(golden, append(b, '\n'), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(want) != string(b)+"\n" {
-				t.Errorf("got\n%s\nwant\n%s", b, want)
-			}
+			extracttest.Golden(t, c.name, got, *update)
 		})
 	}
 }

@@ -5,9 +5,15 @@ package extracttest
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"html"
+	"os"
+	"path/filepath"
 	"strings"
+	"testing"
+
+	"github.com/viza-app/viza/compare/extract"
 )
 
 // Zip packs name → content pairs, in order.
@@ -122,4 +128,26 @@ func ODT(price string, tracked bool) []byte {
 		`<office:master-styles><style:master-page style:name="Standard"><style:header><text:p>Шапка</text:p></style:header>` +
 		`<style:footer><text:p>Подвал</text:p></style:footer></style:master-page></office:master-styles></office:document-styles>`
 	return Zip("mimetype", "application/vnd.oasis.opendocument.text", "content.xml", content, "styles.xml", styles)
+}
+
+// Golden compares what an extraction gave with testdata/<name>.json,
+// or writes it there when update is set.
+func Golden(t testing.TB, name string, got extract.Text, update bool) {
+	t.Helper()
+	b, _ := json.MarshalIndent(got, "", "  ")
+	b = append(b, '\n')
+	path := filepath.Join("testdata", name+".json")
+	if update {
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(want) != string(b) {
+		t.Errorf("got\n%s\nwant\n%s", b, want)
+	}
 }
