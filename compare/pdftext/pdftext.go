@@ -173,7 +173,8 @@ func pageText(inst pdfium.Pdfium, doc references.FPDF_DOCUMENT, i int) (string, 
 	return r.Text, nil
 }
 
-// Command runs the child: Path with Args, the PDF on its stdin.
+// Command runs the child: Path with Args, the PDF on its stdin, and Env
+// as its whole environment.
 type Command struct {
 	Path    string
 	Args    []string
@@ -191,7 +192,9 @@ func (c Command) Read(ctx context.Context, data []byte) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
-	cmd.Env = append(os.Environ(), c.Env...)
+	// The child reads hostile files: it gets none of the service's
+	// environment (tokens, the audit key), only what it needs.
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + os.TempDir()}, c.Env...)
 	cmd.Stdin = bytes.NewReader(data)
 	var stdout, stderr limited
 	stdout.max, stderr.max = MaxOutput*2, 4096

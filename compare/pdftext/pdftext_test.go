@@ -159,3 +159,14 @@ func FuzzPDF(f *testing.F) {
 		_, _ = r.Pages(ctx, data)
 	})
 }
+
+// TestPDFChildGetsNoSecrets: the child that reads hostile files inherits
+// none of the service's environment.
+func TestPDFChildGetsNoSecrets(t *testing.T) {
+	t.Setenv("VIZA_TELEGRAM_TOKEN", "123:secret-token")
+	read := pdftext.Command{Path: "/bin/sh", Args: []string{"-c", `printf '{"pages":["%s"]}' "$VIZA_TELEGRAM_TOKEN"`}}.Read
+	pages, err := read(context.Background(), []byte("%PDF-1.7\n%%EOF"))
+	if err != nil || len(pages) != 1 || pages[0] != "" {
+		t.Fatalf("the child saw %q (%v)", pages, err)
+	}
+}
