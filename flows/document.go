@@ -157,6 +157,9 @@ type Decision struct {
 	// Timeout marks a decision nobody made: the stage's on_timeout did,
 	// for the task's holder (For).
 	Timeout bool `json:"timeout,omitzero"`
+	// Person is whom a change of the route concerns (approver_added,
+	// approver_removed); Stage is the stage changed.
+	Person PersonID `json:"person,omitzero"`
 }
 
 // Remark is a comment that may block approval.
@@ -264,6 +267,18 @@ func (d *Document) Participants() []PersonID {
 	return out
 }
 
+// routeChanged lists the people route changes concerned: one taken off a
+// stage stays a reader, as the list of readers only grows.
+func (d *Document) routeChanged() []PersonID {
+	var out []PersonID
+	for _, dc := range d.Decisions {
+		if IsRouteChange(dc.Kind) && !slices.Contains(out, dc.Person) {
+			out = append(out, dc.Person)
+		}
+	}
+	return out
+}
+
 // Readers are the people who may read the document without being viewers:
 // its participants and everyone its route names, skipped stages too. The
 // list only grows as the document goes on (storage indexes it so).
@@ -274,6 +289,11 @@ func (d *Document) Readers() []PersonID {
 			if !slices.Contains(out, p) {
 				out = append(out, p)
 			}
+		}
+	}
+	for _, p := range d.routeChanged() {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
 		}
 	}
 	return out

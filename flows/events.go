@@ -15,12 +15,15 @@ const (
 	// EventVersionAdded is a new version of a document after its first
 	// (the first comes with document.started); a signed scan is none.
 	EventVersionAdded = "version.added"
+	// EventRouteChanged is an approver added to or taken off a running
+	// document's route.
+	EventRouteChanged = "route.changed"
 )
 
 // IntegrationEvents lists every event type, in the order of a document's
 // life.
 var IntegrationEvents = []string{EventDocumentStarted, EventTaskAssigned, EventDecisionRecorded, EventChangesRequested,
-	EventVersionAdded, EventDocumentApproved, EventDocumentDone, EventDocumentWithdrawn}
+	EventVersionAdded, EventRouteChanged, EventDocumentApproved, EventDocumentDone, EventDocumentWithdrawn}
 
 // decisionKinds are the audit kinds a person's decision on a task records.
 var decisionKinds = map[string]bool{ActionApprove: true, ActionReject: true, ActionComment: true, ActionAcknowledge: true,
@@ -47,6 +50,8 @@ func IntegrationEventsOf(e AuditEvent) []string {
 		return []string{EventDocumentApproved}
 	case e.Kind == "version_uploaded" && e.Version > 1:
 		return []string{EventVersionAdded}
+	case IsRouteChange(e.Kind):
+		return []string{EventRouteChanged}
 	case e.Kind == "withdrawn":
 		return []string{EventDocumentWithdrawn}
 	}

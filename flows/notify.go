@@ -21,21 +21,23 @@ const (
 // snapshot of what the renderer needs, so that delivery never has to read
 // the document again (it may have moved on by then).
 type Notification struct {
-	ID         int64             `json:"id,omitzero"`
-	Kind       string            `json:"kind,omitzero"`
-	To         PersonID          `json:"to,omitzero"`
-	DocID      int64             `json:"doc_id,omitzero"`
-	Number     string            `json:"number,omitzero"`
-	Title      string            `json:"title,omitzero"`
-	TypeName   map[string]string `json:"type_name,omitzero"`
-	State      string            `json:"state,omitzero"`
-	TaskID     int64             `json:"task_id,omitzero"`
-	TaskKind   string            `json:"task_kind,omitzero"`
-	Actor      PersonID          `json:"actor,omitzero"`
-	For        PersonID          `json:"for,omitzero"`
-	Decision   string            `json:"decision,omitzero"`
-	Comment    string            `json:"comment,omitzero"`
-	Reason     string            `json:"reason,omitzero"`
+	ID       int64             `json:"id,omitzero"`
+	Kind     string            `json:"kind,omitzero"`
+	To       PersonID          `json:"to,omitzero"`
+	DocID    int64             `json:"doc_id,omitzero"`
+	Number   string            `json:"number,omitzero"`
+	Title    string            `json:"title,omitzero"`
+	TypeName map[string]string `json:"type_name,omitzero"`
+	State    string            `json:"state,omitzero"`
+	TaskID   int64             `json:"task_id,omitzero"`
+	TaskKind string            `json:"task_kind,omitzero"`
+	Actor    PersonID          `json:"actor,omitzero"`
+	For      PersonID          `json:"for,omitzero"`
+	Decision string            `json:"decision,omitzero"`
+	Comment  string            `json:"comment,omitzero"`
+	Reason   string            `json:"reason,omitzero"`
+	// Person is whom a route change concerns (route_changed).
+	Person     PersonID          `json:"person,omitzero"`
 	Round      int               `json:"round,omitzero"`
 	Stage      int               `json:"stage,omitzero"` // 1-based for display
 	StageCount int               `json:"stage_count,omitzero"`

@@ -276,14 +276,7 @@ func (o *op) absence(p PersonID) (Absence, bool, error) {
 	return a, ok && a.Deputy != "", nil
 }
 
-func (o *op) closeTask(t *Task, reason string) {
-	t.State, t.CloseReason, t.ClosedAt = TaskClosed, reason, o.now
-	o.audit("task_closed", t.Assignee, t.OnBehalfOf, t.ID, reason)
-	o.notify(NoteTaskClosed, t.Assignee, func(n *Notification) {
-		o.taskFill(t)(n)
-		n.Reason = reason
-	})
-}
+func (o *op) closeTask(t *Task, reason string) { o.closeTaskBy(t, reason, "", "") }
 
 // endRound closes every open task of the current round.
 func (o *op) endRound(outcome, reason string) {

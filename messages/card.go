@@ -172,7 +172,7 @@ func (r Renderer) History(d *flows.Document, lang string) rich.Text {
 	for _, dc := range d.Decisions {
 		stage, _ := d.StagePosition(dc.Stage)
 		data := map[string]any{"At": r.FormatTime(dc.At), "Round": dc.Round, "Stage": stage, "Name": r.Name(dc.Actor),
-			"For": r.Name(dc.For), "Decision": DecisionOn(l, d, dc), "Comment": dc.Comment, "Version": dc.Version}
+			"For": r.Name(dc.For), "Decision": DecisionOn(l, d, dc, r.Name), "Comment": dc.Comment, "Version": dc.Version}
 		if dc.Timeout {
 			data["Name"], data["For"] = r.Name(dc.For), ""
 		}
@@ -240,8 +240,12 @@ func Decision(l *locales.Localizer, action, taskKind string) string {
 	return l.T("decision."+action, nil)
 }
 
-// DecisionOn is Decision for a recorded decision of d.
-func DecisionOn(l *locales.Localizer, d *flows.Document, dc flows.Decision) string {
+// DecisionOn is Decision for a recorded decision of d; name names the
+// person a change of the route concerns.
+func DecisionOn(l *locales.Localizer, d *flows.Document, dc flows.Decision, name func(flows.PersonID) string) string {
+	if flows.IsRouteChange(dc.Kind) {
+		return l.T("decision."+dc.Kind, map[string]any{"Person": name(dc.Person)})
+	}
 	kind := ""
 	if dc.TaskID != 0 && dc.Stage < len(d.Stages) {
 		kind = d.Stages[dc.Stage].Kind

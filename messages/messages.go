@@ -5,6 +5,7 @@ package messages
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/viza-app/viza/flows"
@@ -162,7 +163,8 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 	if n.TaskKind != "" {
 		data["Task"] = l.T("task."+n.TaskKind, nil)
 	}
-	if n.Decision != "" {
+	data["Person"] = r.Name(n.Person)
+	if n.Decision != "" && !flows.IsRouteChange(n.Decision) {
 		data["Decision"] = Decision(l, n.Decision, n.TaskKind)
 		if n.Reason == flows.CloseTimedOut {
 			data["Decision"] = l.T("decision.timeout."+n.Decision, nil)
@@ -171,7 +173,7 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 	if n.Reason != "" {
 		data["Reason"] = n.Reason
 		if n.Kind == flows.NoteTaskClosed {
-			data["Reason"] = l.T("reason."+n.Reason, nil)
+			data["Reason"] = l.T("reason."+n.Reason, map[string]any{"Actor": data["Actor"], "Comment": n.Comment})
 			if n.Reason == flows.CloseTimedOut && n.Decision != "" {
 				data["Reason"] = l.T("reason.decided_on_timeout", map[string]any{"Decision": data["Decision"]})
 			}
@@ -180,6 +182,14 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 	key := "notify." + n.Kind
 	if n.Kind == flows.NoteDecision && n.Reason == flows.CloseTimedOut {
 		key = "notify.decision_on_timeout" // nobody decided: never as if a person had
+	}
+	if n.Kind == flows.NoteRouteChanged {
+		// To the person concerned ("you were added"), or to the initiator
+		// ("X added Y").
+		key += "." + strings.TrimPrefix(n.Decision, "approver_")
+		if n.To == n.Person {
+			key += "_you"
+		}
 	}
 	if n.Kind == flows.NoteReminderEmail {
 		key = "notify.reminder" // the ladder's e-mail step says what a chat reminder says

@@ -113,6 +113,26 @@ func TestNotificationGolden(t *testing.T) {
 		"remark": with(func(n *flows.Notification) {
 			n.Kind, n.Actor, n.Comment = flows.NoteRemark, "kuznetsova", "Сумма без НДС?"
 		}),
+		// An approver taken off the route: their card says who and why.
+		"task_closed_removed": with(func(n *flows.Notification) {
+			n.Kind, n.Reason, n.Actor, n.Comment = flows.NoteTaskClosed, flows.CloseRemoved, "ivanova", "в отпуске до конца месяца"
+		}),
+		"route_added": with(func(n *flows.Notification) {
+			n.Kind, n.To, n.Actor, n.Person, n.Decision, n.Comment = flows.NoteRouteChanged, "ivanova", "director", "kuznetsova",
+				flows.DecisionApproverAdded, "сумма выросла"
+		}),
+		"route_added_you": with(func(n *flows.Notification) {
+			n.Kind, n.To, n.Actor, n.Person, n.Decision, n.Comment = flows.NoteRouteChanged, "kuznetsova", "ivanova", "kuznetsova",
+				flows.DecisionApproverAdded, "сумма выросла"
+		}),
+		"route_removed": with(func(n *flows.Notification) {
+			n.Kind, n.To, n.Actor, n.Person, n.Decision, n.Comment = flows.NoteRouteChanged, "ivanova", "director", "sidorov",
+				flows.DecisionApproverRemoved, "в отпуске"
+		}),
+		"route_removed_you": with(func(n *flows.Notification) {
+			n.Kind, n.To, n.Actor, n.Person, n.Decision, n.Comment = flows.NoteRouteChanged, "sidorov", "ivanova", "sidorov",
+				flows.DecisionApproverRemoved, "в отпуске"
+		}),
 		"version_uploaded": with(func(n *flows.Notification) { n.Kind = flows.NoteVersionUploaded }),
 		"reminder":         with(func(n *flows.Notification) { n.Kind, n.Due = flows.NoteReminder, at.Add(8*time.Hour) }),
 		"reminder_sms":     with(func(n *flows.Notification) { n.Kind = flows.NoteReminderSMS }),

@@ -398,7 +398,8 @@ func subjectPrefix(n flows.Notification) string {
 	case n.IsRequest():
 		return "email.subject_prefix.request"
 	case n.Kind == flows.NoteApproved, n.Kind == flows.NoteDone, n.Kind == flows.NoteChangesRequested, n.Kind == flows.NoteWithdrawn,
-		n.Kind == flows.NoteDecision, n.Kind == flows.NoteTaskClosed, n.Kind == flows.NoteRoundRestarted, n.Kind == flows.NoteRemark:
+		n.Kind == flows.NoteDecision, n.Kind == flows.NoteTaskClosed, n.Kind == flows.NoteRoundRestarted, n.Kind == flows.NoteRemark,
+		n.Kind == flows.NoteRouteChanged:
 		return "email.subject_prefix." + n.Kind
 	}
 	return ""

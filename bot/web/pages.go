@@ -1141,10 +1141,10 @@ func (s *Server) decisions(d *flows.Document, lang string, reader flows.PersonID
 			who += " (" + l.T("sheet.for", map[string]any{"Name": rd.Name(dc.For)}) + ")"
 		}
 		stage := ""
-		if dc.TaskID != 0 && dc.Stage < len(d.Stages) {
+		if (dc.TaskID != 0 || flows.IsRouteChange(dc.Kind)) && dc.Stage < len(d.Stages) {
 			stage = messages.StageName(l, d.Stages[dc.Stage], lang)
 		}
-		what := messages.DecisionOn(l, d, dc)
+		what := messages.DecisionOn(l, d, dc, rd.Name)
 		out = append(out, decisionView{At: rd.FormatTimeFor(reader, dc.At), Who: who, What: what, Stage: stage, Comment: dc.Comment, Version: dc.Version})
 	}
 	return out

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/viza-app/viza/compare"
@@ -27,6 +29,18 @@ type EventData struct {
 	Decision *DecisionRef `json:"decision,omitempty"`
 	Result   *ResultRef   `json:"result,omitempty"`
 	Version  *VersionRef  `json:"version,omitempty"`
+	Route    *RouteRef    `json:"route,omitempty"`
+}
+
+// RouteRef is the change of a route.changed event: an approver added to
+// or taken off a stage, by whom and why.
+type RouteRef struct {
+	Change string `json:"change"` // added | removed
+	Person string `json:"person"`
+	Stage  int    `json:"stage"` // 1-based, as the sheet numbers stages
+	Actor  string `json:"actor"`
+	For    string `json:"for,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // VersionRef is the new version of a version.added event, with what it
@@ -137,6 +151,8 @@ func newEvent(typ string, e flows.AuditEvent, d *flows.Document) Event {
 		if v, ok := d.Version(e.Version); ok {
 			ev.Data.Version = &VersionRef{No: v.No, FileName: v.FileName, SHA256: v.SHA256, Comment: v.Comment}
 		}
+	case flows.EventRouteChanged:
+		ev.Data.Route = routeRef(e)
 	case flows.EventDocumentApproved, flows.EventDocumentDone:
 		// The final version is the last one uploaded before approval; a
 		// signed scan added later is not the approved text.
@@ -151,6 +167,18 @@ func newEvent(typ string, e flows.AuditEvent, d *flows.Document) Event {
 		}
 	}
 	return ev
+}
+
+// routeRef reads a route change back from its audit event, whose detail
+// the engine writes as "stage N: person: reason".
+func routeRef(e flows.AuditEvent) *RouteRef {
+	ref := &RouteRef{Change: strings.TrimPrefix(e.Kind, "approver_"), Actor: string(e.Actor), For: string(e.For)}
+	parts := strings.SplitN(e.Detail, ": ", 3)
+	if len(parts) == 3 {
+		ref.Stage, _ = strconv.Atoi(strings.TrimPrefix(parts[0], "stage "))
+		ref.Person, ref.Reason = parts[1], parts[2]
+	}
+	return ref
 }
 
 // body is the payload as sent: the stored event with fresh download links

@@ -255,6 +255,13 @@ func (p *pdf) round(r flows.Round) {
 	}
 	decided := map[int64]bool{}
 	for _, dc := range d.Decisions {
+		if dc.Round == r.No && flows.IsRouteChange(dc.Kind) {
+			// Who changed the route, whom it concerned and why, in the
+			// stage it changed; the stage is not reached by it.
+			lines = append(lines, line{stage: dc.Stage, at: dc.At, name: stageName(dc.Stage), who: who(dc.Actor, ""),
+				outcome: p.decision(dc), when: rn.FormatTime(dc.At), comment: dc.Comment})
+			continue
+		}
 		if dc.Round != r.No || dc.TaskID == 0 {
 			continue
 		}
@@ -307,7 +314,9 @@ func (p *pdf) round(r flows.Round) {
 }
 
 // decision names what a person did; a signing task's "done" is a signature.
-func (p *pdf) decision(dc flows.Decision) string { return messages.DecisionOn(p.l, p.in.Doc, dc) }
+func (p *pdf) decision(dc flows.Decision) string {
+	return messages.DecisionOn(p.l, p.in.Doc, dc, p.person)
+}
 
 // remarks lists the blocking remarks and how each was closed. A
 // non-blocking remark is the comment of an approval or a plain comment,
