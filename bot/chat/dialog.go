@@ -345,6 +345,12 @@ func (m *Messenger) onAnswer(ctx context.Context, ev *Event, p *flows.Person, la
 		if err == nil && action == flows.ActionComment {
 			m.text(ctx, p.ID, conv, m.t(lang, "chat.comment_saved", nil))
 		}
+	case "route", "route_person":
+		if text == "" || ev.File != nil {
+			m.askAgainForText(ctx, p.ID, conv, lang, key, pr)
+			return true
+		}
+		err = m.answerRoute(ctx, ev, p, lang, conv, pr, text)
 	case "remark":
 		if text == "" || ev.File != nil {
 			m.askAgainForText(ctx, p.ID, conv, lang, key, pr)

@@ -328,7 +328,11 @@ func (m *Messenger) sendCard(ctx context.Context, p *flows.Person, lang, conv st
 	if remind {
 		row = append(row, Button{Label: m.s(lang, "button.remind", nil), Action: fmt.Sprintf("nd:%d", d.ID)})
 	}
-	id := m.reply(ctx, p.ID, conv, Message{Text: text, Buttons: [][]Button{row}})
+	rows := [][]Button{row}
+	if b, ok := m.routeButton(lang, d, p.ID); ok {
+		rows = append(rows, []Button{b})
+	}
+	id := m.reply(ctx, p.ID, conv, Message{Text: text, Buttons: rows})
 	if remind {
 		m.markLive(ctx, d.ID, conv, id, text)
 	}

@@ -211,12 +211,17 @@ func (m *Messenger) turnPage(ctx context.Context, p flows.PersonID, conv, msgID,
 
 // prompt is a question waiting for its answer.
 type prompt struct {
-	Action string    `json:"action"` // reject | comment | remark | version
+	Action string    `json:"action"` // reject | comment | remark | version | route | route_person
 	TaskID int64     `json:"task,omitzero"`
 	DocID  int64     `json:"doc"`
 	Number string    `json:"number"`
 	Mode   string    `json:"mode,omitzero"`
 	At     time.Time `json:"at,omitzero"`
+	// Offer and Item name a route change offered by the Approvers button;
+	// N is its stage's number as people read it.
+	Offer string `json:"offer,omitzero"`
+	Item  int    `json:"item,omitzero"`
+	N     int    `json:"n,omitzero"`
 }
 
 // nextAnswerTTL bounds how long a question answered by "the next message"
@@ -226,7 +231,7 @@ const nextAnswerTTL = time.Hour
 // ask puts a question and remembers what its answer is for. textID is the
 // catalogue entry of the question asked in a message.
 func (m *Messenger) ask(ctx context.Context, p flows.PersonID, conv, lang string, tap *Tap, pr prompt, textID string) {
-	data := map[string]any{"Number": pr.Number}
+	data := map[string]any{"Number": pr.Number, "N": pr.N}
 	q := Question{Mode: AskNext, File: pr.Action == "version"}
 	switch {
 	case !q.File && m.caps.Forms && tap != nil && tap.Trigger != "":

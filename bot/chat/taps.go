@@ -121,6 +121,8 @@ func (m *Messenger) onTap(ctx context.Context, ev *Event) {
 		m.answer(ctx, tap, m.s(lang, "chat.answer."+m.askMode(tap, action == "version"), nil))
 		m.ask(ctx, p.ID, conv, lang, tap, prompt{Action: action, TaskID: id, DocID: d.ID, Number: d.Number},
 			map[string]string{"rj": "chat.ask_reject_reason", "cm": "chat.ask_comment", "nv": "chat.ask_version", "ac": "chat.ask_approve_comment"}[code])
+	case "ra", "rr", "rn", "rp":
+		m.onRoute(ctx, p, lang, conv, code, ref, tap)
 	case "ba", "bc":
 		m.onBulk(ctx, ev, p, lang, conv, code, ref, tap)
 	case "nd":

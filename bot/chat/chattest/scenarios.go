@@ -24,6 +24,7 @@ var Scenarios = []Scenario{
 	{"double tap", doubleTap},
 	{"someone else's button", someoneElsesButton},
 	{"status", status},
+	{"approvers changed in flight", approversInFlight},
 	{"list", list},
 	{"sheet", sheet},
 	{"unknown person", unknownPerson},
@@ -414,4 +415,65 @@ func oversizeFile(t *testing.T, s *Session) {
 			t.Fatal("an oversized file started a dialogue")
 		}
 	}
+}
+
+// approversInFlight: from the status card the initiator takes an
+// undecided lawyer off the route — their card shows it and its buttons
+// stop working — and adds the director to the finance stage, who is told
+// now and asked when the stage comes.
+func approversInFlight(t *testing.T, s *Session) {
+	env := s.Env()
+	d := s.Start("Поставка мониторов")
+	sid := env.User(Sidorov)
+	card, approveBtn := s.WithButton(sid, d.Number, "ap:")
+	ivan := env.User(Ivanova)
+	s.Skip(ivan)
+	env.Command(ivan, "status", d.Number)
+	s.tapNew(ivan, d.Number, "ra:", "")
+	s.tapNew(ivan, d.Number, "rr:", "Сидор Сидоров")
+	reason := "Сидоров в отпуске <b>до 20-го</b>"
+	env.Answer(ivan, s.newQuestion(ivan, d.Number), reason)
+	s.Find(ivan, Say("ru", "chat.route.removed", map[string]any{"Name": "Сидор Сидоров", "N": 1, "Number": d.Number}))
+	s.Find(sid, part("ru", "reason.removed", "Comment", 1, map[string]any{"Actor": "Анна Иванова"}))
+	// The removed lawyer's old button decides nothing.
+	env.Tap(sid, card, approveBtn.Action)
+	after := env.Document(d.Number)
+	if decisions(after, flows.ActionApprove, Sidorov) != 0 || decisions(after, flows.DecisionApproverRemoved, Ivanova) != 1 {
+		t.Fatalf("decisions after the removal: %+v", after.Decisions)
+	}
+	if got := lastRouteChange(after); got.Person != Sidorov || got.Comment != reason {
+		t.Fatalf("recorded change %+v", got)
+	}
+
+	// Add the director to the finance stage.
+	s.Skip(ivan)
+	env.Command(ivan, "status", d.Number)
+	s.tapNew(ivan, d.Number, "ra:", "")
+	s.tapNew(ivan, d.Number, "rn:", "2")
+	env.Answer(ivan, s.newQuestion(ivan, d.Number), "Орлов")
+	s.tapNew(ivan, Say("ru", "chat.route.pick", nil), "rp:", "Дмитрий Орлов")
+	env.Answer(ivan, s.newQuestion(ivan, d.Number), "сумма выше лимита")
+	s.Find(ivan, Say("ru", "chat.route.added", map[string]any{"Name": "Дмитрий Орлов", "N": 2, "Number": d.Number}))
+	s.Find(env.User(Director), part("ru", "notify.route_changed.added_you", "Comment", 0, map[string]any{"Actor": "Анна Иванова"}))
+	s.decide(env.Document(d.Number), Petrov, flows.ActionApprove, "")
+	s.WithButton(env.User(Director), d.Number, "ap:")
+	s.WithButton(env.User(Kuznetsova), d.Number, "ap:")
+}
+
+// tapNew presses a button of a message since the last Skip, and skips
+// past it.
+func (s *Session) tapNew(user, want, prefix, label string) {
+	s.t.Helper()
+	m, b := s.WithButtonLike(user, want, prefix, label)
+	s.Skip(user)
+	s.env.Tap(user, m, b.Action)
+}
+
+func lastRouteChange(d *flows.Document) flows.Decision {
+	for i := len(d.Decisions) - 1; i >= 0; i-- {
+		if flows.IsRouteChange(d.Decisions[i].Kind) {
+			return d.Decisions[i]
+		}
+	}
+	return flows.Decision{}
 }

@@ -229,17 +229,32 @@ func (s *Session) Skip(user string) { s.seen[user] = len(s.env.Messages(user)) }
 // the platform shows only some at a time.
 func (s *Session) WithButton(user, want, prefix string) (Msg, chat.Button) {
 	s.t.Helper()
+	return s.withButton(user, want, prefix, "", 0)
+}
+
+// WithButtonLike is WithButton for a button whose label also holds
+// label, among the messages since Skip.
+func (s *Session) WithButtonLike(user, want, prefix, label string) (Msg, chat.Button) {
+	s.t.Helper()
+	return s.withButton(user, want, prefix, label, s.seen[user])
+}
+
+func (s *Session) withButton(user, want, prefix, label string, from int) (Msg, chat.Button) {
+	s.t.Helper()
 	var found Msg
 	var btn chat.Button
 	turned := map[string]bool{}
 	if !until(func() bool {
-		for _, m := range s.env.Messages(user) {
+		msgs := s.env.Messages(user)
+		for _, m := range msgs[min(from, len(msgs)):] {
 			if !strings.Contains(m.Text, want) {
 				continue
 			}
-			if b, ok := m.Button(prefix); ok {
-				found, btn = m, b
-				return true
+			for _, b := range m.Buttons {
+				if strings.HasPrefix(b.Action, prefix) && strings.Contains(b.Label, label) {
+					found, btn = m, b
+					return true
+				}
 			}
 			if more, ok := moreButton(m); ok && !turned[m.ID+more.Action] {
 				turned[m.ID+more.Action] = true
@@ -248,7 +263,7 @@ func (s *Session) WithButton(user, want, prefix string) (Msg, chat.Button) {
 		}
 		return false
 	}) {
-		s.t.Fatalf("%s has no message with %q and a %q button; the conversation:\n%s", user, want, prefix, dump(s.env.Messages(user)))
+		s.t.Fatalf("%s has no message with %q and a %q button %q; the conversation:\n%s", user, want, prefix, label, dump(s.env.Messages(user)))
 	}
 	return found, btn
 }
@@ -336,9 +351,21 @@ func (s *Session) rejectedDoc(d *flows.Document, reason string) (*flows.Document
 // question waits for the question the bot asked user about number.
 func (s *Session) question(user, number string) Msg {
 	s.t.Helper()
+	return s.questionFrom(user, number, 0)
+}
+
+// newQuestion is question among the messages since Skip.
+func (s *Session) newQuestion(user, number string) Msg {
+	s.t.Helper()
+	return s.questionFrom(user, number, s.seen[user])
+}
+
+func (s *Session) questionFrom(user, number string, from int) Msg {
+	s.t.Helper()
 	var q Msg
 	if !until(func() bool {
-		for _, m := range s.env.Messages(user) {
+		msgs := s.env.Messages(user)
+		for _, m := range msgs[min(from, len(msgs)):] {
 			if m.Question && strings.Contains(m.Text, number) {
 				q = m
 				return true
