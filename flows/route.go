@@ -109,15 +109,13 @@ func (e *Engine) ChangeRoute(ctx context.Context, c RouteCmd) (Outcome, error) {
 	if err := checkLengths(lengthCheck{"reason", c.Reason, MaxComment}); err != nil {
 		return Outcome{}, err
 	}
-	if !c.Remove {
-		if _, ok := dir.Person(c.Person); !ok {
-			return Outcome{}, Errorf(KindInvalid, "unknown_person", "add %q", c.Person)
-		}
-	}
 	return e.runFrom(ctx, c.Key, c.Origin, c.Actor, dir, loadDoc(c.DocID), func(o *op) (Outcome, error) {
 		d := o.d
 		if d.Initiator != c.Actor && !dir.IsViewer(c.Actor) {
 			return Outcome{}, Errorf(KindForbidden, "route_change_forbidden", "%s changing the route of %s", c.Actor, d.Number)
+		}
+		if _, ok := dir.Person(c.Person); !ok && !c.Remove {
+			return Outcome{}, Errorf(KindInvalid, "unknown_person", "add %q", c.Person)
 		}
 		if !routeOpen(d) {
 			return Outcome{}, Errorf(KindConflict, "wrong_state", "route change in state %s", d.State)

@@ -50,6 +50,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /doc/{number}/version", s.fewUploads(s.withSession(s.docVersion)))
 	mux.HandleFunc("POST /doc/{number}/withdraw", s.withSession(s.docWithdraw))
 	mux.HandleFunc("POST /doc/{number}/remind", s.withSession(s.docRemind))
+	mux.HandleFunc("POST /doc/{number}/route", s.withSession(s.docRoute))
 	mux.HandleFunc("GET /export.xlsx", s.withSession(s.export))
 	mux.HandleFunc("POST /export", s.withSession(s.startExport))
 	mux.HandleFunc("GET /export/{id}", s.withSession(s.exportPage))
@@ -515,7 +516,7 @@ func formKey(r *http.Request, p flows.PersonID) string {
 // doneKeys are the confirmations a page shows after a redirect: ?done=
 // names one of them, never text of its own.
 var doneKeys = []string{flows.ActionApprove, flows.ActionReject, flows.ActionComment, flows.ActionAcknowledge, flows.ActionDone, "version", "started",
-	"withdrawn", "reminded"}
+	"withdrawn", "reminded", "route"}
 
 func doneKey(r *http.Request) string {
 	if k := r.URL.Query().Get("done"); slices.Contains(doneKeys, k) {
@@ -788,6 +789,8 @@ type docView struct {
 	// Failed are notifications an SMS gateway or a mail server refused for
 	// good: someone was not told.
 	Failed []template.HTML
+	// Route is the form changing approvers in flight, for those who may.
+	Route *routeView
 }
 
 type remarkView struct {
@@ -846,6 +849,7 @@ func (s *Server) docPage(w http.ResponseWriter, r *http.Request, p *flows.Person
 	v.CanWithdraw = d.CanWithdraw() && d.Initiator == p.ID
 	v.CanRemind = s.Engine.MayRemind(d, p.ID)
 	v.AskRework = d.Rework == "ask"
+	v.Route = s.routeForm(d, p.ID, lang)
 	v.Decisions = s.decisions(d, lang, p.ID)
 	for _, rm := range d.Remarks {
 		v.Remarks = append(v.Remarks, remarkView{Blocking: rm.Blocking, Open: rm.Open(), Author: rd.Name(rm.Author), At: rd.FormatTimeFor(p.ID, rm.At),
