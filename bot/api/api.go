@@ -138,6 +138,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET "+Prefix+"/documents/{number}", s.keyed(ScopeRead, s.get))
 	mux.Handle("POST "+Prefix+"/documents/{number}/versions", s.keyed(ScopeWrite, s.upload))
 	mux.Handle("POST "+Prefix+"/documents/{number}/withdraw", s.keyed(ScopeWrite, s.withdraw))
+	mux.Handle("POST "+Prefix+"/documents/{number}/approvers", s.keyed(ScopeWrite, s.addApprover))
+	mux.Handle("POST "+Prefix+"/documents/{number}/approvers/remove", s.keyed(ScopeWrite, s.removeApprover))
 	mux.Handle("GET "+Prefix+"/documents/{number}/versions/{n}/file", s.linkOrKey(s.file))
 	mux.Handle("GET "+Prefix+"/documents/{number}/versions/{n}/diff", s.keyed(ScopeRead, s.diff))
 	mux.Handle("GET "+Prefix+"/documents/{number}/sheet.pdf", s.linkOrKey(s.sheet))
