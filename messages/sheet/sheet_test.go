@@ -300,3 +300,21 @@ func TestSheetSaysApprovedInBulk(t *testing.T) {
 		t.Fatalf("the sheet does not mark the one approval in bulk:\n%s", text)
 	}
 }
+
+// TestSheetShowsRouteChanges: an approver added in flight is on the sheet
+// in the stage it changed — who added whom, when and why — once.
+func TestSheetShowsRouteChanges(t *testing.T) {
+	f := approvedContract(t)
+	doc := *f.doc
+	last := doc.Rounds[len(doc.Rounds)-1]
+	doc.Decisions = append(append([]flows.Decision(nil), f.doc.Decisions...), flows.Decision{Round: last.No, Stage: 0,
+		Kind: flows.DecisionApproverAdded, Actor: "ivanova", Person: "kuznetsova", At: last.StartedAt.Add(time.Minute),
+		Comment: "Сумма выросла до лимита"})
+	f.doc = &doc
+	for lang, want := range map[string]string{"ru": "добавил(а) в маршрут: Ксения Кузнецова, Финансовый директор", "en": "added Ксения Кузнецова, Финансовый директор to the route"} {
+		text := strings.Join(strings.Fields(pdftotext(t, render(t, f, lang))), " ")
+		if strings.Count(text, want) != 1 || strings.Count(text, "Сумма выросла до лимита") != 1 {
+			t.Errorf("%s: the sheet does not show the change once:\n%s", lang, text)
+		}
+	}
+}
