@@ -38,8 +38,8 @@ test:
 	$(GO) test -race -count=1 -timeout 30m ./...
 	VIZA_WRITER_RUN_TWICE=1 $(GO) test -count=1 -timeout 30m ./flows/... ./bot/... ./cmd/viza/...
 	@if $(GO) run ./internal/pgready; then \
-		echo "VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 ./storage/... ./flows/... && … ./compare/... ./bot/... ./messages/... ./cmd/viza/..."; \
-		VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 -timeout 30m ./storage/... ./flows/... && \
+		echo "VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 ./storage/... ./flows/... ./stats/... && … ./compare/... ./bot/... ./messages/... ./cmd/viza/..."; \
+		VIZA_TEST_BACKEND=postgres $(GO) test -race -count=1 -timeout 30m ./storage/... ./flows/... ./stats/... && \
 		VIZA_TEST_BACKEND=postgres $(GO) test -count=1 -timeout 30m ./compare/... ./bot/... ./messages/... ./cmd/viza/...; \
 	elif [ -n "$$VIZA_TEST_ALL" ]; then echo "PostgreSQL is required here (VIZA_TEST_ALL=1)"; exit 1; \
 	else echo "$(PG_NOTE)"; fi

@@ -195,3 +195,32 @@ func (c *Calendar) WorkingDaysBetween(from, to time.Time) int {
 	}
 	return n
 }
+
+// WorkingBetween is the working time from from to to: only the working
+// hours of working days count (zero when to is not after from). Analytics
+// measures time to decision with it. It walks day by day, so a task open
+// for a year costs 365 steps; the per-day work is a map lookup.
+func (c *Calendar) WorkingBetween(from, to time.Time) time.Duration {
+	if !to.After(from) {
+		return 0
+	}
+	var total time.Duration
+	for day := c.dayStart(from); day.Before(to); day = day.AddDate(0, 0, 1) {
+		if !c.IsWorkday(day) {
+			continue
+		}
+		open := day.Add(time.Duration(c.startMin) * time.Minute)
+		closeAt := day.Add(time.Duration(c.endMin) * time.Minute)
+		lo, hi := open, closeAt
+		if from.After(lo) {
+			lo = from
+		}
+		if to.Before(hi) {
+			hi = to
+		}
+		if hi.After(lo) {
+			total += hi.Sub(lo)
+		}
+	}
+	return total
+}

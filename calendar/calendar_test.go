@@ -57,3 +57,30 @@ func TestNewRejectsBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkingBetween(t *testing.T) {
+	msk, _ := time.LoadLocation("Europe/Moscow")
+	c, err := New(msk, "RU", []string{"mon", "tue", "wed", "thu", "fri"}, "09:00-18:00", []string{"2026-12-09"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(d, h, m int) time.Time { return time.Date(2026, 12, d, h, m, 0, 0, msk) }
+	cases := []struct {
+		name     string
+		from, to time.Time
+		want     time.Duration
+	}{
+		{"within a day", at(1, 10, 0), at(1, 12, 30), 150 * time.Minute},
+		{"over a night", at(1, 17, 0), at(2, 10, 0), 2 * time.Hour},
+		{"from before opening", at(1, 7, 0), at(1, 9, 30), 30 * time.Minute},
+		{"over a weekend (Fri→Mon)", at(4, 16, 0), at(7, 10, 0), 3 * time.Hour},
+		{"a whole week with a holiday", at(7, 9, 0), at(14, 9, 0), 36 * time.Hour},
+		{"backwards", at(2, 10, 0), at(1, 10, 0), 0},
+		{"over a holiday", at(8, 17, 0), at(10, 10, 0), 2 * time.Hour},
+	}
+	for _, tc := range cases {
+		if got := c.WorkingBetween(tc.from, tc.to); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

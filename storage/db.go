@@ -254,7 +254,11 @@ func applyMigration(ctx context.Context, db *sql.DB, n int, body string, pg bool
 	if _, err := tx.ExecContext(ctx, body); err != nil {
 		return err
 	}
-	if step := goMigrations[n]; step != nil && !pg {
+	steps := goMigrations
+	if pg {
+		steps = goMigrationsPG
+	}
+	if step := steps[n]; step != nil {
 		if err := step(ctx, tx); err != nil {
 			return err
 		}

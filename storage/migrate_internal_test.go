@@ -266,3 +266,77 @@ func TestReadersBackfill(t *testing.T) {
 		t.Errorf("backfilled %v, want %v", got, want)
 	}
 }
+
+// TestFactsBackfill: the migration's Go step writes analytics' rows of
+// the documents made before it, the same rows the writer writes.
+func TestFactsBackfill(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "viza.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cfg, err := config.Load("../config/testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := cfg.Directory()
+	eng := flows.NewEngine(db, Files{Dir: filepath.Join(t.TempDir(), "files")}, flows.SystemClock{}, nil, dir)
+	for i, approver := range []flows.PersonID{"petrov", "sidorov", "kuznetsova"} {
+		out, err := eng.Start(ctx, flows.StartCmd{Key: fmt.Sprint(i), Actor: "ivanova", TypeID: "memo", Title: "m", Approvers: []flows.PersonID{approver},
+			File: flows.Upload{Name: "m.pdf", Content: strings.NewReader(fmt.Sprint(i))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			d, _ := db.Document(ctx, out.DocID)
+			if _, err := eng.Decide(ctx, flows.DecideCmd{Key: "d", Actor: "petrov", TaskID: d.OpenTasks()[0].ID, Action: flows.ActionReject,
+				Comment: "нет"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	raw, err := sql.Open("sqlite", DSN(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	dump := func() []string {
+		var out []string
+		for _, q := range []string{`SELECT id || ' ' || doc_id || ' ' || holder || ' ' || state || ' ' || COALESCE(closed_at, 0) FROM task_facts ORDER BY id`,
+			`SELECT doc_id || ' ' || state || ' ' || rounds || ' ' || rejected || ' ' || started_at FROM doc_facts ORDER BY doc_id`} {
+			rows, err := raw.QueryContext(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var s string
+				rows.Scan(&s)
+				out = append(out, s)
+			}
+			rows.Close()
+		}
+		return out
+	}
+	want := dump()
+	if len(want) != 3+3 || !strings.Contains(strings.Join(want, "\n"), " rejected ") {
+		t.Fatalf("the writer wrote %v", want)
+	}
+	if _, err := raw.ExecContext(ctx, `DELETE FROM task_facts; DELETE FROM doc_facts`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := backfillFacts(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := dump(); !slices.Equal(got, want) {
+		t.Errorf("backfilled\n%v\nwant\n%v", got, want)
+	}
+}

@@ -15,7 +15,13 @@ import (
 // goMigrations are the steps of a migration that SQL cannot take, run in
 // its transaction after its SQL.
 var goMigrations = map[int]func(ctx context.Context, tx *sql.Tx) error{
-	9: backfillReaders,
+	9:  backfillReaders,
+	13: backfillFacts,
+}
+
+// goMigrationsPG are PostgreSQL's, by its own numbering.
+var goMigrationsPG = map[int]func(ctx context.Context, tx *sql.Tx) error{
+	4: backfillFacts,
 }
 
 // backfillReaders fills the readers index from the documents' bodies.

@@ -25,6 +25,7 @@ type txn struct {
 	loaded  map[int64]taskIndexed             // task id → what the task tables held at load
 	states  map[int64]string                  // document id → state at load
 	nvers   map[int64]int                     // document id → how many versions it had at load
+	nrounds map[int64]int                     // document id → how many rounds it had at load
 	readers map[int64]map[flows.PersonID]bool // document id → who could read it at load
 	pending map[int64]*flows.Document         // saved by this command
 	rows    map[int64]*docRow                 // documents rows it changed, merged into the batch's when it succeeds
@@ -75,10 +76,13 @@ func (t *txn) load(q, where string, arg any) (*flows.Document, error) {
 type taskIndexed struct {
 	open     bool
 	assignee flows.PersonID
+	// state and closed decide whether analytics' row of the task changed.
+	state  string
+	closed int64
 }
 
 func indexed(tk flows.Task) taskIndexed {
-	return taskIndexed{open: tk.State == flows.TaskOpen, assignee: tk.Assignee}
+	return taskIndexed{open: tk.State == flows.TaskOpen, assignee: tk.Assignee, state: tk.State, closed: tk.ClosedAt.UnixNano()}
 }
 
 func (t *txn) Document(id int64) (*flows.Document, error) {
@@ -131,10 +135,11 @@ func (t *txn) cached(id int64) *flows.Document {
 func (t *txn) remember(d *flows.Document) {
 	if t.loaded == nil {
 		t.loaded, t.states, t.readers = map[int64]taskIndexed{}, map[int64]string{}, map[int64]map[flows.PersonID]bool{}
-		t.nvers = map[int64]int{}
+		t.nvers, t.nrounds = map[int64]int{}, map[int64]int{}
 	}
 	t.states[d.ID] = d.State
 	t.nvers[d.ID] = len(d.Versions)
+	t.nrounds[d.ID] = len(d.Rounds)
 	known := map[flows.PersonID]bool{}
 	for _, p := range d.Readers() {
 		known[p] = true
@@ -197,9 +202,12 @@ func (t *txn) SaveDocument(d *flows.Document) error {
 		r.stateWas, r.knownWas = t.states[d.ID]
 	}
 	for _, tk := range d.Tasks {
-		if err := t.indexTask(d.ID, tk); err != nil {
+		if err := t.indexTask(d, tk); err != nil {
 			return fmt.Errorf("index task %d: %w", tk.ID, err)
 		}
+	}
+	if err := t.saveDocFact(d); err != nil {
+		return err
 	}
 	if t.readers == nil {
 		t.readers = map[int64]map[flows.PersonID]bool{}
@@ -267,11 +275,15 @@ func (b *batch) mergeRows(rows map[int64]*docRow) {
 // indexTask brings the task tables in line with a task of the aggregate.
 // They are indexes of it, and most commands change one or two tasks of
 // many, so only the differences from the load are written.
-func (t *txn) indexTask(docID int64, tk flows.Task) error {
+func (t *txn) indexTask(d *flows.Document, tk flows.Task) error {
+	docID := d.ID
 	now := indexed(tk)
 	was, known := t.loaded[tk.ID]
 	if known && was == now {
 		return nil
+	}
+	if err := t.saveTaskFact(d, tk); err != nil {
+		return err
 	}
 	if !known {
 		if _, err := t.exec(qInsertTask, tk.ID, docID); err != nil {
