@@ -125,7 +125,7 @@ func Compute(f Facts, o Options) Report {
 		}
 		return typ + " " + itoa(i+1)
 	}
-	var r Report
+	r := Report{Cycle: []Cycle{}, Oldest: []Waiting{}}
 	var all []float64
 	allLate := 0
 	stages, people := map[string]*acc{}, map[string]*acc{}

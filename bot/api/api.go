@@ -28,6 +28,7 @@ import (
 	"github.com/viza-app/viza/compare"
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/locales"
+	"github.com/viza-app/viza/stats"
 	"github.com/viza-app/viza/storage"
 )
 
@@ -88,6 +89,8 @@ type Server struct {
 	PublicURL string
 	// Compare answers …/versions/{n}/diff (nil: not found).
 	Compare compare.Comparer
+	// Stats answers /stats (nil: not found).
+	Stats *stats.Service
 	// RequestsPerMinute is each key's rate limit.
 	RequestsPerMinute int
 	MaxUpload         int64 // bytes; default flows.MaxFileSize
@@ -143,6 +146,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET "+Prefix+"/documents/{number}/versions/{n}/file", s.linkOrKey(s.file))
 	mux.Handle("GET "+Prefix+"/documents/{number}/versions/{n}/diff", s.keyed(ScopeRead, s.diff))
 	mux.Handle("GET "+Prefix+"/documents/{number}/sheet.pdf", s.linkOrKey(s.sheet))
+	mux.Handle("GET "+Prefix+"/stats", s.keyed(ScopeRead, s.stats))
 	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusNotFound, "not_found")
 	})

@@ -28,6 +28,7 @@ import (
 
 	"github.com/viza-app/viza/bot/api"
 	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/stats"
 	"github.com/viza-app/viza/storage/storagetest"
 )
 
@@ -51,6 +52,7 @@ func newRig(t *testing.T, perMinute int) *rig {
 			_, err := fmt.Fprintf(w, "%%PDF-1.4 sheet of %s in %s", d.Number, lang)
 			return err
 		}}
+	r.api.Stats = &stats.Service{Source: r.DB, Dir: r.Engine.Directory, Clock: r.Clock}
 	r.srv = httptest.NewServer(nil)
 	r.api.PublicURL = r.srv.URL
 	if err := r.api.Init(context.Background()); err != nil {

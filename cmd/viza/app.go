@@ -34,6 +34,7 @@ import (
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/locales"
 	"github.com/viza-app/viza/messages"
+	"github.com/viza-app/viza/stats"
 	"github.com/viza-app/viza/storage"
 )
 
@@ -50,7 +51,10 @@ type Main struct {
 	Clock      flows.Clock
 	// Compare reads versions' texts in the background and tells what
 	// changed between them.
-	Compare  *compare.Service
+	Compare *compare.Service
+	// Stats computes where approvals stall, for the chat, the web, the
+	// digest and the connector.
+	Stats    *stats.Service
 	Listener net.Listener
 	// Chat is the conversation every messenger shares; Telegram is its
 	// Telegram channel (nil when off) and Messengers every messenger on.
@@ -184,6 +188,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		return nil, err
 	}
 	m.Compare = m.newCompare()
+	m.Stats = &stats.Service{Source: m.DB, Dir: m.Engine.Directory, Worktime: m.worktime, Clock: m.Clock}
 	m.Chat = &chat.Conversation{Engine: m.Engine, Store: m.DB, Files: m.Files, Clock: m.Clock, Log: log, Reports: reportsFunc(m.reports),
 		Compare: m.Compare}
 	m.Health = &health.Registry{Changed: func(st health.Status) {
@@ -477,6 +482,17 @@ func bearer(token string, h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// worktime is the measure of working time of the calendar in force.
+func (m *Main) worktime() func(from, to time.Time) time.Duration {
+	m.mu.Lock()
+	c := m.Calendar
+	m.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return c.WorkingBetween
 }
 
 // Reload re-reads people, document types and the calendar (SIGHUP).

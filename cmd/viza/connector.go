@@ -23,7 +23,7 @@ func (m *Main) connector(ctx context.Context, cfg *config.Config, publicURL stri
 		return nil, nil, fmt.Errorf("api.link_ttl: %w", err) // validated with the configuration
 	}
 	srv := &api.Server{Engine: m.Engine, Store: m.DB, Files: m.Files, Clock: m.Clock, Log: m.Log, PublicURL: publicURL, Compare: m.Compare,
-		RequestsPerMinute: cfg.API.RequestsPerMinute, LinkTTL: ttl,
+		Stats: m.Stats, RequestsPerMinute: cfg.API.RequestsPerMinute, LinkTTL: ttl,
 		Sheet: func(ctx context.Context, d *flows.Document, lang string, w io.Writer) error {
 			return m.reports().Sheet(ctx, d, lang, w)
 		}}
