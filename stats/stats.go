@@ -96,6 +96,8 @@ type Report struct {
 	Cycle    []Cycle   `json:"cycle"`
 	Stuck    []Bucket  `json:"stuck"`
 	Oldest   []Waiting `json:"oldest"`
+	// Waiting counts the tasks open now by stage, most first.
+	Waiting []Count `json:"waiting"`
 }
 
 // stuckBuckets bound the open tasks' ages in working hours: a working
@@ -192,10 +194,12 @@ func Compute(f Facts, o Options) Report {
 	for i, b := range stuckBuckets {
 		r.Stuck[i].Key = b.key
 	}
+	waiting := map[string]*Count{}
 	for _, t := range f.Open {
 		if !visible(t.Holder, t.Actor) {
 			continue
 		}
+		bump(waiting, t.Type+"/"+itoa(t.Stage), stageLabel(t.Type, t.Stage))
 		h := hours(t.Opened, o.Now)
 		for i, b := range stuckBuckets {
 			if h < b.upTo {
@@ -205,6 +209,7 @@ func Compute(f Facts, o Options) Report {
 		}
 		r.Oldest = append(r.Oldest, Waiting{TaskFact: t, Hours: round2(h)})
 	}
+	r.Waiting = counts(waiting)
 	slices.SortStableFunc(r.Oldest, func(a, b Waiting) int { return cmp.Compare(b.Hours, a.Hours) })
 	if len(r.Oldest) > 10 {
 		r.Oldest = r.Oldest[:10]

@@ -291,4 +291,4 @@ type Reports interface {
 // Commands are the commands people type, each with a catalogue entry
 // "cmd.<name>" that describes it; transports register them where the
 // platform has a command menu.
-var Commands = []string{"start", "help", "new", "my", "status", "list", "history", "diff", "sheet", "export", "web", "cancel", "lang"}
+var Commands = []string{"start", "help", "new", "my", "status", "list", "history", "diff", "sheet", "export", "stats", "web", "cancel", "lang"}

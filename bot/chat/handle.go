@@ -168,6 +168,8 @@ func (m *Messenger) onCommand(ctx context.Context, ev *Event, p *flows.Person, l
 		m.showList(ctx, p, lang, conv, "a", 0, "")
 	case "export":
 		m.onExport(ctx, p, lang, conv)
+	case "stats":
+		m.onStats(ctx, p, lang, conv, arg)
 	case "web":
 		link := m.login()
 		if link == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/messages/rich"
+	"github.com/viza-app/viza/stats"
 )
 
 // Conversation holds what every messenger's dialogues share: the engine,
@@ -29,6 +30,8 @@ type Conversation struct {
 	// long a card waits for it (CardCompareWait where 0).
 	Compare     compare.Comparer
 	CompareWait time.Duration
+	// Stats answers /stats; nil turns it off.
+	Stats *stats.Service
 
 	mu        sync.Mutex
 	loginLink func(context.Context, flows.PersonID) (string, error)

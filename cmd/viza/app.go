@@ -190,7 +190,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 	m.Compare = m.newCompare()
 	m.Stats = &stats.Service{Source: m.DB, Dir: m.Engine.Directory, Worktime: m.worktime, Clock: m.Clock}
 	m.Chat = &chat.Conversation{Engine: m.Engine, Store: m.DB, Files: m.Files, Clock: m.Clock, Log: log, Reports: reportsFunc(m.reports),
-		Compare: m.Compare}
+		Compare: m.Compare, Stats: m.Stats}
 	m.Health = &health.Registry{Changed: func(st health.Status) {
 		if st.State == health.Up {
 			m.wakeLoops() // what waited for the channel goes now

@@ -27,6 +27,7 @@ var Scenarios = []Scenario{
 	{"approvers changed in flight", approversInFlight},
 	{"list", list},
 	{"sheet", sheet},
+	{"where approvals stall", statsCommand},
 	{"unknown person", unknownPerson},
 	{"oversize file", oversizeFile},
 }
@@ -488,4 +489,36 @@ func lastRouteChange(d *flows.Document) flows.Decision {
 		}
 	}
 	return flows.Decision{}
+}
+
+// statsCommand: /stats gives a viewer the company's headline numbers and
+// a PNG chart; a person on no route learns that nothing of theirs was
+// decided; a period the bot does not know gets the usage.
+func statsCommand(t *testing.T, s *Session) {
+	env := s.Env()
+	d := s.Start("Поставка табличек")
+	s.decide(d, Petrov, flows.ActionApprove, "")
+	dir := env.User(Director)
+	env.Command(dir, "stats", "")
+	s.Find(dir, part("ru", "stats.headline", "Late", 0, nil))
+	var chart Msg
+	if !until(func() bool {
+		for _, m := range env.Messages(dir) {
+			if m.File == "stats_month.png" {
+				chart = m
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("no chart:\n%s", dump(env.Messages(dir)))
+	}
+	if !bytes.HasPrefix(chart.Data, []byte("\x89PNG")) {
+		t.Fatalf("the chart is not a PNG: %.20q", chart.Data)
+	}
+	v := env.User(Volkov)
+	env.Command(v, "stats", "year")
+	s.Find(v, Say("ru", "stats.empty", map[string]any{"Period": Say("ru", "stats.period.year", nil), "Scope": Say("ru", "stats.scope.own", nil)}))
+	env.Command(v, "stats", "decade")
+	s.Find(v, part("ru", "chat.stats.usage", "Types", 0, nil))
 }
