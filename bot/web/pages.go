@@ -52,6 +52,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /doc/{number}/remind", s.withSession(s.docRemind))
 	mux.HandleFunc("POST /doc/{number}/route", s.withSession(s.docRoute))
 	mux.HandleFunc("GET /export.xlsx", s.withSession(s.export))
+	mux.HandleFunc("GET /stats", s.withSession(s.statsPage))
+	mux.HandleFunc("GET /stats/{file}", s.withSession(s.statsDownload))
 	mux.HandleFunc("POST /export", s.withSession(s.startExport))
 	mux.HandleFunc("GET /export/{id}", s.withSession(s.exportPage))
 	mux.HandleFunc("GET /export/{id}/file", s.withSession(s.exportFile))
@@ -189,6 +191,7 @@ func (s *Server) lang(p *flows.Person) string {
 // pageHeadings are the catalogue keys of the pages' headings; a page
 // about one document is headed by its number and title.
 var pageHeadings = map[string]string{"inbox.html": "web.inbox", "dashboard.html": "web.dashboard", "export.html": "cmd.export",
+	"stats.html": "web.stats.title",
 	"error.html": "web.error_title"}
 
 // documentOf is the document a page is about, if it is about one.

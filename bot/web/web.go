@@ -33,6 +33,7 @@ import (
 	"github.com/viza-app/viza/locales"
 	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/messages/rich"
+	"github.com/viza-app/viza/stats"
 	"github.com/viza-app/viza/storage"
 )
 
@@ -101,6 +102,8 @@ type Server struct {
 	FrameAncestors []string
 	// Compare serves /doc/{number}/diff; nil turns it off.
 	Compare compare.Comparer
+	// Stats answers /stats; nil turns it off.
+	Stats *stats.Service
 
 	secret []byte
 	tmpl   *template.Template

@@ -862,7 +862,7 @@ func (m *Main) initWeb(ctx context.Context, publicURL string, demo bool) error {
 	}
 	ttl, _ := time.ParseDuration(m.Config.HTTP.TaskLinkTTL) // validated with the configuration
 	m.Web = &web.Server{Engine: m.Engine, Store: m.DB, Files: m.Files, Reports: reportsFunc(m.reports), Clock: m.Clock, Log: log, Compare: m.Compare,
-		PublicURL: publicURL, Demo: demo, LinkKey: m.DB.DerivedKey("task-links"), LinkTTL: ttl}
+		Stats: m.Stats, PublicURL: publicURL, Demo: demo, LinkKey: m.DB.DerivedKey("task-links"), LinkTTL: ttl}
 	if m.tgToken != "" {
 		m.Web.MiniApp = m.miniApp
 	}
