@@ -119,7 +119,6 @@ func (s *Server) statsReport(r *http.Request, p *flows.Person, lang string) (sta
 	return v, rep, nil
 }
 
-
 // statsDownload is /stats/{table}.csv or .xlsx: one table of the page, as
 // the reader may see it.
 func (s *Server) statsDownload(w http.ResponseWriter, r *http.Request, p *flows.Person, _ string) {
