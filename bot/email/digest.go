@@ -15,6 +15,7 @@ import (
 	"github.com/viza-app/viza/locales"
 	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/messages/rich"
+	"github.com/viza-app/viza/stats"
 	"github.com/viza-app/viza/storage"
 )
 
@@ -269,18 +270,47 @@ func (c *Channel) digest(ctx context.Context, n flows.Notification, p *flows.Per
 			parts = append(parts, rich.Concat(line, rich.Plain(" "), rich.Link(l.T("email.digest_open", nil), c.docURL(s.doc.Number))))
 		}
 	}
+	img, err := c.weeklyChart(ctx, p, lang, now)
+	if err != nil {
+		// The digest goes without its chart rather than not at all.
+		c.Log.Warn("digest chart", "person", p.ID, "err", err)
+	}
+	if img != nil {
+		parts = append(parts, rich.Text{}, messages.Rich(l, "email.digest_chart", map[string]any{"Alt": img.Alt}))
+	}
 	subject := l.T("email.digest_subject", map[string]any{"Date": now.In(rd.Dir.LocationOf(p.ID)).Format("02.01.2006")})
 	inbox, err := c.signedIn(ctx, p.ID, "/inbox")
 	if err != nil {
 		return nil, false, err
 	}
 	links := []link{{Label: l.T("email.digest_inbox", nil), URL: inbox, Primary: true}}
-	m, err := c.message(p, subject, lang, rich.Join(parts, "\n"), links, l)
+	m, err := c.messageWith(p, subject, lang, rich.Join(parts, "\n"), links, l, img)
 	if err != nil {
 		return nil, false, err
 	}
 	m.SetMessageIDWithValue(c.messageID(n))
 	return m, false, nil
+}
+
+// weeklyChart is Monday's chart for a manager or a viewer: where the
+// documents of the people they see wait now, by stage. Nil on other days,
+// for others, and when nothing waits.
+func (c *Channel) weeklyChart(ctx context.Context, p *flows.Person, lang string, now time.Time) (*inlineImage, error) {
+	dir := c.Renderer().Dir
+	if c.Stats == nil || now.In(dir.LocationOf(p.ID)).Weekday() != time.Monday || stats.ScopeOf(dir, p.ID) == stats.ScopeOwn {
+		return nil, nil
+	}
+	from, to := stats.Week.Span(now)
+	rep, _, err := c.Stats.For(ctx, p.ID, stats.Query{From: from, To: to}, lang)
+	if err != nil || len(rep.Waiting) == 0 {
+		return nil, err
+	}
+	bars := messages.WaitingChart(rep, lang)
+	png, err := stats.Render(bars, stats.PNG, 1120)
+	if err != nil {
+		return nil, err
+	}
+	return &inlineImage{Name: "waiting.png", Alt: bars.Title, PNG: png}, nil
 }
 
 func joinNames(names []string) string {

@@ -1,6 +1,7 @@
 package email_test
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/viza-app/viza/bot/email"
+	"github.com/viza-app/viza/stats"
 )
 
 // TestDigest: on a working day at the configured time each person with
@@ -104,5 +106,48 @@ func TestDigest(t *testing.T) {
 	r.Clock.Set(time.Date(2026, 12, 8, 9, 5, 0, 0, msk))
 	if n, err := g.Step(r.ctx); err != nil || n == 0 {
 		t.Fatalf("Tuesday queued %d, %v", n, err)
+	}
+}
+
+// TestDigestMondayChart: on Mondays a manager's digest carries a chart of
+// where their people's documents wait, inside the mail and shown by the
+// HTML part; an approver who manages nobody gets none, nor does anyone on
+// another day.
+func TestDigestMondayChart(t *testing.T) {
+	r := newRig(t)
+	r.ch.Stats = &stats.Service{Source: r.DB, Dir: r.Engine.Directory, Clock: r.Clock}
+	msk := r.Dir.Location
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r.start(t, "s1", "Старый договор")
+	r.step(t)
+	for _, day := range []struct {
+		at    time.Time
+		chart bool
+	}{{time.Date(2026, 12, 7, 9, 0, 0, 0, msk), true}, {time.Date(2026, 12, 8, 9, 0, 0, 0, msk), false}} {
+		sent := len(r.smtp.Messages())
+		r.Clock.Set(day.at)
+		g := &email.Digest{At: "09:00", Channel: r.ch, Announce: r.Engine.Announce, Directory: r.Engine.Directory, Log: quiet}
+		if _, err := g.Step(r.ctx); err != nil {
+			t.Fatal(err)
+		}
+		r.step(t)
+		got := map[string]parsed{}
+		for _, m := range r.smtp.Messages()[sent:] {
+			if p := parse(t, m.Data); strings.HasPrefix(p.subject, "Viza") {
+				got[m.To[0]] = p
+			}
+		}
+		petrov, sidorov := got["petrov@romashka.example"], got["sidorov@romashka.example"]
+		if petrov.subject == "" || sidorov.subject == "" {
+			t.Fatalf("%v: digests to %v", day.at, got)
+		}
+		img, has := petrov.inline["waiting.png"]
+		if has != day.chart || (has && (img.Type != "image/png" || !bytes.HasPrefix(img.Data, []byte("\x89PNG")) ||
+			!strings.Contains(petrov.html, `src="cid:waiting.png"`))) {
+			t.Errorf("%v: petrov's chart %v (%s), html has cid: %v", day.at, has, img.Type, strings.Contains(petrov.html, "cid:"))
+		}
+		if _, has := sidorov.inline["waiting.png"]; has {
+			t.Errorf("%v: sidorov, who manages nobody, got a chart", day.at)
+		}
 	}
 }

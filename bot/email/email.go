@@ -30,6 +30,7 @@ import (
 	"github.com/viza-app/viza/locales"
 	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/messages/rich"
+	"github.com/viza-app/viza/stats"
 	"github.com/viza-app/viza/storage"
 )
 
@@ -97,6 +98,8 @@ type Channel struct {
 	// Stuck is how many working days without a move put a document in
 	// the digest of managers and viewers.
 	Stuck flows.WorkDuration
+	// Stats draws Monday's chart in the managers' digest; nil: none.
+	Stats *stats.Service
 	Cal   Calendar
 	// Installation is this record's own random id (kept in the database,
 	// made on first use): it makes Message-IDs and thread roots unique
@@ -322,6 +325,21 @@ func (c *Channel) attach(ctx context.Context, m *mail.Msg, n flows.Notification,
 // message builds a mail to p: the text part and the HTML part from one
 // rich text, the links under it in both.
 func (c *Channel) message(p *flows.Person, subject, lang string, body rich.Text, links []link, l *locales.Localizer) (*mail.Msg, error) {
+	return c.messageWith(p, subject, lang, body, links, l, nil)
+}
+
+// inlineImage is a picture shown in the mail's HTML part (a chart), sent
+// inside the mail and named by its Content-ID.
+type inlineImage struct {
+	Name string // also its Content-ID
+	Alt  string
+	PNG  []byte
+}
+
+// messageWith is message with an inline image after the body; the text
+// part says what the picture shows in Alt.
+func (c *Channel) messageWith(p *flows.Person, subject, lang string, body rich.Text, links []link, l *locales.Localizer,
+	img *inlineImage) (*mail.Msg, error) {
 	m := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	m.FromMailAddress(c.From)
 	if err := m.AddToFormat(oneLine(p.Name), p.Email); err != nil {
@@ -345,8 +363,12 @@ func (c *Channel) message(p *flows.Person, subject, lang string, body rich.Text,
 	m.SetBodyString(mail.TypeTextPlain, text.String())
 
 	var html bytes.Buffer
-	err := page.Execute(&html, map[string]any{"Lang": lang, "Subject": subject, "Body": htmlBody(body), "Links": links,
-		"Footer": footer})
+	data := map[string]any{"Lang": lang, "Subject": subject, "Body": htmlBody(body), "Links": links, "Footer": footer}
+	if img != nil {
+		data["Image"] = img
+		m.EmbedReader(img.Name, bytes.NewReader(img.PNG), mail.WithFileContentType(mail.ContentType("image/png")))
+	}
+	err := page.Execute(&html, data)
 	if err != nil {
 		return nil, fmt.Errorf("render mail: %w", err)
 	}

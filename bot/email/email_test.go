@@ -29,6 +29,7 @@ type parsed struct {
 	subject     string
 	text, html  string
 	attachments map[string][]byte
+	inline      map[string]smtpfake.InlinePart
 }
 
 func parse(t *testing.T, raw []byte) parsed {
@@ -42,7 +43,7 @@ func parse(t *testing.T, raw []byte) parsed {
 			t.Errorf("a text part in %q, want UTF-8", cs)
 		}
 	}
-	return parsed{h: m.Header, subject: m.Subject, text: m.Text, html: m.HTML, attachments: m.Attachments}
+	return parsed{h: m.Header, subject: m.Subject, text: m.Text, html: m.HTML, attachments: m.Attachments, inline: m.Inline}
 }
 
 // rig is a database with the example company, an SMTP server that wants

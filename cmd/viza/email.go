@@ -39,7 +39,7 @@ func (m *Main) email(ctx context.Context, ec *config.Email, publicURL string) (*
 	if err != nil {
 		return nil, fmt.Errorf("email installation id: %w", err)
 	}
-	ch := &email.Channel{Sender: sender, From: from, PublicURL: publicURL, Store: m.DB, Files: m.Files, Clock: m.Clock, Log: m.Log, Compare: m.Compare,
+	ch := &email.Channel{Sender: sender, From: from, PublicURL: publicURL, Store: m.DB, Files: m.Files, Clock: m.Clock, Log: m.Log, Compare: m.Compare, Stats: m.Stats,
 		Installation: installation,
 		Renderer:     func() messages.Renderer { return messages.Renderer{Dir: m.Engine.Directory()} },
 		OnMessenger:  m.onMessenger, MaxAttachment: int64(ec.MaxAttachmentMB) << 20,

@@ -20,8 +20,16 @@ type Mail struct {
 	Subject     string
 	Text, HTML  string
 	Attachments map[string][]byte
+	// Inline are the pictures shown inside the HTML part, by file name.
+	Inline map[string]InlinePart
 	// Charsets are the text parts' declared character sets.
 	Charsets []string
+}
+
+// InlinePart is a picture of the mail and its media type.
+type InlinePart struct {
+	Type string
+	Data []byte
 }
 
 // Parse reads a raw message.
@@ -35,7 +43,7 @@ func Parse(raw []byte) (*Mail, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode subject %q: %w", msg.Header.Get("Subject"), err)
 	}
-	m := &Mail{Header: msg.Header, Subject: subject, Attachments: map[string][]byte{}}
+	m := &Mail{Header: msg.Header, Subject: subject, Attachments: map[string][]byte{}, Inline: map[string]InlinePart{}}
 	return m, m.walk(msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), "", msg.Body)
 }
 
@@ -76,6 +84,12 @@ func (m *Mail) walk(ctype, cte, disposition string, body io.Reader) error {
 			return fmt.Errorf("attachment name %q: %w", dp["filename"], err)
 		}
 		m.Attachments[name] = b
+		return nil
+	}
+	if strings.HasPrefix(disposition, "inline") && !strings.HasPrefix(media, "text/") {
+		// A picture the HTML part shows by its Content-ID (a chart).
+		_, dp, _ := mime.ParseMediaType(disposition)
+		m.Inline[dp["filename"]] = InlinePart{Type: media, Data: b}
 		return nil
 	}
 	m.Charsets = append(m.Charsets, params["charset"])
