@@ -45,30 +45,43 @@ func Render(b Bars, out string, width int) ([]byte, error) {
 	// longest bar given first is on top.
 	rl, rv := make([]string, len(labels)), make([]float64, len(values))
 	for i := range labels {
-		rl[len(labels)-1-i], rv[len(values)-1-i] = shorten(labels[i], 28), values[i]
+		rl[len(labels)-1-i], rv[len(values)-1-i] = shorten(labels[i], 24), values[i]
 	}
 	format := b.Format
 	if format == nil {
 		format = trimFloat
 	}
-	// Sized for a phone: a PNG is drawn at twice the 390 px it is shown at.
-	scale := float64(width) / 780
-	if scale < 0.5 {
-		scale = 0.5
+	// Sized for a phone: type is set for 390 px and the whole drawing
+	// scaled to the width asked (a PNG is drawn at twice what it is shown
+	// at, an SVG at the width it is shown at).
+	k := float64(width) / 390
+	// The library takes points; its PNG and SVG writers turn them into
+	// pixels differently (measured: 0.75 and 1.05 give the pixels asked).
+	perPx := 0.75
+	if out == SVG {
+		perPx = 1.05
 	}
-	font := func(size float64) charts.FontStyle { return charts.NewFontStyleWithSize(size * scale * 2) }
-	height := int(float64(90+44*len(rl)) * scale * 1.6)
+	font := func(px float64) charts.FontStyle { return charts.NewFontStyleWithSize(px * k * perPx) }
+	top := 16.0
+	if b.Title != "" {
+		top = 44
+	}
+	height := int((top + 40*float64(len(rl)) + 28) * k)
 	p := charts.NewPainter(charts.PainterOptions{OutputFormat: out, Width: width, Height: height})
 	opt := charts.NewBarChartOptionWithData([][]float64{rv})
 	opt.Horizontal = true
-	opt.Title = charts.TitleOption{Text: b.Title, FontStyle: font(8)}
-	opt.CategoryAxis = charts.CategoryAxisOption{Labels: rl, LabelFontStyle: font(7)}
-	opt.ValueAxis = []charts.ValueAxisOption{{LabelCount: 4, LabelFontStyle: font(6), Min: charts.Ptr(0.0)}}
+	if b.Title != "" {
+		opt.Title = charts.TitleOption{Text: b.Title, FontStyle: font(15)}
+	} else {
+		opt.Title = charts.TitleOption{Show: charts.Ptr(false)}
+	}
+	opt.CategoryAxis = charts.CategoryAxisOption{Labels: rl, LabelFontStyle: font(13)}
+	opt.ValueAxis = []charts.ValueAxisOption{{LabelCount: 3, LabelFontStyle: font(11), Min: charts.Ptr(0.0)}}
 	opt.ValueFormatter = format
 	opt.SeriesLabelPosition = charts.PositionRight
-	opt.SeriesList[0].Label = charts.SeriesLabel{Show: charts.Ptr(true), FontStyle: font(6.5),
+	opt.SeriesList[0].Label = charts.SeriesLabel{Show: charts.Ptr(true), FontStyle: font(12),
 		ValueFormatter: func(v float64) string { return strings.TrimSpace(format(v) + " " + b.Unit) }}
-	opt.Padding = charts.NewBox(16, 16, int(90*scale), 16)
+	opt.Padding = charts.NewBox(int(8*k), int(8*k), int(56*k), int(8*k))
 	if err := p.BarChart(opt); err != nil {
 		return nil, fmt.Errorf("draw chart %q: %w", b.Title, err)
 	}

@@ -93,21 +93,22 @@ func ScopeOf(dir *flows.Directory, reader flows.PersonID) Scope {
 	return ScopeOwn
 }
 
-// Visible is the filter of a scope.
-func Visible(dir *flows.Directory, reader flows.PersonID, s Scope) func(flows.PersonID) bool {
+// PeopleOf is whom a scope's figures are about: nil for everyone, the
+// reader and their direct reports for a manager, the reader alone.
+func PeopleOf(dir *flows.Directory, reader flows.PersonID, s Scope) []flows.PersonID {
 	switch s {
 	case ScopeAll:
 		return nil
 	case ScopeTeam:
-		return func(p flows.PersonID) bool {
-			if p == reader {
-				return true
+		out := []flows.PersonID{reader}
+		for _, p := range dir.People {
+			if p.Manager == reader {
+				out = append(out, p.ID)
 			}
-			q, ok := dir.Person(p)
-			return ok && q.Manager == reader
 		}
+		return out
 	}
-	return func(p flows.PersonID) bool { return p == reader }
+	return []flows.PersonID{reader}
 }
 
 // For computes the report reader may see for q.
@@ -117,21 +118,24 @@ func (s *Service) For(ctx context.Context, reader flows.PersonID, q Query, lang 
 		return Report{}, "", flows.Errorf(flows.KindForbidden, "unknown_person", "%q", reader)
 	}
 	scope := ScopeOf(dir, reader)
-	r, err := s.report(ctx, dir, q, lang, Visible(dir, reader, scope))
+	q.People = PeopleOf(dir, reader, scope)
+	r, err := s.report(ctx, dir, q, lang)
 	return r, scope, err
 }
 
 // All computes the report of everyone's figures, for another system.
 func (s *Service) All(ctx context.Context, q Query, lang string) (Report, error) {
-	return s.report(ctx, s.Dir(), q, lang, nil)
+	q.People = nil
+	return s.report(ctx, s.Dir(), q, lang)
 }
 
-func (s *Service) report(ctx context.Context, dir *flows.Directory, q Query, lang string, visible func(flows.PersonID) bool) (Report, error) {
+func (s *Service) report(ctx context.Context, dir *flows.Directory, q Query, lang string) (Report, error) {
 	if q.Type != "" {
 		if _, ok := dir.Type(q.Type); !ok {
 			return Report{}, flows.Errorf(flows.KindInvalid, "unknown_type", "%q", q.Type)
 		}
 	}
+	q.Months = MonthsOf(q.From, q.To, dir.Location)
 	f, err := s.Source.Facts(ctx, q)
 	if err != nil {
 		return Report{}, fmt.Errorf("read facts: %w", err)
@@ -140,7 +144,7 @@ func (s *Service) report(ctx context.Context, dir *flows.Directory, q Query, lan
 	if s.Worktime != nil {
 		measure = s.Worktime()
 	}
-	r := Compute(f, Options{Worktime: measure, Visible: visible, Now: s.Clock.Now(), StageName: StageNamer(dir, lang)})
+	r := Compute(f, Options{Worktime: measure, Now: s.Clock.Now(), StageName: StageNamer(dir, lang)})
 	for i := range r.ByPerson {
 		if p, ok := dir.Person(flows.PersonID(r.ByPerson[i].Key)); ok {
 			r.ByPerson[i].Label = p.Name

@@ -10,15 +10,12 @@ import (
 	"github.com/viza-app/viza/flows"
 )
 
-// Options say how to measure and whom a reader may see.
+// Options say how to measure what is still open and how to name stages.
 type Options struct {
 	// Worktime is the working time between two instants (the company
-	// calendar); nil measures wall time.
+	// calendar), for the tasks open now; nil measures wall time. Closed
+	// tasks come measured (TaskGroup.Tenths).
 	Worktime func(from, to time.Time) time.Duration
-	// Visible reports whether the reader may see a person's figures; nil
-	// lets them see everyone's. A task counts when its holder or the one
-	// who held it is visible; a document when its initiator is.
-	Visible func(flows.PersonID) bool
 	// StageName names stage i of a document type's route.
 	StageName func(docType string, stage int) string
 	Now       time.Time
@@ -115,12 +112,6 @@ func Compute(f Facts, o Options) Report {
 		}
 		return to.Sub(from).Hours()
 	}
-	visible := func(ps ...flows.PersonID) bool {
-		if o.Visible == nil {
-			return true
-		}
-		return slices.ContainsFunc(ps, o.Visible)
-	}
 	stageLabel := func(typ string, i int) string {
 		if o.StageName != nil {
 			return o.StageName(typ, i)
@@ -128,65 +119,57 @@ func Compute(f Facts, o Options) Report {
 		return typ + " " + itoa(i+1)
 	}
 	r := Report{Cycle: []Cycle{}, Oldest: []Waiting{}}
-	var all []float64
-	allLate := 0
+	all := &acc{}
 	stages, people := map[string]*acc{}, map[string]*acc{}
 	rejStage, rejPerson := map[string]*Count{}, map[string]*Count{}
-	for _, t := range f.Tasks {
-		if !visible(t.Holder, t.Actor) {
+	for _, g := range f.Tasks {
+		if g.State == flows.TaskRejected && g.Reason == "" {
+			k := g.Type + "/" + itoa(g.Stage)
+			bumpN(rejStage, k, stageLabel(g.Type, g.Stage), g.N)
+			bumpN(rejPerson, string(g.Actor), string(g.Actor), g.N)
+		}
+		if !g.Decided() {
 			continue
 		}
-		if t.State == flows.TaskRejected && t.Reason == "" {
-			k := t.Type + "/" + itoa(t.Stage)
-			bump(rejStage, k, stageLabel(t.Type, t.Stage))
-			bump(rejPerson, string(t.Actor), string(t.Actor))
+		forWhom := flows.PersonID("")
+		if g.Holder != g.Actor {
+			forWhom = g.Holder
 		}
-		if !t.Decided() {
-			continue
-		}
-		h := hours(t.Opened, t.Closed)
-		late := !t.Due.IsZero() && t.Closed.After(t.Due)
-		all = append(all, h)
-		if late {
-			allLate++
-		}
-		get(stages, t.Type+"/"+itoa(t.Stage), stageLabel(t.Type, t.Stage)).add(h, late, "")
-		get(people, string(t.Actor), string(t.Actor)).add(h, late, onBehalf(t))
+		all.add(g.Tenths, g.N, g.Late, "")
+		get(stages, g.Type+"/"+itoa(g.Stage), stageLabel(g.Type, g.Stage)).add(g.Tenths, g.N, g.Late, "")
+		get(people, string(g.Actor), string(g.Actor)).add(g.Tenths, g.N, g.Late, forWhom)
 	}
-	r.Decision = spread(all, allLate)
+	r.Decision = all.spread()
 	r.ByStage, r.ByPerson = groups(stages), groups(people)
 
-	cycles := map[string]*cycleAcc{}
-	rounds, rejected := 0, 0
-	for _, d := range f.Docs {
-		if !visible(d.Initiator) {
-			continue
-		}
-		r.Rework.Docs++
-		rounds += d.Rounds
-		if d.Rejected {
-			rejected++
-		}
-		k := d.Type + " " + d.Started.Format("2006-01")
-		c := cycles[k]
-		if c == nil {
-			c = &cycleAcc{typ: d.Type, month: d.Started.Format("2006-01")}
-			cycles[k] = c
-		}
-		if !d.Approved.IsZero() {
-			c.approved = append(c.approved, hours(d.Started, d.Approved))
-		}
-		if !d.Done.IsZero() {
-			c.done = append(c.done, hours(d.Started, d.Done))
-		}
-	}
-	if r.Rework.Docs > 0 {
-		r.Rework.Rounds = round2(float64(rounds) / float64(r.Rework.Docs))
-		r.Rework.RejectedShare = round2(float64(rejected) / float64(r.Rework.Docs))
+	r.Rework.Docs = f.Rework.Docs
+	if f.Rework.Docs > 0 {
+		r.Rework.Rounds = round2(float64(f.Rework.Rounds) / float64(f.Rework.Docs))
+		r.Rework.RejectedShare = round2(float64(f.Rework.Rejected) / float64(f.Rework.Docs))
 	}
 	r.Rework.ByStage, r.Rework.ByPerson = counts(rejStage), counts(rejPerson)
-	for _, c := range cycles {
-		r.Cycle = append(r.Cycle, Cycle{Type: c.typ, Month: c.month, Approved: spread(c.approved, 0), Done: spread(c.done, 0)})
+
+	type cycleKey struct {
+		typ   string
+		month string
+	}
+	cycles := map[cycleKey][2]*acc{}
+	for _, g := range f.Cycle {
+		k := cycleKey{g.Type, g.Month.Format("2006-01")}
+		c, ok := cycles[k]
+		if !ok {
+			c = [2]*acc{{}, {}}
+			cycles[k] = c
+		}
+		if g.Approved >= 0 {
+			c[0].add(g.Approved, g.N, false, "")
+		}
+		if g.Done >= 0 {
+			c[1].add(g.Done, g.N, false, "")
+		}
+	}
+	for k, c := range cycles {
+		r.Cycle = append(r.Cycle, Cycle{Type: k.typ, Month: k.month, Approved: c[0].spread(), Done: c[1].spread()})
 	}
 	slices.SortFunc(r.Cycle, func(a, b Cycle) int { return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Month, b.Month)) })
 
@@ -196,10 +179,7 @@ func Compute(f Facts, o Options) Report {
 	}
 	waiting := map[string]*Count{}
 	for _, t := range f.Open {
-		if !visible(t.Holder, t.Actor) {
-			continue
-		}
-		bump(waiting, t.Type+"/"+itoa(t.Stage), stageLabel(t.Type, t.Stage))
+		bumpN(waiting, t.Type+"/"+itoa(t.Stage), stageLabel(t.Type, t.Stage), 1)
 		h := hours(t.Opened, o.Now)
 		for i, b := range stuckBuckets {
 			if h < b.upTo {
@@ -217,28 +197,61 @@ func Compute(f Facts, o Options) Report {
 	return r
 }
 
-func onBehalf(t TaskFact) flows.PersonID {
-	if t.Holder != t.Actor {
-		return t.Holder
-	}
-	return ""
-}
-
+// acc gathers times in tenths of an hour, each with how many had it.
 type acc struct {
-	label string
-	hours []float64
-	late  int
-	for_  []flows.PersonID
+	label  string
+	values map[int]int // tenths → how many
+	n      int
+	late   int
+	for_   []flows.PersonID
 }
 
-func (a *acc) add(h float64, late bool, forWhom flows.PersonID) {
-	a.hours = append(a.hours, h)
+func (a *acc) add(tenths, n int, late bool, forWhom flows.PersonID) {
+	if a.values == nil {
+		a.values = map[int]int{}
+	}
+	a.values[tenths] += n
+	a.n += n
 	if late {
-		a.late++
+		a.late += n
 	}
 	if forWhom != "" && !slices.Contains(a.for_, forWhom) {
 		a.for_ = append(a.for_, forWhom)
 	}
+}
+
+// spread is the count, the median (the middle value, or the mean of the
+// two middle ones) and the 90th percentile (nearest rank: the smallest
+// value with at least 90% of them at or below it), in hours.
+func (a *acc) spread() Spread {
+	s := Spread{Count: a.n, Late: a.late}
+	if a.n == 0 {
+		return s
+	}
+	keys := make([]int, 0, len(a.values))
+	for k := range a.values {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	// at is the value at 0-based rank i.
+	at := func(i int) float64 {
+		seen := 0
+		for _, k := range keys {
+			seen += a.values[k]
+			if i < seen {
+				return float64(k) / 10
+			}
+		}
+		return float64(keys[len(keys)-1]) / 10
+	}
+	if a.n%2 == 1 {
+		s.Median = at(a.n / 2)
+	} else {
+		s.Median = (at(a.n/2-1) + at(a.n/2)) / 2
+	}
+	s.P90 = at(int(math.Ceil(0.9*float64(a.n))) - 1)
+	s.Median, s.P90 = round2(s.Median), round2(s.P90)
+	return s
 }
 
 func get(m map[string]*acc, key, label string) *acc {
@@ -255,19 +268,19 @@ func groups(m map[string]*acc) []Group {
 	out := make([]Group, 0, len(m))
 	for k, a := range m {
 		slices.Sort(a.for_)
-		out = append(out, Group{Key: k, Label: a.label, Spread: spread(a.hours, a.late), For: a.for_})
+		out = append(out, Group{Key: k, Label: a.label, Spread: a.spread(), For: a.for_})
 	}
 	slices.SortFunc(out, func(a, b Group) int { return cmp.Or(cmp.Compare(b.Median, a.Median), cmp.Compare(a.Key, b.Key)) })
 	return out
 }
 
-func bump(m map[string]*Count, key, label string) {
+func bumpN(m map[string]*Count, key, label string, n int) {
 	c := m[key]
 	if c == nil {
 		c = &Count{Key: key, Label: label}
 		m[key] = c
 	}
-	c.N++
+	c.N += n
 }
 
 func counts(m map[string]*Count) []Count {
@@ -277,32 +290,6 @@ func counts(m map[string]*Count) []Count {
 	}
 	slices.SortFunc(out, func(a, b Count) int { return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.Key, b.Key)) })
 	return out
-}
-
-type cycleAcc struct {
-	typ, month     string
-	approved, done []float64
-}
-
-// spread is the count, the median (the middle value, or the mean of the
-// two middle ones) and the 90th percentile (nearest rank: the smallest
-// value with at least 90% of them at or below it), in hours to two places.
-func spread(hours []float64, late int) Spread {
-	s := Spread{Count: len(hours), Late: late}
-	if len(hours) == 0 {
-		return s
-	}
-	v := slices.Clone(hours)
-	slices.Sort(v)
-	n := len(v)
-	if n%2 == 1 {
-		s.Median = v[n/2]
-	} else {
-		s.Median = (v[n/2-1] + v[n/2]) / 2
-	}
-	s.P90 = v[int(math.Ceil(0.9*float64(n)))-1]
-	s.Median, s.P90 = round2(s.Median), round2(s.P90)
-	return s
 }
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }

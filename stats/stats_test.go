@@ -26,7 +26,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 //	memo 3: petrov rejects after 6 h; version 2; petrov approves after 1 h
 //	memo 4: to sidorov, away: his deputy petrov approves for him after 3 h
 //	memo 5: to kuznetsova, still open 10 h later
-func seeded(t *testing.T) (stats.Facts, time.Time) {
+func seeded(t *testing.T) (stats.Source, stats.Query, time.Time) {
 	t.Helper()
 	rig := storagetest.NewRig(t, false)
 	ctx := context.Background()
@@ -69,18 +69,21 @@ func seeded(t *testing.T) (stats.Facts, time.Time) {
 	decide(start("sidorov").DocID, "petrov", flows.ActionApprove, 3*time.Hour)
 	start("kuznetsova")
 	clock.Advance(10 * time.Hour)
-	f, err := rig.DB.Facts(ctx, stats.Query{From: from, To: clock.Now().Add(time.Second)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f, clock.Now()
+	return rig.DB, stats.Query{From: from, To: clock.Now().Add(time.Second), Months: stats.MonthsOf(from, clock.Now(), rig.Dir.Location)}, clock.Now()
 }
 
 // TestKnownHistory: the figures of a seeded history are the ones worked
 // out by hand, and stay as the golden file says.
 func TestKnownHistory(t *testing.T) {
-	f, now := seeded(t)
-	r := stats.Compute(f, stats.Options{Now: now})
+	src, q, now := seeded(t)
+	facts := func(q stats.Query) stats.Facts {
+		f, err := src.Facts(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	r := stats.Compute(facts(q), stats.Options{Now: now})
 	// Petrov decided in 2, 4, 6, 1 and 3 hours: median 3, p90 (nearest
 	// rank, the 5th of 5) 6; the deputy's decision counts for him, "for"
 	// sidorov.
@@ -107,7 +110,8 @@ func TestKnownHistory(t *testing.T) {
 	}
 	// Kuznetsova, who sees her own figures only, sees none of petrov's
 	// decisions nor the documents ivanova started: only her waiting task.
-	mine := stats.Compute(f, stats.Options{Now: now, Visible: func(p flows.PersonID) bool { return p == "kuznetsova" }})
+	q.People = []flows.PersonID{"kuznetsova"}
+	mine := stats.Compute(facts(q), stats.Options{Now: now})
 	if mine.Decision.Count != 0 || mine.Rework.Docs != 0 || len(mine.Oldest) != 1 {
 		t.Errorf("kuznetsova's own figures %+v", mine)
 	}
@@ -140,35 +144,33 @@ func golden(t *testing.T, name string, v any) {
 	}
 }
 
-// TestSpread: the median and the 90th percentile, by nearest rank.
+// TestSpread: the median and the 90th percentile, by nearest rank, over
+// groups of alike times.
 func TestSpread(t *testing.T) {
-	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	cases := []struct {
-		hours       []float64
+		tenths      map[int]int // tenths of an hour → how many
 		median, p90 float64
 	}{
-		{[]float64{5}, 5, 5},
-		{[]float64{1, 2}, 1.5, 2},
-		{[]float64{3, 1, 2}, 2, 3},
-		{[]float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 5.5, 9},
-		{[]float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, 6, 10},
+		{map[int]int{50: 1}, 5, 5},
+		{map[int]int{10: 1, 20: 1}, 1.5, 2},
+		{map[int]int{30: 1, 10: 1, 20: 1}, 2, 3},
+		{map[int]int{10: 1, 20: 1, 30: 1, 40: 1, 50: 1, 60: 1, 70: 1, 80: 1, 90: 1, 100: 1}, 5.5, 9},
+		{map[int]int{10: 5, 20: 4, 100: 2}, 2, 10},
+		{map[int]int{15: 9, 95: 1}, 1.5, 1.5},
 	}
 	for _, c := range cases {
 		var f stats.Facts
-		for i, h := range c.hours {
-			opened := at.Add(time.Duration(i) * time.Minute)
-			f.Tasks = append(f.Tasks, stats.TaskFact{ID: int64(i), Type: "memo", Holder: "p", Actor: "p", State: flows.TaskApproved,
-				Opened: opened, Closed: opened.Add(time.Duration(h * float64(time.Hour))), Due: opened.Add(4 * time.Hour)})
-		}
-		s := stats.Compute(f, stats.Options{}).Decision
-		late := 0
-		for _, h := range c.hours {
-			if h > 4 {
-				late++
+		late, n := 0, 0
+		for v, k := range c.tenths {
+			f.Tasks = append(f.Tasks, stats.TaskGroup{Type: "memo", Actor: "p", Holder: "p", State: flows.TaskApproved, Tenths: v, N: k, Late: v > 40})
+			n += k
+			if v > 40 {
+				late += k
 			}
 		}
-		if s.Median != c.median || s.P90 != c.p90 || s.Late != late {
-			t.Errorf("%v: %+v, want median %v p90 %v late %d", c.hours, s, c.median, c.p90, late)
+		s := stats.Compute(f, stats.Options{}).Decision
+		if s.Median != c.median || s.P90 != c.p90 || s.Late != late || s.Count != n {
+			t.Errorf("%v: %+v, want median %v p90 %v late %d", c.tenths, s, c.median, c.p90, late)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -33,7 +34,10 @@ var migrationFS embed.FS
 // readers on the same file.
 type DB struct {
 	countMu sync.Mutex // one decision count at a time (see countDecisions)
-	Path    string     // SQLite's file; empty on PostgreSQL
+	// worktime measures working time for analytics' facts (SetWorktime);
+	// unset, wall time.
+	worktime atomic.Pointer[func(from, to time.Time) time.Duration]
+	Path     string // SQLite's file; empty on PostgreSQL
 	// pg is set on PostgreSQL, where other processes (replicas) write the
 	// same database: see OpenPostgres for what changes.
 	pg    bool

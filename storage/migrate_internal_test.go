@@ -267,8 +267,8 @@ func TestReadersBackfill(t *testing.T) {
 	}
 }
 
-// TestFactsBackfill: the migration's Go step writes analytics' rows of
-// the documents made before it, the same rows the writer writes.
+// TestFactsBackfill: the backfill writes analytics' rows of the documents
+// made before the tables existed, the same rows the writer writes, once.
 func TestFactsBackfill(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "viza.db")
@@ -304,7 +304,7 @@ func TestFactsBackfill(t *testing.T) {
 	defer raw.Close()
 	dump := func() []string {
 		var out []string
-		for _, q := range []string{`SELECT id || ' ' || doc_id || ' ' || holder || ' ' || state || ' ' || COALESCE(closed_at, 0) FROM task_facts ORDER BY id`,
+		for _, q := range []string{`SELECT id || ' ' || doc_id || ' ' || holder || ' ' || state || ' ' || COALESCE(closed_at, 0) || ' ' || COALESCE(work_min, -1) FROM task_facts ORDER BY id`,
 			`SELECT doc_id || ' ' || state || ' ' || rounds || ' ' || rejected || ' ' || started_at FROM doc_facts ORDER BY doc_id`} {
 			rows, err := raw.QueryContext(ctx, q)
 			if err != nil {
@@ -326,17 +326,17 @@ func TestFactsBackfill(t *testing.T) {
 	if _, err := raw.ExecContext(ctx, `DELETE FROM task_facts; DELETE FROM doc_facts`); err != nil {
 		t.Fatal(err)
 	}
-	tx, err := raw.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := backfillFacts(ctx, tx); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
+	if n, err := db.BackfillFacts(ctx); err != nil || n != 3 {
+		t.Fatalf("backfilled %d documents, %v", n, err)
 	}
 	if got := dump(); !slices.Equal(got, want) {
 		t.Errorf("backfilled\n%v\nwant\n%v", got, want)
+	}
+	// Once: a second call does nothing, even with the rows gone.
+	if _, err := raw.ExecContext(ctx, `DELETE FROM task_facts`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.BackfillFacts(ctx); err != nil || n != 0 {
+		t.Fatalf("a second backfill took %d documents, %v", n, err)
 	}
 }

@@ -15,14 +15,11 @@ import (
 // goMigrations are the steps of a migration that SQL cannot take, run in
 // its transaction after its SQL.
 var goMigrations = map[int]func(ctx context.Context, tx *sql.Tx) error{
-	9:  backfillReaders,
-	13: backfillFacts,
+	9: backfillReaders,
 }
 
 // goMigrationsPG are PostgreSQL's, by its own numbering.
-var goMigrationsPG = map[int]func(ctx context.Context, tx *sql.Tx) error{
-	4: backfillFacts,
-}
+var goMigrationsPG = map[int]func(ctx context.Context, tx *sql.Tx) error{}
 
 // backfillReaders fills the readers index from the documents' bodies.
 func backfillReaders(ctx context.Context, tx *sql.Tx) error {

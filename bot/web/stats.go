@@ -17,9 +17,9 @@ import (
 	"github.com/viza-app/viza/stats"
 )
 
-// statsWidth is the drawn width of a chart on the page; CSS scales it down
-// to a phone's screen.
-const statsWidth = 720
+// statsWidth is the drawn width of a chart on the page, a phone's: CSS
+// scales it to the column, type and all.
+const statsWidth = 390
 
 type statsView struct {
 	Period   string
@@ -59,13 +59,17 @@ func (s *Server) statsPage(w http.ResponseWriter, r *http.Request, p *flows.Pers
 		if len(c.bars.Values) == 0 {
 			continue
 		}
+		// The figure's caption says what the chart shows; drawn again
+		// inside, it would be read twice.
+		title := c.bars.Title
+		c.bars.Title = ""
 		svg, err := stats.Render(c.bars, stats.SVG, statsWidth)
 		if err != nil {
 			s.fail(w, p, http.StatusInternalServerError, err)
 			return
 		}
 		// The library escapes every text it draws (see TestChartEscapes).
-		v.Charts = append(v.Charts, chartView{Title: c.bars.Title, SVG: template.HTML(svg), Table: c.table})
+		v.Charts = append(v.Charts, chartView{Title: title, SVG: template.HTML(svg), Table: c.table})
 	}
 	rd := messages.Renderer{Dir: s.Engine.Directory()}
 	names := stats.StageNamer(s.Engine.Directory(), lang)

@@ -126,6 +126,7 @@ func OpenStorage(ctx context.Context, cfg *config.Config) (*Main, error) {
 		return nil, err
 	}
 	m.Engine = flows.NewEngine(m.DB, m.Files, m.Clock, m.Calendar, dir)
+	m.DB.SetWorktime(m.Calendar.WorkingBetween)
 	return m, nil
 }
 
@@ -371,6 +372,16 @@ func (m *Main) Run(ctx context.Context) error {
 	// outbox claims; the rest runs on one of them (see storage.DB.Lead).
 	g.Go(func() error { return m.Dispatcher.Run(gctx) })
 	g.Go(func() error { return m.Compare.Run(gctx) })
+	g.Go(func() error {
+		// Once per database: analytics' rows of the documents made before
+		// this version. A failure leaves the figures short, not the service.
+		if n, err := m.DB.BackfillFacts(gctx); err != nil && gctx.Err() == nil {
+			m.Log.Error("analytics backfill", "err", err)
+		} else if n > 0 {
+			m.Log.Info("analytics backfilled", "documents", n)
+		}
+		return nil
+	})
 	// Every replica keeps its own link to each platform: it sends what its
 	// outbox claims, so it must know whether the platform is there.
 	for _, l := range m.links {
@@ -521,6 +532,7 @@ func (m *Main) Reload() {
 	}
 	m.Engine.SetDirectory(dir)
 	m.Engine.SetCalendar(cal)
+	m.DB.SetWorktime(cal.WorkingBetween)
 	m.Calendar = cal
 	m.Log.Info("configuration reloaded", "people", len(cfg.People), "types", len(cfg.DocumentTypes))
 }

@@ -214,6 +214,14 @@ func TestBrowserPagesFitAPhone(t *testing.T) {
 	open("task-sign", task(signing, "director"))
 	open("doc-signing", doc(signing))
 	open("dashboard-viewer", "/dashboard")
+	// Where approvals stall: the company's figures, a chart and its table.
+	open("stats", "/stats?period=year")
+	if n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("figure.chart svg").length`)); err != nil || n == 0 {
+		t.Errorf("the statistics page draws no chart: %d, %v", n, err)
+	}
+	if got, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`#table-stages caption`))); err != nil || !strings.Contains(got, "CSV") {
+		t.Errorf("the chart's table is not there: %q, %v", got, err)
+	}
 	signOut()
 
 	// A person with no messenger: the SMS link, the answer after acting,

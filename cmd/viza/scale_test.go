@@ -341,5 +341,9 @@ func measureViews(t *testing.T, m *Main, wire *sink, base string, docs int) []vi
 		measure(docs, "chat_status", chatCmd("u-director", "status", mid.Number)),
 		measure(docs, "metrics", get(http.DefaultClient, "/metrics")),
 		measure(docs, "export_xlsx", get(viewer, "/export.xlsx")),
+		// Where approvals stall: the company's year, on the web and in chat.
+		measure(docs, "stats_year", get(viewer, "/stats?period=year")),
+		measure(docs, "stats_month", get(viewer, "/stats?period=month")),
+		measure(docs, "chat_stats_year", chatCmd("u-director", "stats", "year")),
 	}
 }
