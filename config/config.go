@@ -33,6 +33,7 @@ type Config struct {
 	API           *API           `yaml:"api"`
 	Retention     *Retention     `yaml:"retention"`
 	Webhooks      []Webhook      `yaml:"webhooks"`
+	Seal          *Seal          `yaml:"seal"`
 	Log           *Log           `yaml:"log"`
 	Lines         map[string]int `yaml:"-"`
 	Reminders     []ReminderStep `yaml:"reminders"`

@@ -287,6 +287,7 @@ func (c *Config) validate(ps *Problems) {
 		}
 	}
 	c.validateConnector(ps)
+	c.validateSeal(ps)
 	c.validateRetention(ps)
 	c.validateReminders(c.Reminders, top("reminders"), "reminders", ps)
 	types := map[string]int{}

@@ -34,6 +34,7 @@ import (
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/locales"
 	"github.com/viza-app/viza/messages"
+	"github.com/viza-app/viza/pdfseal"
 	"github.com/viza-app/viza/stats"
 	"github.com/viza-app/viza/storage"
 )
@@ -54,8 +55,12 @@ type Main struct {
 	Compare *compare.Service
 	// Stats computes where approvals stall, for the chat, the web, the
 	// digest and the connector.
-	Stats    *stats.Service
-	Listener net.Listener
+	Stats *stats.Service
+	// Seal seals every approval sheet (nil: none configured, or it could
+	// not be loaded: sealProblem says why).
+	Seal        *pdfseal.Seal
+	sealProblem string
+	Listener    net.Listener
 	// Chat is the conversation every messenger shares; Telegram is its
 	// Telegram channel (nil when off) and Messengers every messenger on.
 	Chat       *chat.Conversation
@@ -127,13 +132,14 @@ func OpenStorage(ctx context.Context, cfg *config.Config) (*Main, error) {
 	}
 	m.Engine = flows.NewEngine(m.DB, m.Files, m.Clock, m.Calendar, dir)
 	m.DB.SetWorktime(m.Calendar.WorkingBetween)
+	m.loadSeal(cfg)
 	return m, nil
 }
 
 func (m *Main) reports() *reports {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return &reports{db: m.DB, eng: m.Engine, cal: m.Calendar, clock: m.Clock, cmp: m.Compare}
+	return &reports{db: m.DB, eng: m.Engine, cal: m.Calendar, clock: m.Clock, cmp: m.Compare, seal: m.Seal, log: m.Log}
 }
 
 // writeReport writes a sheet or the registry to a file.
@@ -184,6 +190,9 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		return nil, err
 	}
 	m.ConfigPath, m.Log = path, log
+	if m.sealProblem != "" {
+		log.Error("seal off: sheets go out unsealed", "err", m.sealProblem)
+	}
 	if err := m.useAuditKey(ctx, true); err != nil {
 		m.DB.Close()
 		return nil, err
@@ -629,6 +638,9 @@ func (m *Main) language(flagLang string) string {
 
 // Close releases everything.
 func (m *Main) Close() error {
+	if m.Seal != nil {
+		m.Seal.Close()
+	}
 	if m.DB == nil {
 		return nil
 	}

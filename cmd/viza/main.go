@@ -61,8 +61,8 @@ type command struct {
 var commands = []command{
 	{"serve", []string{"config", "demo", "listen"}, "", nil},
 	{"check-config", []string{"config", "demo", "lang"}, "", nil},
-	{"verify", []string{"config", "demo", "lang", "doc", "hash", "head", "since-checkpoint"}, "",
-		[]string{"verify", "verify --since-checkpoint", "verify --head", "verify --doc NUMBER --hash HASH"}},
+	{"verify", []string{"config", "demo", "lang", "doc", "hash", "head", "since-checkpoint", "sheet"}, "",
+		[]string{"verify", "verify --since-checkpoint", "verify --head", "verify --doc NUMBER --hash HASH", "verify --sheet FILE.pdf"}},
 	{"backup", []string{"config", "demo", "lang"}, "OUT.db", nil},
 	{"seal", []string{"config", "demo", "lang"}, "", nil},
 	{"migrate", []string{"config", "demo", "lang", "from", "to"}, "", []string{"migrate [--from data/viza.db] [--to postgres://…]"}},
@@ -78,8 +78,8 @@ var commands = []command{
 
 // options are the flags given, whichever command took them.
 type options struct {
-	config, out, lang, doc, hash, scope, types, listen, from, to string
-	demo, csv, head, sinceCheckpoint, force                      bool
+	config, out, lang, doc, hash, scope, types, listen, from, to, sheet string
+	demo, csv, head, sinceCheckpoint, force                             bool
 }
 
 // usageLang is the language of usage texts, read before any
@@ -135,6 +135,8 @@ func (c command) flagSet(o *options, w io.Writer) *flag.FlagSet {
 			fs.StringVar(&o.doc, f, "", help)
 		case "hash":
 			fs.StringVar(&o.hash, f, "", help)
+		case "sheet":
+			fs.StringVar(&o.sheet, f, "", help)
 		case "head":
 			fs.BoolVar(&o.head, f, false, help)
 		case "since-checkpoint":
@@ -355,6 +357,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			if *docNumber != "" {
 				return m.reports().VerifyDocument(ctx, *docNumber, *docHash, m.language(*lang), stdout)
+			}
+			if o.sheet != "" {
+				return m.reports().VerifySheet(ctx, o.sheet, m.language(*lang), stdout)
 			}
 			return m.Verify(ctx, stdout, stderr, m.language(*lang), o.sinceCheckpoint)
 		})

@@ -25,6 +25,9 @@ func (m *Main) readyz() http.Handler {
 			db.State, db.Reason, code = health.Failed, err.Error(), http.StatusServiceUnavailable
 		}
 		all := append([]health.Status{db}, m.Health.All()...)
+		if st, ok := m.sealStatus(); ok {
+			all = append(all, st)
+		}
 		if r.URL.Query().Get("format") == "json" || strings.Contains(r.Header.Get("Accept"), "application/json") {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(code)

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/messages/registry"
 	"github.com/viza-app/viza/messages/sheet"
+	"github.com/viza-app/viza/pdfseal"
 	"github.com/viza-app/viza/storage"
 )
 
@@ -24,6 +27,8 @@ type reports struct {
 	cal   *calendar.Calendar
 	clock flows.Clock
 	cmp   *compare.Service
+	seal  *pdfseal.Seal // nil: sheets are not sealed
+	log   *slog.Logger
 }
 
 // Sheet writes a document's approval sheet.
@@ -36,8 +41,17 @@ func (r *reports) Sheet(ctx context.Context, d *flows.Document, lang string, w i
 	if len(events) > 0 {
 		last = events[len(events)-1].Hash
 	}
-	return sheet.Render(w, sheet.Input{Doc: d, Lang: lang, Renderer: messages.Renderer{Dir: r.eng.Directory()}, Now: r.clock.Now(), LastHash: last,
-		Changes: r.changes(ctx, d)})
+	in := sheet.Input{Doc: d, Lang: lang, Renderer: messages.Renderer{Dir: r.eng.Directory()}, Now: r.clock.Now(), LastHash: last,
+		Changes: r.changes(ctx, d)}
+	if r.seal == nil {
+		return sheet.Render(w, in)
+	}
+	var buf bytes.Buffer
+	if err := sheet.Render(&buf, in); err != nil {
+		return err
+	}
+	_, err = w.Write(r.sealSheet(ctx, buf.Bytes(), d.Number))
+	return err
 }
 
 // sheetCompareWait bounds how long a sheet waits for the comparisons of

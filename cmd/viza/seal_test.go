@@ -1,133 +1,136 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"database/sql"
-	"log/slog"
+	"io"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/digitorus/pdfsign/verify"
 
 	"github.com/viza-app/viza/config"
-	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/pdfseal"
 )
 
-// TestDeletingTheSealIsRefused: the service seals a new database and
-// keeps a marker beside its key. Someone with write access to the file
-// but no key deletes the seal row: the service refuses to start, verify
-// exits non-zero saying seal_missing, and viza seal refuses to seal it
-// again, since the marker says it was sealed. A database from before
-// audit keys (no marker) is sealed once with viza seal, knowingly.
-func TestDeletingTheSealIsRefused(t *testing.T) {
-	onSQLite(t) // it edits the SQLite file as an attacker would
-	cfg, path := testConfig(t)
-	m, err := NewMain(context.Background(), cfg, path, slog.New(slog.DiscardHandler))
-	if err != nil {
+// TestDemoSealsTheSheet: the demo seals every sheet with a certificate it
+// made and named as a demo; Viza's verifier and poppler's pdfsig both find
+// the signature valid, and /readyz says the seal is up. A TSA that does not
+// answer leaves the sheet sealed without a timestamp, said by /readyz.
+func TestDemoSealsTheSheet(t *testing.T) {
+	m, _, _ := startDemoWith(t, func(cfg *config.Config) { cfg.Seal.TSAURL = "http://127.0.0.1:1/tsa" })
+	d, err := firstDoc(m)
+	if err != nil || d == nil {
+		t.Fatalf("no demo document: %v", err)
+	}
+	var buf bytes.Buffer
+	if err := m.reports().Sheet(context.Background(), d, "ru", &buf); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Engine.Start(context.Background(), flows.StartCmd{Key: "s:1", Actor: "ivanova", TypeID: "contract", Title: "Печать",
-		File: flows.Upload{Name: "a.pdf", Content: strings.NewReader("%PDF-1.4 s")}}); err != nil {
-		t.Fatal(err)
+	pdf := buf.Bytes()
+	res, err := verify.Verify(bytes.NewReader(pdf), int64(len(pdf)))
+	if res == nil || len(res.Signers) != 1 || !res.Signers[0].ValidSignature {
+		t.Fatalf("the sheet is not sealed: %+v, %v", res, err)
 	}
-	m.Close()
-	marker := filepath.Join(cfg.DataDir, "audit.key.sealed")
-	if b, err := os.ReadFile(marker); err != nil || !strings.Contains(string(b), `"from":1`) {
-		t.Fatalf("the marker beside the key: %q %v", b, err)
+	if cn := res.Signers[0].Certificates[0].Certificate.Subject.CommonName; !strings.Contains(cn, pdfseal.DemoName) {
+		t.Errorf("the demo seal is not named as one: %q", cn)
 	}
-	cmd := func(args ...string) (int, string) {
-		var stdout, stderr strings.Builder
-		code := run(context.Background(), append(args, "-config", path, "-lang", "en"), &stdout, &stderr)
-		return code, stdout.String() + stderr.String()
+	if res.Signers[0].TimeStamp != nil {
+		t.Error("a timestamp from a TSA that is not there")
 	}
-	if code, out := cmd("verify"); code != 0 {
-		t.Fatalf("intact: exit %d\n%s", code, out)
-	}
-	raw, err := sql.Open("sqlite", filepath.Join(cfg.DataDir, "viza.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.Exec(`DELETE FROM channel_state WHERE channel = 'audit' AND key = 'seal'`); err != nil {
-		t.Fatal(err)
-	}
-	raw.Close()
-	cfg2, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m, err := NewMain(context.Background(), cfg2, path, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "seal_missing") {
-		if m != nil {
-			m.Close()
+	if bin, err := exec.LookPath("pdfsig"); err == nil {
+		path := filepath.Join(t.TempDir(), "sheet.pdf")
+		os.WriteFile(path, pdf, 0o600)
+		out, _ := exec.Command(bin, path).CombinedOutput()
+		if !strings.Contains(string(out), "Signature is Valid") {
+			t.Errorf("pdfsig:\n%s", out)
 		}
-		t.Fatalf("the service started on a chain whose seal was deleted: %v", err)
+	} else if os.Getenv("VIZA_TEST_ALL") != "" {
+		t.Fatal("pdfsig is missing: apt-get install poppler-utils")
 	}
-	if code, out := cmd("verify"); code == 0 || !strings.Contains(out, "seal_missing") {
-		t.Fatalf("verify: exit %d\n%s", code, out)
-	}
-	if code, out := cmd("seal"); code == 0 || !strings.Contains(out, "was removed") {
-		t.Fatalf("viza seal with the marker: exit %d\n%s", code, out)
-	}
-	// A database from before keys: events written plain, a key given
-	// later, no marker. Refused until sealed knowingly, once.
-	cfgOld, pathOld := testConfig(t)
-	old, err := OpenStorage(context.Background(), cfgOld)
+	resp, err := http.Get("http://" + m.Listener.Addr().String() + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := old.Engine.Start(context.Background(), flows.StartCmd{Key: "s:2", Actor: "ivanova", TypeID: "contract", Title: "Старая",
-		File: flows.Upload{Name: "a.pdf", Content: strings.NewReader("%PDF-1.4 o")}}); err != nil {
-		t.Fatal(err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "seal up: sealed without a timestamp") {
+		t.Errorf("/readyz does not say the seal goes without timestamps:\n%s", body)
 	}
-	old.DB.Close()
-	os.WriteFile(filepath.Join(cfgOld.DataDir, "audit.key"), []byte(strings.Repeat("ab", 32)+"\n"), 0o600)
-	path = pathOld
-	if code, out := cmd("verify"); code == 0 || !strings.Contains(out, "viza seal") {
-		t.Fatalf("an old database with a new key: exit %d\n%s", code, out)
-	}
-	if code, out := cmd("seal"); code != 0 || !strings.Contains(out, "keyed from event") {
-		t.Fatalf("viza seal: exit %d\n%s", code, out)
-	}
-	if code, out := cmd("verify"); code != 0 || !strings.Contains(out, "audit chain intact") {
-		t.Fatalf("verify after the seal: exit %d\n%s", code, out)
+	// The demo seal is kept: a restart seals with the same certificate.
+	again, err := openSeal(m.Config, m.Clock.Now())
+	if err != nil || !again.Chain[0].Equal(res.Signers[0].Certificates[0].Certificate) {
+		t.Errorf("the demo seal changed on reopening: %v", err)
 	}
 }
 
-// TestSubscriptionWithinItsKeysTypes: a subscription made for a connector
-// key restricted to some document types gets those, and one that asks for
-// more than the key may see is refused.
-func TestSubscriptionWithinItsKeysTypes(t *testing.T) {
-	cfg, _ := testConfig(t)
-	m, err := OpenStorage(context.Background(), cfg)
+// TestSealThatCannotLoad: a seal whose file is missing does not stop the
+// service; sheets go out unsealed and /readyz says why.
+func TestSealThatCannotLoad(t *testing.T) {
+	t.Setenv("VIZA_TEST_SEAL_PASSWORD", "x")
+	m, _, _ := startDemoWith(t, func(cfg *config.Config) {
+		cfg.Seal = &config.Seal{PKCS12: "/no/such/seal.p12", PasswordEnv: "VIZA_TEST_SEAL_PASSWORD", TSATimeout: "10s"}
+	})
+	d, _ := firstDoc(m)
+	var buf bytes.Buffer
+	if err := m.reports().Sheet(context.Background(), d, "ru", &buf); err != nil || !bytes.HasPrefix(buf.Bytes(), []byte("%PDF")) {
+		t.Fatalf("no sheet: %v", err)
+	}
+	if res, _ := verify.Verify(bytes.NewReader(buf.Bytes()), int64(buf.Len())); res != nil && len(res.Signers) > 0 {
+		t.Fatal("sealed with a seal that did not load")
+	}
+	resp, err := http.Get("http://" + m.Listener.Addr().String() + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.DB.Close()
-	ctx := context.Background()
-	if _, _, err := m.DB.CreateAPIKey(ctx, "crm", "read", []string{"contract"}, time.Now()); err != nil {
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "seal failed:") {
+		t.Errorf("/readyz does not say the seal failed:\n%s", body)
+	}
+}
+
+// TestVerifySheet: viza verify --sheet checks the seal and the record:
+// the sheet as made passes; one byte changed breaks the seal; a sheet of
+// a record that moved on is told so; a PDF that is no sheet is refused.
+func TestVerifySheet(t *testing.T) {
+	m, _, _ := startDemo(t)
+	d, _ := firstDoc(m)
+	var buf bytes.Buffer
+	if err := m.reports().Sheet(context.Background(), d, "en", &buf); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := m.DB.CreateAPIKey(ctx, "erp", "read", nil, time.Now()); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b, 0o600)
+		return p
 	}
-	for _, tc := range []struct {
-		hook config.Webhook
-		want string // the types, or the error's words
+	good := write("sheet.pdf", buf.Bytes())
+	broken := bytes.Clone(buf.Bytes())
+	i := bytes.Index(broken, []byte("/Producer"))
+	broken[i+12]++
+	cases := []struct {
+		name, path string
+		code       int
+		says       string
 	}{
-		{config.Webhook{APIKey: "crm"}, "contract"},
-		{config.Webhook{APIKey: "crm", Types: []string{"contract"}}, "contract"},
-		{config.Webhook{APIKey: "crm", Types: []string{"memo"}}, "more than the key"},
-		{config.Webhook{APIKey: "erp", Types: []string{"memo"}}, "memo"},
-		{config.Webhook{Types: []string{"memo"}}, "memo"},
-		{config.Webhook{APIKey: "nobody"}, "no connector key"},
-	} {
-		types, err := m.subscriptionTypes(ctx, tc.hook)
-		got := strings.Join(types, ",")
-		if err != nil {
-			got = err.Error()
+		{"as made", good, 0, "SEAL VALID"},
+		{"changed after sealing", write("broken.pdf", broken), 1, "SEAL BROKEN"},
+		{"not a PDF", write("note.txt", []byte("hello")), 1, "is not a PDF"},
+	}
+	for _, c := range cases {
+		var out bytes.Buffer
+		if code := m.reports().VerifySheet(context.Background(), c.path, "en", &out); code != c.code || !strings.Contains(out.String(), c.says) {
+			t.Errorf("%s: %d\n%s", c.name, code, out.String())
 		}
-		if !strings.Contains(got, tc.want) {
-			t.Errorf("%+v: %q, want %q", tc.hook, got, tc.want)
-		}
+	}
+	var out bytes.Buffer
+	if code := m.reports().VerifySheet(context.Background(), good, "en", &out); !strings.Contains(out.String(), "OK: the record") || code != 0 {
+		t.Errorf("the record check: %d\n%s", code, out.String())
 	}
 }

@@ -24,6 +24,14 @@ import (
 	"github.com/viza-app/viza/messages"
 )
 
+// The sheet's keywords name its document and the last event of the record
+// it was printed from, as name=value separated by spaces: PDF readers split
+// keywords on commas, colons or spaces as they find them.
+const (
+	KeywordNumber = "viza-number="
+	KeywordHash   = "viza-hash="
+)
+
 // Input is everything a sheet shows besides the document.
 type Input struct {
 	Doc      *flows.Document
@@ -80,6 +88,9 @@ func Render(w io.Writer, in Input) error {
 	p := &pdf{Fpdf: f, in: in, l: l, usable: pw - 2*marginMM}
 	f.SetFooterFunc(p.footer)
 	f.SetTitle(l.T("sheet.title", nil)+" "+in.Doc.Number, true)
+	// What `viza verify --sheet` reads back to find the record the sheet
+	// was printed from (the footer says the same to a person).
+	f.SetKeywords(KeywordNumber+in.Doc.Number+" "+KeywordHash+in.LastHash, true)
 	f.AddPage()
 	p.header()
 	p.versions()
