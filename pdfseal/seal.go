@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -88,7 +89,7 @@ func (s *Seal) apply(_ context.Context, doc []byte, reason string, at time.Time)
 		}
 		s.tsaDown.Store(err.Error())
 		if s.Log != nil {
-			s.Log.Warn("seal: no timestamp; sealing without it", "tsa", s.TSA, "err", err)
+			s.Log.Warn("seal: no timestamp; sealing without it", "tsa", shown(s.TSA), "err", err)
 		}
 		out, err2 := s.sign(doc, reason, at, false)
 		if err2 != nil {
@@ -185,6 +186,15 @@ func (s *Seal) tsaRelay() (string, error) {
 	}
 	client := &http.Client{Timeout: timeout}
 	target := s.TSA
+	// An address may carry credentials: what the log and /readyz show of
+	// an error names the service without them.
+	clean := func(err error) string {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the address, which it names, is said without its secrets
+		}
+		return shown(target) + ": " + err.Error()
+	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 		if err != nil {
@@ -193,13 +203,13 @@ func (s *Seal) tsaRelay() (string, error) {
 		}
 		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, target, bytes.NewReader(body))
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
+			http.Error(w, clean(err), http.StatusBadGateway)
 			return
 		}
 		req.Header.Set("Content-Type", "application/timestamp-query")
 		resp, err := client.Do(req)
 		if err != nil {
-			http.Error(w, "tsa: "+err.Error(), http.StatusBadGateway)
+			http.Error(w, clean(err), http.StatusBadGateway)
 			return
 		}
 		defer resp.Body.Close()
@@ -218,6 +228,16 @@ func (s *Seal) tsaRelay() (string, error) {
 	}()
 	s.relay = rl
 	return rl.url, nil
+}
+
+// shown is a TSA's address as logs may show it: scheme, host and path,
+// without a user, a password or a query that may hold a token.
+func shown(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(the TSA address)"
+	}
+	return u.Scheme + "://" + u.Host + u.Path
 }
 
 func (r *relay) close() error {

@@ -214,6 +214,15 @@ func TestTimestamps(t *testing.T) {
 			verified(t, out)
 		})
 	}
+	// A TSA address with credentials: what is said of its failure does
+	// not carry them.
+	s2 := company(t, now.AddDate(0, -1, 0), now.AddDate(1, 0, 0))
+	defer s2.Close()
+	s2.TSA = strings.Replace(down.URL, "http://", "http://user:s3cret@", 1) + "/tsp?token=t0ken"
+	if _, res, err := s2.Apply(context.Background(), sheet(t), "Лист", now); err != nil || strings.Contains(res.Problem, "s3cret") ||
+		strings.Contains(res.Problem, "t0ken") || res.Problem == "" {
+		t.Errorf("the problem shows the TSA's credentials: %q, %v", res.Problem, err)
+	}
 }
 
 // TestRefusals: a certificate out of its validity, a key that is not the

@@ -50,7 +50,7 @@ func (r *reports) Sheet(ctx context.Context, d *flows.Document, lang string, w i
 	if err := sheet.Render(&buf, in); err != nil {
 		return err
 	}
-	_, err = w.Write(r.sealSheet(ctx, buf.Bytes(), d.Number))
+	_, err = w.Write(r.sealSheet(ctx, buf.Bytes(), d.Number, lang))
 	return err
 }
 

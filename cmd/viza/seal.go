@@ -88,11 +88,13 @@ func (m *Main) sealStatus() (health.Status, bool) {
 
 // sealSheet seals a rendered sheet; a sheet that cannot be sealed goes
 // out as it is, said in the log and /readyz.
-func (r *reports) sealSheet(ctx context.Context, pdf []byte, number string) []byte {
+func (r *reports) sealSheet(ctx context.Context, pdf []byte, number, lang string) []byte {
 	if r.seal == nil {
 		return pdf
 	}
-	out, res, err := r.seal.Apply(ctx, pdf, "Approval sheet "+number, r.clock.Now())
+	// The reason PDF readers show with the signature, in the sheet's language.
+	reason := cliText(lang)("sheet.title", nil) + " " + number
+	out, res, err := r.seal.Apply(ctx, pdf, reason, r.clock.Now())
 	if err != nil {
 		if r.log != nil {
 			r.log.Error("seal: the sheet goes out unsealed", "number", number, "err", err)
