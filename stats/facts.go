@@ -66,8 +66,17 @@ func TaskFactOf(d *flows.Document, t flows.Task) (TaskFact, bool) {
 	if t.From != "" {
 		holder = t.From
 	}
-	return TaskFact{ID: t.ID, DocID: d.ID, Type: d.TypeID, Stage: t.Stage, Kind: t.Kind, Holder: holder, Actor: t.Assignee,
-		Round: t.Round, Opened: t.OpenedAt, Due: t.Due, Closed: t.ClosedAt, State: t.State, Reason: t.CloseReason}, true
+	f := TaskFact{ID: t.ID, DocID: d.ID, Type: d.TypeID, Stage: t.Stage, Kind: t.Kind, Holder: holder, Actor: t.Assignee,
+		Round: t.Round, Opened: t.OpenedAt, Due: t.Due, Closed: t.ClosedAt, State: t.State, Reason: t.CloseReason}
+	if f.Reason == "" && t.State != flows.TaskOpen {
+		// Approved on timeout: the stage's rule decided, nobody did.
+		for _, dc := range d.Decisions {
+			if dc.TaskID == t.ID && dc.Timeout {
+				f.Reason = flows.CloseTimedOut
+			}
+		}
+	}
+	return f, true
 }
 
 // DocFactOf is what the storage keeps of d. Approved is when the last

@@ -184,3 +184,19 @@ func TestSpread(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeoutIsNobodys: a task approved on timeout is no person's
+// decision: it is not in anyone's time to a decision.
+func TestTimeoutIsNobodys(t *testing.T) {
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	d := &flows.Document{ID: 1, TypeID: "memo", Tasks: []flows.Task{
+		{ID: 1, Stage: 0, Kind: flows.KindApprove, Assignee: "petrov", State: flows.TaskApproved, OpenedAt: at, ClosedAt: at.Add(time.Hour)},
+		{ID: 2, Stage: 0, Kind: flows.KindApprove, Assignee: "sidorov", State: flows.TaskApproved, OpenedAt: at, ClosedAt: at.Add(9 * time.Hour)}},
+		Decisions: []flows.Decision{{TaskID: 1, Kind: flows.ActionApprove, Actor: "petrov"},
+			{TaskID: 2, Kind: flows.ActionApprove, For: "sidorov", Timeout: true}}}
+	person, _ := stats.TaskFactOf(d, d.Tasks[0])
+	rule, _ := stats.TaskFactOf(d, d.Tasks[1])
+	if !person.Decided() || rule.Decided() || rule.Reason != flows.CloseTimedOut {
+		t.Fatalf("person %+v, rule %+v", person, rule)
+	}
+}
