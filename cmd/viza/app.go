@@ -381,16 +381,7 @@ func (m *Main) Run(ctx context.Context) error {
 	// outbox claims; the rest runs on one of them (see storage.DB.Lead).
 	g.Go(func() error { return m.Dispatcher.Run(gctx) })
 	g.Go(func() error { return m.Compare.Run(gctx) })
-	g.Go(func() error {
-		// Once per database: analytics' rows of the documents made before
-		// this version. A failure leaves the figures short, not the service.
-		if n, err := m.DB.BackfillFacts(gctx); err != nil && gctx.Err() == nil {
-			m.Log.Error("analytics backfill", "err", err)
-		} else if n > 0 {
-			m.Log.Info("analytics backfilled", "documents", n)
-		}
-		return nil
-	})
+	g.Go(func() error { m.backfillFacts(gctx); return nil })
 	// Every replica keeps its own link to each platform: it sends what its
 	// outbox claims, so it must know whether the platform is there.
 	for _, l := range m.links {
@@ -502,17 +493,6 @@ func bearer(token string, h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-// worktime is the measure of working time of the calendar in force.
-func (m *Main) worktime() func(from, to time.Time) time.Duration {
-	m.mu.Lock()
-	c := m.Calendar
-	m.mu.Unlock()
-	if c == nil {
-		return nil
-	}
-	return c.WorkingBetween
 }
 
 // Reload re-reads people, document types and the calendar (SIGHUP).
