@@ -204,22 +204,29 @@ func TestInboundColumnsMigration(t *testing.T) {
 	}
 }
 
-// TestReadersBackfill: the migration's Go step makes the readers index of
-// documents written before it, from their bodies.
-func TestReadersBackfill(t *testing.T) {
-	ctx := context.Background()
+// exampleDB opens a SQLite database with the example company's engine
+// over it, and returns the file's path for raw SQL beside the writer.
+func exampleDB(t *testing.T) (*DB, *flows.Engine, string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "viza.db")
-	db, err := Open(ctx, path)
+	db, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	cfg, err := config.Load("../config/testdata/example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir, _ := cfg.Directory()
-	eng := flows.NewEngine(db, Files{Dir: filepath.Join(t.TempDir(), "files")}, flows.SystemClock{}, nil, dir)
+	return db, flows.NewEngine(db, Files{Dir: filepath.Join(t.TempDir(), "files")}, flows.SystemClock{}, nil, dir), path
+}
+
+// TestReadersBackfill: the migration's Go step makes the readers index of
+// documents written before it, from their bodies.
+func TestReadersBackfill(t *testing.T) {
+	ctx := context.Background()
+	_, eng, path := exampleDB(t)
 	for i, approvers := range [][]flows.PersonID{{"petrov"}, {"sidorov", "director"}, {"kuznetsova"}} {
 		if _, err := eng.Start(ctx, flows.StartCmd{Key: fmt.Sprint(i), Actor: "ivanova", TypeID: "memo", Title: "m", Approvers: approvers,
 			File: flows.Upload{Name: "m.pdf", Content: strings.NewReader(fmt.Sprint(i))}}); err != nil {
@@ -271,18 +278,7 @@ func TestReadersBackfill(t *testing.T) {
 // made before the tables existed, the same rows the writer writes, once.
 func TestFactsBackfill(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "viza.db")
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	cfg, err := config.Load("../config/testdata/example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, _ := cfg.Directory()
-	eng := flows.NewEngine(db, Files{Dir: filepath.Join(t.TempDir(), "files")}, flows.SystemClock{}, nil, dir)
+	db, eng, path := exampleDB(t)
 	for i, approver := range []flows.PersonID{"petrov", "sidorov", "kuznetsova"} {
 		out, err := eng.Start(ctx, flows.StartCmd{Key: fmt.Sprint(i), Actor: "ivanova", TypeID: "memo", Title: "m", Approvers: []flows.PersonID{approver},
 			File: flows.Upload{Name: "m.pdf", Content: strings.NewReader(fmt.Sprint(i))}})
