@@ -8,6 +8,7 @@ import (
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
+	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/messages/rich"
 	"github.com/viza-app/viza/stats"
 )
@@ -83,8 +84,15 @@ type StatsTable struct {
 
 // StatsTables are the report's tables in lang, numbers as the reader
 // writes them.
-func StatsTables(r stats.Report, lang string, name func(string) string) []StatsTable {
+func StatsTables(r stats.Report, lang string, dir *flows.Directory) []StatsTable {
 	l := mustLocalizer(lang)
+	rd := Renderer{Dir: dir}
+	typeName := func(id string) string {
+		if t, ok := dir.Type(id); ok {
+			return Localized(t.Name, lang)
+		}
+		return id
+	}
 	h := func(keys ...string) []string {
 		out := make([]string, len(keys))
 		for i, k := range keys {
@@ -104,7 +112,7 @@ func StatsTables(r stats.Report, lang string, name func(string) string) []StatsT
 	for _, g := range r.ByPerson {
 		var for_ []string
 		for _, p := range g.For {
-			for_ = append(for_, name(string(p)))
+			for_ = append(for_, rd.Name(p))
 		}
 		people.Rows = append(people.Rows, append([]string{g.Label, strings.Join(for_, ", ")}, spread(g.Spread)...))
 	}
@@ -122,7 +130,7 @@ func StatsTables(r stats.Report, lang string, name func(string) string) []StatsT
 	cycle := StatsTable{Name: "cycle", Title: l.T("stats.table.cycle", nil), Header: h("type", "month", "approved_count", "approved_median", "approved_p90",
 		"done_count", "done_median", "done_p90")}
 	for _, c := range r.Cycle {
-		cycle.Rows = append(cycle.Rows, []string{name("type:" + c.Type), c.Month, fmt.Sprint(c.Approved.Count), num(c.Approved.Median),
+		cycle.Rows = append(cycle.Rows, []string{typeName(c.Type), c.Month, fmt.Sprint(c.Approved.Count), num(c.Approved.Median),
 			num(c.Approved.P90), fmt.Sprint(c.Done.Count), num(c.Done.Median), num(c.Done.P90)})
 	}
 	waiting := StatsTable{Name: "waiting", Title: l.T("stats.table.waiting", nil), Header: h("stage", "open")}

@@ -101,16 +101,7 @@ func (s *Server) statsReport(r *http.Request, p *flows.Person, lang string) (sta
 		return v, rep, err
 	}
 	v.Headline = richHTML(messages.StatsHeadline(rep, scope, period, lang))
-	rd := messages.Renderer{Dir: s.Engine.Directory()}
-	v.Tables = messages.StatsTables(rep, lang, func(key string) string {
-		if id, isType := strings.CutPrefix(key, "type:"); isType {
-			if t, ok := s.Engine.Directory().Type(id); ok {
-				return messages.Localized(t.Name, lang)
-			}
-			return id
-		}
-		return rd.Name(flows.PersonID(key))
-	})
+	v.Tables = messages.StatsTables(rep, lang, s.Engine.Directory())
 	query := url.Values{"period": {string(period)}}
 	if v.TypeID != "" {
 		query.Set("type", v.TypeID)
