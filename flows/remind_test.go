@@ -12,6 +12,7 @@ import (
 
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/flows/flowstest"
+	"github.com/viza-app/viza/stats"
 	"github.com/viza-app/viza/storage"
 	"github.com/viza-app/viza/storage/storagetest"
 )
@@ -133,6 +134,16 @@ func TestReminderLadder(t *testing.T) {
 		}
 	}
 	want(t, "later", r.at("2026-12-10 12:00"))
+	// The figures count what petrov's decision needed: chat reminders on
+	// Monday, Thursday, Friday and the next Monday, the SMS, and one
+	// escalation. Sidorov's task closed undecided and is nobody's time.
+	f, err := r.db.Facts(r.ctx, stats.Query{From: msk("2026-11-30 00:00"), To: msk("2026-12-11 00:00")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stats.Compute(f, stats.Options{}).Decision; got.Count != 1 || got.Reminders != 5 || got.Escalated != 1 {
+		t.Fatalf("figures %+v, want one decision after 5 reminders and an escalation", got)
+	}
 }
 
 func TestReminderAfterRestartFiresOnceNotPerMissedDay(t *testing.T) {

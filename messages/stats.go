@@ -102,13 +102,16 @@ func StatsTables(r stats.Report, lang string, dir *flows.Directory) []StatsTable
 	}
 	num := func(v float64) string { return Decimal(v, lang) }
 	spread := func(s stats.Spread) []string {
-		return []string{fmt.Sprint(s.Count), num(s.Median), num(s.P90), Percent(s.LateShare(), lang)}
+		return []string{fmt.Sprint(s.Count), num(s.Median), num(s.P90), Percent(s.LateShare(), lang), num(s.RemindersEach()),
+			Percent(s.EscalatedShare(), lang)}
 	}
-	stages := StatsTable{Name: "stages", Title: l.T("stats.table.stages", nil), Header: h("stage", "count", "median", "p90", "late")}
+	stages := StatsTable{Name: "stages", Title: l.T("stats.table.stages", nil), Header: h("stage", "count", "median", "p90", "late",
+		"reminders", "escalated")}
 	for _, g := range r.ByStage {
 		stages.Rows = append(stages.Rows, append([]string{g.Label}, spread(g.Spread)...))
 	}
-	people := StatsTable{Name: "people", Title: l.T("stats.table.people", nil), Header: h("person", "for", "count", "median", "p90", "late")}
+	people := StatsTable{Name: "people", Title: l.T("stats.table.people", nil), Header: h("person", "for", "count", "median", "p90", "late",
+		"reminders", "escalated")}
 	for _, g := range r.ByPerson {
 		var for_ []string
 		for _, p := range g.For {

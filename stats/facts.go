@@ -13,7 +13,7 @@ import (
 )
 
 // TaskFact is one task as analytics sees it (the open ones are read row
-// by row, the closed ones in TaskGroups).
+// by row, the closed ones in a Tally).
 type TaskFact struct {
 	ID     int64          `json:"id,omitzero"`
 	DocID  int64          `json:"doc_id,omitzero"`
@@ -116,62 +116,18 @@ type Query struct {
 	// People limits the figures to these people's tasks (held or decided
 	// for) and the documents they started; nil is everyone.
 	People []flows.PersonID
-	// Months are the starts of the calendar months in the period, in the
-	// company's zone, for the cycle time by month (MonthsOf).
-	Months []time.Time
+	// Zone is the company's: days and the months of the cycle time are
+	// its (nil: UTC).
+	Zone *time.Location
 }
 
-// MonthsOf lists the starts of the months [from, to) touches, in loc.
-func MonthsOf(from, to time.Time, loc *time.Location) []time.Time {
-	f := from.In(loc)
-	m := time.Date(f.Year(), f.Month(), 1, 0, 0, 0, 0, loc)
-	var out []time.Time
-	for ; m.Before(to); m = m.AddDate(0, 1, 0) {
-		out = append(out, m)
-	}
-	return out
-}
-
-// TaskGroup is how many tasks closed alike: at one stage of one type, held
-// by one person for another, closed the same way after about the same
-// working time. Storage aggregates them, so a year is a few thousand
-// groups, not every task.
-type TaskGroup struct {
-	Type   string
-	Stage  int
-	Actor  flows.PersonID
-	Holder flows.PersonID
-	State  string
-	Reason string
-	Late   bool
-	Tenths int // working time from opening to closing, in tenths of an hour (6 minutes), rounded down
-	N      int
-}
-
-// Decided reports whether people decided these tasks (a decision on
-// timeout is nobody's).
-func (g TaskGroup) Decided() bool {
-	return TaskFact{State: g.State, Reason: g.Reason}.Decided()
-}
-
-// CycleGroup is how many documents of one type started in one month took
-// about as long to approval and to the end (-1: not reached).
-type CycleGroup struct {
-	Type           string
-	Month          time.Time
-	Approved, Done int // tenths of a working hour from the start
-	N              int
-}
-
-// Rework sums the documents started in the period.
+// ReworkSum sums the documents started in a span.
 type ReworkSum struct {
 	Docs, Rounds, Rejected int
 }
 
 // Facts are what a report is computed from.
 type Facts struct {
-	Tasks  []TaskGroup  // closed in the period
-	Cycle  []CycleGroup // started in the period
-	Rework ReworkSum
-	Open   []TaskFact // open now, oldest first
+	Tally *Tally     // the tasks closed and the documents started in the period
+	Open  []TaskFact // open now, oldest first
 }

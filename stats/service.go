@@ -135,7 +135,7 @@ func (s *Service) report(ctx context.Context, dir *flows.Directory, q Query, lan
 			return Report{}, flows.Errorf(flows.KindInvalid, "unknown_type", "%q", q.Type)
 		}
 	}
-	q.Months = MonthsOf(q.From, q.To, dir.Location)
+	q.Zone = dir.Location
 	f, err := s.Source.Facts(ctx, q)
 	if err != nil {
 		return Report{}, fmt.Errorf("read facts: %w", err)

@@ -14,7 +14,7 @@ import (
 type Options struct {
 	// Worktime is the working time between two instants (the company
 	// calendar), for the tasks open now; nil measures wall time. Closed
-	// tasks come measured (TaskGroup.Tenths).
+	// tasks come measured (ClosedTask.Minutes).
 	Worktime func(from, to time.Time) time.Duration
 	// StageName names stage i of a document type's route.
 	StageName func(docType string, stage int) string
@@ -28,6 +28,10 @@ type Spread struct {
 	Median float64 `json:"median_hours"`
 	P90    float64 `json:"p90_hours"`
 	Late   int     `json:"late,omitempty"`
+	// Reminders is how many reminders these tasks needed, Escalated how
+	// many of them went up to a manager.
+	Reminders int `json:"reminders,omitempty"`
+	Escalated int `json:"escalated,omitempty"`
 }
 
 // LateShare is the share of them decided after their deadline.
@@ -36,6 +40,22 @@ func (s Spread) LateShare() float64 {
 		return 0
 	}
 	return float64(s.Late) / float64(s.Count)
+}
+
+// RemindersEach is how many reminders a task needed, on average.
+func (s Spread) RemindersEach() float64 {
+	if s.Count == 0 {
+		return 0
+	}
+	return round2(float64(s.Reminders) / float64(s.Count))
+}
+
+// EscalatedShare is the share of them that went up to a manager.
+func (s Spread) EscalatedShare() float64 {
+	if s.Count == 0 {
+		return 0
+	}
+	return float64(s.Escalated) / float64(s.Count)
 }
 
 // Group is a Spread of one stage, person or type.
@@ -119,57 +139,50 @@ func Compute(f Facts, o Options) Report {
 		return typ + " " + itoa(i+1)
 	}
 	r := Report{Cycle: []Cycle{}, Oldest: []Waiting{}}
+	t := f.Tally
+	if t == nil {
+		t = NewTally()
+	}
 	all := &acc{}
 	stages, people := map[string]*acc{}, map[string]*acc{}
 	rejStage, rejPerson := map[string]*Count{}, map[string]*Count{}
-	for _, g := range f.Tasks {
-		if g.State == flows.TaskRejected && g.Reason == "" {
-			k := g.Type + "/" + itoa(g.Stage)
-			bumpN(rejStage, k, stageLabel(g.Type, g.Stage), g.N)
-			bumpN(rejPerson, string(g.Actor), string(g.Actor), g.N)
+	type cycleKey struct{ typ, month string }
+	cycles := map[cycleKey]*CycleHist{}
+	var rework ReworkSum
+	for typ, tt := range t.Types {
+		for s, h := range tt.Stages {
+			all.merge(h, nil)
+			get(stages, typ+"/"+itoa(s), stageLabel(typ, s)).merge(h, nil)
 		}
-		if !g.Decided() {
-			continue
+		for p, h := range tt.People {
+			get(people, string(p), string(p)).merge(h, tt.For[p])
 		}
-		forWhom := flows.PersonID("")
-		if g.Holder != g.Actor {
-			forWhom = g.Holder
+		for s, n := range tt.RejStage {
+			bumpN(rejStage, typ+"/"+itoa(s), stageLabel(typ, s), n)
 		}
-		all.add(g.Tenths, g.N, g.Late, "")
-		get(stages, g.Type+"/"+itoa(g.Stage), stageLabel(g.Type, g.Stage)).add(g.Tenths, g.N, g.Late, "")
-		get(people, string(g.Actor), string(g.Actor)).add(g.Tenths, g.N, g.Late, forWhom)
+		for p, n := range tt.RejPerson {
+			bumpN(rejPerson, string(p), string(p), n)
+		}
+		rework.Docs += tt.Rework.Docs
+		rework.Rounds += tt.Rework.Rounds
+		rework.Rejected += tt.Rework.Rejected
+		for m, c := range tt.Cycle {
+			cycles[cycleKey{typ, m}] = c
+		}
 	}
 	r.Decision = all.spread()
 	r.ByStage, r.ByPerson = groups(stages), groups(people)
 
-	r.Rework.Docs = f.Rework.Docs
-	if f.Rework.Docs > 0 {
-		r.Rework.Rounds = round2(float64(f.Rework.Rounds) / float64(f.Rework.Docs))
-		r.Rework.RejectedShare = round2(float64(f.Rework.Rejected) / float64(f.Rework.Docs))
+	r.Rework.Docs = rework.Docs
+	if rework.Docs > 0 {
+		r.Rework.Rounds = round2(float64(rework.Rounds) / float64(rework.Docs))
+		r.Rework.RejectedShare = round2(float64(rework.Rejected) / float64(rework.Docs))
 	}
 	r.Rework.ByStage, r.Rework.ByPerson = counts(rejStage), counts(rejPerson)
 
-	type cycleKey struct {
-		typ   string
-		month string
-	}
-	cycles := map[cycleKey][2]*acc{}
-	for _, g := range f.Cycle {
-		k := cycleKey{g.Type, g.Month.Format("2006-01")}
-		c, ok := cycles[k]
-		if !ok {
-			c = [2]*acc{{}, {}}
-			cycles[k] = c
-		}
-		if g.Approved >= 0 {
-			c[0].add(g.Approved, g.N, false, "")
-		}
-		if g.Done >= 0 {
-			c[1].add(g.Done, g.N, false, "")
-		}
-	}
 	for k, c := range cycles {
-		r.Cycle = append(r.Cycle, Cycle{Type: k.typ, Month: k.month, Approved: c[0].spread(), Done: c[1].spread()})
+		r.Cycle = append(r.Cycle, Cycle{Type: k.typ, Month: k.month, Approved: (&acc{Hist: c.Approved}).spread(),
+			Done: (&acc{Hist: c.Done}).spread()})
 	}
 	slices.SortFunc(r.Cycle, func(a, b Cycle) int { return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Month, b.Month)) })
 
@@ -197,26 +210,19 @@ func Compute(f Facts, o Options) Report {
 	return r
 }
 
-// acc gathers times in tenths of an hour, each with how many had it.
+// acc gathers a group's times, and whom its person decided for.
 type acc struct {
-	label  string
-	values map[int]int // tenths → how many
-	n      int
-	late   int
-	for_   []flows.PersonID
+	Hist
+	label string
+	for_  []flows.PersonID
 }
 
-func (a *acc) add(tenths, n int, late bool, forWhom flows.PersonID) {
-	if a.values == nil {
-		a.values = map[int]int{}
-	}
-	a.values[tenths] += n
-	a.n += n
-	if late {
-		a.late += n
-	}
-	if forWhom != "" && !slices.Contains(a.for_, forWhom) {
-		a.for_ = append(a.for_, forWhom)
+func (a *acc) merge(h *Hist, forWhom map[flows.PersonID]bool) {
+	a.Hist.merge(h)
+	for p := range forWhom {
+		if !slices.Contains(a.for_, p) {
+			a.for_ = append(a.for_, p)
+		}
 	}
 }
 
@@ -224,12 +230,12 @@ func (a *acc) add(tenths, n int, late bool, forWhom flows.PersonID) {
 // two middle ones) and the 90th percentile (nearest rank: the smallest
 // value with at least 90% of them at or below it), in hours.
 func (a *acc) spread() Spread {
-	s := Spread{Count: a.n, Late: a.late}
-	if a.n == 0 {
+	s := Spread{Count: a.N, Late: a.Late, Reminders: a.Reminders, Escalated: a.Escalated}
+	if a.N == 0 {
 		return s
 	}
-	keys := make([]int, 0, len(a.values))
-	for k := range a.values {
+	keys := make([]int, 0, len(a.Values))
+	for k := range a.Values {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
@@ -237,19 +243,19 @@ func (a *acc) spread() Spread {
 	at := func(i int) float64 {
 		seen := 0
 		for _, k := range keys {
-			seen += a.values[k]
+			seen += a.Values[k]
 			if i < seen {
 				return float64(k) / 10
 			}
 		}
 		return float64(keys[len(keys)-1]) / 10
 	}
-	if a.n%2 == 1 {
-		s.Median = at(a.n / 2)
+	if a.N%2 == 1 {
+		s.Median = at(a.N / 2)
 	} else {
-		s.Median = (at(a.n/2-1) + at(a.n/2)) / 2
+		s.Median = (at(a.N/2-1) + at(a.N/2)) / 2
 	}
-	s.P90 = at(int(math.Ceil(0.9*float64(a.n))) - 1)
+	s.P90 = at(int(math.Ceil(0.9*float64(a.N))) - 1)
 	s.Median, s.P90 = round2(s.Median), round2(s.P90)
 	return s
 }

@@ -71,7 +71,7 @@ func seeded(t *testing.T) (stats.Source, stats.Query, time.Time) {
 	decide(start("sidorov").DocID, "petrov", flows.ActionApprove, 3*time.Hour)
 	start("kuznetsova")
 	clock.Advance(10 * time.Hour)
-	return rig.DB, stats.Query{From: from, To: clock.Now().Add(time.Second), Months: stats.MonthsOf(from, clock.Now(), rig.Dir.Location)}, clock.Now()
+	return rig.DB, stats.Query{From: from, To: clock.Now().Add(time.Second), Zone: rig.Dir.Location}, clock.Now()
 }
 
 // TestKnownHistory: the figures of a seeded history are the ones worked
@@ -169,10 +169,12 @@ func TestSpread(t *testing.T) {
 		{map[int]int{15: 9, 95: 1}, 1.5, 1.5},
 	}
 	for _, c := range cases {
-		var f stats.Facts
+		f := stats.Facts{Tally: stats.NewTally()}
 		late, n := 0, 0
 		for v, k := range c.tenths {
-			f.Tasks = append(f.Tasks, stats.TaskGroup{Type: "memo", Actor: "p", Holder: "p", State: flows.TaskApproved, Tenths: v, N: k, Late: v > 40})
+			for range k {
+				f.Tally.AddTask(stats.ClosedTask{Type: "memo", Actor: "p", Holder: "p", State: flows.TaskApproved, Minutes: v * 6, Late: v > 40})
+			}
 			n += k
 			if v > 40 {
 				late += k

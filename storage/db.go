@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -38,6 +39,9 @@ type DB struct {
 	// unset, wall time.
 	worktime atomic.Pointer[func(from, to time.Time) time.Duration]
 	Path     string // SQLite's file; empty on PostgreSQL
+	// Log hears what the storage gets past without failing the caller
+	// (an analytics tally that does not read); nil: slog's default.
+	Log *slog.Logger
 	// pg is set on PostgreSQL, where other processes (replicas) write the
 	// same database: see OpenPostgres for what changes.
 	pg    bool
@@ -326,4 +330,11 @@ func fromNanos(n sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n.Int64)
+}
+
+func (db *DB) log() *slog.Logger {
+	if db.Log != nil {
+		return db.Log
+	}
+	return slog.Default()
 }

@@ -41,6 +41,9 @@ func (t *txn) MarkReminder(id int64, at time.Time) error {
 	if _, err := t.exec(qCountReminder, id); err != nil {
 		return fmt.Errorf("count reminder %d: %w", id, err)
 	}
+	if _, err := t.exec(qFactReminderSent, id, id, id); err != nil {
+		return fmt.Errorf("count reminder %d in its task's facts: %w", id, err)
+	}
 	return nil
 }
 

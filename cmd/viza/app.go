@@ -109,6 +109,10 @@ type Main struct {
 // PostgreSQL, a schema for each data folder.
 var databaseURL = (*config.Config).DatabaseURL
 
+// newClock is the service's clock: the system's, or a measurement's that
+// spreads a year of documents over a year (make scale).
+var newClock = func() flows.Clock { return flows.SystemClock{} }
+
 // OpenStorage opens the database and the engine without channels, for the
 // administration commands.
 func OpenStorage(ctx context.Context, cfg *config.Config) (*Main, error) {
@@ -120,7 +124,7 @@ func OpenStorage(ctx context.Context, cfg *config.Config) (*Main, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Main{Config: cfg, DB: db, Files: files, Clock: flows.SystemClock{}}
+	m := &Main{Config: cfg, DB: db, Files: files, Clock: newClock()}
 	dir, err := cfg.Directory()
 	if err != nil {
 		db.Close()
@@ -190,6 +194,7 @@ func NewMain(ctx context.Context, cfg *config.Config, path string, log *slog.Log
 		return nil, err
 	}
 	m.ConfigPath, m.Log = path, log
+	m.DB.Log = log
 	if m.sealProblem != "" {
 		log.Error("seal off: sheets go out unsealed", "err", m.sealProblem)
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"time"
+
+	"github.com/viza-app/viza/stats"
 )
 
 // worktime is the measure of working time of the calendar in force.
@@ -24,5 +26,13 @@ func (m *Main) backfillFacts(ctx context.Context) {
 		m.Log.Error("analytics backfill", "err", err)
 	} else if n > 0 {
 		m.Log.Info("analytics backfilled", "documents", n)
+	}
+	// The year's day tallies made now, not by the first manager to ask.
+	if m.Stats == nil {
+		return
+	}
+	from, to := stats.Year.Span(m.Clock.Now())
+	if _, err := m.Stats.All(ctx, stats.Query{From: from, To: to}, "ru"); err != nil && ctx.Err() == nil {
+		m.Log.Warn("analytics warm-up", "err", err)
 	}
 }

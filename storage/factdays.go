@@ -1,0 +1,361 @@
+package storage
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/stats"
+)
+
+const (
+	hourNanos = int64(time.Hour)
+	// qMarkFacts counts a write of facts in the hour it counts at (see
+	// migration 0014): a day's tally made before it no longer holds.
+	qMarkFacts = `INSERT INTO fact_marks(hour_no, gen) VALUES (?, 1) ON CONFLICT(hour_no) DO UPDATE SET gen = fact_marks.gen + 1`
+	// qCountFactReminders sets a task's reminders and escalations from the
+	// reminders sent, for the facts of documents made before they were
+	// counted as sent (the backfill).
+	qCountFactReminders = `UPDATE task_facts SET
+		reminders = (SELECT COUNT(*) FROM reminders r WHERE r.task_id = task_facts.id AND r.sent_at IS NOT NULL
+			AND r.send IN ('chat', 'sms', 'email')),
+		escalations = (SELECT COUNT(*) FROM reminders r WHERE r.task_id = task_facts.id AND r.sent_at IS NOT NULL
+			AND r.send = 'escalate')
+		WHERE id = ?`
+	// qFactReminderSent counts reminder ? as sent in its task's facts.
+	qFactReminderSent = `UPDATE task_facts SET
+		reminders = reminders + (SELECT COUNT(*) FROM reminders WHERE id = ? AND send IN ('chat', 'sms', 'email')),
+		escalations = escalations + (SELECT COUNT(*) FROM reminders WHERE id = ? AND send = 'escalate')
+		WHERE id = (SELECT task_id FROM reminders WHERE id = ?)`
+	// qValidDays reads the tallies of days in a range whose hours were not
+	// written since they were made.
+	qValidDays = `SELECT from_ns, to_ns, tally FROM fact_days d WHERE from_ns >= ? AND from_ns < ?
+		AND gen = COALESCE((SELECT SUM(gen) FROM fact_marks m WHERE m.hour_no >= d.from_ns / 3600000000000
+			AND m.hour_no <= (d.to_ns - 1) / 3600000000000), 0)`
+	qDayGen = `SELECT COALESCE(SUM(gen), 0) FROM fact_marks WHERE hour_no >= ? AND hour_no <= ?`
+	// qDropOverlapping drops a tally of a day of another zone that
+	// overlaps the one stored (a zone changed in the configuration).
+	qDropOverlapping = `DELETE FROM fact_days WHERE from_ns > ? AND from_ns < ? AND to_ns > ? AND from_ns <> ?`
+	qPutDay          = `INSERT INTO fact_days(from_ns, to_ns, gen, tally) VALUES (?, ?, ?, ?)
+		ON CONFLICT(from_ns) DO UPDATE SET to_ns = excluded.to_ns, gen = excluded.gen, tally = excluded.tally`
+)
+
+// hours is a set of hours facts were written in.
+type hours map[int64]bool
+
+func (h hours) add(at time.Time) {
+	if !at.IsZero() {
+		h[at.UnixNano()/hourNanos] = true
+	}
+}
+
+func (t *txn) markFacts(at time.Time) error {
+	return t.markHours(hours{at.UnixNano() / hourNanos: true})
+}
+
+func (t *txn) markHours(h hours) error {
+	for hour := range h {
+		if _, err := t.exec(qMarkFacts, hour); err != nil {
+			return fmt.Errorf("mark facts of hour %d: %w", hour, err)
+		}
+	}
+	return nil
+}
+
+// span is [from, to).
+type span struct{ from, to time.Time }
+
+// wholeDays lists the days of loc that lie wholly in [from, to).
+func wholeDays(from, to time.Time, loc *time.Location) []span {
+	f := from.In(loc)
+	day := time.Date(f.Year(), f.Month(), f.Day(), 0, 0, 0, 0, loc)
+	if day.Before(from) {
+		day = day.AddDate(0, 0, 1)
+	}
+	var out []span
+	for {
+		next := day.AddDate(0, 0, 1)
+		if next.After(to) {
+			return out
+		}
+		out = append(out, span{day, next})
+		day = next
+	}
+}
+
+// Facts reads what analytics needs for q. Everyone's figures of whole past
+// days come from the days' tallies (made from the facts when first asked
+// and kept until a write touches their hours); the edges of the period,
+// and one person's or a team's figures, are tallied from the facts. The
+// tasks open now are read one by one.
+func (db *DB) Facts(ctx context.Context, q stats.Query) (stats.Facts, error) {
+	out := stats.Facts{Tally: stats.NewTally()}
+	zone := q.Zone
+	if zone == nil {
+		zone = time.UTC
+	}
+	spans := []span{{q.From, q.To}}
+	if days := wholeDays(q.From, q.To, zone); q.People == nil && len(days) > 0 {
+		if err := db.addDays(ctx, out.Tally, days, q.Type, zone); err != nil {
+			// A tally that does not read is no reason to fail the figures:
+			// they are tallied from the facts, as slow as that is.
+			db.log().Error("analytics day tallies", "err", err)
+			out.Tally = stats.NewTally()
+		} else {
+			spans = []span{{q.From, days[0].from}, {days[len(days)-1].to, q.To}}
+		}
+	}
+	for _, s := range spans {
+		if s.from.Before(s.to) {
+			if err := db.tally(ctx, out.Tally, s, q.Type, q.People, zone); err != nil {
+				return out, err
+			}
+		}
+	}
+	var err error
+	out.Open, err = db.openFacts(ctx, q)
+	return out, err
+}
+
+// addDays adds the tallies of days to t, making the ones missing or out
+// of date from the facts and keeping them.
+func (db *DB) addDays(ctx context.Context, t *stats.Tally, days []span, typ string, zone *time.Location) error {
+	rows, err := db.reader.QueryContext(ctx, qValidDays, days[0].from.UnixNano(), days[len(days)-1].from.UnixNano()+1)
+	if err != nil {
+		return fmt.Errorf("read day tallies: %w", err)
+	}
+	want := make(map[int64]int64, len(days))
+	for _, d := range days {
+		want[d.from.UnixNano()] = d.to.UnixNano()
+	}
+	have := map[int64]bool{}
+	var bad []int64
+	var badErr error
+	for rows.Next() {
+		var from, to int64
+		var b []byte
+		if err := rows.Scan(&from, &to, &b); err != nil {
+			rows.Close()
+			return fmt.Errorf("scan day tally: %w", err)
+		}
+		if want[from] != to {
+			continue // a day of another zone
+		}
+		into, only := t, typ
+		if badErr != nil {
+			// t holds part of a garbled tally already: the rest are only
+			// checked, so that every garbled one is dropped at once.
+			into, only = stats.NewTally(), "\x00"
+		}
+		if err := into.AddEncoded(b, only); err != nil {
+			bad = append(bad, from)
+			badErr = cmp.Or(badErr, fmt.Errorf("day tally at %s: %w", time.Unix(0, from).In(zone).Format(time.DateOnly), err))
+		}
+		have[from] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if badErr != nil {
+		// Dropped, they are made again by the next reader.
+		if _, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+			for _, from := range bad {
+				if _, err := tx.(*txn).exec(`DELETE FROM fact_days WHERE from_ns = ?`, from); err != nil {
+					return flows.Outcome{}, err
+				}
+			}
+			return flows.Outcome{}, nil
+		}); err != nil {
+			return fmt.Errorf("%w; dropping it: %w", badErr, err)
+		}
+		return fmt.Errorf("%w (%d garbled, dropped)", badErr, len(bad))
+	}
+	type made struct {
+		day   span
+		gen   int64
+		tally []byte
+	}
+	var fresh []made
+	for _, d := range days {
+		if have[d.from.UnixNano()] {
+			continue
+		}
+		// The hours' count first: a write after it makes the tally out of
+		// date at once, never a tally that looks current but is not.
+		var gen int64
+		if err := db.reader.QueryRowContext(ctx, qDayGen, d.from.UnixNano()/hourNanos, (d.to.UnixNano()-1)/hourNanos).Scan(&gen); err != nil {
+			return fmt.Errorf("read day marks: %w", err)
+		}
+		dt := stats.NewTally()
+		if err := db.tally(ctx, dt, d, "", nil, zone); err != nil {
+			return err
+		}
+		b := dt.Encode()
+		if err := t.AddEncoded(b, typ); err != nil {
+			return err
+		}
+		fresh = append(fresh, made{d, gen, b})
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	// Kept for the next reader; a failure costs the next one the time.
+	if _, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
+		w := tx.(*txn)
+		for _, m := range fresh {
+			from, to := m.day.from.UnixNano(), m.day.to.UnixNano()
+			if _, err := w.exec(qDropOverlapping, from-2*24*hourNanos, to, from, from); err != nil {
+				return flows.Outcome{}, err
+			}
+			if _, err := w.exec(qPutDay, from, to, m.gen, m.tally); err != nil {
+				return flows.Outcome{}, err
+			}
+		}
+		return flows.Outcome{}, nil
+	}); err != nil && ctx.Err() == nil {
+		db.log().Warn("keep analytics day tallies", "days", len(fresh), "err", err)
+	}
+	return nil
+}
+
+// where is a filter of facts: the SQL after WHERE's first condition and
+// its arguments.
+type where struct {
+	sql  strings.Builder
+	args []any
+}
+
+func (w *where) typed(typ string) {
+	if typ != "" {
+		w.sql.WriteString(" AND type = ?")
+		w.args = append(w.args, typ)
+	}
+}
+
+// people limits rows to people's, in any of cols; nil is everyone's.
+func (w *where) people(people []flows.PersonID, cols ...string) {
+	if people == nil {
+		return
+	}
+	if len(people) == 0 {
+		w.sql.WriteString(" AND 1 = 0")
+		return
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(people)), ", ")
+	var ors []string
+	for _, c := range cols {
+		ors = append(ors, c+" IN ("+marks+")")
+		for _, p := range people {
+			w.args = append(w.args, string(p))
+		}
+	}
+	w.sql.WriteString(" AND (" + strings.Join(ors, " OR ") + ")")
+}
+
+// tally adds to t the tasks closed and the documents started in s, of
+// type typ (any when empty) and of people (everyone's when nil).
+func (db *DB) tally(ctx context.Context, t *stats.Tally, s span, typ string, people []flows.PersonID, zone *time.Location) error {
+	const columns = `SELECT type, stage, actor, holder, state, reason, late, work_min, reminders, escalations FROM task_facts`
+	w := &where{args: []any{s.from.UnixNano(), s.to.UnixNano()}}
+	w.typed(typ)
+	query := columns + ` WHERE closed_at >= ? AND closed_at < ?` + w.sql.String()
+	if people != nil {
+		// Their decisions, then the ones someone else made for them, each
+		// from its own index: one OR of both reads every row twice over.
+		mine := &where{}
+		mine.people(people, "actor")
+		others := &where{}
+		others.people(people, "holder")
+		query = columns + ` WHERE closed_at >= ? AND closed_at < ?` + w.sql.String() + mine.sql.String() +
+			` UNION ALL ` + columns + ` WHERE closed_at >= ? AND closed_at < ?` + w.sql.String() + others.sql.String() +
+			strings.Replace(mine.sql.String(), " AND (actor IN", " AND NOT (actor IN", 1)
+		args := append(append([]any{}, w.args...), mine.args...)
+		args = append(append(append(args, w.args...), others.args...), mine.args...)
+		w.args = args
+	}
+	rows, err := db.reader.QueryContext(ctx, query, w.args...)
+	if err != nil {
+		return fmt.Errorf("read task facts: %w", err)
+	}
+	for rows.Next() {
+		var c stats.ClosedTask
+		var actor, holder string
+		var minutes sql.NullInt64
+		if err := rows.Scan(&c.Type, &c.Stage, &actor, &holder, &c.State, &c.Reason, &c.Late, &minutes, &c.Reminders, &c.Escalations); err != nil {
+			rows.Close()
+			return fmt.Errorf("scan task facts: %w", err)
+		}
+		c.Actor, c.Holder, c.Minutes = flows.PersonID(actor), flows.PersonID(holder), int(minutes.Int64)
+		t.AddTask(c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	w = &where{args: []any{s.from.UnixNano(), s.to.UnixNano()}}
+	w.typed(typ)
+	w.people(people, "initiator")
+	rows, err = db.reader.QueryContext(ctx, `SELECT type, started_at, rounds, rejected, approved_min, done_min
+		FROM doc_facts WHERE started_at >= ? AND started_at < ?`+w.sql.String(), w.args...)
+	if err != nil {
+		return fmt.Errorf("read document facts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d stats.StartedDoc
+		var started int64
+		var approved, done sql.NullInt64
+		if err := rows.Scan(&d.Type, &started, &d.Rounds, &d.Rejected, &approved, &done); err != nil {
+			return fmt.Errorf("scan document facts: %w", err)
+		}
+		d.Month = time.Unix(0, started).In(zone).Format("2006-01")
+		d.ApprovedMin, d.DoneMin = -1, -1
+		if approved.Valid {
+			d.ApprovedMin = int(approved.Int64)
+		}
+		if done.Valid {
+			d.DoneMin = int(done.Int64)
+		}
+		t.AddDoc(d)
+	}
+	return rows.Err()
+}
+
+// openFacts reads the tasks open now that q chooses, oldest first. The
+// people are chosen here, not in SQL: the open tasks are few and read from
+// their own index, where a person's index would read all their years.
+func (db *DB) openFacts(ctx context.Context, q stats.Query) ([]stats.TaskFact, error) {
+	w := &where{}
+	w.typed(q.Type)
+	rows, err := db.reader.QueryContext(ctx, `SELECT `+taskFactColumns+` FROM task_facts WHERE state = 'open'`+w.sql.String()+
+		` ORDER BY opened_at, id`, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("read open task facts: %w", err)
+	}
+	defer rows.Close()
+	var out []stats.TaskFact
+	for rows.Next() {
+		var f stats.TaskFact
+		var holder, actor string
+		var opened int64
+		var due, closed sql.NullInt64
+		if err := rows.Scan(&f.ID, &f.DocID, &f.Type, &f.Stage, &f.Kind, &holder, &actor, &f.Round, &opened, &due, &closed, &f.State,
+			&f.Reason); err != nil {
+			return nil, fmt.Errorf("scan task fact: %w", err)
+		}
+		f.Holder, f.Actor = flows.PersonID(holder), flows.PersonID(actor)
+		if q.People != nil && !slices.Contains(q.People, f.Actor) && !slices.Contains(q.People, f.Holder) {
+			continue
+		}
+		f.Opened, f.Due, f.Closed = time.Unix(0, opened), fromNanos(due), fromNanos(closed)
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
