@@ -69,7 +69,8 @@ func (c *Config) Directory() (*flows.Directory, error) {
 			if err != nil {
 				return nil, err
 			}
-			st := flows.StageTemplate{Name: s.Stage, Approvers: s.Approvers, Mode: mode, Kind: s.Kind, Deadline: dl, WhenLabel: s.WhenLabel}
+			st := flows.StageTemplate{Name: s.Stage, Approvers: s.Approvers, Mode: mode, Kind: s.Kind, Deadline: dl, WhenLabel: s.WhenLabel,
+				Method: s.Method}
 			if st.Kind == "" {
 				st.Kind = flows.KindApprove
 			}

@@ -34,6 +34,7 @@ type Config struct {
 	Retention     *Retention     `yaml:"retention"`
 	Webhooks      []Webhook      `yaml:"webhooks"`
 	Seal          *Seal          `yaml:"seal"`
+	Signatures    *Signatures    `yaml:"signatures"`
 	Log           *Log           `yaml:"log"`
 	Lines         map[string]int `yaml:"-"`
 	Reminders     []ReminderStep `yaml:"reminders"`
@@ -113,7 +114,11 @@ type Stage struct {
 	OnTimeout        string         `yaml:"on_timeout"`
 	TimeoutAfter     string         `yaml:"timeout_after"`
 	TimeoutMaxAmount float64        `yaml:"timeout_max_amount"`
-	Line             int            `yaml:"-"`
+	// Method is how a sign stage is signed: scan (the default: "done",
+	// optionally with a signed scan) or upload (a detached electronic
+	// signature checked by the verifier in signatures:).
+	Method string         `yaml:"method"`
+	Line   int            `yaml:"-"`
 	Lines            map[string]int `yaml:"-"`
 }
 

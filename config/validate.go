@@ -288,6 +288,7 @@ func (c *Config) validate(ps *Problems) {
 	}
 	c.validateConnector(ps)
 	c.validateSeal(ps)
+	c.validateSignatures(ps)
 	c.validateRetention(ps)
 	c.validateReminders(c.Reminders, top("reminders"), "reminders", ps)
 	types := map[string]int{}
@@ -336,6 +337,7 @@ func (c *Config) validate(ps *Problems) {
 			if s.Kind != "" && !slices.Contains([]string{flows.KindApprove, flows.KindAcknowledge, flows.KindSign}, s.Kind) {
 				ps.add(line(s.Lines, "kind", s.Line), spath+".kind", "%q: want approve, acknowledge or sign", s.Kind)
 			}
+			c.validateMethod(ps, s, spath)
 			if s.When != "" {
 				if _, err := flows.CompileCondition(s.When); err != nil {
 					ps.add(line(s.Lines, "when", s.Line), spath+".when", "%v", err)

@@ -53,6 +53,9 @@ type StageTemplate struct {
 	WhenLabel map[string]string
 	Deadline  WorkDuration
 	Timeout   Timeout
+	// Method is how a sign stage is signed: SignScan (the default) or
+	// SignUpload.
+	Method string
 }
 
 // What a stage does when a task's deadline has passed and its reminders

@@ -64,6 +64,9 @@ type Document struct {
 	Tasks        []Task            `json:"tasks,omitzero"`
 	Decisions    []Decision        `json:"decisions,omitzero"`
 	Remarks      []Remark          `json:"remarks,omitzero"`
+	// Signatures are the electronic signatures verified at sign stages
+	// signed by upload.
+	Signatures []Signature `json:"signatures,omitzero"`
 }
 
 // Stage is a resolved stage of the route snapshot taken at start.
@@ -82,6 +85,9 @@ type Stage struct {
 	// Post marks post-approval steps (signature, acknowledgement after the
 	// last approve stage): they run in state "signing".
 	Post bool `json:"post,omitzero"`
+	// Method is how a sign stage is signed: SignScan ("" too) or
+	// SignUpload.
+	Method string `json:"method,omitzero"`
 }
 
 // Version is one uploaded file of the document.

@@ -23,6 +23,8 @@ type Engine struct {
 	clock Clock
 	cal   atomic.Pointer[calendarBox]
 	dir   atomic.Pointer[Directory]
+	// verifier checks signatures uploaded to a sign stage (SetVerifier).
+	verifier atomic.Pointer[verifierBox]
 }
 
 // calendarBox lets an interface value live in an atomic.Pointer.
@@ -98,6 +100,9 @@ type DecideCmd struct {
 	Action  string // approve | reject | comment | acknowledge | done
 	Comment string
 	Scan    *Upload // optional, with done on a sign task
+	// Signature is a detached signature of the current version, with done
+	// on a task of a stage signed by upload (SignUpload).
+	Signature *Upload
 	// Bulk is an approval made with others in one action (see
 	// BulkApprove): it is held to the rules of approval in bulk.
 	Bulk bool
@@ -328,7 +333,7 @@ func (e *Engine) buildRoute(dir *Directory, dt *DocType, c StartCmd) ([]Stage, e
 			Counterparty: c.Counterparty, Title: c.Title, Initiator: string(c.Actor)}
 		for _, st := range dt.Route {
 			s := Stage{Name: st.Name, Kind: st.Kind, Mode: st.Mode, Deadline: st.Deadline, Timeout: st.Timeout,
-				Approvers: dir.Resolve(st.Approvers, c.Actor)}
+				Approvers: dir.Resolve(st.Approvers, c.Actor), Method: st.Method}
 			if s.Kind == "" {
 				s.Kind = KindApprove
 			}
@@ -393,11 +398,19 @@ func (e *Engine) Decide(ctx context.Context, c DecideCmd) (Outcome, error) {
 		}
 		scan = &v
 	}
+	var sig *Signature
+	if c.Signature != nil && c.Action == ActionDone {
+		// Checked before the write: a verifier is a network away, and the
+		// version it checked against is checked again inside.
+		if sig, err = e.verifySignature(ctx, c); err != nil {
+			return Outcome{}, err
+		}
+	}
 	return e.run(ctx, c.Key, dir, func(tx Tx) (*Document, error) { return tx.DocumentOfTask(c.TaskID) },
-		func(o *op) (Outcome, error) { return o.decide(c, scan) })
+		func(o *op) (Outcome, error) { return o.decide(c, scan, sig) })
 }
 
-func (o *op) decide(c DecideCmd, scan *Version) (Outcome, error) {
+func (o *op) decide(c DecideCmd, scan *Version, sig *Signature) (Outcome, error) {
 	d := o.d
 	t, ok := d.Task(c.TaskID)
 	if !ok {
@@ -457,6 +470,9 @@ func (o *op) decide(c DecideCmd, scan *Version) (Outcome, error) {
 		if c.Action != want {
 			return Outcome{}, Errorf(KindInvalid, "wrong_action", "%s on a %s task", c.Action, t.Kind)
 		}
+		if err := o.checkSignature(t, sig); err != nil {
+			return Outcome{}, err
+		}
 		t.State = map[string]string{ActionApprove: TaskApproved, ActionAcknowledge: TaskAcknowledged, ActionDone: TaskDone}[c.Action]
 		t.ClosedAt = o.now
 		record(c.Action)
@@ -464,6 +480,9 @@ func (o *op) decide(c DecideCmd, scan *Version) (Outcome, error) {
 			scan.No, scan.UploadedBy, scan.At, scan.Comment, scan.Scan = len(d.Versions)+1, c.Actor, o.now, c.Comment, true
 			d.Versions = append(d.Versions, *scan)
 			o.audit("scan_uploaded", c.Actor, forWhom, t.ID, fmt.Sprintf("v%d %s sha256:%s", scan.No, scan.FileName, scan.SHA256))
+		}
+		if sig != nil {
+			o.recordSignature(t, *sig, c.Actor, forWhom)
 		}
 		if c.Action == ActionApprove {
 			if c.Comment != "" {

@@ -22,8 +22,11 @@ type harness struct {
 	db    *storage.DB
 	clock *flowstest.Clock
 	dir   *flows.Directory
+	fs    flows.FileStore
 	keys  atomic.Int64
 }
+
+func (h *harness) files() flows.FileStore { return h.fs }
 
 func testDirectory(tb testing.TB) (*flows.Directory, *config.Config) {
 	tb.Helper()
@@ -43,7 +46,7 @@ func newHarness(tb testing.TB) *harness {
 	db, files := storagetest.Open(tb)
 	dir, _ := testDirectory(tb)
 	clock := &flowstest.Clock{}
-	return &harness{t: tb, ctx: context.Background(), eng: flows.NewEngine(db, files, clock, nil, dir), db: db, clock: clock, dir: dir}
+	return &harness{t: tb, ctx: context.Background(), eng: flows.NewEngine(db, files, clock, nil, dir), db: db, clock: clock, dir: dir, fs: files}
 }
 
 func (h *harness) key() string { return fmt.Sprintf("test:%d", h.keys.Add(1)) }

@@ -64,6 +64,7 @@ type Store interface {
 	Write(ctx context.Context, key string, fn func(Tx) (Outcome, error)) (Outcome, error)
 	Document(ctx context.Context, id int64) (*Document, error)
 	DocumentByNumber(ctx context.Context, number string) (*Document, error)
+	DocumentOfTask(ctx context.Context, taskID int64) (*Document, error)
 }
 
 // FileStore keeps version contents by their SHA-256, once each.

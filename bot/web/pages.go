@@ -45,6 +45,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /dashboard", s.withSession(s.dashboard))
 	mux.HandleFunc("GET /doc/{number}", s.withSession(s.docPage))
 	mux.HandleFunc("GET /doc/{number}/v/{no}", s.withSession(s.docDownload))
+	mux.HandleFunc("GET /doc/{number}/signature/{n}", s.withSession(s.docSignature))
 	mux.HandleFunc("GET /doc/{number}/sheet.pdf", s.withSession(s.sheet))
 	mux.HandleFunc("GET /doc/{number}/diff", s.withSession(s.diffPage))
 	mux.HandleFunc("POST /doc/{number}/version", s.fewUploads(s.withSession(s.docVersion)))
@@ -466,6 +467,9 @@ type taskView struct {
 	// CanVersion offers a corrected version: only on an approval task of a
 	// document that takes versions now (never on a signature).
 	CanVersion bool
+	// SignHint asks for the detached signature of the version to sign, on
+	// a stage signed by upload ("" on any other).
+	SignHint string
 }
 
 func (s *Server) taskPage(w http.ResponseWriter, r *http.Request, p *flows.Person, d *flows.Document, t *flows.Task, base, scope string) {
@@ -474,6 +478,9 @@ func (s *Server) taskPage(w http.ResponseWriter, r *http.Request, p *flows.Perso
 	v := taskView{Doc: d, Task: t, Card: richHTML(rd.Card(d, lang, s.Clock.Now())), History: richHTML(rd.History(d, lang)), Base: base,
 		Open: t.State == flows.TaskOpen, Kind: t.Kind, CanVersion: t.Kind == flows.KindApprove && d.AcceptsVersions()}
 	v.Asked = messages.Say(lang, "web.asked."+t.Kind, nil).String()
+	if d.SignedByUpload(t) {
+		v.SignHint = messages.Say(lang, "web.signature_file", map[string]any{"Version": d.CurrentVersion()}).String()
+	}
 	v.Line = s.waitingLine(d, t, lang)
 	s.render(w, http.StatusOK, "task.html", page{Person: p, CSRF: s.csrf(scope), Flash: doneKey(r), Guest: s.guest(r, base), Data: v})
 }
@@ -535,7 +542,14 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request, p *flows.Person, d 
 		return
 	}
 	cmd := flows.DecideCmd{Key: formKey(r, p.ID), Actor: p.ID, TaskID: t.ID, Action: action, Comment: r.FormValue("comment")}
-	if action == flows.ActionDone && t.Kind == flows.KindSign {
+	if action == flows.ActionDone && d.SignedByUpload(t) {
+		up, err := s.uploadField(r, "signature")
+		if err != nil {
+			s.fail(w, p, statusOf(err), err)
+			return
+		}
+		cmd.Signature = &up
+	} else if action == flows.ActionDone && t.Kind == flows.KindSign {
 		// A signed scan is optional: the form's file field may be empty.
 		if f, hdr, err := r.FormFile("scan"); err == nil && f.Close() == nil && hdr.Size > 0 {
 			up, err := s.uploadField(r, "scan")
@@ -794,6 +808,8 @@ type docView struct {
 	Failed []template.HTML
 	// Route is the form changing approvers in flight, for those who may.
 	Route *routeView
+	// Signatures are the verified electronic signatures, with their files.
+	Signatures []signatureView
 }
 
 type remarkView struct {
@@ -854,6 +870,7 @@ func (s *Server) docPage(w http.ResponseWriter, r *http.Request, p *flows.Person
 	v.AskRework = d.Rework == "ask"
 	v.Route = s.routeForm(d, p.ID, lang)
 	v.Decisions = s.decisions(d, lang, p.ID)
+	v.Signatures = s.signatureViews(d, p, lang)
 	for _, rm := range d.Remarks {
 		v.Remarks = append(v.Remarks, remarkView{Blocking: rm.Blocking, Open: rm.Open(), Author: rd.Name(rm.Author), At: rd.FormatTimeFor(p.ID, rm.At),
 			Text: rm.Text, Version: rm.Version})

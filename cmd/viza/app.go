@@ -137,6 +137,7 @@ func OpenStorage(ctx context.Context, cfg *config.Config) (*Main, error) {
 	m.Engine = flows.NewEngine(m.DB, m.Files, m.Clock, m.Calendar, dir)
 	m.DB.SetWorktime(m.Calendar.WorkingBetween)
 	m.loadSeal(cfg)
+	m.useVerifier(cfg)
 	return m, nil
 }
 
@@ -526,6 +527,7 @@ func (m *Main) Reload() {
 	}
 	m.Engine.SetDirectory(dir)
 	m.Engine.SetCalendar(cal)
+	m.useVerifier(cfg)
 	m.DB.SetWorktime(cal.WorkingBetween)
 	m.Calendar = cal
 	m.Log.Info("configuration reloaded", "people", len(cfg.People), "types", len(cfg.DocumentTypes))

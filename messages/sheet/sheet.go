@@ -97,6 +97,7 @@ func Render(w io.Writer, in Input) error {
 	for _, r := range in.Doc.Rounds {
 		p.round(r)
 	}
+	p.signatures()
 	p.remarks()
 	if f.Err() {
 		return fmt.Errorf("render sheet of %s: %w", in.Doc.Number, f.Error())
@@ -332,6 +333,30 @@ func (p *pdf) decision(dc flows.Decision) string {
 // remarks lists the blocking remarks and how each was closed. A
 // non-blocking remark is the comment of an approval or a plain comment,
 // already printed in its round; printing it again would read as two.
+// signatures lists the electronic signatures verified at sign stages
+// signed by upload: whose certificate, which version, when made and by
+// whom checked. The files themselves are beside the versions.
+func (p *pdf) signatures() {
+	d := p.in.Doc
+	if len(d.Signatures) == 0 {
+		return
+	}
+	rn := p.in.Renderer
+	p.heading(p.t("sheet.signatures", nil))
+	cols := []column{{p.t("sheet.col.no", nil), 0.05}, {p.t("sheet.col.owner", nil), 0.25}, {p.t("sheet.col.certificate", nil), 0.27},
+		{p.t("sheet.col.signed", nil), 0.13}, {p.t("sheet.col.checked", nil), 0.30}}
+	p.tableHeader(cols)
+	for _, s := range d.Signatures {
+		signed := ""
+		if !s.SignedAt.IsZero() {
+			signed = rn.FormatTime(s.SignedAt)
+		}
+		p.row(cols, []string{fmt.Sprint(s.Version), s.Owner, p.t("sheet.certificate", map[string]any{"Serial": s.Serial, "Issuer": s.Issuer}),
+			signed, p.t("sheet.checked", map[string]any{"Verifier": s.Verifier, "At": rn.FormatTime(s.At), "By": p.person(s.By),
+				"SHA": s.SHA256})}, cols, false)
+	}
+}
+
 func (p *pdf) remarks() {
 	d := p.in.Doc
 	var blocking []flows.Remark

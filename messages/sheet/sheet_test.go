@@ -318,3 +318,19 @@ func TestSheetShowsRouteChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestSheetListsSignatures: the electronic signatures verified at a sign
+// stage are on the sheet: whose, which certificate, when, checked by whom.
+func TestSheetListsSignatures(t *testing.T) {
+	f := approvedContract(t)
+	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	f.doc.Signatures = []flows.Signature{{TaskID: 1, Version: 2, By: "director", FileName: "v2.sig", SHA256: strings.Repeat("ab", 32),
+		SignatureCheck: flows.SignatureCheck{Owner: "Орлов Дмитрий, ООО «Ромашка»", Serial: "0A1B2C", Issuer: "УЦ «Тест»", SignedAt: at,
+			Verifier: "svs"}, At: at.Add(time.Minute)}}
+	text := strings.Join(strings.Fields(pdftotext(t, render(t, f, "ru"))), " ")
+	for _, want := range []string{"Электронные подписи", "Орлов Дмитрий", "0A1B2C", "УЦ «Тест»", "svs", "abababab"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the sheet lacks %q:\n%s", want, text)
+		}
+	}
+}

@@ -1,0 +1,239 @@
+package signcheck_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/digitorus/pkcs7"
+
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/signcheck"
+)
+
+// signer is a person's certificate issued by a test authority, made in
+// the test.
+type signer struct {
+	cert *x509.Certificate
+	key  *rsa.PrivateKey
+}
+
+func newSigner(t *testing.T, name string, notAfter time.Time) signer {
+	t.Helper()
+	caKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Тестовый УЦ", Organization: []string{"УЦ"}},
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().AddDate(1, 0, 0), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ = x509.ParseCertificate(caDER)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(0x1234abcd), Subject: pkix.Name{CommonName: name, Organization: []string{"ООО «Север»"}},
+		NotBefore: time.Now().Add(-24 * time.Hour), NotAfter: notAfter, KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return signer{cert, key}
+}
+
+// sign makes a detached CMS signature of data, as a signer's own tools do
+// (CAdES-BES is CMS with signed attributes).
+func (s signer) sign(t *testing.T, data []byte, detached bool) []byte {
+	t.Helper()
+	sd, err := pkcs7.NewSignedData(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+	if err := sd.AddSigner(s.cert, s.key, pkcs7.SignerInfoConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	if detached {
+		sd.Detach()
+	}
+	b, err := sd.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// fakeSVS speaks SVS's REST interface: POST …/signatures with a
+// SignedDocument, a list of results back. It checks the signature for
+// real (RSA in place of GOST) and refuses an expired certificate, as SVS
+// does when it checks the chain.
+func fakeSVS(t *testing.T, mode string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/rest/api/signatures") {
+			http.NotFound(w, r)
+			return
+		}
+		switch mode {
+		case "down":
+			http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
+			return
+		case "slow":
+			time.Sleep(2 * time.Second)
+		case "html":
+			w.Write([]byte("<html>login</html>"))
+			return
+		}
+		if r.Header.Get("Authorization") != "Bearer svs-token" {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		var doc struct {
+			SignatureType string
+			Content       []byte
+			Source        []byte
+		}
+		if err := json.NewDecoder(r.Body).Decode(&doc); err != nil || doc.SignatureType != "CAdES" || len(doc.Content) == 0 {
+			http.Error(w, `{"error":"bad request"}`, http.StatusBadRequest)
+			return
+		}
+		result, message := true, "Подпись действительна"
+		p7, err := pkcs7.Parse(doc.Content)
+		switch {
+		case err != nil:
+			result, message = false, "Неверный формат подписи"
+		default:
+			p7.Content = doc.Source
+			if err := p7.Verify(); err != nil {
+				result, message = false, "Подпись не соответствует документу"
+			} else if c := p7.GetOnlySigner(); c != nil && time.Now().After(c.NotAfter) {
+				result, message = false, "Срок действия сертификата истёк"
+			}
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		if mode == "object" {
+			json.NewEncoder(w).Encode(map[string]any{"Result": result, "Message": message})
+			return
+		}
+		json.NewEncoder(w).Encode([]map[string]any{{"Result": result, "Message": message}})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestVerifyDetached(t *testing.T) {
+	ctx := context.Background()
+	doc := []byte("%PDF-1.4 договор поставки, версия 3")
+	other := []byte("%PDF-1.4 договор поставки, версия 2")
+	petrov := newSigner(t, "Петров Пётр Петрович", time.Now().AddDate(1, 0, 0))
+	expired := newSigner(t, "Сидоров Сидор", time.Now().Add(-time.Hour))
+	good := petrov.sign(t, doc, true)
+	pemSig := pem.EncodeToMemory(&pem.Block{Type: "PKCS7", Bytes: good})
+	b64Sig := []byte(base64.StdEncoding.EncodeToString(good) + "\r\n")
+	svs := func(mode string) signcheck.Verifier {
+		return &signcheck.SVS{URL: fakeSVS(t, mode).URL + "/verify/rest/api", Token: "svs-token", Timeout: 300 * time.Millisecond}
+	}
+	cases := []struct {
+		name     string
+		verifier signcheck.Verifier
+		data     []byte
+		sig      []byte
+		code     string // "" when the signature holds
+	}{
+		{"valid", svs(""), doc, good, ""},
+		{"valid, one result as an object", svs("object"), doc, good, ""},
+		{"valid as PEM", svs(""), doc, pemSig, ""},
+		{"valid as base64 text", svs(""), doc, b64Sig, ""},
+		{"a signature of another file", svs(""), other, good, "signature_invalid"},
+		{"an expired certificate", svs(""), doc, expired.sign(t, doc, true), "signature_invalid"},
+		{"attached, not detached", svs(""), doc, petrov.sign(t, doc, false), "signature_unreadable"},
+		{"garbage", svs(""), doc, []byte("это не подпись"), "signature_unreadable"},
+		{"empty", svs(""), doc, nil, "signature_unreadable"},
+		{"SVS down", svs("down"), doc, good, "verifier_unavailable"},
+		{"SVS slow", svs("slow"), doc, good, "verifier_unavailable"},
+		{"SVS answers a login page", svs("html"), doc, good, "verifier_unavailable"},
+		{"SVS refuses the token", &signcheck.SVS{URL: fakeSVS(t, "").URL + "/verify/rest/api", Token: "wrong"}, doc, good, "verifier_unavailable"},
+		{"SVS unreachable", &signcheck.SVS{URL: "http://127.0.0.1:1/rest/api", Timeout: time.Second}, doc, good, "verifier_unavailable"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := signcheck.Checker{Verifier: c.verifier}.VerifyDetached(ctx, c.data, c.sig)
+			if c.code == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Owner != "Петров Пётр Петрович, ООО «Север»" || got.Serial != "1234ABCD" || got.Issuer != "Тестовый УЦ, УЦ" ||
+					got.SignedAt.IsZero() || got.Verifier != "svs" || got.Message != "Подпись действительна" || len(got.CertSHA256) != 64 {
+					t.Fatalf("facts %+v", got)
+				}
+				return
+			}
+			var fe *flows.Error
+			if !errors.As(err, &fe) || fe.Code != c.code {
+				t.Fatalf("got %v, want %s", err, c.code)
+			}
+		})
+	}
+}
+
+// TestCommandVerifier: a command on the host decides (openssl stands in
+// for cryptcp here: the same contract, exit status 0 when it holds).
+func TestCommandVerifier(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Fatal("openssl is needed for this test (.ci/run installs it)")
+	}
+	ctx := context.Background()
+	doc, other := []byte("версия 3"), []byte("версия 2")
+	sig := newSigner(t, "Петров", time.Now().AddDate(1, 0, 0)).sign(t, doc, true)
+	verify := []string{openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", "{sig}", "-content", "{data}", "-noverify",
+		"-out", "/dev/null"}
+	cases := []struct {
+		name string
+		cmd  signcheck.Command
+		data []byte
+		code string
+	}{
+		{"valid", signcheck.Command{Args: verify}, doc, ""},
+		{"another file", signcheck.Command{Args: verify}, other, "signature_invalid"},
+		{"no such program", signcheck.Command{Args: []string{"/nonexistent/cryptcp", "{sig}", "{data}"}}, doc, "verifier_unavailable"},
+		{"too slow", signcheck.Command{Args: []string{"sh", "-c", "sleep 5", "{sig}", "{data}"}, Timeout: 200 * time.Millisecond}, doc,
+			"verifier_unavailable"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := signcheck.Checker{Verifier: &c.cmd}.VerifyDetached(ctx, c.data, sig)
+			if c.code == "" {
+				if err != nil || got.Verifier != "command" || got.Owner != "Петров, ООО «Север»" {
+					t.Fatalf("%+v, %v", got, err)
+				}
+				return
+			}
+			var fe *flows.Error
+			if !errors.As(err, &fe) || fe.Code != c.code {
+				t.Fatalf("got %v, want %s", err, c.code)
+			}
+			if c.code == "signature_invalid" && (fe.Error() == "" || strings.Contains(fe.Error(), "viza-verify-")) {
+				t.Fatalf("the message says too little or names the private folder: %v", fe)
+			}
+		})
+	}
+}
