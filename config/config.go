@@ -111,15 +111,15 @@ type Stage struct {
 	// OnTimeout is what happens when a task's deadline has passed by
 	// TimeoutAfter: approve, skip or escalate (the default).
 	// TimeoutMaxAmount caps approval on timeout of an approval stage.
-	OnTimeout        string         `yaml:"on_timeout"`
-	TimeoutAfter     string         `yaml:"timeout_after"`
-	TimeoutMaxAmount float64        `yaml:"timeout_max_amount"`
+	OnTimeout        string  `yaml:"on_timeout"`
+	TimeoutAfter     string  `yaml:"timeout_after"`
+	TimeoutMaxAmount float64 `yaml:"timeout_max_amount"`
 	// Method is how a sign stage is signed: scan (the default: "done",
 	// optionally with a signed scan) or upload (a detached electronic
 	// signature checked by the verifier in signatures:).
 	Method string         `yaml:"method"`
 	Line   int            `yaml:"-"`
-	Lines            map[string]int `yaml:"-"`
+	Lines  map[string]int `yaml:"-"`
 }
 
 // ReminderStep is one step of the reminder ladder.

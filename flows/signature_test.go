@@ -15,7 +15,7 @@ import (
 // fakeVerifier holds a signature valid when it reads "sig:" and the
 // sha256 of the data; it can be down.
 type fakeVerifier struct {
-	down   bool
+	down  bool
 	calls int
 }
 
