@@ -146,6 +146,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET "+Prefix+"/documents/{number}/versions/{n}/file", s.linkOrKey(s.file))
 	mux.Handle("GET "+Prefix+"/documents/{number}/versions/{n}/diff", s.keyed(ScopeRead, s.diff))
 	mux.Handle("GET "+Prefix+"/documents/{number}/sheet.pdf", s.linkOrKey(s.sheet))
+	mux.Handle("GET "+Prefix+"/documents/{number}/signatures/{s}", s.linkOrKey(s.signature))
 	mux.Handle("GET "+Prefix+"/stats", s.keyed(ScopeRead, s.stats))
 	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusNotFound, "not_found")

@@ -450,3 +450,30 @@ func (s *Server) sheet(w http.ResponseWriter, r *http.Request, c caller) {
 	w.Header().Set("X-Viza-Sheet-Hash", hash)
 	w.Write(buf.Bytes())
 }
+
+// signature sends the file of the document's n-th verified electronic
+// signature (1-based), as the signer uploaded it.
+func (s *Server) signature(w http.ResponseWriter, r *http.Request, c caller) {
+	d, ok := s.load(w, r, c)
+	if !ok {
+		return
+	}
+	n, err := strconv.Atoi(r.PathValue("s"))
+	if err != nil || n < 1 || n > len(d.Signatures) {
+		s.problem(w, r, http.StatusNotFound, "not_found")
+		return
+	}
+	sg := d.Signatures[n-1]
+	f, err := s.Files.Open(sg.SHA256)
+	if err != nil {
+		s.internal(w, r, fmt.Errorf("open signature %d of %s: %w", n, d.Number, err))
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/pkcs7-signature")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": flows.CleanFileName(sg.FileName)}))
+	w.Header().Set("Content-Length", strconv.FormatInt(sg.Size, 10))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("X-Viza-SHA256", sg.SHA256)
+	io.Copy(w, f)
+}

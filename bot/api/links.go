@@ -163,6 +163,13 @@ func (s *Server) VersionURL(ctx context.Context, number string, version int, exp
 		fmt.Sprintf("version:%s:%d", number, version), expires)
 }
 
+// SignatureURL is a download link of the document's n-th verified
+// signature file (1-based) that works until expires.
+func (s *Server) SignatureURL(ctx context.Context, number string, n int, expires time.Time) string {
+	return s.signedURL(ctx, fmt.Sprintf("%s/documents/%s/signatures/%d", Prefix, pathEscape(number), n),
+		fmt.Sprintf("signature:%s:%d", number, n), expires)
+}
+
 // SheetURL is a download link of the approval sheet that works until
 // expires.
 func (s *Server) SheetURL(ctx context.Context, number string, expires time.Time) string {
@@ -183,6 +190,9 @@ func (s *Server) linkOrKey(h handler) http.Handler {
 		resource := "sheet:" + r.PathValue("number")
 		if n := r.PathValue("n"); n != "" {
 			resource = "version:" + r.PathValue("number") + ":" + n
+		}
+		if n := r.PathValue("s"); n != "" {
+			resource = "signature:" + r.PathValue("number") + ":" + n
 		}
 		exp, err := strconv.ParseInt(q.Get("expires"), 10, 64)
 		if err != nil || !s.validLink(r.Context(), resource, sig, exp) {

@@ -84,6 +84,23 @@ type documentView struct {
 	OpenTasks      []taskView        `json:"open_tasks"`
 	Versions       []versionView     `json:"versions"`
 	Decisions      []decisionView    `json:"decisions"`
+	Signatures     []signatureView   `json:"signatures,omitempty"`
+}
+
+// signatureView is a verified electronic signature (a sign stage signed by
+// upload), with its file's address.
+type signatureView struct {
+	Version  int        `json:"version"`
+	Owner    string     `json:"owner"`
+	Serial   string     `json:"serial"`
+	Issuer   string     `json:"issuer"`
+	SignedAt *time.Time `json:"signed_at,omitempty"`
+	Verifier string     `json:"verifier"`
+	By       string     `json:"by"`
+	At       time.Time  `json:"at"`
+	FileName string     `json:"file_name"`
+	SHA256   string     `json:"sha256"`
+	URL      string     `json:"url"`
 }
 
 type startedView struct {
@@ -173,6 +190,11 @@ func (s *Server) document(d *flows.Document, updatedAt int64, sheetHash string, 
 		v.Versions = append(v.Versions, versionView{No: ver.No, FileName: ver.FileName, Size: ver.Size, SHA256: ver.SHA256, MIME: ver.MIME,
 			UploadedBy: string(ver.UploadedBy), At: ver.At.UTC(), Comment: ver.Comment, Scan: ver.Scan,
 			URL: fmt.Sprintf("%s/versions/%d/file", s.documentURL(d.Number), ver.No)})
+	}
+	for i, sg := range d.Signatures {
+		v.Signatures = append(v.Signatures, signatureView{Version: sg.Version, Owner: sg.Owner, Serial: sg.Serial, Issuer: sg.Issuer,
+			SignedAt: utc(sg.SignedAt), Verifier: sg.Verifier, By: string(sg.By), At: sg.At.UTC(), FileName: sg.FileName, SHA256: sg.SHA256,
+			URL: fmt.Sprintf("%s/signatures/%d", s.documentURL(d.Number), i+1)})
 	}
 	for _, dc := range d.Decisions {
 		dv := decisionView{Kind: dc.Kind, Actor: string(dc.Actor), For: string(dc.For), At: dc.At.UTC(), Comment: dc.Comment,

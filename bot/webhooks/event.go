@@ -111,6 +111,24 @@ type ResultRef struct {
 	FileURL  string    `json:"file_url,omitempty"`
 	SheetURL string    `json:"sheet_url,omitempty"`
 	Expires  time.Time `json:"expires,omitzero"`
+	// Signatures are the electronic signatures verified at sign stages
+	// signed by upload (on document.done).
+	Signatures []SignatureRef `json:"signatures,omitempty"`
+}
+
+// SignatureRef is a verified electronic signature of the final version,
+// with a download link of its file (.sig) that works until Expires.
+type SignatureRef struct {
+	Version  int        `json:"version"`
+	Owner    string     `json:"owner"`
+	Serial   string     `json:"serial"`
+	Issuer   string     `json:"issuer"`
+	SignedAt *time.Time `json:"signed_at,omitempty"`
+	Verifier string     `json:"verifier"`
+	By       string     `json:"by"`
+	SHA256   string     `json:"sha256"`
+	FileName string     `json:"file_name"`
+	URL      string     `json:"url,omitempty"`
 }
 
 // stateAfter is the state each document event leaves the document in.
@@ -164,6 +182,15 @@ func newEvent(typ string, e flows.AuditEvent, d *flows.Document) Event {
 		}
 		if v, ok := d.Version(final); ok {
 			ev.Data.Result = &ResultRef{Version: v.No, FileName: v.FileName, SHA256: v.SHA256}
+			for _, sg := range d.Signatures {
+				ref := SignatureRef{Version: sg.Version, Owner: sg.Owner, Serial: sg.Serial, Issuer: sg.Issuer, Verifier: sg.Verifier,
+					By: string(sg.By), SHA256: sg.SHA256, FileName: sg.FileName}
+				if !sg.SignedAt.IsZero() {
+					at := sg.SignedAt.UTC()
+					ref.SignedAt = &at
+				}
+				ev.Data.Result.Signatures = append(ev.Data.Result.Signatures, ref)
+			}
 		}
 	}
 	return ev
@@ -198,6 +225,9 @@ func (s *Sender) body(ctx context.Context, d storage.WebhookDelivery) ([]byte, e
 		r.Expires = s.Clock.Now().Add(s.LinkTTL).UTC().Truncate(time.Second)
 		r.FileURL = s.Links.VersionURL(ctx, ev.Data.Document.Number, r.Version, r.Expires)
 		r.SheetURL = s.Links.SheetURL(ctx, ev.Data.Document.Number, r.Expires)
+		for i := range r.Signatures {
+			r.Signatures[i].URL = s.Links.SignatureURL(ctx, ev.Data.Document.Number, i+1, r.Expires)
+		}
 	}
 	return json.Marshal(ev)
 }

@@ -107,6 +107,7 @@ type Store interface {
 type Links interface {
 	VersionURL(ctx context.Context, number string, version int, expires time.Time) string
 	SheetURL(ctx context.Context, number string, expires time.Time) string
+	SignatureURL(ctx context.Context, number string, n int, expires time.Time) string
 }
 
 // Sender turns the audit log into events and delivers them.

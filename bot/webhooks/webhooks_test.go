@@ -94,6 +94,9 @@ func (links) VersionURL(_ context.Context, number string, v int, exp time.Time) 
 func (links) SheetURL(_ context.Context, number string, exp time.Time) string {
 	return fmt.Sprintf("https://viza.example/api/v1/documents/%s/sheet.pdf?expires=%d", number, exp.Unix())
 }
+func (links) SignatureURL(_ context.Context, number string, n int, exp time.Time) string {
+	return fmt.Sprintf("https://viza.example/api/v1/documents/%s/signatures/%d?expires=%d", number, n, exp.Unix())
+}
 
 func newSender(t *testing.T, behave func(int) string) (*storagetest.Rig, *webhooks.Sender, *receiver) {
 	t.Helper()
