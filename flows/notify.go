@@ -31,6 +31,9 @@ type Notification struct {
 	State    string            `json:"state,omitzero"`
 	TaskID   int64             `json:"task_id,omitzero"`
 	TaskKind string            `json:"task_kind,omitzero"`
+	// SignMethod is SignUpload on a request to sign with an uploaded
+	// electronic signature.
+	SignMethod string `json:"sign_method,omitzero"`
 	Actor    PersonID          `json:"actor,omitzero"`
 	For      PersonID          `json:"for,omitzero"`
 	Decision string            `json:"decision,omitzero"`

@@ -45,6 +45,9 @@ func (o *op) taskFill(t *Task) func(*Notification) {
 	return func(n *Notification) {
 		s := o.d.Stages[t.Stage]
 		n.TaskID, n.TaskKind, n.Due = t.ID, t.Kind, t.Due
+		if o.d.SignedByUpload(t) {
+			n.SignMethod = SignUpload
+		}
 		n.Stage, n.StageCount = o.d.StagePosition(s.Index)
 		n.StageName = s.Name
 		n.For = t.OnBehalfOf

@@ -205,6 +205,12 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 			m.Buttons = [][]Button{{button("read", ActRead, n.TaskID), button("comment", ActComment, n.TaskID)}}
 		case flows.KindSign:
 			m.Buttons = [][]Button{{button("signed", ActDone, n.TaskID), button("comment", ActComment, n.TaskID)}}
+			if n.SignMethod == flows.SignUpload {
+				// Signed with the signer's own tools: the card asks for the
+				// file, and offers no "signed" that would close it without.
+				m.Text = rich.Concat(m.Text, rich.Plain("\n\n"), Rich(l, "notify.sign_upload", map[string]any{"Version": n.Version}))
+				m.Buttons = [][]Button{{button("upload_signature", ActUploadVersion, n.DocID), button("comment", ActComment, n.TaskID)}}
+			}
 		default:
 			m.Buttons = [][]Button{
 				{button("approve", ActApprove, n.TaskID), button("reject", ActReject, n.TaskID)},

@@ -369,11 +369,17 @@ func (m *Messenger) onAnswer(ctx context.Context, ev *Event, p *flows.Person, la
 			}
 			return true
 		}
+		if task, upload := m.signTaskOf(ctx, p.ID, pr.DocID); upload {
+			// A file sent to a document signed by upload is the signature:
+			// the engine checks what it is.
+			err = m.signWithSignature(ctx, ev, p, lang, task, *ev.File, text)
+			break
+		}
 		if problem := m.checkFile(ev.File); problem != "" {
 			m.refuseFile(ctx, p.ID, conv, lang, ev.File, problem)
 			return true
 		}
-		if task := m.signTaskOf(ctx, p.ID, pr.DocID); task != 0 {
+		if task, _ := m.signTaskOf(ctx, p.ID, pr.DocID); task != 0 {
 			// A file sent to a document being signed is the signed scan.
 			err = m.signWithScan(ctx, ev, p, lang, task, *ev.File, text)
 			break
@@ -423,18 +429,38 @@ func (m *Messenger) uploadVersion(ctx context.Context, ev *Event, p *flows.Perso
 	return nil
 }
 
-// signTaskOf returns the person's open sign task on a document in signing.
-func (m *Messenger) signTaskOf(ctx context.Context, p flows.PersonID, docID int64) int64 {
+// signTaskOf returns the person's open sign task on a document in
+// signing, and whether it is signed by an uploaded signature.
+func (m *Messenger) signTaskOf(ctx context.Context, p flows.PersonID, docID int64) (int64, bool) {
 	d, err := m.Store.Document(ctx, docID)
 	if err != nil || d.State != flows.StateSigning {
-		return 0
+		return 0, false
 	}
 	for _, t := range d.OpenTasks() {
 		if t.Kind == flows.KindSign && (t.Assignee == p || t.OnBehalfOf == p) {
-			return t.ID
+			return t.ID, d.SignedByUpload(t)
 		}
 	}
-	return 0
+	return 0, false
+}
+
+// signWithSignature closes a sign task with the detached signature the
+// signer sent; the engine has it verified.
+func (m *Messenger) signWithSignature(ctx context.Context, ev *Event, p *flows.Person, lang string, task int64, f FileRef, comment string) error {
+	if f.Size > flows.MaxSignatureSize {
+		return flows.Errorf(flows.KindInvalid, "signature_too_large", "%d bytes", f.Size)
+	}
+	up, err := m.upload(ctx, f)
+	if err != nil {
+		return err
+	}
+	if _, err := m.Engine.Decide(ctx, flows.DecideCmd{Key: ev.Key, Actor: p.ID, TaskID: task, Action: flows.ActionDone, Comment: comment,
+		Signature: &up}); err != nil {
+		return err
+	}
+	m.markDecided(ctx, p, lang, task, flows.ActionDone)
+	m.text(ctx, p.ID, ev.Conv, m.t(lang, "chat.signature_accepted", nil))
+	return nil
 }
 
 func (m *Messenger) signWithScan(ctx context.Context, ev *Event, p *flows.Person, lang string, task int64, f FileRef, comment string) error {

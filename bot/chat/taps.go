@@ -150,7 +150,11 @@ func (m *Messenger) onTap(ctx context.Context, ev *Event) {
 			m.showDiff(ctx, p, lang, conv, d, nil)
 		case "uv":
 			m.answer(ctx, tap, m.s(lang, "chat.answer."+m.askMode(tap, true), nil))
-			m.ask(ctx, p.ID, conv, lang, tap, prompt{Action: "version", DocID: d.ID, Number: d.Number}, "chat.ask_version")
+			ask := "chat.ask_version"
+			if _, upload := m.signTaskOf(ctx, p.ID, d.ID); upload {
+				ask = "chat.ask_signature"
+			}
+			m.ask(ctx, p.ID, conv, lang, tap, prompt{Action: "version", DocID: d.ID, Number: d.Number}, ask)
 		case "rm":
 			m.answer(ctx, tap, m.s(lang, "chat.answer."+m.askMode(tap, false), nil))
 			m.ask(ctx, p.ID, conv, lang, tap, prompt{Action: "remark", DocID: d.ID, Number: d.Number}, "chat.ask_remark")

@@ -28,6 +28,7 @@ var Scenarios = []Scenario{
 	{"list", list},
 	{"sheet", sheet},
 	{"where approvals stall", statsCommand},
+	{"signature uploaded in chat", signatureByUpload},
 	{"unknown person", unknownPerson},
 	{"oversize file", oversizeFile},
 }
