@@ -33,12 +33,12 @@ type Notification struct {
 	TaskKind string            `json:"task_kind,omitzero"`
 	// SignMethod is SignUpload on a request to sign with an uploaded
 	// electronic signature.
-	SignMethod string `json:"sign_method,omitzero"`
-	Actor    PersonID          `json:"actor,omitzero"`
-	For      PersonID          `json:"for,omitzero"`
-	Decision string            `json:"decision,omitzero"`
-	Comment  string            `json:"comment,omitzero"`
-	Reason   string            `json:"reason,omitzero"`
+	SignMethod string   `json:"sign_method,omitzero"`
+	Actor      PersonID `json:"actor,omitzero"`
+	For        PersonID `json:"for,omitzero"`
+	Decision   string   `json:"decision,omitzero"`
+	Comment    string   `json:"comment,omitzero"`
+	Reason     string   `json:"reason,omitzero"`
 	// Person is whom a route change concerns (route_changed).
 	Person     PersonID          `json:"person,omitzero"`
 	Round      int               `json:"round,omitzero"`
