@@ -16,10 +16,11 @@ run:
 # rehearsing every batch (run once, rolled back, run for real): a command
 # that keeps anything outside its transaction fails them.
 #
-# Tests that need pdftotext (poppler-utils) or chromium skip when those are
-# missing, and the note below says so; .ci/run installs both and sets
-# VIZA_TEST_ALL=1, under which a missing one fails instead.
-MISSING_NOTE = for p in pdftotext:poppler-utils chromium:chromium; do \
+# Tests that need pdftotext (poppler-utils), chromium or openssl (standing
+# in for cryptcp) skip when those are missing, and the note below says so;
+# .ci/run installs them and sets VIZA_TEST_ALL=1, under which a missing one
+# fails instead.
+MISSING_NOTE = for p in pdftotext:poppler-utils chromium:chromium openssl:openssl; do \
 		command -v $${p%%:*} >/dev/null 2>&1 || echo "NOTE: $${p%%:*} is missing, so the tests that need it were skipped; apt-get install $${p\#\#*:} runs them"; \
 	done; \
 	[ -f node_modules/axe-core/axe.min.js ] || echo "NOTE: axe-core is missing, so the accessibility check of the pages was skipped; npm ci installs it"

@@ -13,7 +13,6 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/digitorus/pkcs7"
 
 	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/internal/needs"
 	"github.com/viza-app/viza/signcheck"
 )
 
@@ -197,10 +197,7 @@ func TestVerifyDetached(t *testing.T) {
 // TestCommandVerifier: a command on the host decides (openssl stands in
 // for cryptcp here: the same contract, exit status 0 when it holds).
 func TestCommandVerifier(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Fatal("openssl is needed for this test (.ci/run installs it)")
-	}
+	openssl := needs.Program(t, "openssl", "openssl")
 	ctx := context.Background()
 	doc, other := []byte("версия 3"), []byte("версия 2")
 	sig := newSigner(t, "Петров", time.Now().AddDate(1, 0, 0)).sign(t, doc, true)

@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/digitorus/pkcs7"
 
 	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/internal/needs"
 	"github.com/viza-app/viza/signcheck"
 )
 
@@ -27,10 +27,7 @@ import (
 func signatureByUpload(t *testing.T, s *Session) {
 	env := s.Env()
 	eng := env.Engine()
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Fatal("openssl is needed for this scenario (.ci/run installs it)")
-	}
+	openssl := needs.Program(t, "openssl", "openssl")
 	dt, _ := eng.Directory().Type("order")
 	dt.Route[0].Method = flows.SignUpload
 	eng.SetVerifier(signcheck.Checker{Verifier: &signcheck.Command{Args: []string{openssl, "cms", "-verify", "-binary", "-inform", "DER",
