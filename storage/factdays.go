@@ -38,11 +38,9 @@ const (
 		AND gen = COALESCE((SELECT SUM(gen) FROM fact_marks m WHERE m.hour_no >= d.from_ns / 3600000000000
 			AND m.hour_no <= (d.to_ns - 1) / 3600000000000), 0)`
 	qDayGen = `SELECT COALESCE(SUM(gen), 0) FROM fact_marks WHERE hour_no >= ? AND hour_no <= ?`
-	// qDropOverlapping drops a tally of a day of another zone that
-	// overlaps the one stored (a zone changed in the configuration).
-	qDropOverlapping = `DELETE FROM fact_days WHERE from_ns > ? AND from_ns < ? AND to_ns > ? AND from_ns <> ?`
-	qPutDay          = `INSERT INTO fact_days(from_ns, to_ns, gen, tally) VALUES (?, ?, ?, ?)
-		ON CONFLICT(from_ns) DO UPDATE SET to_ns = excluded.to_ns, gen = excluded.gen, tally = excluded.tally`
+	qPutDay = `INSERT INTO fact_days(from_ns, to_ns, gen, tally) VALUES (?, ?, ?, ?)
+		ON CONFLICT(from_ns, to_ns) DO UPDATE SET gen = excluded.gen, tally = excluded.tally`
+	qDropDay = `DELETE FROM fact_days WHERE from_ns = ? AND to_ns = ?`
 )
 
 // hours is a set of hours facts were written in.
@@ -72,27 +70,57 @@ type span struct{ from, to time.Time }
 
 // wholeDays lists the days of loc that lie wholly in [from, to).
 func wholeDays(from, to time.Time, loc *time.Location) []span {
-	f := from.In(loc)
-	day := time.Date(f.Year(), f.Month(), f.Day(), 0, 0, 0, 0, loc)
-	if day.Before(from) {
-		day = day.AddDate(0, 0, 1)
+	return whole(from, to, loc, func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc) },
+		func(t time.Time) time.Time { return t.AddDate(0, 0, 1) })
+}
+
+// wholeMonths lists the calendar months of loc that lie wholly in [from, to).
+func wholeMonths(from, to time.Time, loc *time.Location) []span {
+	return whole(from, to, loc, func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, loc) },
+		func(t time.Time) time.Time { return t.AddDate(0, 1, 0) })
+}
+
+// whole lists the spans [start, next(start)) that lie wholly in [from, to),
+// start being from's truncated by trunc, or the next.
+func whole(from, to time.Time, loc *time.Location, trunc, next func(time.Time) time.Time) []span {
+	at := trunc(from.In(loc))
+	if at.Before(from) {
+		at = next(at)
 	}
 	var out []span
 	for {
-		next := day.AddDate(0, 0, 1)
-		if next.After(to) {
+		end := next(at)
+		if end.After(to) {
 			return out
 		}
-		out = append(out, span{day, next})
-		day = next
+		out = append(out, span{at, end})
+		at = end
 	}
 }
 
+// tallied splits [from, to) into the spans read from tallies — the whole
+// months, and the whole days outside them — and the edges left, tallied
+// from the facts. A year is then 11 or 12 month tallies and a month's
+// worth of days, not 365.
+func tallied(from, to time.Time, loc *time.Location) (periods, edges []span) {
+	months := wholeMonths(from, to, loc)
+	if len(months) == 0 {
+		periods = wholeDays(from, to, loc)
+	} else {
+		periods = append(wholeDays(from, months[0].from, loc), months...)
+		periods = append(periods, wholeDays(months[len(months)-1].to, to, loc)...)
+	}
+	if len(periods) == 0 {
+		return nil, []span{{from, to}}
+	}
+	return periods, []span{{from, periods[0].from}, {periods[len(periods)-1].to, to}}
+}
+
 // Facts reads what analytics needs for q. Everyone's figures of whole past
-// days come from the days' tallies (made from the facts when first asked
-// and kept until a write touches their hours); the edges of the period,
-// and one person's or a team's figures, are tallied from the facts. The
-// tasks open now are read one by one.
+// months and days come from their tallies (made from the facts when first
+// asked and kept until a write touches their hours); the edges of the
+// period, and one person's or a team's figures, are tallied from the
+// facts. The tasks open now are read one by one.
 func (db *DB) Facts(ctx context.Context, q stats.Query) (stats.Facts, error) {
 	out := stats.Facts{Tally: stats.NewTally()}
 	zone := q.Zone
@@ -100,14 +128,14 @@ func (db *DB) Facts(ctx context.Context, q stats.Query) (stats.Facts, error) {
 		zone = time.UTC
 	}
 	spans := []span{{q.From, q.To}}
-	if days := wholeDays(q.From, q.To, zone); q.People == nil && len(days) > 0 {
-		if err := db.addDays(ctx, out.Tally, days, q.Type, zone); err != nil {
+	if periods, edges := tallied(q.From, q.To, zone); q.People == nil && len(periods) > 0 {
+		if err := db.addTallies(ctx, out.Tally, periods, q.Type, zone); err != nil {
 			// A tally that does not read is no reason to fail the figures:
 			// they are tallied from the facts, as slow as that is.
-			db.log().Error("analytics day tallies", "err", err)
+			db.log().Error("analytics tallies", "err", err)
 			out.Tally = stats.NewTally()
 		} else {
-			spans = []span{{q.From, days[0].from}, {days[len(days)-1].to, q.To}}
+			spans = edges
 		}
 	}
 	for _, s := range spans {
@@ -122,29 +150,31 @@ func (db *DB) Facts(ctx context.Context, q stats.Query) (stats.Facts, error) {
 	return out, err
 }
 
-// addDays adds the tallies of days to t, making the ones missing or out
-// of date from the facts and keeping them.
-func (db *DB) addDays(ctx context.Context, t *stats.Tally, days []span, typ string, zone *time.Location) error {
-	rows, err := db.reader.QueryContext(ctx, qValidDays, days[0].from.UnixNano(), days[len(days)-1].from.UnixNano()+1)
+// addTallies adds the tallies of periods (days and months, in order) to
+// t, making the ones missing or out of date and keeping them: a day from
+// the facts, a month from its days' tallies.
+func (db *DB) addTallies(ctx context.Context, t *stats.Tally, periods []span, typ string, zone *time.Location) error {
+	rows, err := db.reader.QueryContext(ctx, qValidDays, periods[0].from.UnixNano(), periods[len(periods)-1].from.UnixNano()+1)
 	if err != nil {
-		return fmt.Errorf("read day tallies: %w", err)
+		return fmt.Errorf("read tallies: %w", err)
 	}
-	want := make(map[int64]int64, len(days))
-	for _, d := range days {
-		want[d.from.UnixNano()] = d.to.UnixNano()
+	want := make(map[span]bool, len(periods))
+	for _, p := range periods {
+		want[nanoSpan(p)] = true
 	}
-	have := map[int64]bool{}
-	var bad []int64
+	have := map[span]bool{}
+	var bad []span
 	var badErr error
 	for rows.Next() {
 		var from, to int64
 		var b []byte
 		if err := rows.Scan(&from, &to, &b); err != nil {
 			rows.Close()
-			return fmt.Errorf("scan day tally: %w", err)
+			return fmt.Errorf("scan tally: %w", err)
 		}
-		if want[from] != to {
-			continue // a day of another zone
+		key := span{time.Unix(0, from), time.Unix(0, to)}
+		if !want[key] {
+			continue // a month's day, or a day of another zone
 		}
 		into, only := t, typ
 		if badErr != nil {
@@ -153,10 +183,10 @@ func (db *DB) addDays(ctx context.Context, t *stats.Tally, days []span, typ stri
 			into, only = stats.NewTally(), "\x00"
 		}
 		if err := into.AddEncoded(b, only); err != nil {
-			bad = append(bad, from)
-			badErr = cmp.Or(badErr, fmt.Errorf("day tally at %s: %w", time.Unix(0, from).In(zone).Format(time.DateOnly), err))
+			bad = append(bad, key)
+			badErr = cmp.Or(badErr, fmt.Errorf("tally from %s: %w", key.from.In(zone).Format(time.DateOnly), err))
 		}
-		have[from] = true
+		have[key] = true
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -165,8 +195,8 @@ func (db *DB) addDays(ctx context.Context, t *stats.Tally, days []span, typ stri
 	if badErr != nil {
 		// Dropped, they are made again by the next reader.
 		if _, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
-			for _, from := range bad {
-				if _, err := tx.(*txn).exec(`DELETE FROM fact_days WHERE from_ns = ?`, from); err != nil {
+			for _, k := range bad {
+				if _, err := tx.(*txn).exec(qDropDay, k.from.UnixNano(), k.to.UnixNano()); err != nil {
 					return flows.Outcome{}, err
 				}
 			}
@@ -177,30 +207,35 @@ func (db *DB) addDays(ctx context.Context, t *stats.Tally, days []span, typ stri
 		return fmt.Errorf("%w (%d garbled, dropped)", badErr, len(bad))
 	}
 	type made struct {
-		day   span
+		span
 		gen   int64
 		tally []byte
 	}
 	var fresh []made
-	for _, d := range days {
-		if have[d.from.UnixNano()] {
+	for _, p := range periods {
+		if have[nanoSpan(p)] {
 			continue
 		}
 		// The hours' count first: a write after it makes the tally out of
 		// date at once, never a tally that looks current but is not.
 		var gen int64
-		if err := db.reader.QueryRowContext(ctx, qDayGen, d.from.UnixNano()/hourNanos, (d.to.UnixNano()-1)/hourNanos).Scan(&gen); err != nil {
-			return fmt.Errorf("read day marks: %w", err)
+		if err := db.reader.QueryRowContext(ctx, qDayGen, p.from.UnixNano()/hourNanos, (p.to.UnixNano()-1)/hourNanos).Scan(&gen); err != nil {
+			return fmt.Errorf("read marks: %w", err)
 		}
-		dt := stats.NewTally()
-		if err := db.tally(ctx, dt, d, "", nil, zone); err != nil {
+		pt := stats.NewTally()
+		if days := wholeDays(p.from, p.to, zone); len(days) > 1 {
+			err = db.addTallies(ctx, pt, days, "", zone)
+		} else {
+			err = db.tally(ctx, pt, p, "", nil, zone)
+		}
+		if err != nil {
 			return err
 		}
-		b := dt.Encode()
+		b := pt.Encode()
 		if err := t.AddEncoded(b, typ); err != nil {
 			return err
 		}
-		fresh = append(fresh, made{d, gen, b})
+		fresh = append(fresh, made{p, gen, b})
 	}
 	if len(fresh) == 0 {
 		return nil
@@ -209,20 +244,20 @@ func (db *DB) addDays(ctx context.Context, t *stats.Tally, days []span, typ stri
 	if _, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
 		w := tx.(*txn)
 		for _, m := range fresh {
-			from, to := m.day.from.UnixNano(), m.day.to.UnixNano()
-			if _, err := w.exec(qDropOverlapping, from-2*24*hourNanos, to, from, from); err != nil {
-				return flows.Outcome{}, err
-			}
-			if _, err := w.exec(qPutDay, from, to, m.gen, m.tally); err != nil {
+			if _, err := w.exec(qPutDay, m.from.UnixNano(), m.to.UnixNano(), m.gen, m.tally); err != nil {
 				return flows.Outcome{}, err
 			}
 		}
 		return flows.Outcome{}, nil
 	}); err != nil && ctx.Err() == nil {
-		db.log().Warn("keep analytics day tallies", "days", len(fresh), "err", err)
+		db.log().Warn("keep analytics tallies", "tallies", len(fresh), "err", err)
 	}
 	return nil
 }
+
+// nanoSpan is p as read back from the database: instants without a zone
+// or a monotonic reading, comparable as map keys.
+func nanoSpan(p span) span { return span{time.Unix(0, p.from.UnixNano()), time.Unix(0, p.to.UnixNano())} }
 
 // where is a filter of facts: the SQL after WHERE's first condition and
 // its arguments.

@@ -115,4 +115,24 @@ func TestDayTallies(t *testing.T) {
 	q := month
 	q.Zone = time.FixedZone("UTC+5:30", 5*3600+1800)
 	figures(q)
+
+	// Most of a year: whole months from their tallies, made from their
+	// days'; a late write into one of them makes it be made again.
+	year := stats.Query{From: start.Add(2 * time.Hour), To: start.AddDate(0, 11, 3), Zone: zone}
+	before = figures(year)
+	var months int
+	if err := raw.QueryRowContext(ctx, `SELECT COUNT(*) FROM fact_days WHERE to_ns - from_ns > 2 * 86400000000000`).Scan(&months); err != nil {
+		t.Fatal(err)
+	}
+	if months != 10 {
+		t.Fatalf("%d month tallies kept for 11 months from the 1st's afternoon, want 10", months)
+	}
+	inMay := time.Date(2026, 5, 12, 11, 0, 0, 0, zone)
+	if err := rig.DB.InsertFacts(ctx, nil, []stats.DocFact{{ID: 1_000_002, Type: "memo", Initiator: "ivanova", Started: inMay, Rounds: 1,
+		State: flows.StateInApproval}}); err != nil {
+		t.Fatal(err)
+	}
+	if after := figures(year); after.Rework.Docs != before.Rework.Docs+1 {
+		t.Fatalf("a document started in May is not in the year: %d, was %d", after.Rework.Docs, before.Rework.Docs)
+	}
 }

@@ -1,17 +1,19 @@
--- Analytics reads a year as one tally per past day (stats.Tally, encoded)
--- plus the facts of the edges, not a year of task rows (DB.Facts).
+-- Analytics reads a year as one tally per past month and day (stats.Tally,
+-- encoded) plus the facts of the edges, not a year of task rows (DB.Facts).
 -- fact_marks counts the writes of facts per hour (Unix hour number) of the
 -- instant they count at: a task's closing, a document's start. A day's
 -- tally holds the sum of its hours' counts when it was made and is used
 -- only while that sum still holds, so a late write (a document started
--- last week and approved today) makes its day's tally be made again. A
--- day is the company's: its bounds are instants, so a tally of another
--- zone's day is never taken for this one.
+-- last week and approved today) makes its day's and its month's tallies be
+-- made again. A day or a month is the company's: its bounds are instants,
+-- so a tally of another zone's is never taken for this one (and lies
+-- unused).
 CREATE TABLE fact_days (
-    from_ns BIGINT PRIMARY KEY,
+    from_ns BIGINT  NOT NULL,
     to_ns   BIGINT  NOT NULL,
     gen     BIGINT  NOT NULL,
-    tally   BYTEA   NOT NULL
+    tally   BYTEA   NOT NULL,
+    PRIMARY KEY (from_ns, to_ns)
 );
 CREATE TABLE fact_marks (
     hour_no BIGINT PRIMARY KEY,
