@@ -257,7 +257,9 @@ func (db *DB) addTallies(ctx context.Context, t *stats.Tally, periods []span, ty
 
 // nanoSpan is p as read back from the database: instants without a zone
 // or a monotonic reading, comparable as map keys.
-func nanoSpan(p span) span { return span{time.Unix(0, p.from.UnixNano()), time.Unix(0, p.to.UnixNano())} }
+func nanoSpan(p span) span {
+	return span{time.Unix(0, p.from.UnixNano()), time.Unix(0, p.to.UnixNano())}
+}
 
 // where is a filter of facts: the SQL after WHERE's first condition and
 // its arguments.
