@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/digitorus/pkcs7"
@@ -42,8 +43,19 @@ type Verifier interface {
 	Name() string
 }
 
-// Checker implements flows.SignatureVerifier with a Verifier.
-type Checker struct{ Verifier Verifier }
+// Checker implements flows.SignatureVerifier with a Verifier, and keeps
+// whether the verifier answered last time, for /readyz.
+type Checker struct {
+	Verifier Verifier
+	problem  atomic.Value // string: why the last verification got no answer; "" when it got one
+}
+
+// Problem says why the verifier did not answer the last time it was
+// asked; "" when it answered (whatever it said) or was not asked yet.
+func (c *Checker) Problem() string {
+	s, _ := c.problem.Load().(string)
+	return s
+}
 
 // MaxSignature bounds a signature file: a CAdES-X Long with its chain and
 // revocation data is tens of kilobytes.
@@ -51,7 +63,7 @@ const MaxSignature = 1 << 20
 
 // VerifyDetached reads who signed sig and asks the verifier whether sig is
 // a signature of data.
-func (c Checker) VerifyDetached(ctx context.Context, data, sig []byte) (flows.SignatureCheck, error) {
+func (c *Checker) VerifyDetached(ctx context.Context, data, sig []byte) (flows.SignatureCheck, error) {
 	der, err := Decode(sig)
 	if err != nil {
 		return flows.SignatureCheck{}, flows.Errorf(flows.KindInvalid, "signature_unreadable", "%v", err)
@@ -62,8 +74,10 @@ func (c Checker) VerifyDetached(ctx context.Context, data, sig []byte) (flows.Si
 	}
 	v, err := c.Verifier.Verify(ctx, data, der)
 	if err != nil {
+		c.problem.Store(err.Error())
 		return flows.SignatureCheck{}, flows.Errorf(flows.KindTransient, "verifier_unavailable", "%s: %v", c.Verifier.Name(), err)
 	}
+	c.problem.Store("")
 	facts.Verifier, facts.Message = c.Verifier.Name(), v.Message
 	if !v.Valid {
 		return facts, flows.Errorf(flows.KindInvalid, "signature_invalid", "%s", cmpOr(v.Message, "the verifier refused the signature"))

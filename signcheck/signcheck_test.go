@@ -2,15 +2,10 @@ package signcheck_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,64 +17,8 @@ import (
 	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/internal/needs"
 	"github.com/viza-app/viza/signcheck"
+	"github.com/viza-app/viza/signcheck/signtest"
 )
-
-// signer is a person's certificate issued by a test authority, made in
-// the test.
-type signer struct {
-	cert *x509.Certificate
-	key  *rsa.PrivateKey
-}
-
-func newSigner(t *testing.T, name string, notAfter time.Time) signer {
-	t.Helper()
-	caKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Тестовый УЦ", Organization: []string{"УЦ"}},
-		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().AddDate(1, 0, 0), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ = x509.ParseCertificate(caDER)
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(0x1234abcd), Subject: pkix.Name{CommonName: name, Organization: []string{"ООО «Север»"}},
-		NotBefore: time.Now().Add(-24 * time.Hour), NotAfter: notAfter, KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return signer{cert, key}
-}
-
-// sign makes a detached CMS signature of data, as a signer's own tools do
-// (CAdES-BES is CMS with signed attributes).
-func (s signer) sign(t *testing.T, data []byte, detached bool) []byte {
-	t.Helper()
-	sd, err := pkcs7.NewSignedData(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
-	if err := sd.AddSigner(s.cert, s.key, pkcs7.SignerInfoConfig{}); err != nil {
-		t.Fatal(err)
-	}
-	if detached {
-		sd.Detach()
-	}
-	b, err := sd.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // fakeSVS speaks SVS's REST interface: POST …/signatures with a
 // SignedDocument, a list of results back. It checks the signature for
@@ -143,9 +82,9 @@ func TestVerifyDetached(t *testing.T) {
 	ctx := context.Background()
 	doc := []byte("%PDF-1.4 договор поставки, версия 3")
 	other := []byte("%PDF-1.4 договор поставки, версия 2")
-	petrov := newSigner(t, "Петров Пётр Петрович", time.Now().AddDate(1, 0, 0))
-	expired := newSigner(t, "Сидоров Сидор", time.Now().Add(-time.Hour))
-	good := petrov.sign(t, doc, true)
+	petrov := signtest.NewSigner(t, "Петров Пётр Петрович", time.Now().AddDate(1, 0, 0))
+	expired := signtest.NewSigner(t, "Сидоров Сидор", time.Now().Add(-time.Hour))
+	good := petrov.Sign(t, doc, true)
 	pemSig := pem.EncodeToMemory(&pem.Block{Type: "PKCS7", Bytes: good})
 	b64Sig := []byte(base64.StdEncoding.EncodeToString(good) + "\r\n")
 	svs := func(mode string) signcheck.Verifier {
@@ -163,8 +102,8 @@ func TestVerifyDetached(t *testing.T) {
 		{"valid as PEM", svs(""), doc, pemSig, ""},
 		{"valid as base64 text", svs(""), doc, b64Sig, ""},
 		{"a signature of another file", svs(""), other, good, "signature_invalid"},
-		{"an expired certificate", svs(""), doc, expired.sign(t, doc, true), "signature_invalid"},
-		{"attached, not detached", svs(""), doc, petrov.sign(t, doc, false), "signature_unreadable"},
+		{"an expired certificate", svs(""), doc, expired.Sign(t, doc, true), "signature_invalid"},
+		{"attached, not detached", svs(""), doc, petrov.Sign(t, doc, false), "signature_unreadable"},
 		{"garbage", svs(""), doc, []byte("это не подпись"), "signature_unreadable"},
 		{"empty", svs(""), doc, nil, "signature_unreadable"},
 		{"SVS down", svs("down"), doc, good, "verifier_unavailable"},
@@ -175,7 +114,7 @@ func TestVerifyDetached(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := signcheck.Checker{Verifier: c.verifier}.VerifyDetached(ctx, c.data, c.sig)
+			got, err := (&signcheck.Checker{Verifier: c.verifier}).VerifyDetached(ctx, c.data, c.sig)
 			if c.code == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -200,7 +139,7 @@ func TestCommandVerifier(t *testing.T) {
 	openssl := needs.Program(t, "openssl", "openssl")
 	ctx := context.Background()
 	doc, other := []byte("версия 3"), []byte("версия 2")
-	sig := newSigner(t, "Петров", time.Now().AddDate(1, 0, 0)).sign(t, doc, true)
+	sig := signtest.NewSigner(t, "Петров", time.Now().AddDate(1, 0, 0)).Sign(t, doc, true)
 	verify := []string{openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", "{sig}", "-content", "{data}", "-noverify",
 		"-out", "/dev/null"}
 	cases := []struct {
@@ -217,7 +156,7 @@ func TestCommandVerifier(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := signcheck.Checker{Verifier: &c.cmd}.VerifyDetached(ctx, c.data, sig)
+			got, err := (&signcheck.Checker{Verifier: &c.cmd}).VerifyDetached(ctx, c.data, sig)
 			if c.code == "" {
 				if err != nil || got.Verifier != "command" || got.Owner != "Петров, ООО «Север»" {
 					t.Fatalf("%+v, %v", got, err)
@@ -232,5 +171,27 @@ func TestCommandVerifier(t *testing.T) {
 				t.Fatalf("the message says too little or names the private folder: %v", fe)
 			}
 		})
+	}
+}
+
+// TestCheckerSaysWhetherTheVerifierAnswers: a verifier that did not answer
+// is the checker's problem until it answers again, whatever it says.
+func TestCheckerSaysWhetherTheVerifierAnswers(t *testing.T) {
+	ctx := context.Background()
+	doc := []byte("версия 1")
+	sig := signtest.NewSigner(t, "Петров", time.Now().AddDate(1, 0, 0)).Sign(t, doc, true)
+	svs := &signcheck.SVS{URL: "http://127.0.0.1:1/rest/api", Token: "svs-token", Timeout: time.Second}
+	c := &signcheck.Checker{Verifier: svs}
+	if c.Problem() != "" {
+		t.Fatal("a problem before any verification")
+	}
+	c.VerifyDetached(ctx, doc, sig)
+	if !strings.Contains(c.Problem(), "svs") {
+		t.Fatalf("problem %q after an unreachable SVS", c.Problem())
+	}
+	svs.URL = fakeSVS(t, "").URL + "/verify/rest/api"
+	c.VerifyDetached(ctx, []byte("другой"), sig) // refused, but answered
+	if c.Problem() != "" {
+		t.Fatalf("problem %q after SVS answered", c.Problem())
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -35,6 +36,7 @@ import (
 	"github.com/viza-app/viza/locales"
 	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/pdfseal"
+	"github.com/viza-app/viza/signcheck"
 	"github.com/viza-app/viza/stats"
 	"github.com/viza-app/viza/storage"
 )
@@ -60,7 +62,10 @@ type Main struct {
 	// not be loaded: sealProblem says why).
 	Seal        *pdfseal.Seal
 	sealProblem string
-	Listener    net.Listener
+	// verifier checks the signatures uploaded at sign stages (nil without
+	// signatures: in the configuration).
+	verifier atomic.Pointer[signcheck.Checker]
+	Listener net.Listener
 	// Chat is the conversation every messenger shares; Telegram is its
 	// Telegram channel (nil when off) and Messengers every messenger on.
 	Chat       *chat.Conversation

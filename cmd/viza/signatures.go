@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/viza-app/viza/bot/health"
 	"github.com/viza-app/viza/config"
 	"github.com/viza-app/viza/signcheck"
 )
@@ -14,6 +15,7 @@ import (
 func (m *Main) useVerifier(cfg *config.Config) {
 	s := cfg.Signatures
 	if s == nil {
+		m.verifier.Store(nil)
 		m.Engine.SetVerifier(nil)
 		return
 	}
@@ -24,5 +26,22 @@ func (m *Main) useVerifier(cfg *config.Config) {
 	} else {
 		v = &signcheck.Command{Args: s.Command, Timeout: s.VerifierTimeout()}
 	}
-	m.Engine.SetVerifier(signcheck.Checker{Verifier: v})
+	c := &signcheck.Checker{Verifier: v}
+	m.verifier.Store(c)
+	m.Engine.SetVerifier(c)
+}
+
+// verifierStatus is the signature verifier's line of /readyz: up, or
+// failed with why the last verification got no answer (signatures are
+// refused until it answers again; nothing else waits for it).
+func (m *Main) verifierStatus() (health.Status, bool) {
+	c := m.verifier.Load()
+	if c == nil {
+		return health.Status{}, false
+	}
+	st := health.Status{Name: "signature verifier", State: health.Up}
+	if p := c.Problem(); p != "" {
+		st.State, st.Reason = health.Failed, p
+	}
+	return st, true
 }
