@@ -15,8 +15,10 @@ import (
 // signatureView is a verified electronic signature on the document page:
 // what it says in words and where its file is.
 type signatureView struct {
-	Line template.HTML
-	Href string
+	Line     template.HTML
+	Href     string
+	Version  int
+	FileName string
 }
 
 // signatureViews lists d's verified signatures for reader p.
@@ -25,7 +27,7 @@ func (s *Server) signatureViews(d *flows.Document, p *flows.Person, lang string)
 	var out []signatureView
 	for i, sg := range d.Signatures {
 		out = append(out, signatureView{Line: richHTML(messages.SignatureLine(rd, sg, lang, p.ID)),
-			Href: fmt.Sprintf("/doc/%s/signature/%d", d.Number, i+1)})
+			Href: fmt.Sprintf("/doc/%s/signature/%d", d.Number, i+1), Version: sg.Version, FileName: sg.FileName})
 	}
 	return out
 }

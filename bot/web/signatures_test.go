@@ -27,7 +27,8 @@ func (byteVerifier) VerifyDetached(_ context.Context, data, sig []byte) (flows.S
 // TestSignatureUploadOnTheWeb: the director's signature task asks for the
 // detached signature of the final version; a signature of something else
 // is refused with the reason, a valid one closes the task, and the
-// document page lists it with its file to download.
+// document page lists it with its file to download, in its own card and
+// beside the version signed.
 func TestSignatureUploadOnTheWeb(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -104,7 +105,7 @@ func TestSignatureUploadOnTheWeb(t *testing.T) {
 	docURL := r.http.URL + "/doc/" + url.PathEscape(d.Number)
 	_, page = webtest.Get(t, c, docURL)
 	if !strings.Contains(page, `id="signatures"`) || !strings.Contains(page, "Дмитрий Орлов, ООО «Ромашка»") ||
-		!strings.Contains(page, "Тестовый УЦ &lt;b&gt;") || !strings.Contains(page, "/signature/1") {
+		!strings.Contains(page, "Тестовый УЦ &lt;b&gt;") || strings.Count(page, "/signature/1") != 2 {
 		t.Fatalf("the document page does not list the signature:\n%s", page[strings.Index(page, "<main>"):])
 	}
 	res, err := c.Get(docURL + "/signature/1")
