@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/viza-app/viza/bot/chat"
 	"github.com/viza-app/viza/bot/chat/chattest"
@@ -327,5 +328,35 @@ func TestDecidedCardIsEditedFromTheOutbox(t *testing.T) {
 	}
 	if !strings.Contains(cardNow().Text.String(), "Approved by you") {
 		t.Fatalf("the card lost its outcome: %q", cardNow().Text.String())
+	}
+}
+
+// TestFileReplyBeforeTheCardIsRemembered: on a platform that does not say
+// what a reply replies to (Slack's threads), a file sent in reply to a
+// card a moment before the card's reference is stored is still the
+// card's: a new version of its document, not a new document.
+func TestFileReplyBeforeTheCardIsRemembered(t *testing.T) {
+	m, mem, rig := messenger(t, chat.Caps{Edit: true, ReplyTo: true})
+	ctx := context.Background()
+	out := start(t, rig, "Быстрый ответ")
+	conv := "c-u-petrov"
+	id, err := mem.Send(ctx, conv, chat.Message{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		stored <- rig.DB.StatePut(ctx, chattest.MemName, "card:"+conv+":"+id, `{"doc":`+itoa(out.DocID)+`}`)
+	}()
+	data := []byte("%PDF v2")
+	m.Handle(ctx, chat.Event{Key: "reply", Conv: conv, User: "u-petrov", Text: "исправлено", ReplyTo: id,
+		File: &chat.FileRef{Ref: mem.Put("v2.pdf", data), Name: "v2.pdf", MIME: "application/pdf", Size: int64(len(data))}})
+	if err := <-stored; err != nil {
+		t.Fatal(err)
+	}
+	d, _ := rig.DB.Document(ctx, out.DocID)
+	if len(d.Versions) != 2 || d.Versions[1].Comment != "исправлено" {
+		t.Fatalf("the reply did not become version 2: %+v", d.Versions)
 	}
 }

@@ -300,7 +300,7 @@ func (m *Messenger) onAnswer(ctx context.Context, ev *Event, p *flows.Person, la
 			return false
 		}
 		var card cardRef
-		if ok, err := m.recall(ctx, cardKey(conv, ev.ReplyTo), &card); err != nil || !ok {
+		if ok, err := m.recallCard(ctx, conv, ev, &card); err != nil || !ok {
 			// The card's reference may not be stored yet (a very quick
 			// reply) or may be gone: the card names its document.
 			if card.Doc = m.docNamedIn(ctx, p.ID, ev.ReplyText); card.Doc == 0 {
@@ -390,6 +390,35 @@ func (m *Messenger) onAnswer(ctx context.Context, ev *Event, p *flows.Person, la
 		m.replyErr(ctx, p.ID, conv, lang, err)
 	}
 	return true
+}
+
+// cardWait bounds how long a file in reply to a message waits for the
+// message's card reference: the platform shows a card as soon as it is
+// sent, and its reference is stored just after.
+const cardWait = 1500 * time.Millisecond
+
+// recallCard reads the card ev replies to. Where the platform does not say
+// what the replied message said (Slack's threads), the card's number
+// cannot be read from it, so a reply quicker than the card's reference is
+// waited for, a little.
+func (m *Messenger) recallCard(ctx context.Context, conv string, ev *Event, card *cardRef) (bool, error) {
+	// Real time, not the service's clock: this waits for another
+	// goroutine's write, not for a business deadline.
+	giveUp := time.NewTimer(cardWait)
+	defer giveUp.Stop()
+	for {
+		ok, err := m.recall(ctx, cardKey(conv, ev.ReplyTo), card)
+		if ok || err != nil || ev.ReplyText != "" {
+			return ok, err
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-giveUp.C:
+			return false, nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // askAgainForText answers a non-text answer to a text question; a
