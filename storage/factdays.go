@@ -35,6 +35,7 @@ const (
 	// qValidDays reads the tallies of days in a range whose hours were not
 	// written since they were made.
 	qValidDays = `SELECT from_ns, to_ns, tally FROM fact_days d WHERE from_ns >= ? AND from_ns < ?
+		AND to_ns - from_ns >= ? AND to_ns - from_ns < ?
 		AND gen = COALESCE((SELECT SUM(gen) FROM fact_marks m WHERE m.hour_no >= d.from_ns / 3600000000000
 			AND m.hour_no <= (d.to_ns - 1) / 3600000000000), 0)`
 	qDayGen = `SELECT COALESCE(SUM(gen), 0) FROM fact_marks WHERE hour_no >= ? AND hour_no <= ?`
@@ -154,10 +155,6 @@ func (db *DB) Facts(ctx context.Context, q stats.Query) (stats.Facts, error) {
 // t, making the ones missing or out of date and keeping them: a day from
 // the facts, a month from its days' tallies.
 func (db *DB) addTallies(ctx context.Context, t *stats.Tally, periods []span, typ string, zone *time.Location) error {
-	rows, err := db.reader.QueryContext(ctx, qValidDays, periods[0].from.UnixNano(), periods[len(periods)-1].from.UnixNano()+1)
-	if err != nil {
-		return fmt.Errorf("read tallies: %w", err)
-	}
 	want := make(map[span]bool, len(periods))
 	for _, p := range periods {
 		want[nanoSpan(p)] = true
@@ -165,32 +162,40 @@ func (db *DB) addTallies(ctx context.Context, t *stats.Tally, periods []span, ty
 	have := map[span]bool{}
 	var bad []span
 	var badErr error
-	for rows.Next() {
-		var from, to int64
-		var b []byte
-		if err := rows.Scan(&from, &to, &b); err != nil {
-			rows.Close()
-			return fmt.Errorf("scan tally: %w", err)
+	// One reading per run of days or of months: the days inside the
+	// months are not read at all.
+	for _, run := range runs(periods) {
+		rows, err := db.reader.QueryContext(ctx, qValidDays, run.first.UnixNano(), run.last.UnixNano()+1, int64(run.minLen), int64(run.maxLen))
+		if err != nil {
+			return fmt.Errorf("read tallies: %w", err)
 		}
-		key := span{time.Unix(0, from), time.Unix(0, to)}
-		if !want[key] {
-			continue // a month's day, or a day of another zone
+		for rows.Next() {
+			var from, to int64
+			var b []byte
+			if err := rows.Scan(&from, &to, &b); err != nil {
+				rows.Close()
+				return fmt.Errorf("scan tally: %w", err)
+			}
+			key := span{time.Unix(0, from), time.Unix(0, to)}
+			if !want[key] {
+				continue // a month's day, or a day of another zone
+			}
+			into, only := t, typ
+			if badErr != nil {
+				// t holds part of a garbled tally already: the rest are only
+				// checked, so that every garbled one is dropped at once.
+				into, only = stats.NewTally(), "\x00"
+			}
+			if err := into.AddEncoded(b, only); err != nil {
+				bad = append(bad, key)
+				badErr = cmp.Or(badErr, fmt.Errorf("tally from %s: %w", key.from.In(zone).Format(time.DateOnly), err))
+			}
+			have[key] = true
 		}
-		into, only := t, typ
-		if badErr != nil {
-			// t holds part of a garbled tally already: the rest are only
-			// checked, so that every garbled one is dropped at once.
-			into, only = stats.NewTally(), "\x00"
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
 		}
-		if err := into.AddEncoded(b, only); err != nil {
-			bad = append(bad, key)
-			badErr = cmp.Or(badErr, fmt.Errorf("tally from %s: %w", key.from.In(zone).Format(time.DateOnly), err))
-		}
-		have[key] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
 	}
 	if badErr != nil {
 		// Dropped, they are made again by the next reader.
@@ -223,6 +228,7 @@ func (db *DB) addTallies(ctx context.Context, t *stats.Tally, periods []span, ty
 			return fmt.Errorf("read marks: %w", err)
 		}
 		pt := stats.NewTally()
+		var err error
 		if days := wholeDays(p.from, p.to, zone); len(days) > 1 {
 			err = db.addTallies(ctx, pt, days, "", zone)
 		} else {
@@ -253,6 +259,31 @@ func (db *DB) addTallies(ctx context.Context, t *stats.Tally, periods []span, ty
 		db.log().Warn("keep analytics tallies", "tallies", len(fresh), "err", err)
 	}
 	return nil
+}
+
+// run is consecutive periods of one length class: days (at most 25 hours,
+// a day a clock is put back) or months.
+type run struct {
+	first, last    time.Time // the first and the last period's start
+	minLen, maxLen time.Duration
+}
+
+// runs groups periods, in order, into runs of days and of months.
+func runs(periods []span) []run {
+	const dayMax = 26 * time.Hour
+	var out []run
+	for _, p := range periods {
+		minLen, maxLen := time.Duration(0), dayMax
+		if p.to.Sub(p.from) >= dayMax {
+			minLen, maxLen = dayMax, 1<<62
+		}
+		if n := len(out); n > 0 && out[n-1].minLen == minLen {
+			out[n-1].last = p.from
+			continue
+		}
+		out = append(out, run{first: p.from, last: p.from, minLen: minLen, maxLen: maxLen})
+	}
+	return out
 }
 
 // nanoSpan is p as read back from the database: instants without a zone
