@@ -161,13 +161,24 @@ func runCrashChild(t *testing.T, loc storage.Location, cmds []crashCmd, killAfte
 			stdin.Close()
 		}
 	}()
+	kill := func() { cmd.Process.Signal(syscall.SIGKILL) }
 	if killAfter > 0 {
-		time.AfterFunc(killAfter, func() { cmd.Process.Signal(syscall.SIGKILL) })
+		// A child that never answers is killed all the same.
+		hard := time.AfterFunc(time.Minute, kill)
+		defer hard.Stop()
 	}
+	started := false
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) >= 2 && (f[0] == "ack" || f[0] == "err") {
 			answers[f[1]] = f[0]
+			if !started && killAfter > 0 {
+				// Counted from the first answer, so that the kill comes
+				// mid-stream however slow a loaded machine is to start
+				// one (counted from "ready", it came before any answer).
+				started = true
+				time.AfterFunc(killAfter, kill)
+			}
 		}
 	}
 	cmd.Wait()
