@@ -165,6 +165,9 @@ func TestScaleReport(t *testing.T) {
 		// the documents already is measured again as it is.
 		if have, _, err := m.DB.CountDocumentsUpTo(ctx, storage.DocQuery{}, n); err == nil && have >= n {
 			t.Logf("%d documents already in %s", have, dir)
+			// They were seeded over the year before that run: the clock
+			// stands at its end, about now.
+			year.Set(time.Now())
 		} else {
 			seedScale(t, m, year, seeded, n)
 		}
