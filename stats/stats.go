@@ -191,9 +191,10 @@ func Compute(f Facts, o Options) Report {
 		r.Stuck[i].Key = b.key
 	}
 	waiting := map[string]*Count{}
-	for _, t := range f.Open {
+	waited := waitedHours(f.Open, o.Now, hours)
+	for i, t := range f.Open {
 		bumpN(waiting, t.Type+"/"+itoa(t.Stage), stageLabel(t.Type, t.Stage), 1)
-		h := hours(t.Opened, o.Now)
+		h := waited[i]
 		for i, b := range stuckBuckets {
 			if h < b.upTo {
 				r.Stuck[i].N++
@@ -208,6 +209,28 @@ func Compute(f Facts, o Options) Report {
 		r.Oldest = r.Oldest[:10]
 	}
 	return r
+}
+
+// waitedHours is how long each open task has waited until now. Working
+// time adds up over adjacent spans, so it is measured once along the
+// tasks in order of opening, newest first, not from each to now: a year of
+// open tasks would otherwise walk the calendar's year once per task.
+func waitedHours(open []TaskFact, now time.Time, hours func(from, to time.Time) float64) []float64 {
+	order := make([]int, len(open))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return open[b].Opened.Compare(open[a].Opened) })
+	out := make([]float64, len(open))
+	acc, at := 0.0, now
+	for _, i := range order {
+		if o := open[i].Opened; o.Before(at) {
+			acc += hours(o, at)
+			at = o
+		}
+		out[i] = acc
+	}
+	return out
 }
 
 // acc gathers a group's times, and whom its person decided for.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -200,5 +201,40 @@ func TestTimeoutIsNobodys(t *testing.T) {
 	rule, _ := stats.TaskFactOf(d, d.Tasks[1])
 	if !person.Decided() || rule.Decided() || rule.Reason != flows.CloseTimedOut {
 		t.Fatalf("person %+v, rule %+v", person, rule)
+	}
+}
+
+// TestStuckHoursAddUp: the hours an open task has waited, measured along
+// the tasks in order, are each the hours from its opening to now (working
+// time of a 09–18 weekday calendar, walked hour by hour here).
+func TestStuckHoursAddUp(t *testing.T) {
+	working := func(from, to time.Time) time.Duration {
+		var d time.Duration
+		for at := from; at.Before(to); {
+			next := at.Truncate(time.Hour).Add(time.Hour)
+			if next.After(to) {
+				next = to
+			}
+			if wd := at.Weekday(); wd != time.Saturday && wd != time.Sunday && at.Hour() >= 9 && at.Hour() < 18 {
+				d += next.Sub(at)
+			}
+			at = next
+		}
+		return d
+	}
+	now := time.Date(2026, 12, 4, 15, 20, 0, 0, time.UTC)
+	var open []stats.TaskFact
+	for i, ago := range []time.Duration{3 * time.Hour, 400 * time.Hour, 0, 29 * time.Minute, 400 * time.Hour, 2000 * time.Hour, 47 * time.Hour} {
+		open = append(open, stats.TaskFact{ID: int64(i + 1), Type: "memo", Holder: "p", Actor: "p", State: flows.TaskOpen, Opened: now.Add(-ago)})
+	}
+	r := stats.Compute(stats.Facts{Tally: stats.NewTally(), Open: open}, stats.Options{Now: now, Worktime: working})
+	if len(r.Oldest) != len(open) {
+		t.Fatalf("%d of %d open tasks listed", len(r.Oldest), len(open))
+	}
+	for _, w := range r.Oldest {
+		want := math.Round(working(w.Opened, now).Hours()*100) / 100
+		if w.Hours != want {
+			t.Errorf("task %d opened %s: %v hours, want %v", w.ID, w.Opened, w.Hours, want)
+		}
 	}
 }
