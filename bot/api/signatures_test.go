@@ -10,51 +10,15 @@ import (
 	"github.com/viza-app/viza/flows"
 )
 
-// byteVerifier holds a signature valid when it is "signed:" and the data.
-type byteVerifier struct{}
-
-func (byteVerifier) VerifyDetached(_ context.Context, data, sig []byte) (flows.SignatureCheck, error) {
-	if string(sig) != "signed:"+string(data) {
-		return flows.SignatureCheck{}, flows.Errorf(flows.KindInvalid, "signature_invalid", "does not match")
-	}
-	return flows.SignatureCheck{Owner: "Дмитрий Орлов", Serial: "0A1B", Issuer: "Тестовый УЦ", Verifier: "test",
-		SignedAt: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}, nil
-}
-
 // TestSignaturesThroughTheConnector: a document signed with an uploaded
 // КЭП lists its signature, and the .sig is served to a key that may read
 // the document or to a signed link, and to nobody else.
 func TestSignaturesThroughTheConnector(t *testing.T) {
 	r := newRig(t, 1000)
 	ctx := context.Background()
-	dt, _ := r.Engine.Directory().Type("contract")
-	dt.Route[len(dt.Route)-1].Method = flows.SignUpload
-	r.Engine.SetVerifier(byteVerifier{})
-	out, err := r.Engine.Start(ctx, flows.StartCmd{Key: "kep", Actor: "ivanova", TypeID: "contract", Title: "Поставка с КЭП", AmountMinor: 100,
-		HasAmount: true, File: flows.Upload{Name: "v1.pdf", Content: strings.NewReader("%PDF договор")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, p := range []flows.PersonID{"petrov", "director", "director"} {
-		d, _ := r.DB.Document(ctx, out.DocID)
-		for _, tk := range d.OpenTasks() {
-			if tk.Assignee != p {
-				continue
-			}
-			c := flows.DecideCmd{Key: "d" + string(rune('0'+i)), Actor: p, TaskID: tk.ID, Action: flows.ActionApprove}
-			if tk.Kind == flows.KindSign {
-				c.Action, c.Signature = flows.ActionDone, &flows.Upload{Name: "договор.sig", Content: strings.NewReader("signed:%PDF договор")}
-			}
-			if _, err := r.Engine.Decide(ctx, c); err != nil {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	d, _ := r.DB.Document(ctx, out.DocID)
-	if d.State != flows.StateDone || len(d.Signatures) != 1 {
-		t.Fatalf("the document is %s with %d signatures", d.State, len(d.Signatures))
-	}
+	r.SignByUpload(flows.SignatureCheck{Owner: "Дмитрий Орлов", Serial: "0A1B", Issuer: "Тестовый УЦ", Verifier: "test",
+		SignedAt: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)})
+	d := r.SignedContract(t, "Поставка с КЭП", "%PDF договор")
 	doc := "/api/v1/documents/" + esc(d.Number)
 	res := r.get(doc, r.keys["read"])
 	var view struct {

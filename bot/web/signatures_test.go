@@ -12,17 +12,8 @@ import (
 
 	"github.com/viza-app/viza/bot/web/webtest"
 	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/storage/storagetest"
 )
-
-// byteVerifier holds a signature valid when it is "signed:" and the data.
-type byteVerifier struct{}
-
-func (byteVerifier) VerifyDetached(_ context.Context, data, sig []byte) (flows.SignatureCheck, error) {
-	if string(sig) != "signed:"+string(data) {
-		return flows.SignatureCheck{}, flows.Errorf(flows.KindInvalid, "signature_invalid", "does not match")
-	}
-	return flows.SignatureCheck{Owner: "Дмитрий Орлов, ООО «Ромашка»", Serial: "0A1B", Issuer: "Тестовый УЦ <b>", Verifier: "test"}, nil
-}
 
 // TestSignatureUploadOnTheWeb: the director's signature task asks for the
 // detached signature of the final version; a signature of something else
@@ -34,7 +25,8 @@ func TestSignatureUploadOnTheWeb(t *testing.T) {
 	ctx := context.Background()
 	dt, _ := r.eng.Directory().Type("contract")
 	dt.Route[len(dt.Route)-1].Method = flows.SignUpload
-	r.eng.SetVerifier(byteVerifier{})
+	r.eng.SetVerifier(storagetest.ByteVerifier{Check: flows.SignatureCheck{Owner: "Дмитрий Орлов, ООО «Ромашка»", Serial: "0A1B",
+		Issuer: "Тестовый УЦ <b>", Verifier: "test"}})
 	out, err := r.eng.Start(ctx, flows.StartCmd{Key: "kep", Actor: "ivanova", TypeID: "contract", Title: "Поставка с КЭП", AmountMinor: 100,
 		HasAmount: true, File: flows.Upload{Name: "v1.pdf", Content: strings.NewReader("%PDF договор")}})
 	if err != nil {
