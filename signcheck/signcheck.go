@@ -57,10 +57,6 @@ func (c *Checker) Problem() string {
 	return s
 }
 
-// MaxSignature bounds a signature file: a CAdES-X Long with its chain and
-// revocation data is tens of kilobytes.
-const MaxSignature = 1 << 20
-
 // VerifyDetached reads who signed sig and asks the verifier whether sig is
 // a signature of data.
 func (c *Checker) VerifyDetached(ctx context.Context, data, sig []byte) (flows.SignatureCheck, error) {
@@ -98,8 +94,8 @@ func Decode(sig []byte) ([]byte, error) {
 	if len(sig) == 0 {
 		return nil, errors.New("the signature file is empty")
 	}
-	if len(sig) > MaxSignature {
-		return nil, fmt.Errorf("the signature file is %d bytes, more than a signature's %d", len(sig), MaxSignature)
+	if len(sig) > flows.MaxSignatureSize {
+		return nil, fmt.Errorf("the signature file is %d bytes, more than a signature's %d", len(sig), flows.MaxSignatureSize)
 	}
 	if sig[0] == 0x30 {
 		return sig, nil // DER: a SEQUENCE

@@ -57,11 +57,22 @@ func (t *txn) markFacts(at time.Time) error {
 	return t.markHours(hours{at.UnixNano() / hourNanos: true})
 }
 
+// markHours counts a write of facts in each of h's hours, once per
+// command: a decision that closes a stage writes several facts of one
+// hour. (Once per command, not per batch: a command rolled back takes its
+// counts with it.)
 func (t *txn) markHours(h hours) error {
 	for hour := range h {
+		if t.marked[hour] {
+			continue
+		}
 		if _, err := t.exec(qMarkFacts, hour); err != nil {
 			return fmt.Errorf("mark facts of hour %d: %w", hour, err)
 		}
+		if t.marked == nil {
+			t.marked = hours{}
+		}
+		t.marked[hour] = true
 	}
 	return nil
 }
@@ -159,58 +170,29 @@ func (db *DB) addTallies(ctx context.Context, t *stats.Tally, periods []span, ty
 	for _, p := range periods {
 		want[nanoSpan(p)] = true
 	}
-	have := map[span]bool{}
-	var bad []span
-	var badErr error
+	r := &tallyReading{t: t, typ: typ, want: want, have: map[span]bool{}}
 	// One reading per run of days or of months: the days inside the
 	// months are not read at all.
 	for _, run := range runs(periods) {
-		rows, err := db.reader.QueryContext(ctx, qValidDays, run.first.UnixNano(), run.last.UnixNano()+1, int64(run.minLen), int64(run.maxLen))
-		if err != nil {
-			return fmt.Errorf("read tallies: %w", err)
-		}
-		for rows.Next() {
-			var from, to int64
-			var b []byte
-			if err := rows.Scan(&from, &to, &b); err != nil {
-				rows.Close()
-				return fmt.Errorf("scan tally: %w", err)
-			}
-			key := span{time.Unix(0, from), time.Unix(0, to)}
-			if !want[key] {
-				continue // a month's day, or a day of another zone
-			}
-			into, only := t, typ
-			if badErr != nil {
-				// t holds part of a garbled tally already: the rest are only
-				// checked, so that every garbled one is dropped at once.
-				into, only = stats.NewTally(), "\x00"
-			}
-			if err := into.AddEncoded(b, only); err != nil {
-				bad = append(bad, key)
-				badErr = cmp.Or(badErr, fmt.Errorf("tally from %s: %w", key.from.In(zone).Format(time.DateOnly), err))
-			}
-			have[key] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := db.readTallies(ctx, r, run, zone); err != nil {
 			return err
 		}
 	}
-	if badErr != nil {
+	if r.badErr != nil {
 		// Dropped, they are made again by the next reader.
 		if _, err := db.Write(ctx, "", func(tx flows.Tx) (flows.Outcome, error) {
-			for _, k := range bad {
+			for _, k := range r.bad {
 				if _, err := tx.(*txn).exec(qDropDay, k.from.UnixNano(), k.to.UnixNano()); err != nil {
 					return flows.Outcome{}, err
 				}
 			}
 			return flows.Outcome{}, nil
 		}); err != nil {
-			return fmt.Errorf("%w; dropping it: %w", badErr, err)
+			return fmt.Errorf("%w; dropping it: %w", r.badErr, err)
 		}
-		return fmt.Errorf("%w (%d garbled, dropped)", badErr, len(bad))
+		return fmt.Errorf("%w (%d garbled, dropped)", r.badErr, len(r.bad))
 	}
+	have := r.have
 	type made struct {
 		span
 		gen   int64
@@ -259,6 +241,49 @@ func (db *DB) addTallies(ctx context.Context, t *stats.Tally, periods []span, ty
 		db.log().Warn("keep analytics tallies", "tallies", len(fresh), "err", err)
 	}
 	return nil
+}
+
+// tallyReading is what reading the kept tallies found: added to t (of
+// type typ) those wanted that still hold, and the garbled ones.
+type tallyReading struct {
+	t      *stats.Tally
+	typ    string
+	want   map[span]bool
+	have   map[span]bool
+	bad    []span
+	badErr error
+}
+
+// readTallies reads the tallies of one run that still hold into r.
+func (db *DB) readTallies(ctx context.Context, r *tallyReading, run run, zone *time.Location) error {
+	rows, err := db.reader.QueryContext(ctx, qValidDays, run.first.UnixNano(), run.last.UnixNano()+1, int64(run.minLen), int64(run.maxLen))
+	if err != nil {
+		return fmt.Errorf("read tallies: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var from, to int64
+		var b []byte
+		if err := rows.Scan(&from, &to, &b); err != nil {
+			return fmt.Errorf("scan tally: %w", err)
+		}
+		key := span{time.Unix(0, from), time.Unix(0, to)}
+		if !r.want[key] {
+			continue // a day of another zone
+		}
+		into, only := r.t, r.typ
+		if r.badErr != nil {
+			// t holds part of a garbled tally already: the rest are only
+			// checked, so that every garbled one is dropped at once.
+			into, only = stats.NewTally(), "\x00"
+		}
+		if err := into.AddEncoded(b, only); err != nil {
+			r.bad = append(r.bad, key)
+			r.badErr = cmp.Or(r.badErr, fmt.Errorf("tally from %s: %w", key.from.In(zone).Format(time.DateOnly), err))
+		}
+		r.have[key] = true
+	}
+	return rows.Err()
 }
 
 // run is consecutive periods of one length class: days (at most 25 hours,

@@ -29,6 +29,7 @@ type txn struct {
 	readers map[int64]map[flows.PersonID]bool // document id → who could read it at load
 	pending map[int64]*flows.Document         // saved by this command
 	rows    map[int64]*docRow                 // documents rows it changed, merged into the batch's when it succeeds
+	marked  hours                             // hours whose facts it counted as written (markHours)
 }
 
 func (t *txn) exec(q string, args ...any) (sql.Result, error) {
