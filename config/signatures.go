@@ -25,7 +25,43 @@ type Signatures struct {
 	Command []string `yaml:"command"`
 	// Timeout bounds one verification (default 30s).
 	Timeout string `yaml:"timeout"`
-	Line    int    `yaml:"-"`
+	// DSS signs stages with method: dss in КриптоПро DSS.
+	DSS  *DSS `yaml:"dss"`
+	Line int  `yaml:"-"`
+}
+
+// DSS is the company's КриптоПро DSS: its signing service's REST root
+// and how Viza gets a token in a signer's name — one token from the
+// environment (one person signs), or a command that prints a signer's
+// token ({user}: their DSS login).
+type DSS struct {
+	URL          string            `yaml:"url"`
+	TokenEnv     string            `yaml:"token_env"`
+	TokenCommand []string          `yaml:"token_command"`
+	Users        map[string]string `yaml:"users"` // Viza login → DSS login, where they differ
+	// CertificateID is the signer's certificate in DSS (default "0", their
+	// default certificate); ProcessingTemplate a DSS processing template
+	// to use instead of CAdES-BES detached.
+	CertificateID      string `yaml:"certificate_id"`
+	ProcessingTemplate string `yaml:"processing_template"`
+	// PollEvery is how often DSS is asked while a signer has not
+	// confirmed (default 5s); ConfirmWithin how long that is waited for
+	// (default 15m).
+	PollEvery     string `yaml:"poll_every"`
+	ConfirmWithin string `yaml:"confirm_within"`
+	Line          int    `yaml:"-"`
+}
+
+// Durations of d, with their defaults.
+func (d *DSS) Durations() (poll, within time.Duration) {
+	poll, within = 5*time.Second, 15*time.Minute
+	if v, err := time.ParseDuration(d.PollEvery); err == nil && v > 0 {
+		poll = v
+	}
+	if v, err := time.ParseDuration(d.ConfirmWithin); err == nil && v > 0 {
+		within = v
+	}
+	return poll, within
 }
 
 // VerifierTimeout is how long one verification may take.
@@ -53,8 +89,11 @@ func (c *Config) validateSignatures(ps *Problems) {
 		if !strings.Contains(joined, "{data}") || !strings.Contains(joined, "{sig}") {
 			ps.add(s.Line, "signatures.command", "name the files with {data} and {sig}")
 		}
-	default:
+	case s.DSS == nil:
 		ps.add(s.Line, "signatures", "give svs_url (КриптоПро SVS) or command (such as cryptcp)")
+	}
+	if s.DSS != nil {
+		c.validateDSS(ps, s.DSS)
 	}
 	if s.Timeout != "" {
 		if d, err := time.ParseDuration(s.Timeout); err != nil || d <= 0 || d > 10*time.Minute {
@@ -72,9 +111,35 @@ func (c *Config) validateMethod(ps *Problems, s *Stage, spath string) {
 	switch {
 	case s.Kind != flows.KindSign:
 		ps.add(at, spath+".method", "only a sign stage has a method")
-	case !slices.Contains([]string{flows.SignScan, flows.SignUpload}, s.Method):
-		ps.add(at, spath+".method", "%q: want scan or upload", s.Method)
-	case s.Method == flows.SignUpload && c.Signatures == nil:
+	case !slices.Contains([]string{flows.SignScan, flows.SignUpload, flows.SignDSS}, s.Method):
+		ps.add(at, spath+".method", "%q: want scan, upload or dss", s.Method)
+	case s.Method == flows.SignUpload && (c.Signatures == nil || (c.Signatures.SVSURL == "" && len(c.Signatures.Command) == 0)):
 		ps.add(at, spath+".method", "upload needs a verifier: add signatures: with svs_url or command")
+	case s.Method == flows.SignDSS && (c.Signatures == nil || c.Signatures.DSS == nil):
+		ps.add(at, spath+".method", "dss needs КриптоПро DSS: add signatures: with dss:")
+	}
+}
+
+func (c *Config) validateDSS(ps *Problems, d *DSS) {
+	if u, err := url.Parse(d.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		ps.add(d.Line, "signatures.dss.url", "want an http(s) address")
+	}
+	switch {
+	case d.TokenEnv != "" && len(d.TokenCommand) > 0:
+		ps.add(d.Line, "signatures.dss", "give token_env or token_command, not both")
+	case len(d.TokenCommand) > 0:
+		if !strings.Contains(strings.Join(d.TokenCommand, " "), "{user}") {
+			ps.add(d.Line, "signatures.dss.token_command", "name the signer with {user}")
+		}
+	case d.TokenEnv == "":
+		ps.add(d.Line, "signatures.dss", "give token_env (one signer) or token_command (a token per signer)")
+	}
+	for key, v := range map[string]string{"poll_every": d.PollEvery, "confirm_within": d.ConfirmWithin} {
+		if v == "" {
+			continue
+		}
+		if dur, err := time.ParseDuration(v); err != nil || dur < time.Second || dur > 24*time.Hour {
+			ps.add(d.Line, "signatures.dss."+key, "%q: want a duration from 1s to 24h, such as 5s", v)
+		}
 	}
 }

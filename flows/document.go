@@ -67,6 +67,8 @@ type Document struct {
 	// Signatures are the electronic signatures verified at sign stages
 	// signed by upload.
 	Signatures []Signature `json:"signatures,omitzero"`
+	// DSS are the requests to КриптоПро DSS to sign, pending and ended.
+	DSS []DSSOperation `json:"dss,omitzero"`
 }
 
 // Stage is a resolved stage of the route snapshot taken at start.
@@ -86,7 +88,7 @@ type Stage struct {
 	// last approve stage): they run in state "signing".
 	Post bool `json:"post,omitzero"`
 	// Method is how a sign stage is signed: SignScan ("" too) or
-	// SignUpload.
+	// SignUpload or SignDSS.
 	Method string `json:"method,omitzero"`
 }
 

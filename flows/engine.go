@@ -25,6 +25,8 @@ type Engine struct {
 	dir   atomic.Pointer[Directory]
 	// verifier checks signatures uploaded to a sign stage (SetVerifier).
 	verifier atomic.Pointer[verifierBox]
+	// dss signs sign stages in КриптоПро DSS (SetDSS).
+	dss atomic.Pointer[DSSSettings]
 }
 
 // calendarBox lets an interface value live in an atomic.Pointer.

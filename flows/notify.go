@@ -31,7 +31,8 @@ type Notification struct {
 	State    string            `json:"state,omitzero"`
 	TaskID   int64             `json:"task_id,omitzero"`
 	TaskKind string            `json:"task_kind,omitzero"`
-	// SignMethod is SignUpload on a request to sign with an uploaded
+	// SignMethod is SignUpload on a request to sign with an uploaded (or
+	// SignDSS, in DSS)
 	// electronic signature.
 	SignMethod string   `json:"sign_method,omitzero"`
 	Actor      PersonID `json:"actor,omitzero"`

@@ -45,8 +45,11 @@ func (o *op) taskFill(t *Task) func(*Notification) {
 	return func(n *Notification) {
 		s := o.d.Stages[t.Stage]
 		n.TaskID, n.TaskKind, n.Due = t.ID, t.Kind, t.Due
-		if o.d.SignedByUpload(t) {
+		switch {
+		case o.d.SignedByUpload(t):
 			n.SignMethod = SignUpload
+		case o.d.SignedInDSS(t):
+			n.SignMethod = SignDSS
 		}
 		n.Stage, n.StageCount = o.d.StagePosition(s.Index)
 		n.StageName = s.Name

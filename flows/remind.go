@@ -152,6 +152,16 @@ func (s *Scheduler) Step(ctx context.Context) (int, error) {
 		if Fenced(ctx) {
 			return 0, nil // no longer the leader: the one that is fires them
 		}
+		if r.Send == SendDSS {
+			problem, err := s.Engine.pollDSS(ctx, r)
+			if err != nil {
+				return 0, fmt.Errorf("DSS row %d of task %d: %w", r.ID, r.TaskID, err)
+			}
+			if problem != nil && ctx.Err() == nil {
+				s.Log.Warn("DSS did not answer; asking again later", "task", r.TaskID, "err", problem)
+			}
+			continue
+		}
 		if err := s.Engine.fire(ctx, r); err != nil {
 			return 0, fmt.Errorf("reminder %d of task %d: %w", r.ID, r.TaskID, err)
 		}

@@ -85,7 +85,7 @@ func (e *Engine) verifySignature(ctx context.Context, c DecideCmd) (*Signature, 
 	if !ok {
 		return nil, Errorf(KindNotFound, "task_not_found", "task %d", c.TaskID)
 	}
-	if !d.SignedByUpload(t) {
+	if !d.SignedByUpload(t) && !d.SignedInDSS(t) {
 		return nil, Errorf(KindInvalid, "signature_not_expected", "task %d is not signed by an uploaded signature", t.ID)
 	}
 	v := e.signatureVerifier()
@@ -138,11 +138,11 @@ func (d *Document) SignedByUpload(t *Task) bool {
 // signed by upload takes a verified signature of the version current now,
 // and no other stage takes one.
 func (o *op) checkSignature(t *Task, sig *Signature) error {
-	upload := o.d.SignedByUpload(t)
+	electronic := o.d.SignedByUpload(t) || o.d.SignedInDSS(t)
 	switch {
-	case upload && sig == nil:
-		return Errorf(KindInvalid, "signature_required", "task %d is signed by an uploaded signature of the final version", t.ID)
-	case !upload && sig != nil:
+	case electronic && sig == nil:
+		return Errorf(KindInvalid, "signature_required", "task %d is signed by an electronic signature of the final version", t.ID)
+	case !electronic && sig != nil:
 		return Errorf(KindInvalid, "signature_not_expected", "task %d is not signed by an uploaded signature", t.ID)
 	case sig == nil:
 		return nil

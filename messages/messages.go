@@ -28,6 +28,9 @@ const (
 	ActDone           = "done"
 	ActUploadVersion  = "upload_version"
 	ActWithdraw       = "withdraw"
+	// ActSignDSS asks КриптоПро DSS to sign a task's version; the signer
+	// confirms in myDSS.
+	ActSignDSS = "sign_dss"
 )
 
 // Button is one inline action. Ref is a task id or, for document actions
@@ -179,6 +182,10 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 			}
 		}
 	}
+	if n.Kind == flows.NoteSignFailed {
+		// How the operation ended, then DSS's own words, if any.
+		data["Reason"] = l.T("dss."+n.Reason, nil)
+	}
 	key := "notify." + n.Kind
 	if n.Kind == flows.NoteDecision && n.Reason == flows.CloseTimedOut {
 		key = "notify.decision_on_timeout" // nobody decided: never as if a person had
@@ -211,6 +218,12 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 				m.Text = rich.Concat(m.Text, rich.Plain("\n\n"), Rich(l, "notify.sign_upload", map[string]any{"Version": n.Version}))
 				m.Buttons = [][]Button{{button("upload_signature", ActUploadVersion, n.DocID), button("comment", ActComment, n.TaskID)}}
 			}
+			if n.SignMethod == flows.SignDSS {
+				// Signed in КриптоПро DSS: the button sends the version
+				// there; the signer confirms in myDSS.
+				m.Text = rich.Concat(m.Text, rich.Plain("\n\n"), Rich(l, "notify.sign_dss", map[string]any{"Version": n.Version}))
+				m.Buttons = [][]Button{{button("sign_dss", ActSignDSS, n.TaskID), button("comment", ActComment, n.TaskID)}}
+			}
 		default:
 			m.Buttons = [][]Button{
 				{button("approve", ActApprove, n.TaskID), button("reject", ActReject, n.TaskID)},
@@ -221,6 +234,8 @@ func (r Renderer) Notification(n flows.Notification, lang string) (Message, erro
 		m.Buttons = append(m.Buttons, []Button{button("history", ActHistory, n.DocID)})
 	case flows.NoteChangesRequested:
 		m.Buttons = [][]Button{{button("upload_version", ActUploadVersion, n.DocID), button("withdraw", ActWithdraw, n.DocID)}}
+	case flows.NoteSignFailed:
+		m.Buttons = [][]Button{{button("sign_dss", ActSignDSS, n.TaskID)}}
 	}
 	return m, nil
 }

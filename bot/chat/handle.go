@@ -345,11 +345,11 @@ func (m *Messenger) sendCard(ctx context.Context, p *flows.Person, lang, conv st
 var actionCodes = map[string]string{
 	messages.ActApprove: "ap", messages.ActApproveComment: "ac", messages.ActReject: "rj", messages.ActComment: "cm", messages.ActNewVersion: "nv",
 	messages.ActHistory: "hi", messages.ActRead: "rd", messages.ActDone: "dn", messages.ActUploadVersion: "uv",
-	messages.ActWithdraw: "wd",
+	messages.ActWithdraw: "wd", messages.ActSignDSS: "sd",
 }
 
 var actionStyles = map[string]string{messages.ActApprove: StylePrimary, messages.ActRead: StylePrimary,
-	messages.ActDone: StylePrimary, messages.ActReject: StyleDanger}
+	messages.ActDone: StylePrimary, messages.ActSignDSS: StylePrimary, messages.ActReject: StyleDanger}
 
 // buttons turns rendered buttons into the layer's.
 func (m *Messenger) buttons(rows [][]messages.Button) [][]Button {

@@ -111,6 +111,24 @@ func (m *Messenger) onTap(ctx context.Context, ev *Event) {
 		} else {
 			m.markDecided(ctx, p, lang, id, action)
 		}
+	case "sd":
+		// The version goes to КриптоПро DSS in the sender's name; the
+		// task closes when DSS reports it signed (the poller, through the
+		// outbox), so this answer only says where to confirm.
+		out, err := m.Engine.SignInDSS(ctx, flows.SignDSSCmd{Key: ev.Key, Actor: p.ID, TaskID: id})
+		if err != nil {
+			fail(err)
+			return
+		}
+		if d, err := m.Store.Document(ctx, out.DocID); err == nil {
+			if t, ok := d.Task(id); ok && t.State != flows.TaskOpen {
+				// DSS signed without asking: the task closed already.
+				m.answer(ctx, tap, m.s(lang, "chat.answer.done", nil))
+				return
+			}
+		}
+		m.answer(ctx, tap, "")
+		m.text(ctx, p.ID, conv, m.t(lang, "chat.dss_sent", map[string]any{"Version": out.Version, "Number": out.Number}))
 	case "rj", "cm", "nv", "ac":
 		d, err := m.checkTask(ctx, p.ID, id)
 		if err != nil {

@@ -195,7 +195,7 @@ type link struct {
 // anchors are the parts of a task's page a button leads to.
 var anchors = map[string]string{
 	messages.ActApprove: "decide", messages.ActApproveComment: "decide", messages.ActRead: "decide", messages.ActDone: "decide", messages.ActComment: "decide",
-	messages.ActReject: "reject", messages.ActNewVersion: "version",
+	messages.ActReject: "reject", messages.ActNewVersion: "version", messages.ActSignDSS: "decide",
 }
 
 // notification renders one notification: the card's text, its buttons as
@@ -223,7 +223,7 @@ func (c *Channel) notification(ctx context.Context, n flows.Notification, p *flo
 				}
 				u = taskURL + "#" + anchor
 			}
-			links = append(links, link{Label: b.Label, URL: u, Primary: b.Action == messages.ActApprove || b.Action == messages.ActRead || b.Action == messages.ActDone})
+			links = append(links, link{Label: b.Label, URL: u, Primary: b.Action == messages.ActApprove || b.Action == messages.ActRead || b.Action == messages.ActDone || b.Action == messages.ActSignDSS})
 		}
 	}
 	if len(links) == 0 && n.Number != "" {

@@ -470,6 +470,10 @@ type taskView struct {
 	// SignHint asks for the detached signature of the version to sign, on
 	// a stage signed by upload ("" on any other).
 	SignHint string
+	// DSSHint asks to send the version to КриптоПро DSS, on a stage
+	// signed there; DSSPending says the signature waits in myDSS.
+	DSSHint    string
+	DSSPending string
 }
 
 func (s *Server) taskPage(w http.ResponseWriter, r *http.Request, p *flows.Person, d *flows.Document, t *flows.Task, base, scope string) {
@@ -480,6 +484,13 @@ func (s *Server) taskPage(w http.ResponseWriter, r *http.Request, p *flows.Perso
 	v.Asked = messages.Say(lang, "web.asked."+t.Kind, nil).String()
 	if d.SignedByUpload(t) {
 		v.SignHint = messages.Say(lang, "web.signature_file", map[string]any{"Version": d.CurrentVersion()}).String()
+	}
+	if d.SignedInDSS(t) {
+		v.DSSHint = messages.Say(lang, "web.dss_hint", map[string]any{"Version": d.CurrentVersion()}).String()
+		if op, ok := d.PendingDSS(t.ID); ok && s.Clock.Now().Before(op.Until) {
+			until := op.Until.In(s.Engine.Directory().LocationOf(p.ID)).Format("15:04")
+			v.DSSPending = messages.Say(lang, "web.dss_pending", map[string]any{"Until": until}).String()
+		}
 	}
 	v.Line = s.waitingLine(d, t, lang)
 	s.render(w, http.StatusOK, "task.html", page{Person: p, CSRF: s.csrf(scope), Flash: doneKey(r), Guest: s.guest(r, base), Data: v})
@@ -526,7 +537,7 @@ func formKey(r *http.Request, p flows.PersonID) string {
 // doneKeys are the confirmations a page shows after a redirect: ?done=
 // names one of them, never text of its own.
 var doneKeys = []string{flows.ActionApprove, flows.ActionReject, flows.ActionComment, flows.ActionAcknowledge, flows.ActionDone, "version", "started",
-	"withdrawn", "reminded", "route"}
+	"withdrawn", "reminded", "route", "dss"}
 
 func doneKey(r *http.Request) string {
 	if k := r.URL.Query().Get("done"); slices.Contains(doneKeys, k) {
@@ -537,6 +548,16 @@ func doneKey(r *http.Request) string {
 
 func (s *Server) act(w http.ResponseWriter, r *http.Request, p *flows.Person, d *flows.Document, t *flows.Task, base, _ string) {
 	action := r.FormValue("action")
+	if action == "dss" {
+		// To КриптоПро DSS in this person's name; the task closes when DSS
+		// has signed, after they confirm in myDSS.
+		if _, err := s.Engine.SignInDSS(r.Context(), flows.SignDSSCmd{Key: formKey(r, p.ID), Actor: p.ID, TaskID: t.ID}); err != nil {
+			s.fail(w, p, statusOf(err), err)
+			return
+		}
+		http.Redirect(w, r, base+"?done=dss", http.StatusSeeOther)
+		return
+	}
 	if !slices.Contains([]string{flows.ActionApprove, flows.ActionReject, flows.ActionComment, flows.ActionAcknowledge, flows.ActionDone}, action) {
 		s.fail(w, p, http.StatusBadRequest, flows.Errorf(flows.KindInvalid, "unknown_action", "%q", action))
 		return

@@ -37,6 +37,7 @@ import (
 	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/pdfseal"
 	"github.com/viza-app/viza/signcheck"
+	"github.com/viza-app/viza/signcheck/dss"
 	"github.com/viza-app/viza/stats"
 	"github.com/viza-app/viza/storage"
 )
@@ -65,6 +66,8 @@ type Main struct {
 	// verifier checks the signatures uploaded at sign stages (nil without
 	// signatures: in the configuration).
 	verifier atomic.Pointer[signcheck.Checker]
+	// dss signs stages with method: dss (nil without signatures.dss).
+	dss      atomic.Pointer[dss.Client]
 	Listener net.Listener
 	// Chat is the conversation every messenger shares; Telegram is its
 	// Telegram channel (nil when off) and Messengers every messenger on.

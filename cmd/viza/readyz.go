@@ -31,6 +31,9 @@ func (m *Main) readyz() http.Handler {
 		if st, ok := m.verifierStatus(); ok {
 			all = append(all, st)
 		}
+		if st, ok := m.dssStatus(); ok {
+			all = append(all, st)
+		}
 		if r.URL.Query().Get("format") == "json" || strings.Contains(r.Header.Get("Accept"), "application/json") {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(code)
