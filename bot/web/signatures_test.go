@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/viza-app/viza/bot/web/webtest"
 	"github.com/viza-app/viza/flows"
@@ -114,5 +115,80 @@ func TestSignatureUploadOnTheWeb(t *testing.T) {
 		if code, _ := webtest.Get(t, c, docURL+"/signature/"+n); code != http.StatusNotFound {
 			t.Errorf("signature %s: %d", n, code)
 		}
+	}
+}
+
+// waitingDSS is a DSS whose operations wait for confirmation.
+type waitingDSS struct{ starts int }
+
+func (w *waitingDSS) Start(context.Context, flows.PersonID, string, []byte) (flows.DSSStatus, error) {
+	w.starts++
+	return flows.DSSStatus{ID: "op-" + itoa(int64(w.starts)), State: flows.DSSPending}, nil
+}
+
+func (w *waitingDSS) Status(_ context.Context, _ flows.PersonID, id string) (flows.DSSStatus, error) {
+	return flows.DSSStatus{ID: id, State: flows.DSSPending}, nil
+}
+
+// TestSignInDSSOnTheWeb: a task signed in КриптоПро DSS says so and sends
+// the version there; the page then says the signature waits in myDSS, and
+// a second send is refused with why.
+func TestSignInDSSOnTheWeb(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	dt, _ := r.eng.Directory().Type("contract")
+	dt.Route[len(dt.Route)-1].Method = flows.SignDSS
+	w := &waitingDSS{}
+	r.eng.SetDSS(flows.DSSSettings{Signer: w, Expiry: 15 * time.Minute})
+	out, err := r.eng.Start(ctx, flows.StartCmd{Key: "dss", Actor: "ivanova", TypeID: "contract", Title: "Поставка в DSS", AmountMinor: 100,
+		HasAmount: true, File: flows.Upload{Name: "v1.pdf", Content: strings.NewReader("%PDF договор")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var task int64
+	for _, p := range []flows.PersonID{"petrov", "director", "director"} {
+		d, _ := r.db.Document(ctx, out.DocID)
+		for _, tk := range d.OpenTasks() {
+			if tk.Assignee == p && tk.Kind == flows.KindSign {
+				task = tk.ID
+			} else if tk.Assignee == p {
+				if _, err := r.eng.Decide(ctx, flows.DecideCmd{Key: "d" + string(p), Actor: p, TaskID: tk.ID, Action: flows.ActionApprove}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if task == 0 {
+		t.Fatal("no signature task")
+	}
+	c := client()
+	r.signIn(c, "director")
+	taskURL := r.http.URL + "/task/" + itoa(task)
+	_, page := webtest.Get(t, c, taskURL)
+	if !strings.Contains(page, `value="dss"`) || strings.Contains(page, `value="done"`) || strings.Contains(page, `name="scan"`) ||
+		strings.Contains(page, `name="signature"`) || !strings.Contains(page, "myDSS") {
+		t.Fatalf("the task does not offer DSS alone:\n%s", page[strings.Index(page, "<main>"):])
+	}
+	csrf := webtest.CSRF(t, page)
+	send := func(nonce string) int {
+		res, err := c.PostForm(taskURL+"/act", url.Values{"csrf": {csrf}, "nonce": {nonce}, "action": {"dss"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := send("n1"); code != http.StatusSeeOther || w.starts != 1 {
+		t.Fatalf("sent to DSS: %d, %d starts", code, w.starts)
+	}
+	_, page = webtest.Get(t, c, taskURL+"?done=dss")
+	if !strings.Contains(page, "Ждём вашего подтверждения в myDSS") || !strings.Contains(page, "Отправлено в КриптоПро DSS") {
+		t.Fatalf("the page does not say the signature waits:\n%s", page[strings.Index(page, "<main>"):])
+	}
+	if code := send("n2"); code != http.StatusConflict || w.starts != 1 {
+		t.Fatalf("a second send while the first waits: %d, %d starts", code, w.starts)
+	}
+	if d, _ := r.db.Document(ctx, out.DocID); d.State != flows.StateSigning {
+		t.Fatalf("the document is %s before DSS signed", d.State)
 	}
 }

@@ -38,3 +38,29 @@ func TestVerifierOnReadyz(t *testing.T) {
 		t.Fatal("the verifier outlived its configuration")
 	}
 }
+
+// TestDSSOnReadyz: the configured КриптоПро DSS has its line on /readyz,
+// failed with the reason while it does not answer; a configuration with
+// DSS alone has no verifier line; a reload without DSS takes it away.
+func TestDSSOnReadyz(t *testing.T) {
+	m := &Main{Engine: flows.NewEngine(nil, nil, flows.SystemClock{}, nil, &flows.Directory{})}
+	t.Setenv("VIZA_TEST_DSS", "tok")
+	m.useVerifier(&config.Config{Signatures: &config.Signatures{Timeout: "2s",
+		DSS: &config.DSS{URL: "http://127.0.0.1:1/SignServer/rest/api", TokenEnv: "VIZA_TEST_DSS"}}})
+	if _, ok := m.verifierStatus(); ok {
+		t.Fatal("a verifier line with DSS alone")
+	}
+	if st, ok := m.dssStatus(); !ok || st.State != health.Up {
+		t.Fatalf("before any signing: %+v, %v", st, ok)
+	}
+	if _, err := m.dss.Load().Start(context.Background(), "director", "a.pdf", []byte("x")); flows.ErrorCode(err) != "dss_unavailable" {
+		t.Fatalf("an unreachable DSS: %v", err)
+	}
+	if st, _ := m.dssStatus(); st.State != health.Failed || st.Reason == "" {
+		t.Fatalf("after DSS did not answer: %+v", st)
+	}
+	m.useVerifier(&config.Config{})
+	if _, ok := m.dssStatus(); ok {
+		t.Fatal("DSS outlived its configuration")
+	}
+}

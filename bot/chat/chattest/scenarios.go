@@ -29,6 +29,7 @@ var Scenarios = []Scenario{
 	{"sheet", sheet},
 	{"where approvals stall", statsCommand},
 	{"signature uploaded in chat", signatureByUpload},
+	{"signature made in DSS", signatureInDSS},
 	{"unknown person", unknownPerson},
 	{"oversize file", oversizeFile},
 }
