@@ -96,8 +96,7 @@ func TestDSSWithoutAnswer(t *testing.T) {
 		t.Fatalf("unknown signer: %v", err)
 	}
 	// A token DSS refuses.
-	bad := *c
-	bad.Tokens = dss.EnvToken{Value: "expired"}
+	bad := &dss.Client{URL: c.URL, Tokens: dss.EnvToken{Value: "expired"}}
 	if _, err := bad.Status(ctx, "petrov", st.ID); flows.ErrorKind(err) != flows.KindTransient || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("refused token: %v", err)
 	}

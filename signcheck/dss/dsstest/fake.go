@@ -58,8 +58,10 @@ func (s *Server) Down(down bool) { s.mu.Lock(); s.down = down; s.mu.Unlock() }
 
 // Confirm, Decline and Fail act on an operation as the signer in myDSS,
 // or DSS itself, would.
-func (s *Server) Confirm(id string)            { s.set(id, "Completed", "") }
-func (s *Server) Decline(id string)            { s.set(id, "Declined", "Отклонено пользователем") }
+func (s *Server) Confirm(id string) { s.set(id, "Completed", "") }
+func (s *Server) Decline(id string) {
+	s.set(id, "Declined", "Отклонено пользователем")
+}
 func (s *Server) Fail(id string, words string) { s.set(id, "Error", words) }
 
 func (s *Server) set(id, status, words string) {
