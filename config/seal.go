@@ -21,7 +21,11 @@ type Seal struct {
 	// round trip to it (default 10s).
 	TSAURL     string `yaml:"tsa_url"`
 	TSATimeout string `yaml:"tsa_timeout"`
-	Line       int    `yaml:"-"`
+	// FinalVersion seals the final version too, when it is a PDF: the copy
+	// sent with the approval and downloaded from the document page. The
+	// version itself is kept as uploaded, with its checksum.
+	FinalVersion bool `yaml:"final_version"`
+	Line         int  `yaml:"-"`
 }
 
 func (c *Config) validateSeal(ps *Problems) {

@@ -310,6 +310,12 @@ func (d *Document) Readers() []PersonID {
 // IsParticipant reports whether id takes part in the document.
 func (d *Document) IsParticipant(id PersonID) bool { return slices.Contains(d.Participants(), id) }
 
+// Approved reports whether the document's approval is complete: approved,
+// being signed, or done.
+func (d *Document) Approved() bool {
+	return d.State == StateApproved || d.State == StateSigning || d.State == StateDone
+}
+
 // IsFinal reports whether nothing more can happen to the document.
 func (d *Document) IsFinal() bool {
 	return d.State == StateDone || d.State == StateWithdrawn || (d.State == StateApproved && !d.hasPostStages())

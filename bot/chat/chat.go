@@ -288,6 +288,14 @@ type Reports interface {
 	Registry(ctx context.Context, reader flows.PersonID, lang string, csv bool, w io.Writer, progress func(done int)) (int, error)
 }
 
+// FinalSealer is what a Reports that seals the final version also does
+// (the company's seal, when the configuration asks for it): the sealed
+// copy of the approved PDF, or ok false to send the version as uploaded.
+type FinalSealer interface {
+	SealsFinal() bool
+	SealedFinal(ctx context.Context, d *flows.Document, lang string) (name string, pdf []byte, ok bool)
+}
+
 // Commands are the commands people type, each with a catalogue entry
 // "cmd.<name>" that describes it; transports register them where the
 // platform has a command menu.

@@ -189,7 +189,14 @@ func (m *Messenger) sendNotificationVersion(ctx context.Context, p flows.PersonI
 	if final {
 		key = "chat.final_version"
 	}
-	return m.sendFile(ctx, p, conv, m.versionFile(v, m.t(lang, key, map[string]any{"Number": n.Number, "Version": v.No})))
+	caption := m.t(lang, key, map[string]any{"Number": n.Number, "Version": v.No})
+	if fs, ok := m.Reports.(FinalSealer); ok && final && v.No == d.CurrentVersion() {
+		// The company seals the approved PDF: its sealed copy goes instead.
+		if name, pdf, ok := fs.SealedFinal(ctx, d, lang); ok {
+			return m.sendFile(ctx, p, conv, memFile(name, pdf, caption))
+		}
+	}
+	return m.sendFile(ctx, p, conv, m.versionFile(v, caption))
 }
 
 func (m *Messenger) versionFile(v *flows.Version, caption rich.Text) File {

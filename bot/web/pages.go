@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +47,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /doc/{number}", s.withSession(s.docPage))
 	mux.HandleFunc("GET /doc/{number}/v/{no}", s.withSession(s.docDownload))
 	mux.HandleFunc("GET /doc/{number}/signature/{n}", s.withSession(s.docSignature))
+	mux.HandleFunc("GET /doc/{number}/final", s.withSession(s.docFinalSealed))
 	mux.HandleFunc("GET /doc/{number}/sheet.pdf", s.withSession(s.sheet))
 	mux.HandleFunc("GET /doc/{number}/diff", s.withSession(s.diffPage))
 	mux.HandleFunc("POST /doc/{number}/version", s.fewUploads(s.withSession(s.docVersion)))
@@ -831,6 +833,9 @@ type docView struct {
 	Route *routeView
 	// Signatures are the verified electronic signatures, with their files.
 	Signatures []signatureView
+	// FinalSealed links the final version sealed by the company, when it
+	// seals final versions and this one is a PDF.
+	FinalSealed string
 }
 
 type remarkView struct {
@@ -892,6 +897,11 @@ func (s *Server) docPage(w http.ResponseWriter, r *http.Request, p *flows.Person
 	v.Route = s.routeForm(d, p.ID, lang)
 	v.Decisions = s.decisions(d, lang, p.ID)
 	v.Signatures = s.signatureViews(d, p, lang)
+	if fs, ok := s.Reports.(FinalSealer); ok && fs.SealsFinal() && d.Approved() {
+		if cur, ok := d.Version(d.CurrentVersion()); ok && (cur.MIME == "application/pdf" || strings.EqualFold(filepath.Ext(cur.FileName), ".pdf")) {
+			v.FinalSealed = "/doc/" + d.Number + "/final"
+		}
+	}
 	for _, rm := range d.Remarks {
 		v.Remarks = append(v.Remarks, remarkView{Blocking: rm.Blocking, Open: rm.Open(), Author: rd.Name(rm.Author), At: rd.FormatTimeFor(p.ID, rm.At),
 			Text: rm.Text, Version: rm.Version})

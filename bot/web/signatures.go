@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"html/template"
 	"io"
@@ -58,4 +59,37 @@ func (s *Server) docSignature(w http.ResponseWriter, r *http.Request, p *flows.P
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Security-Policy", "sandbox")
 	io.Copy(w, f)
+}
+
+// FinalSealer is a Reports that also seals the final version (see
+// chat.FinalSealer).
+type FinalSealer interface {
+	SealsFinal() bool
+	SealedFinal(ctx context.Context, d *flows.Document, lang string) (name string, pdf []byte, ok bool)
+}
+
+// docFinalSealed sends the final version sealed by the company to anyone
+// who may read the document; without a sealed copy, the version as
+// uploaded.
+func (s *Server) docFinalSealed(w http.ResponseWriter, r *http.Request, p *flows.Person, _ string) {
+	d, err := s.visible(r, p)
+	if err != nil {
+		s.fail(w, p, statusOf(err), err)
+		return
+	}
+	fs, ok := s.Reports.(FinalSealer)
+	if !ok || !d.Approved() {
+		s.fail(w, p, http.StatusNotFound, flows.Errorf(flows.KindNotFound, "file_not_found", "no sealed final version of %s", d.Number))
+		return
+	}
+	name, pdf, ok := fs.SealedFinal(r.Context(), d, s.lang(p))
+	if !ok {
+		http.Redirect(w, r, fmt.Sprintf("/doc/%s/v/%d", d.Number, d.CurrentVersion()), http.StatusSeeOther)
+		return
+	}
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "sandbox")
+	w.Write(pdf)
 }

@@ -152,7 +152,9 @@ func OpenStorage(ctx context.Context, cfg *config.Config) (*Main, error) {
 func (m *Main) reports() *reports {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return &reports{db: m.DB, eng: m.Engine, cal: m.Calendar, clock: m.Clock, cmp: m.Compare, seal: m.Seal, log: m.Log}
+	sealFinal := m.Config != nil && m.Config.Seal != nil && m.Config.Seal.FinalVersion
+	return &reports{db: m.DB, eng: m.Engine, files: m.Files, cal: m.Calendar, clock: m.Clock, cmp: m.Compare, seal: m.Seal, sealFinal: sealFinal,
+		log: m.Log}
 }
 
 // writeReport writes a sheet or the registry to a file.

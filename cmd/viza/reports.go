@@ -28,7 +28,10 @@ type reports struct {
 	clock flows.Clock
 	cmp   *compare.Service
 	seal  *pdfseal.Seal // nil: sheets are not sealed
-	log   *slog.Logger
+	// sealFinal seals the final version too, when it is a PDF.
+	sealFinal bool
+	files     flows.FileStore
+	log       *slog.Logger
 }
 
 // Sheet writes a document's approval sheet.
@@ -170,6 +173,12 @@ type reportsFunc func() *reports
 
 func (f reportsFunc) Sheet(ctx context.Context, d *flows.Document, lang string, w io.Writer) error {
 	return f().Sheet(ctx, d, lang, w)
+}
+
+func (f reportsFunc) SealsFinal() bool { return f().SealsFinal() }
+
+func (f reportsFunc) SealedFinal(ctx context.Context, d *flows.Document, lang string) (string, []byte, bool) {
+	return f().SealedFinal(ctx, d, lang)
 }
 
 func (f reportsFunc) Registry(ctx context.Context, reader flows.PersonID, lang string, csv bool, w io.Writer, progress func(int)) (int, error) {

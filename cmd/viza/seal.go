@@ -14,6 +14,7 @@ import (
 
 	"github.com/viza-app/viza/bot/health"
 	"github.com/viza-app/viza/config"
+	"github.com/viza-app/viza/flows"
 	"github.com/viza-app/viza/messages/sheet"
 	"github.com/viza-app/viza/pdfseal"
 )
@@ -105,6 +106,57 @@ func (r *reports) sealSheet(ctx context.Context, pdf []byte, number, lang string
 		r.log.Warn("seal: the sheet is sealed without a timestamp", "number", number, "tsa", res.Problem)
 	}
 	return out
+}
+
+// SealedFinal is d's final version sealed by the company: when the
+// configuration asks for it (seal.final_version), the document's approval
+// is complete and its current version is a PDF. The seal is an
+// incremental update, so the version's own bytes, and the checksum the
+// sheet prints for them, stay the first part of the file. ok is false
+// when there is nothing to seal or sealing failed (said in the log): the
+// version then goes out as uploaded.
+func (r *reports) SealedFinal(ctx context.Context, d *flows.Document, lang string) (name string, pdf []byte, ok bool) {
+	if r.seal == nil || !r.sealFinal || !d.Approved() {
+		return "", nil, false
+	}
+	v, found := d.Version(d.CurrentVersion())
+	if !found || r.files == nil {
+		return "", nil, false
+	}
+	f, err := r.files.Open(v.SHA256)
+	if err != nil {
+		r.logSeal("seal: the final version cannot be read", d.Number, err)
+		return "", nil, false
+	}
+	data, err := io.ReadAll(io.LimitReader(f, flows.MaxFileSize+1))
+	f.Close()
+	if err != nil || !bytes.HasPrefix(data, []byte("%PDF-")) {
+		if err != nil {
+			r.logSeal("seal: the final version cannot be read", d.Number, err)
+		}
+		return "", nil, false
+	}
+	reason := cliText(lang)("seal.final_reason", map[string]any{"Number": d.Number, "Version": v.No})
+	out, res, err := r.seal.Apply(ctx, data, reason, r.clock.Now())
+	if err != nil {
+		// A PDF pdfsign cannot read (broken, encrypted) goes as it is.
+		r.logSeal("seal: the final version goes out unsealed", d.Number, err)
+		return "", nil, false
+	}
+	if res.Problem != "" && r.log != nil {
+		r.log.Warn("seal: the final version is sealed without a timestamp", "number", d.Number, "tsa", res.Problem)
+	}
+	base := strings.TrimSuffix(v.FileName, filepath.Ext(v.FileName))
+	return flows.CleanFileName(base + " (" + cliText(lang)("seal.final_suffix", nil) + ").pdf"), out, true
+}
+
+// SealsFinal reports whether final versions are sealed.
+func (r *reports) SealsFinal() bool { return r.seal != nil && r.sealFinal }
+
+func (r *reports) logSeal(msg, number string, err error) {
+	if r.log != nil {
+		r.log.Error(msg, "number", number, "err", err)
+	}
 }
 
 // VerifySheet checks a sheet file: its seal (the signature is valid, whose

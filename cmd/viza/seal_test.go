@@ -3,17 +3,26 @@ package main
 import (
 	"bytes"
 	"context"
+	"html"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/digitorus/pdfsign/verify"
 
+	"github.com/viza-app/viza/bot/chat"
+	"github.com/viza-app/viza/bot/chat/chattest"
 	"github.com/viza-app/viza/config"
+	"github.com/viza-app/viza/flows"
+	"github.com/viza-app/viza/messages"
 	"github.com/viza-app/viza/pdfseal"
 )
 
@@ -132,5 +141,149 @@ func TestVerifySheet(t *testing.T) {
 	var out bytes.Buffer
 	if code := m.reports().VerifySheet(context.Background(), good, "en", &out); !strings.Contains(out.String(), "OK: the record") || code != 0 {
 		t.Errorf("the record check: %d\n%s", code, out.String())
+	}
+}
+
+// TestFinalVersionSealed: with seal.final_version, the approved PDF goes
+// out sealed — in chat with the approval, and from the document page —
+// and the seal is an incremental update: the version's own bytes, whose
+// checksum the sheet prints, are the start of the sealed file. Before
+// approval there is no sealed copy.
+func TestFinalVersionSealed(t *testing.T) {
+	m, _, _ := startDemoWith(t, func(cfg *config.Config) { cfg.Seal.FinalVersion = true })
+	ctx := context.Background()
+	d, err := firstDoc(m)
+	if err != nil || d == nil {
+		t.Fatalf("no demo document: %v", err)
+	}
+	r := m.reports()
+	if _, _, ok := r.SealedFinal(ctx, d, "ru"); ok {
+		t.Fatal("a sealed final version before approval")
+	}
+	for d.State == flows.StateInApproval {
+		tasks := d.OpenTasks()
+		if len(tasks) == 0 {
+			t.Fatalf("%s in approval with no open task", d.Number)
+		}
+		tk := tasks[0]
+		action := map[string]string{flows.KindApprove: flows.ActionApprove, flows.KindAcknowledge: flows.ActionAcknowledge, flows.KindSign: flows.ActionDone}[tk.Kind]
+		if _, err := m.Engine.Decide(ctx, flows.DecideCmd{Key: "final:" + strconv.FormatInt(tk.ID, 10), Actor: tk.Assignee, TaskID: tk.ID, Action: action}); err != nil {
+			t.Fatal(err)
+		}
+		if d, err = m.DB.Document(ctx, d.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	name, sealed, ok := r.SealedFinal(ctx, d, "ru")
+	if !ok || !strings.HasSuffix(name, ".pdf") || !strings.Contains(name, "с печатью") {
+		t.Fatalf("no sealed final version of the approved %s: %q %v", d.Number, name, ok)
+	}
+	v, _ := d.Version(d.CurrentVersion())
+	f, _ := m.Files.Open(v.SHA256)
+	orig, _ := io.ReadAll(f)
+	f.Close()
+	if !bytes.HasPrefix(sealed, orig) || len(sealed) <= len(orig) {
+		t.Fatal("the sealed copy does not keep the version's bytes as its start")
+	}
+	res, err := verify.Verify(bytes.NewReader(sealed), int64(len(sealed)))
+	if res == nil || len(res.Signers) != 1 || !res.Signers[0].ValidSignature {
+		t.Fatalf("the final version is not sealed: %+v, %v", res, err)
+	}
+	if bin, err := exec.LookPath("pdfsig"); err == nil {
+		path := filepath.Join(t.TempDir(), "final.pdf")
+		os.WriteFile(path, sealed, 0o600)
+		out, _ := exec.Command(bin, path).CombinedOutput()
+		if !strings.Contains(string(out), "Signature is Valid") {
+			t.Errorf("pdfsig:\n%s", out)
+		}
+	} else if os.Getenv("VIZA_TEST_ALL") != "" {
+		t.Fatal("pdfsig is missing: apt-get install poppler-utils")
+	}
+	// The document page links it, and the link serves it.
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	link, err := m.Web.LoginLink(ctx, "ivanova", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := c.Get(link); err != nil {
+		t.Fatal(err)
+	} else {
+		res.Body.Close()
+	}
+	base := "http://" + m.Listener.Addr().String() + "/doc/" + url.PathEscape(d.Number)
+	res2, err := c.Get(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res2.Body)
+	res2.Body.Close()
+	if want := `/final">🔏 ` + messages.Say("ru", "web.final_sealed", nil).String(); !strings.Contains(html.UnescapeString(string(page)), want) {
+		t.Fatalf("the document page does not offer the sealed final version (%q)", want)
+	}
+	res3, err := c.Get(base + "/final")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(res3.Body)
+	res3.Body.Close()
+	if res3.StatusCode != http.StatusOK || res3.Header.Get("Content-Type") != "application/pdf" || !bytes.HasPrefix(got, orig) || len(got) <= len(orig) {
+		t.Fatalf("GET …/final: %d %s, %d bytes", res3.StatusCode, res3.Header.Get("Content-Type"), len(got))
+	}
+}
+
+// TestFinalVersionSealedInChat: with seal.final_version, the approval's
+// message in chat carries the sealed copy of the final PDF.
+func TestFinalVersionSealedInChat(t *testing.T) {
+	mem := chattest.NewMem(chat.Caps{Edit: true, ReplyTo: true, Forms: true, MaxText: 4000, RowButtons: 5, Dialect: "plain"})
+	m := startSuiteService(t, func(flows.PersonID) string { return "" }, "seal:\n  demo: true\n  final_version: true\n", Wire{Transport: mem})
+	env := &memEnv{t: t, m: m, mem: mem, ms: m.Messengers[chattest.MemName]}
+	ctx := context.Background()
+	pdf, err := samplePDF("ru")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := m.Engine.Start(ctx, flows.StartCmd{Key: "sealed-final", Actor: chattest.Ivanova, TypeID: "supply", Title: "Поставка бумаги",
+		File: flows.Upload{Name: "Поставка.pdf", MIME: "application/pdf", Content: bytes.NewReader(pdf)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		d, err := m.DB.Document(ctx, out.DocID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.State != flows.StateInApproval {
+			break
+		}
+		for _, tk := range d.OpenTasks() {
+			if _, err := m.Engine.Decide(ctx, flows.DecideCmd{Key: "final:" + strconv.FormatInt(tk.ID, 10), Actor: tk.Assignee, TaskID: tk.ID,
+				Action: flows.ActionApprove}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deadline := time.Now().Add(chattest.Wait)
+	for {
+		for _, msg := range env.Messages(env.User(chattest.Ivanova)) {
+			if strings.Contains(msg.File, "с печатью") {
+				if !bytes.HasPrefix(msg.Data, pdf) || len(msg.Data) <= len(pdf) {
+					t.Fatal("the sealed copy does not start with the version's bytes")
+				}
+				res, err := verify.Verify(bytes.NewReader(msg.Data), int64(len(msg.Data)))
+				if res == nil || len(res.Signers) != 1 || !res.Signers[0].ValidSignature {
+					t.Fatalf("the final version in chat is not sealed: %+v, %v", res, err)
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			var files []string
+			for _, msg := range env.Messages(env.User(chattest.Ivanova)) {
+				files = append(files, msg.File)
+			}
+			t.Fatalf("the initiator got no sealed final version; files: %q", files)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
