@@ -88,6 +88,10 @@ type Channel struct {
 	// Sheet writes a document's approval sheet (PDF), attached to the
 	// approval.
 	Sheet func(ctx context.Context, d *flows.Document, lang string, w io.Writer) error
+	// SealedFinal, when set, is the final version sealed by the company,
+	// attached to the approval instead of the version as uploaded (ok
+	// false: the version goes as uploaded).
+	SealedFinal func(ctx context.Context, d *flows.Document, lang string) (name string, pdf []byte, ok bool)
 	// OnMessenger tells whether a messenger reaches a person now.
 	OnMessenger func(p *flows.Person) bool
 	// Compare adds what a new version changed to its requests (nil: not).
@@ -298,6 +302,14 @@ func (c *Channel) attach(ctx context.Context, m *mail.Msg, n flows.Notification,
 	if err != nil {
 		return fmt.Errorf("document %d: %w", n.DocID, err)
 	}
+	if n.Kind == flows.NoteApproved && c.SealedFinal != nil && n.Version == d.CurrentVersion() {
+		if name, pdf, ok := c.SealedFinal(ctx, d, lang); ok && int64(len(pdf)) <= c.MaxAttachment {
+			if err := m.AttachReader(name, bytes.NewReader(pdf), mail.WithFileContentType("application/pdf")); err != nil {
+				return fmt.Errorf("attach %s: %w", name, err)
+			}
+			return c.attachSheet(ctx, m, d, n, lang, l)
+		}
+	}
 	if v, ok := d.Version(n.Version); ok && v.Size <= c.MaxAttachment && c.Files != nil {
 		f, err := c.Files.Open(v.SHA256)
 		if err != nil {
@@ -309,6 +321,11 @@ func (c *Channel) attach(ctx context.Context, m *mail.Msg, n flows.Notification,
 			return fmt.Errorf("attach %s: %w", v.FileName, err)
 		}
 	}
+	return c.attachSheet(ctx, m, d, n, lang, l)
+}
+
+// attachSheet adds the approval sheet to the approval.
+func (c *Channel) attachSheet(ctx context.Context, m *mail.Msg, d *flows.Document, n flows.Notification, lang string, l *locales.Localizer) error {
 	if n.Kind == flows.NoteApproved && c.Sheet != nil {
 		var sheet bytes.Buffer
 		if err := c.Sheet(ctx, d, lang, &sheet); err != nil {

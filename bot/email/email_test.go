@@ -502,3 +502,34 @@ func TestInformationalMailCanBeStopped(t *testing.T) {
 		t.Errorf("the initiator was not told of the decision: %q", subjects)
 	}
 }
+
+// TestApprovalCarriesTheSealedFinalVersion: when the company seals final
+// versions, the approval carries the sealed copy in the version's place,
+// with the sheet.
+func TestApprovalCarriesTheSealedFinalVersion(t *testing.T) {
+	r := newRig(t)
+	r.ch.SealedFinal = func(_ context.Context, d *flows.Document, _ string) (string, []byte, bool) {
+		return "Договор (с печатью).pdf", []byte("%PDF-1.4 sealed " + d.Number), true
+	}
+	out := r.start(t, "s1", "Аренда склада")
+	r.step(t)
+	for _, who := range []flows.PersonID{"petrov", "director", "director"} {
+		if !r.approve(t, out.DocID, who) {
+			t.Fatalf("%s has no open task", who)
+		}
+	}
+	r.step(t)
+	for _, m := range r.mailsTo(t, "ivanova@romashka.example") {
+		if !strings.Contains(m.text, "согласован") || len(m.attachments) != 2 {
+			continue
+		}
+		if got := string(m.attachments["Договор (с печатью).pdf"]); got != "%PDF-1.4 sealed "+out.Number {
+			t.Fatalf("sealed final version = %q (have %v)", got, keys(m.attachments))
+		}
+		if _, ok := m.attachments["Лист согласования "+out.Number+".pdf"]; !ok {
+			t.Fatalf("no sheet beside the sealed version: %v", keys(m.attachments))
+		}
+		return
+	}
+	t.Fatal("no approval mail with the sealed final version and the sheet")
+}

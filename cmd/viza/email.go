@@ -47,6 +47,9 @@ func (m *Main) email(ctx context.Context, ec *config.Email, publicURL string) (*
 		Sheet: func(ctx context.Context, d *flows.Document, lang string, w io.Writer) error {
 			return m.reports().Sheet(ctx, d, lang, w)
 		},
+		SealedFinal: func(ctx context.Context, d *flows.Document, lang string) (string, []byte, bool) {
+			return m.reports().SealedFinal(ctx, d, lang)
+		},
 		// The web pages are set up after the channels; the link is made
 		// at delivery time.
 		Unsubscribe: func(p flows.PersonID) string { return m.Web.UnsubscribeURL(p) },
