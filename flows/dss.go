@@ -108,6 +108,24 @@ func (d *Document) PendingDSS(taskID int64) (*DSSOperation, bool) {
 	return nil, false
 }
 
+// A DSS row's Step names its operation, so that each row looks at the
+// operation it was made for and no other (steps from 0 are a ladder's,
+// -1 a manual reminder, -2 a timeout).
+const dssStep0 = -100
+
+func dssPoll(t *Task, d *Document, index int, due time.Time) Reminder {
+	return Reminder{TaskID: t.ID, DocID: d.ID, Step: dssStep0 - index, Send: SendDSS, Due: due}
+}
+
+// dssOfRow is the operation a DSS row waits for, while it is pending.
+func (d *Document) dssOfRow(r Reminder) (*DSSOperation, bool) {
+	i := dssStep0 - r.Step
+	if i < 0 || i >= len(d.DSS) || d.DSS[i].TaskID != r.TaskID || d.DSS[i].State != DSSPending {
+		return nil, false
+	}
+	return &d.DSS[i], true
+}
+
 // SignDSSCmd asks DSS to sign the current version for a task.
 type SignDSSCmd struct {
 	Key    string
@@ -166,11 +184,16 @@ func (e *Engine) SignInDSS(ctx context.Context, c SignDSSCmd) (Outcome, error) {
 		return Outcome{}, err
 	}
 	var sig *Signature
-	if st.State == DSSCompleted {
+	switch st.State {
+	case DSSPending:
+	case DSSCompleted:
 		// No confirmation asked (DSS's policy for this user): signed now.
 		if sig, err = e.keepDSSSignature(ctx, t.ID, ver, st); err != nil {
 			return Outcome{}, err
 		}
+	default:
+		// DSS would not start it: no certificate, a policy, a bad request.
+		return Outcome{}, Errorf(KindInvalid, "dss_refused", "DSS refused to sign v%d for %s: %s", ver.No, c.Actor, st.Reason)
 	}
 	return e.run(ctx, c.Key, dir, func(tx Tx) (*Document, error) { return tx.DocumentOfTask(c.TaskID) },
 		func(o *op) (Outcome, error) {
@@ -198,7 +221,7 @@ func (e *Engine) SignInDSS(ctx context.Context, c SignDSSCmd) (Outcome, error) {
 				return o.decide(DecideCmd{Actor: c.Actor, TaskID: t.ID, Action: ActionDone}, nil, sig)
 			}
 			o.d.DSS = append(o.d.DSS, dop)
-			o.reminders = append(o.reminders, Reminder{TaskID: t.ID, DocID: o.d.ID, Step: -3, Send: SendDSS, Due: o.now.Add(s.PollEvery)})
+			o.reminders = append(o.reminders, dssPoll(t, o.d, len(o.d.DSS)-1, o.now.Add(s.PollEvery)))
 			return Outcome{TaskID: t.ID}, nil
 		})
 }
@@ -269,7 +292,7 @@ func (e *Engine) pollDSS(ctx context.Context, r Reminder) (problem, err error) {
 	var st DSSStatus
 	var sig *Signature
 	t, ok := d.Task(r.TaskID)
-	pending, waiting := d.PendingDSS(r.TaskID)
+	pending, waiting := d.dssOfRow(r)
 	switch {
 	case !ok || t.State != TaskOpen || !waiting:
 		// Closed some other way, or the operation was replaced: done.
@@ -298,12 +321,12 @@ func (e *Engine) pollDSS(ctx context.Context, r Reminder) (problem, err error) {
 			return Outcome{}, err
 		}
 		t, ok := o.d.Task(r.TaskID)
-		dop, waiting := o.d.PendingDSS(r.TaskID)
-		if !ok || t.State != TaskOpen || !waiting || (pending != nil && dop.ID != pending.ID) {
+		dop, waiting := o.d.dssOfRow(r)
+		if !ok || t.State != TaskOpen || !waiting || pending == nil || dop.ID != pending.ID {
 			return Outcome{}, nil
 		}
 		next := func() {
-			o.reminders = append(o.reminders, Reminder{TaskID: t.ID, DocID: o.d.ID, Step: -3, Send: SendDSS, Due: o.now.Add(s.PollEvery)})
+			o.reminders = append(o.reminders, dssPoll(t, o.d, dssStep0-r.Step, o.now.Add(s.PollEvery)))
 		}
 		if problem != nil {
 			// DSS out of reach: ask again later; the operation's own

@@ -18,6 +18,7 @@ import (
 type fakeDSS struct {
 	mu     sync.Mutex
 	down   bool
+	refuse bool
 	noAsk  bool
 	ops    map[string]string // id → state
 	data   map[string][]byte
@@ -35,6 +36,9 @@ func (f *fakeDSS) Start(_ context.Context, signer flows.PersonID, _ string, data
 	defer f.mu.Unlock()
 	if f.down {
 		return flows.DSSStatus{}, flows.Errorf(flows.KindTransient, "dss_unavailable", "connection refused")
+	}
+	if f.refuse {
+		return flows.DSSStatus{State: flows.DSSFailed, Reason: "У пользователя нет сертификата"}, nil
 	}
 	f.starts++
 	id := fmt.Sprintf("op-%d", f.starts)
@@ -155,6 +159,14 @@ func TestSignInDSS(t *testing.T) {
 		t.Fatalf("DSS down: %v", err)
 	}
 	r.dss.down = false
+	r.dss.refuse = true
+	if err := r.sign(task, "director"); code(err) != "dss_refused" {
+		t.Fatalf("DSS refusing to start: %v", err)
+	}
+	r.dss.refuse = false
+	if doc := r.doc(d); len(doc.DSS) != 0 {
+		t.Fatalf("refused requests recorded: %+v", doc.DSS)
+	}
 	if starts, _ := r.dss.counts(); starts != 0 {
 		t.Fatalf("DSS asked %d times before a valid request", starts)
 	}
@@ -261,8 +273,12 @@ func TestDSSEndsWithoutSignature(t *testing.T) {
 			if kinds := r.audit(d); !slices.Contains(kinds, "dss_"+tc.state) {
 				t.Fatalf("audit: %v", kinds)
 			}
-			// Again: a new operation, which can succeed.
+			// Again: a new operation, waited for in its turn, which can
+			// succeed.
 			r.must(r.sign(task, "director"))
+			r.poll(5 * time.Second)
+			r.poll(5 * time.Second)
+			r.wantOpen(d, "director")
 			r.dss.set("op-2", flows.DSSCompleted)
 			r.poll(5 * time.Second)
 			r.wantState(d, flows.StateDone)

@@ -79,6 +79,16 @@ func TestNotificationGolden(t *testing.T) {
 			n.Kind, n.Actor, n.Reason = flows.NoteTaskAssigned, "sidorov", "в отпуске до понедельника"
 		}),
 		"task_assigned_sign": with(func(n *flows.Notification) { n.Kind, n.TaskKind, n.Stage = flows.NoteTaskAssigned, flows.KindSign, 4 }),
+		// Signed in КриптоПро DSS: the button sends it there, myDSS confirms.
+		"task_assigned_sign_dss": with(func(n *flows.Notification) {
+			n.Kind, n.TaskKind, n.Stage, n.SignMethod = flows.NoteTaskAssigned, flows.KindSign, 4, flows.SignDSS
+		}),
+		"sign_failed_declined": with(func(n *flows.Notification) {
+			n.Kind, n.TaskKind, n.Reason, n.Comment = flows.NoteSignFailed, flows.KindSign, flows.DSSDeclined, "Отклонено пользователем"
+		}),
+		"sign_failed_expired": with(func(n *flows.Notification) {
+			n.Kind, n.TaskKind, n.Reason = flows.NoteSignFailed, flows.KindSign, flows.DSSExpired
+		}),
 		"task_assigned_ack": with(func(n *flows.Notification) {
 			n.Kind, n.TaskKind, n.StageName = flows.NoteTaskAssigned, flows.KindAcknowledge, nil
 		}),
