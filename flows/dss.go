@@ -274,7 +274,7 @@ func (e *Engine) keepDSSSignature(ctx context.Context, taskID int64, ver Version
 	if err != nil {
 		return nil, err
 	}
-	return &Signature{TaskID: taskID, Version: ver.No, VersionSHA256: ver.SHA256, FileName: fmt.Sprintf("v%d.sig", ver.No),
+	return &Signature{TaskID: taskID, Version: ver.No, VersionSHA256: ver.SHA256, FileName: fmt.Sprintf("v%d.sig", ver.No), Method: SignDSS,
 		SHA256: sum, Size: size, SignatureCheck: check}, nil
 }
 

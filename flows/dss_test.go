@@ -200,7 +200,8 @@ func TestSignInDSS(t *testing.T) {
 	r.poll(5 * time.Second)
 	r.wantState(d, flows.StateDone)
 	doc = r.doc(d)
-	if len(doc.Signatures) != 1 || doc.Signatures[0].Verifier != "dss" || doc.Signatures[0].Owner != "Директор Д. Д." || doc.Signatures[0].By != "director" {
+	if len(doc.Signatures) != 1 || doc.Signatures[0].Verifier != "dss" || doc.Signatures[0].Owner != "Директор Д. Д." || doc.Signatures[0].By != "director" ||
+		doc.Signatures[0].Method != flows.SignDSS {
 		t.Fatalf("recorded signatures: %+v", doc.Signatures)
 	}
 	if doc.DSS[0].State != flows.DSSCompleted {

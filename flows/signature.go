@@ -49,8 +49,11 @@ type Signature struct {
 	By            PersonID `json:"by,omitzero"`  // who uploaded it
 	For           PersonID `json:"for,omitzero"` // the task's holder when someone else did
 	FileName      string   `json:"file_name,omitzero"`
-	SHA256        string   `json:"sha256,omitzero"` // of the signature file, in the file store
-	Size          int64    `json:"size,omitzero"`
+	// Method is how it was made: SignUpload (the signer's own tools) or
+	// SignDSS (in КриптоПро DSS, confirmed in myDSS).
+	Method string `json:"method,omitzero"`
+	SHA256 string `json:"sha256,omitzero"` // of the signature file, in the file store
+	Size   int64  `json:"size,omitzero"`
 	SignatureCheck
 	At time.Time `json:"at,omitzero"` // when it was verified and recorded
 }
@@ -124,7 +127,7 @@ func (e *Engine) verifySignature(ctx context.Context, c DecideCmd) (*Signature, 
 	if name == "" || name == "." {
 		name = fmt.Sprintf("v%d.sig", ver.No)
 	}
-	return &Signature{TaskID: t.ID, Version: ver.No, VersionSHA256: ver.SHA256, FileName: name, SHA256: sum, Size: size,
+	return &Signature{TaskID: t.ID, Version: ver.No, VersionSHA256: ver.SHA256, FileName: name, SHA256: sum, Size: size, Method: SignUpload,
 		SignatureCheck: check}, nil
 }
 

@@ -15,5 +15,5 @@ func SignatureLine(r Renderer, s flows.Signature, lang string, reader flows.Pers
 		signed = r.FormatTimeFor(reader, s.SignedAt)
 	}
 	return Say(lang, "signature.line", map[string]any{"Version": s.Version, "Owner": s.Owner, "Serial": s.Serial, "Issuer": s.Issuer,
-		"Signed": signed, "Checked": r.FormatTimeFor(reader, s.At), "Verifier": s.Verifier, "Message": s.Message, "By": r.Name(s.By)})
+		"Signed": signed, "Checked": r.FormatTimeFor(reader, s.At), "Verifier": s.Verifier, "Message": s.Message, "By": r.Name(s.By), "InDSS": s.Method == flows.SignDSS})
 }

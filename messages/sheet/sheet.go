@@ -352,7 +352,7 @@ func (p *pdf) signatures() {
 			signed = rn.FormatTime(s.SignedAt)
 		}
 		p.row(cols, []string{fmt.Sprint(s.Version), s.Owner, p.t("sheet.certificate", map[string]any{"Serial": s.Serial, "Issuer": s.Issuer}),
-			signed, p.t("sheet.checked", map[string]any{"Verifier": s.Verifier, "At": rn.FormatTime(s.At), "By": p.person(s.By),
+			signed, p.t("sheet.checked", map[string]any{"Verifier": s.Verifier, "At": rn.FormatTime(s.At), "By": p.person(s.By), "InDSS": s.Method == flows.SignDSS,
 				"SHA": s.SHA256})}, cols, false)
 	}
 }

@@ -326,9 +326,13 @@ func TestSheetListsSignatures(t *testing.T) {
 	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	f.doc.Signatures = []flows.Signature{{TaskID: 1, Version: 2, By: "director", FileName: "v2.sig", SHA256: strings.Repeat("ab", 32),
 		SignatureCheck: flows.SignatureCheck{Owner: "Орлов Дмитрий, ООО «Ромашка»", Serial: "0A1B2C", Issuer: "УЦ «Тест»", SignedAt: at,
-			Verifier: "svs"}, At: at.Add(time.Minute)}}
+			Verifier: "svs"}, At: at.Add(time.Minute), Method: flows.SignUpload},
+		// Made in КриптоПро DSS: said as signed there, not uploaded.
+		{TaskID: 2, Version: 2, By: "director", FileName: "v2.sig", SHA256: strings.Repeat("cd", 32), Method: flows.SignDSS,
+			SignatureCheck: flows.SignatureCheck{Owner: "Орлов Дмитрий", Serial: "77AA", Issuer: "УЦ DSS", Verifier: "dss"}, At: at.Add(2 * time.Minute)}}
 	text := strings.Join(strings.Fields(pdftotext(t, render(t, f, "ru"))), " ")
-	for _, want := range []string{"Электронные подписи", "Орлов Дмитрий", "0A1B2C", "УЦ «Тест»", "svs", "abababab"} {
+	for _, want := range []string{"Электронные подписи", "Орлов Дмитрий", "0A1B2C", "УЦ «Тест»", "svs", "abababab", "загрузил(а)",
+		"подписал(а) в КриптоПро DSS", "77AA", "cdcdcdcd"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the sheet lacks %q:\n%s", want, text)
 		}
