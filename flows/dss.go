@@ -126,6 +126,11 @@ func (d *Document) dssOfRow(r Reminder) (*DSSOperation, bool) {
 	return &d.DSS[i], true
 }
 
+// DSSGiveUp is how long past an operation's wait DSS is still asked while
+// it does not answer, before the operation is told to the signer as
+// expired.
+const DSSGiveUp = 24 * time.Hour
+
 // SignDSSCmd asks DSS to sign the current version for a task.
 type SignDSSCmd struct {
 	Key    string
@@ -296,12 +301,21 @@ func (e *Engine) pollDSS(ctx context.Context, r Reminder) (problem, err error) {
 	switch {
 	case !ok || t.State != TaskOpen || !waiting:
 		// Closed some other way, or the operation was replaced: done.
-	case !e.clock.Now().Before(pending.Until):
-		st.State = DSSExpired
 	case s == nil:
 		problem = Errorf(KindTransient, "no_dss", "DSS is no longer configured")
 	default:
+		// Asked even past the wait's end: a signer who confirmed in time
+		// while DSS was out of reach has signed, and that is recorded.
+		now := e.clock.Now()
 		st, problem = s.Signer.Status(ctx, pending.Signer, pending.ID)
+		switch {
+		case problem == nil && st.State == DSSPending && !now.Before(pending.Until):
+			st.State = DSSExpired
+		case problem != nil && !now.Before(pending.Until.Add(DSSGiveUp)):
+			// DSS out of reach for a day past the wait: the signer is told,
+			// and may send it again once DSS is back.
+			st.State, st.Reason, problem = DSSExpired, "DSS did not answer: "+problem.Error(), nil
+		}
 		if problem == nil && st.State == DSSCompleted {
 			ver, found := d.Version(pending.Version)
 			if !found {

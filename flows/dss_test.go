@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -245,8 +246,9 @@ func TestDSSEndsWithoutSignature(t *testing.T) {
 			}
 			_, asks := r.dss.counts()
 			r.poll(10 * time.Minute)
-			if _, after := r.dss.counts(); after != asks {
-				t.Errorf("DSS asked after the wait ran out")
+			r.poll(5 * time.Second)
+			if _, after := r.dss.counts(); after != asks+1 {
+				t.Errorf("DSS asked %d times after the wait ran out, want once", after-asks)
 			}
 		}, flows.DSSExpired},
 	} {
@@ -308,5 +310,45 @@ func TestDSSNotConfigured(t *testing.T) {
 	h.must(h.decide(d, "director", flows.ActionApprove, ""))
 	if _, err := h.eng.SignInDSS(h.ctx, flows.SignDSSCmd{Key: h.key(), Actor: "director", TaskID: h.task(d, "director")}); code(err) != "no_dss" {
 		t.Fatalf("%v", err)
+	}
+}
+
+// TestDSSDownPastTheWait: a signer who confirmed in time while DSS was out
+// of reach has signed — recorded when DSS answers again, even past the
+// wait; a DSS out of reach for a day past the wait ends it, told to the
+// signer.
+func TestDSSDownPastTheWait(t *testing.T) {
+	r := newDSSRig(t)
+	d := r.start("ivanova", "dss", 100).DocID
+	r.must(r.decide(d, "director", flows.ActionApprove, ""))
+	task := r.task(d, "director")
+	r.must(r.sign(task, "director"))
+	r.dss.set("op-1", flows.DSSCompleted)
+	r.dss.down = true
+	r.poll(5 * time.Second)
+	r.poll(20 * time.Minute)
+	r.wantOpen(d, "director")
+	r.dss.down = false
+	r.poll(5 * time.Second)
+	r.wantState(d, flows.StateDone)
+
+	r = newDSSRig(t)
+	d = r.start("ivanova", "dss", 100).DocID
+	r.must(r.decide(d, "director", flows.ActionApprove, ""))
+	task = r.task(d, "director")
+	r.must(r.sign(task, "director"))
+	r.dss.down = true
+	r.poll(5 * time.Second)
+	r.poll(flows.DSSGiveUp)
+	r.wantOpen(d, "director")
+	r.poll(20 * time.Minute)
+	doc := r.doc(d)
+	if doc.DSS[0].State != flows.DSSExpired || !strings.Contains(doc.DSS[0].Reason, "DSS did not answer") {
+		t.Fatalf("after a day of DSS down past the wait: %+v", doc.DSS[0])
+	}
+	_, asks := r.dss.counts()
+	r.poll(time.Hour)
+	if _, after := r.dss.counts(); after != asks {
+		t.Fatal("DSS still asked after the operation ended")
 	}
 }
