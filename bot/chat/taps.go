@@ -114,7 +114,10 @@ func (m *Messenger) onTap(ctx context.Context, ev *Event) {
 	case "sd":
 		// The version goes to КриптоПро DSS in the sender's name; the
 		// task closes when DSS reports it signed (the poller, through the
-		// outbox), so this answer only says where to confirm.
+		// outbox), so this answer only says where to confirm. One tap at a
+		// time per task: a second finds the first's operation waiting and
+		// is refused, never sent to DSS again.
+		defer m.lockTask(id)()
 		out, err := m.Engine.SignInDSS(ctx, flows.SignDSSCmd{Key: ev.Key, Actor: p.ID, TaskID: id})
 		if err != nil {
 			fail(err)
