@@ -31,11 +31,13 @@ type Signatures struct {
 }
 
 // DSS is the company's КриптоПро DSS: its signing service's REST root
-// and how Viza gets a token in a signer's name — one token from the
-// environment (one person signs), or a command that prints a signer's
-// token ({user}: their DSS login).
+// and how Viza gets a token in a signer's name — from DSS's identity
+// service for one account (one person signs), one token from the
+// environment, or a command that prints a signer's token ({user}: their
+// DSS login).
 type DSS struct {
 	URL          string            `yaml:"url"`
+	OAuth        *DSSOAuth         `yaml:"oauth"`
 	TokenEnv     string            `yaml:"token_env"`
 	TokenCommand []string          `yaml:"token_command"`
 	Users        map[string]string `yaml:"users"` // Viza login → DSS login, where they differ
@@ -50,6 +52,18 @@ type DSS struct {
 	PollEvery     string `yaml:"poll_every"`
 	ConfirmWithin string `yaml:"confirm_within"`
 	Line          int    `yaml:"-"`
+}
+
+// DSSOAuth is one DSS account signing in at DSS's identity service with
+// the password grant: its OAuth root (https://host/STS/oauth), the OAuth
+// client registered for Viza, the account's login, and the variable that
+// holds its password.
+type DSSOAuth struct {
+	URL         string `yaml:"url"`
+	ClientID    string `yaml:"client_id"`
+	Username    string `yaml:"username"`
+	PasswordEnv string `yaml:"password_env"`
+	Line        int    `yaml:"-"`
 }
 
 // Durations of d, with their defaults.
@@ -124,15 +138,29 @@ func (c *Config) validateDSS(ps *Problems, d *DSS) {
 	if u, err := url.Parse(d.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		ps.add(d.Line, "signatures.dss.url", "want an http(s) address")
 	}
+	ways := 0
+	for _, given := range []bool{d.OAuth != nil, d.TokenEnv != "", len(d.TokenCommand) > 0} {
+		if given {
+			ways++
+		}
+	}
 	switch {
-	case d.TokenEnv != "" && len(d.TokenCommand) > 0:
-		ps.add(d.Line, "signatures.dss", "give token_env or token_command, not both")
+	case ways > 1:
+		ps.add(d.Line, "signatures.dss", "give one of oauth, token_env and token_command")
+	case ways == 0:
+		ps.add(d.Line, "signatures.dss", "give oauth (one signer's account), token_env (one signer's token) or token_command (a token per signer)")
 	case len(d.TokenCommand) > 0:
 		if !strings.Contains(strings.Join(d.TokenCommand, " "), "{user}") {
 			ps.add(d.Line, "signatures.dss.token_command", "name the signer with {user}")
 		}
-	case d.TokenEnv == "":
-		ps.add(d.Line, "signatures.dss", "give token_env (one signer) or token_command (a token per signer)")
+	case d.OAuth != nil:
+		o := d.OAuth
+		if u, err := url.Parse(o.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			ps.add(o.Line, "signatures.dss.oauth.url", "want an http(s) address")
+		}
+		if o.ClientID == "" || o.Username == "" || o.PasswordEnv == "" {
+			ps.add(o.Line, "signatures.dss.oauth", "give client_id, username and password_env")
+		}
 	}
 	for key, v := range map[string]string{"poll_every": d.PollEvery, "confirm_within": d.ConfirmWithin} {
 		if v == "" {

@@ -58,8 +58,12 @@ func (m *Main) useDSS(cfg *config.Config) {
 	}
 	d := cfg.Signatures.DSS
 	var tokens dss.TokenSource = dss.EnvToken{Value: os.Getenv(d.TokenEnv)}
-	if len(d.TokenCommand) > 0 {
+	switch {
+	case len(d.TokenCommand) > 0:
 		tokens = &dss.TokenCommand{Args: d.TokenCommand}
+	case d.OAuth != nil:
+		tokens = &dss.OAuthPassword{URL: d.OAuth.URL, ClientID: d.OAuth.ClientID, Username: d.OAuth.Username,
+			Password: os.Getenv(d.OAuth.PasswordEnv), Client: &http.Client{Timeout: cfg.Signatures.VerifierTimeout()}}
 	}
 	c := &dss.Client{URL: d.URL, Tokens: tokens, Users: d.Users, CertificateID: d.CertificateID, Template: d.ProcessingTemplate,
 		Timeout: cfg.Signatures.VerifierTimeout()}

@@ -119,3 +119,34 @@ func TestDSSWithoutAnswer(t *testing.T) {
 		t.Fatalf("slow: %v", err)
 	}
 }
+
+// TestTokenFromTheIdentityService: one DSS account's token comes from
+// DSS's identity service by the password grant, is kept until shortly
+// before it ends, and a wrong password is no answer, with the service's
+// words.
+func TestTokenFromTheIdentityService(t *testing.T) {
+	ctx := context.Background()
+	signer := signtest.NewSigner(t, "Петров Пётр", time.Now().AddDate(1, 0, 0))
+	fake := dsstest.New(t, signer, map[string]string{})
+	fake.Passwords = map[string]string{"petrov": "s3cret"}
+	now := time.Now()
+	sts := &dss.OAuthPassword{URL: fake.URL + "/STS/oauth", ClientID: "viza", Username: "petrov", Password: "s3cret"}
+	dss.SetNow(sts, func() time.Time { return now })
+	c := &dss.Client{URL: fake.API(), Tokens: sts, Timeout: 5 * time.Second}
+	for range 3 {
+		if st, err := c.Start(ctx, "petrov", "a.pdf", []byte("x")); err != nil || st.State != flows.DSSPending {
+			t.Fatalf("start with the identity service's token: %+v, %v", st, err)
+		}
+	}
+	if fake.TokensIssued != 1 {
+		t.Fatalf("%d tokens for three requests within its life", fake.TokensIssued)
+	}
+	now = now.Add(5 * time.Minute)
+	if _, err := c.Start(ctx, "petrov", "a.pdf", []byte("x")); err != nil || fake.TokensIssued != 2 {
+		t.Fatalf("after the token's life: %v, %d tokens", err, fake.TokensIssued)
+	}
+	wrong := &dss.Client{URL: fake.API(), Tokens: &dss.OAuthPassword{URL: fake.URL + "/STS/oauth", ClientID: "viza", Username: "petrov", Password: "x"}}
+	if _, err := wrong.Start(ctx, "petrov", "a.pdf", []byte("x")); flows.ErrorKind(err) != flows.KindTransient || !strings.Contains(err.Error(), "Неверное имя") {
+		t.Fatalf("a wrong password: %v", err)
+	}
+}

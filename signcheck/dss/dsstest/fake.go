@@ -40,6 +40,10 @@ type Server struct {
 	down    bool
 	NoAsk   map[string]bool // users whose operations need no confirmation
 	Created []string        // operation ids, in order
+	// Passwords are the accounts the identity service (/STS/oauth/token)
+	// knows, login → password; TokensIssued counts its tokens.
+	Passwords    map[string]string
+	TokensIssued int
 }
 
 // New starts a fake signing with signer's certificate.
@@ -112,6 +116,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "service unavailable", http.StatusServiceUnavailable)
 		return
 	}
+	if r.URL.Path == "/STS/oauth/token" {
+		s.issueToken(w, r)
+		return
+	}
 	user, ok := s.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
 	if !ok || !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "Токен не действителен"})
@@ -168,4 +176,24 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// issueToken is the identity service's password grant: a form with the
+// client, the account and the signing service as the resource; a token
+// good for five minutes.
+func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.ParseForm() != nil || r.PostForm.Get("grant_type") != "password" || r.PostForm.Get("client_id") == "" ||
+		r.PostForm.Get("resource") != "urn:cryptopro:dss:signserver:signserver" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "Неверный запрос"})
+		return
+	}
+	user := r.PostForm.Get("username")
+	if want, ok := s.Passwords[user]; !ok || want != r.PostForm.Get("password") {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "Неверное имя пользователя или пароль"})
+		return
+	}
+	s.TokensIssued++
+	token := fmt.Sprintf("sts-%s-%d", user, s.TokensIssued)
+	s.tokens[token] = user
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": token, "token_type": "Bearer", "expires_in": 300})
 }
