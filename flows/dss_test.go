@@ -190,6 +190,9 @@ func TestSignInDSS(t *testing.T) {
 	if _, asks := r.dss.counts(); asks != 2 {
 		t.Fatalf("DSS asked %d times over two polls", asks)
 	}
+	if st, err := r.db.Stats(r.ctx); err != nil || st.RemindersSent[flows.SendDSS] != 0 {
+		t.Fatalf("looks at DSS counted as reminders sent: %v, %v", st.RemindersSent, err)
+	}
 	r.wantOpen(d, "director")
 
 	// A restart: a new engine and scheduler over the same database pick

@@ -31,7 +31,9 @@ const (
 	qActiveAbsence   = `SELECT deputy, from_at, to_at FROM absences
 		WHERE person = ? AND from_at <= ? AND to_at > ? ORDER BY id DESC LIMIT 1`
 	qAddCounter    = `INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = counters.value + excluded.value`
-	qCountReminder = `INSERT INTO counters(name, value) SELECT 'reminders_sent:' || send, 1 FROM reminders WHERE id = ?
+	// A row that looks at a DSS operation (send 'dss') is not a reminder
+	// anyone got: it is not counted.
+	qCountReminder = `INSERT INTO counters(name, value) SELECT 'reminders_sent:' || send, 1 FROM reminders WHERE id = ? AND send <> 'dss'
 		ON CONFLICT(name) DO UPDATE SET value = counters.value + 1`
 	qInsertReader    = `INSERT INTO readers(person, doc_id) VALUES (?, ?) ON CONFLICT DO NOTHING`
 	qInboundLookup   = `SELECT doc_id, number, state, task_id, round, version, request FROM inbound WHERE key = ?`
