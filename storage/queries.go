@@ -30,7 +30,7 @@ const (
 	qDeleteOpenTask  = `DELETE FROM open_tasks WHERE assignee = ? AND id = ?`
 	qActiveAbsence   = `SELECT deputy, from_at, to_at FROM absences
 		WHERE person = ? AND from_at <= ? AND to_at > ? ORDER BY id DESC LIMIT 1`
-	qAddCounter    = `INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = counters.value + excluded.value`
+	qAddCounter = `INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = counters.value + excluded.value`
 	// A row that looks at a DSS operation (send 'dss') is not a reminder
 	// anyone got: it is not counted.
 	qCountReminder = `INSERT INTO counters(name, value) SELECT 'reminders_sent:' || send, 1 FROM reminders WHERE id = ? AND send <> 'dss'
