@@ -341,6 +341,10 @@ func (d *Document) Clone() *Document {
 	c.Tasks = slices.Clone(d.Tasks)
 	c.Decisions = slices.Clone(d.Decisions)
 	c.Remarks = slices.Clone(d.Remarks)
+	c.Signatures = slices.Clone(d.Signatures)
+	// A DSS operation's state changes in place (pollDSS): the copy has
+	// its own.
+	c.DSS = slices.Clone(d.DSS)
 	return &c
 }
 
