@@ -219,10 +219,10 @@ func TestRequestMail(t *testing.T) {
 	}
 }
 
-// TestThreadAndApproval: every mail about one document answers the same
-// root, and the approval brings the final version and the sheet.
-func TestThreadAndApproval(t *testing.T) {
-	r := newRig(t)
+// approvedLease starts the warehouse lease, has everyone decide, and sends
+// what that made.
+func (r *rig) approvedLease(t *testing.T) flows.Outcome {
+	t.Helper()
 	out := r.start(t, "s1", "Аренда склада")
 	r.step(t)
 	for _, who := range []flows.PersonID{"petrov", "director", "director"} {
@@ -231,6 +231,14 @@ func TestThreadAndApproval(t *testing.T) {
 		}
 	}
 	r.step(t)
+	return out
+}
+
+// TestThreadAndApproval: every mail about one document answers the same
+// root, and the approval brings the final version and the sheet.
+func TestThreadAndApproval(t *testing.T) {
+	r := newRig(t)
+	out := r.approvedLease(t)
 	mails := r.mailsTo(t, "ivanova@romashka.example")
 	if len(mails) < 2 {
 		t.Fatalf("ivanova got %d mails", len(mails))
@@ -511,14 +519,7 @@ func TestApprovalCarriesTheSealedFinalVersion(t *testing.T) {
 	r.ch.SealedFinal = func(_ context.Context, d *flows.Document, _ string) (string, []byte, bool) {
 		return "Договор (с печатью).pdf", []byte("%PDF-1.4 sealed " + d.Number), true
 	}
-	out := r.start(t, "s1", "Аренда склада")
-	r.step(t)
-	for _, who := range []flows.PersonID{"petrov", "director", "director"} {
-		if !r.approve(t, out.DocID, who) {
-			t.Fatalf("%s has no open task", who)
-		}
-	}
-	r.step(t)
+	out := r.approvedLease(t)
 	for _, m := range r.mailsTo(t, "ivanova@romashka.example") {
 		if !strings.Contains(m.text, "согласован") || len(m.attachments) != 2 {
 			continue
