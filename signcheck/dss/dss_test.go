@@ -92,7 +92,8 @@ func TestDSSWithoutAnswer(t *testing.T) {
 		t.Fatalf("back: %v, problem %q", err, c.Problem())
 	}
 	// Nobody DSS knows: the token command fails.
-	if _, err := c.Start(ctx, "sidorov", "a.pdf", []byte("x")); flows.ErrorKind(err) != flows.KindTransient || !strings.Contains(err.Error(), "no such user") {
+	if _, err := c.Start(ctx, "sidorov", "a.pdf", []byte("x")); flows.ErrorKind(err) != flows.KindTransient || !strings.Contains(err.Error(), "exit status 3") ||
+		strings.Contains(err.Error(), "no such user") {
 		t.Fatalf("unknown signer: %v", err)
 	}
 	// A token DSS refuses.

@@ -38,15 +38,17 @@ func (c *TokenCommand) Token(ctx context.Context, user string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
+	// Its error output is not kept: a token script's words may hold a
+	// secret, and the error goes to the log and /readyz.
+	var out bytes.Buffer
+	cmd.Stdout = &out
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
 	switch {
 	case ctx.Err() != nil:
 		return "", fmt.Errorf("%s: no token within %s", filepath.Base(args[0]), timeout)
 	case err != nil:
-		return "", fmt.Errorf("%s: %w: %s", filepath.Base(args[0]), err, excerpt(errOut.Bytes()))
+		return "", fmt.Errorf("%s: %w", filepath.Base(args[0]), err)
 	}
 	token := strings.TrimSpace(out.String())
 	if token == "" || strings.ContainsAny(token, " \n\r\t") {
