@@ -2,6 +2,7 @@ package signcheck
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -66,9 +67,9 @@ func (c *Command) Verify(ctx context.Context, data, sig []byte) (Verdict, error)
 	case ctx.Err() != nil:
 		return Verdict{}, fmt.Errorf("%s: no answer within %s", filepath.Base(args[0]), timeout)
 	case errors.As(err, &exit):
-		return Verdict{Message: cmpOr(excerpt(said), fmt.Sprintf("%s exited with %d", filepath.Base(args[0]), exit.ExitCode()))}, nil
+		return Verdict{Message: cmp.Or(Excerpt(said), fmt.Sprintf("%s exited with %d", filepath.Base(args[0]), exit.ExitCode()))}, nil
 	case err != nil:
 		return Verdict{}, fmt.Errorf("run %s: %w", filepath.Base(args[0]), err)
 	}
-	return Verdict{Valid: true, Message: excerpt(said)}, nil
+	return Verdict{Valid: true, Message: Excerpt(said)}, nil
 }

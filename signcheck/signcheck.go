@@ -12,6 +12,7 @@ package signcheck
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -76,16 +77,9 @@ func (c *Checker) VerifyDetached(ctx context.Context, data, sig []byte) (flows.S
 	c.problem.Store("")
 	facts.Verifier, facts.Message = c.Verifier.Name(), v.Message
 	if !v.Valid {
-		return facts, flows.Errorf(flows.KindInvalid, "signature_invalid", "%s", cmpOr(v.Message, "the verifier refused the signature"))
+		return facts, flows.Errorf(flows.KindInvalid, "signature_invalid", "%s", cmp.Or(v.Message, "the verifier refused the signature"))
 	}
 	return facts, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // Decode turns a signature file into DER: as it is, from PEM, or from
@@ -166,8 +160,9 @@ func sum(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// excerpt is the start of a verifier's words, on one line.
-func excerpt(b []byte) string {
+// Excerpt is a service's words, made one line and cut, for an error or a
+// log line.
+func Excerpt(b []byte) string {
 	s := strings.Join(strings.Fields(string(bytes.ToValidUTF8(b, nil))), " ")
 	if r := []rune(s); len(r) > 300 {
 		s = string(r[:300]) + "…"

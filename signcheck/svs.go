@@ -77,13 +77,13 @@ func (s *SVS) Verify(ctx context.Context, data, sig []byte) (Verdict, error) {
 		return Verdict{}, fmt.Errorf("svs: read the answer: %w", err)
 	}
 	if res.StatusCode != http.StatusOK {
-		return Verdict{}, fmt.Errorf("svs answered %s: %s", res.Status, excerpt(raw))
+		return Verdict{}, fmt.Errorf("svs answered %s: %s", res.Status, Excerpt(raw))
 	}
 	var list []verification
 	if err := json.Unmarshal(raw, &list); err != nil {
 		var one verification
 		if err := json.Unmarshal(raw, &one); err != nil {
-			return Verdict{}, fmt.Errorf("svs: an answer that is no verification result: %s", excerpt(raw))
+			return Verdict{}, fmt.Errorf("svs: an answer that is no verification result: %s", Excerpt(raw))
 		}
 		list = []verification{one}
 	}
@@ -94,12 +94,12 @@ func (s *SVS) Verify(ctx context.Context, data, sig []byte) (Verdict, error) {
 	valid := true
 	for _, v := range list {
 		if v.Result == nil {
-			return Verdict{}, fmt.Errorf("svs: an answer without Result: %s", excerpt(raw))
+			return Verdict{}, fmt.Errorf("svs: an answer without Result: %s", Excerpt(raw))
 		}
 		valid = valid && *v.Result
 		if v.Message != "" {
 			words = append(words, v.Message)
 		}
 	}
-	return Verdict{Valid: valid, Message: excerpt([]byte(strings.Join(words, "; ")))}, nil
+	return Verdict{Valid: valid, Message: Excerpt([]byte(strings.Join(words, "; ")))}, nil
 }

@@ -24,6 +24,7 @@ package dss
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -202,9 +203,9 @@ func (c *Client) call(ctx context.Context, signer flows.PersonID, path string, b
 	case resp.StatusCode >= 400:
 		// DSS refused the operation itself (no certificate, a policy,
 		// an operation it no longer knows): it ends without a signature.
-		return flows.DSSStatus{State: flows.DSSFailed, Reason: cmpOr(info.words(), fmt.Sprintf("HTTP %d", resp.StatusCode))}, nil
+		return flows.DSSStatus{State: flows.DSSFailed, Reason: cmp.Or(info.words(), fmt.Sprintf("HTTP %d", resp.StatusCode))}, nil
 	case jsonErr != nil:
-		return flows.DSSStatus{}, flows.Errorf(flows.KindTransient, "dss_unavailable", "not an answer of DSS: %s", excerpt(answer))
+		return flows.DSSStatus{}, flows.Errorf(flows.KindTransient, "dss_unavailable", "not an answer of DSS: %s", signcheck.Excerpt(answer))
 	}
 	return info.status()
 }
@@ -212,12 +213,12 @@ func (c *Client) call(ctx context.Context, signer flows.PersonID, path string, b
 // status reads an OperationInfo: the operation's status, else its first
 // document's.
 func (info operationInfo) status() (flows.DSSStatus, error) {
-	st := flows.DSSStatus{ID: cmpOr(info.OperationID, info.ID)}
+	st := flows.DSSStatus{ID: cmp.Or(info.OperationID, info.ID)}
 	docs := append(info.Documents, info.Results...)
 	status, words := info.Status, info.words()
 	if len(docs) > 0 {
-		status = cmpOr(docs[0].Status, status)
-		words = cmpOr(docs[0].Message, words)
+		status = cmp.Or(docs[0].Status, status)
+		words = cmp.Or(docs[0].Message, words)
 	}
 	switch strings.ToLower(status) {
 	case "created", "processing", "inprogress", "posponed", "postponed":
@@ -231,9 +232,9 @@ func (info operationInfo) status() (flows.DSSStatus, error) {
 	case "completed":
 		var sig string
 		if len(docs) > 0 {
-			sig = cmpOr(docs[0].Content, docs[0].SignedContent, docs[0].Result)
+			sig = cmp.Or(docs[0].Content, docs[0].SignedContent, docs[0].Result)
 		}
-		sig = cmpOr(sig, info.Result)
+		sig = cmp.Or(sig, info.Result)
 		if sig == "" {
 			return st, flows.Errorf(flows.KindTransient, "dss_unavailable", "DSS completed operation %s without a signature in its answer", st.ID)
 		}
@@ -257,24 +258,7 @@ func (info operationInfo) status() (flows.DSSStatus, error) {
 }
 
 func (info operationInfo) words() string {
-	return strings.TrimSpace(cmpOr(info.Message, info.ErrorDesc, info.Error))
-}
-
-func cmpOr(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func excerpt(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 120 {
-		s = s[:120] + "…"
-	}
-	return s
+	return strings.TrimSpace(cmp.Or(info.Message, info.ErrorDesc, info.Error))
 }
 
 // EnvToken is one token for every signer, from the environment: a

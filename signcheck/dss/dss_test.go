@@ -114,7 +114,8 @@ func TestDSSWithoutAnswer(t *testing.T) {
 			t.Errorf("answer %s: %+v, %v", answer, got, err)
 		}
 	}
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { time.Sleep(2 * time.Second) }))
+	// A DSS that never answers: the handler waits until the client gives up.
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
 	defer slow.Close()
 	if _, err := (&dss.Client{URL: slow.URL, Tokens: dss.EnvToken{Value: "t"}, Timeout: 200 * time.Millisecond}).Status(ctx, "petrov", "1"); flows.ErrorKind(err) != flows.KindTransient {
 		t.Fatalf("slow: %v", err)

@@ -1,6 +1,7 @@
 package dss
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/viza-app/viza/signcheck"
 )
 
 // Resource is the signing service as DSS's identity service (STS) names
@@ -72,7 +75,7 @@ func (o *OAuthPassword) Token(ctx context.Context, _ string) (string, error) {
 		Description string `json:"error_description"`
 	}
 	if err := json.Unmarshal(body, &answer); err != nil || resp.StatusCode != http.StatusOK || answer.AccessToken == "" {
-		return "", fmt.Errorf("DSS identity service: HTTP %d %s", resp.StatusCode, cmpOr(answer.Description, answer.Error, excerpt(body)))
+		return "", fmt.Errorf("DSS identity service: HTTP %d %s", resp.StatusCode, cmp.Or(answer.Description, answer.Error, signcheck.Excerpt(body)))
 	}
 	life := time.Duration(answer.ExpiresIn) * time.Second
 	if life <= 0 {
