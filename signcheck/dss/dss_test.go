@@ -114,9 +114,11 @@ func TestDSSWithoutAnswer(t *testing.T) {
 			t.Errorf("answer %s: %+v, %v", answer, got, err)
 		}
 	}
-	// A DSS that never answers: the handler waits until the client gives up.
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	// A DSS that does not answer until the test ends.
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
 	defer slow.Close()
+	defer close(release)
 	if _, err := (&dss.Client{URL: slow.URL, Tokens: dss.EnvToken{Value: "t"}, Timeout: 200 * time.Millisecond}).Status(ctx, "petrov", "1"); flows.ErrorKind(err) != flows.KindTransient {
 		t.Fatalf("slow: %v", err)
 	}
