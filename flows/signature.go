@@ -95,10 +95,6 @@ func (e *Engine) verifySignature(ctx context.Context, c DecideCmd) (*Signature, 
 	if v == nil {
 		return nil, Errorf(KindInvalid, "no_verifier", "no signature verifier is configured (signatures: in the configuration)")
 	}
-	ver, ok := d.Version(d.CurrentVersion())
-	if !ok {
-		return nil, Errorf(KindInvalid, "no_version", "document %s has no version to sign", d.Number)
-	}
 	sig, err := io.ReadAll(io.LimitReader(c.Signature.Content, MaxSignatureSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read signature: %w", err)
@@ -106,14 +102,9 @@ func (e *Engine) verifySignature(ctx context.Context, c DecideCmd) (*Signature, 
 	if len(sig) > MaxSignatureSize {
 		return nil, Errorf(KindInvalid, "signature_too_large", "%d bytes", len(sig))
 	}
-	f, err := e.files.Open(ver.SHA256)
+	ver, data, err := e.currentBytes(d)
 	if err != nil {
-		return nil, fmt.Errorf("open v%d: %w", ver.No, err)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("read v%d: %w", ver.No, err)
+		return nil, err
 	}
 	check, err := v.VerifyDetached(ctx, data, sig)
 	if err != nil {
