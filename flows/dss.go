@@ -2,6 +2,7 @@ package flows
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -295,6 +296,7 @@ func (e *Engine) pollDSS(ctx context.Context, r Reminder) (problem, err error) {
 		return nil, err
 	}
 	var st DSSStatus
+	var why string // when Viza, not DSS, ends the operation: the catalogue's word for it
 	var sig *Signature
 	t, ok := d.Task(r.TaskID)
 	pending, waiting := d.dssOfRow(r)
@@ -314,16 +316,16 @@ func (e *Engine) pollDSS(ctx context.Context, r Reminder) (problem, err error) {
 		case problem != nil && !now.Before(pending.Until.Add(DSSGiveUp)):
 			// DSS out of reach for a day past the wait: the signer is told,
 			// and may send it again once DSS is back.
-			st.State, st.Reason, problem = DSSExpired, "DSS did not answer: "+problem.Error(), nil
+			st.State, why, problem = DSSExpired, "no_answer", nil
 		}
 		if problem == nil && st.State == DSSCompleted {
 			ver, found := d.Version(pending.Version)
 			if !found {
-				st.State, st.Reason = DSSFailed, "version_changed"
+				st.State, why = DSSFailed, "version_changed"
 			} else if sig, err = e.keepDSSSignature(ctx, t.ID, *ver, st); err != nil {
 				if ErrorKind(err) == KindInvalid {
 					// The verifier refused what DSS made: no signature.
-					st.State, st.Reason = DSSFailed, err.Error()
+					st.State, why = DSSFailed, "not_valid"
 				} else {
 					problem = err
 				}
@@ -353,13 +355,13 @@ func (e *Engine) pollDSS(ctx context.Context, r Reminder) (problem, err error) {
 		switch st.State {
 		case DSSCompleted:
 			if v, ok := o.d.Version(o.d.CurrentVersion()); !ok || v.SHA256 != dop.VersionSHA256 {
-				o.endDSS(t, dop, DSSFailed, "version_changed")
+				o.endDSS(t, dop, DSSFailed, "version_changed", "")
 				return Outcome{}, nil
 			}
 			dop.State, dop.EndedAt = DSSCompleted, o.now
 			return o.decide(DecideCmd{Actor: dop.Signer, TaskID: t.ID, Action: ActionDone}, nil, sig)
 		case DSSDeclined, DSSExpired, DSSFailed:
-			o.endDSS(t, dop, st.State, st.Reason)
+			o.endDSS(t, dop, st.State, cmp.Or(why, st.State), st.Reason)
 		default:
 			next()
 		}
@@ -372,12 +374,14 @@ func (e *Engine) pollDSS(ctx context.Context, r Reminder) (problem, err error) {
 }
 
 // endDSS records an operation ended without a signature and tells the
-// signer, who may ask again.
-func (o *op) endDSS(t *Task, dop *DSSOperation, state, reason string) {
-	dop.State, dop.Reason, dop.EndedAt = state, reason, o.now
-	o.audit("dss_"+state, dop.Signer, "", t.ID, fmt.Sprintf("v%d, DSS operation %s: %s", dop.Version, dop.ID, reason))
+// signer why, who may ask again. why is the catalogue's word for it
+// (dss.<why>: declined, expired, failed, version_changed, not_valid,
+// no_answer); words are DSS's own, shown as DSS said them.
+func (o *op) endDSS(t *Task, dop *DSSOperation, state, why, words string) {
+	dop.State, dop.Reason, dop.EndedAt = state, cmp.Or(words, why), o.now
+	o.audit("dss_"+state, dop.Signer, "", t.ID, fmt.Sprintf("v%d, DSS operation %s: %s", dop.Version, dop.ID, dop.Reason))
 	o.notify(NoteSignFailed, dop.Signer, func(n *Notification) {
 		o.taskFill(t)(n)
-		n.Reason, n.Comment, n.Version = state, reason, dop.Version
+		n.Reason, n.Comment, n.Version = why, words, dop.Version
 	})
 }

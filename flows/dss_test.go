@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -346,8 +345,17 @@ func TestDSSDownPastTheWait(t *testing.T) {
 	r.wantOpen(d, "director")
 	r.poll(20 * time.Minute)
 	doc := r.doc(d)
-	if doc.DSS[0].State != flows.DSSExpired || !strings.Contains(doc.DSS[0].Reason, "DSS did not answer") {
+	if doc.DSS[0].State != flows.DSSExpired || doc.DSS[0].Reason != "no_answer" {
 		t.Fatalf("after a day of DSS down past the wait: %+v", doc.DSS[0])
+	}
+	var told *flows.Notification
+	for _, n := range r.notes(d) {
+		if n.Kind == flows.NoteSignFailed {
+			told = &n
+		}
+	}
+	if told == nil || told.Reason != "no_answer" || told.Comment != "" {
+		t.Fatalf("the signer was told: %+v", told)
 	}
 	_, asks := r.dss.counts()
 	r.poll(time.Hour)

@@ -86,6 +86,10 @@ func TestNotificationGolden(t *testing.T) {
 		"sign_failed_declined": with(func(n *flows.Notification) {
 			n.Kind, n.TaskKind, n.Reason, n.Comment = flows.NoteSignFailed, flows.KindSign, flows.DSSDeclined, "Отклонено пользователем"
 		}),
+		// Ended by Viza, not by DSS: said in the catalogue's words.
+		"sign_failed_no_answer": with(func(n *flows.Notification) {
+			n.Kind, n.TaskKind, n.Reason = flows.NoteSignFailed, flows.KindSign, "no_answer"
+		}),
 		"sign_failed_expired": with(func(n *flows.Notification) {
 			n.Kind, n.TaskKind, n.Reason = flows.NoteSignFailed, flows.KindSign, flows.DSSExpired
 		}),
