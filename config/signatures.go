@@ -66,9 +66,9 @@ type DSSOAuth struct {
 	Line        int    `yaml:"-"`
 }
 
-// Durations of d, with their defaults.
+// Durations of d; zero where not given (the engine's defaults then apply:
+// flows.SetDSS).
 func (d *DSS) Durations() (poll, within time.Duration) {
-	poll, within = 5*time.Second, 15*time.Minute
 	if v, err := time.ParseDuration(d.PollEvery); err == nil && v > 0 {
 		poll = v
 	}
