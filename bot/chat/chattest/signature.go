@@ -29,12 +29,7 @@ func signatureByUpload(t *testing.T, s *Session) {
 	eng.SetVerifier(&signcheck.Checker{Verifier: &signcheck.Command{Args: []string{openssl, "cms", "-verify", "-binary", "-inform", "DER",
 		"-in", "{sig}", "-content", "{data}", "-noverify", "-out", "/dev/null"}}})
 	content := []byte("%PDF-1.4 приказ о премии")
-	out, err := eng.Start(context.Background(), flows.StartCmd{Key: "kep-start", Actor: Ivanova, TypeID: "order", Title: "Приказ о премии",
-		File: flows.Upload{Name: "Приказ.pdf", Content: bytes.NewReader(content)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := env.Document(out.Number)
+	d := startOrder(t, env, "kep-start", "Приказ о премии", content)
 	dir := env.User(Director)
 	card, _ := s.WithButton(dir, d.Number, "uv:")
 	if _, ok := card.Button("dn:"); ok {
@@ -74,12 +69,7 @@ func signatureInDSS(t *testing.T, s *Session) {
 		PollEvery: 20 * time.Millisecond, Expiry: time.Minute})
 	t.Cleanup(func() { eng.SetDSS(flows.DSSSettings{}) })
 	content := []byte("%PDF-1.4 приказ об отпуске")
-	out, err := eng.Start(context.Background(), flows.StartCmd{Key: "dss-start", Actor: Ivanova, TypeID: "order", Title: "Приказ об отпуске",
-		File: flows.Upload{Name: "Приказ.pdf", Content: bytes.NewReader(content)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := env.Document(out.Number)
+	d := startOrder(t, env, "dss-start", "Приказ об отпуске", content)
 	dir := env.User(Director)
 	card, btn := s.WithButton(dir, d.Number, "sd:")
 	if _, ok := card.Button("dn:"); ok {
@@ -112,4 +102,16 @@ func signatureInDSS(t *testing.T, s *Session) {
 		after.Signatures[0].By != Director {
 		t.Fatalf("after the signature: %+v", after.Signatures)
 	}
+}
+
+// startOrder starts an order with the file content, as Ivanova, through
+// the engine: the scenarios are about signing it.
+func startOrder(t *testing.T, env Env, key, title string, content []byte) *flows.Document {
+	t.Helper()
+	out, err := env.Engine().Start(context.Background(), flows.StartCmd{Key: key, Actor: Ivanova, TypeID: "order", Title: title,
+		File: flows.Upload{Name: "Приказ.pdf", Content: bytes.NewReader(content)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env.Document(out.Number)
 }
